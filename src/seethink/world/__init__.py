@@ -1,0 +1,1 @@
+"""The synthetic visual world: scenes with exact ground truth, captions and question families."""
