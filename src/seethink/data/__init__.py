@@ -1,0 +1,1 @@
+"""Records: one schema for every pipeline step, and its loading and saving."""

@@ -1,0 +1,84 @@
+"""Load records from JSONL or parquet files (or a folder of `<split>.jsonl`), and images from disk.
+
+Image paths in a file are relative to that file's folder; loaded records carry absolute paths.
+Every problem is reported as one line naming the file, line and field.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from seethink.data.schema import validate_record
+from seethink.errors import SeethinkError
+
+
+def _resolve(path: Path, split: str | None) -> Path:
+    if path.is_dir():
+        if split is None:
+            raise SeethinkError(f"{path} is a folder; name a split (train, validation, test) or a file")
+        for ext in ("jsonl", "parquet"):
+            f = path / f"{split}.{ext}"
+            if f.exists():
+                return f
+        raise SeethinkError(f"{path}: no {split}.jsonl or {split}.parquet")
+    if not path.exists():
+        raise SeethinkError(f"{path}: no such file or folder")
+    return path
+
+
+def _read_jsonl(f: Path) -> list[tuple[str, dict]]:
+    rows = []
+    with open(f, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append((f"{f}:{n}", json.loads(line)))
+            except json.JSONDecodeError as e:
+                raise SeethinkError(f"{f}:{n}: malformed JSON ({e.msg})") from None
+    return rows
+
+
+def _read_parquet(f: Path) -> list[tuple[str, dict]]:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(f)
+    except Exception as e:  # pyarrow raises several types for corrupt files
+        raise SeethinkError(f"{f}: not a readable parquet file ({e})") from None
+    return [(f"{f}: row {i}", row) for i, row in enumerate(table.to_pylist())]
+
+
+def load_records(path: str | Path, split: str | None = None, check_images: bool = True) -> list[dict]:
+    """Read and validate records; an empty file is an error (a run over no data would silently do nothing)."""
+    f = _resolve(Path(path), split)
+    rows = _read_parquet(f) if f.suffix == ".parquet" else _read_jsonl(f)
+    if not rows:
+        raise SeethinkError(f"{f}: no records")
+    out, seen = [], set()
+    for where, row in rows:
+        rec = validate_record(row, where)
+        if rec["id"] in seen:
+            raise SeethinkError(f"{where}: duplicate id {rec['id']!r}")
+        seen.add(rec["id"])
+        rec["images"] = [str((f.parent / p).resolve()) if not Path(p).is_absolute() else p for p in rec["images"]]
+        if check_images:
+            for p in rec["images"]:
+                if not Path(p).is_file():
+                    raise SeethinkError(f"{where}: image file {p} does not exist")
+        out.append(rec)
+    return out
+
+
+def load_image(path: str) -> Image.Image:
+    """Open an image as RGB, with a one-line error for missing, truncated or corrupt files."""
+    try:
+        with Image.open(path) as im:
+            return im.convert("RGB")
+    except FileNotFoundError:
+        raise SeethinkError(f"image file {path} does not exist") from None
+    except (UnidentifiedImageError, OSError, SyntaxError) as e:
+        raise SeethinkError(f"image file {path} is corrupt or truncated ({e})") from None

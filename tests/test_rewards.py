@@ -1,0 +1,78 @@
+"""Rewards on real strings, including adversarial ones that must return at once."""
+
+import time
+
+import pytest
+
+from seethink.rewards import accuracy, extract_boxed, format_ok, parse_number, score
+
+OPTS = ["3", "0", "2", "1"]
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("<think>a</think>\\boxed{B}", "B"),
+    ("\\boxed{1} and later \\boxed{ 2 }", "2"),
+    ("\\boxed{\\frac{1}{2}}", "\\frac{1}{2}"),
+    ("\\boxed{x} then \\boxed{unterminated", "x"),
+    ("no box here", None),
+    ("\\boxed{}", ""),
+])
+def test_extract_boxed(text, expected):
+    assert extract_boxed(text) == expected
+
+
+@pytest.mark.parametrize("text,ok", [
+    ("<think>I count 2.</think>\\boxed{C}", True),
+    ("<think>I count 2.</think> The answer is \\boxed{C}", True),
+    ("\\boxed{C}", False),
+    ("<think>I count 2.\\boxed{C}", False),  # unterminated think
+    ("<think>x</think>", False),  # no answer
+    ("preamble <think>x</think>\\boxed{C}", False),  # must open with the think block
+    ("<think>x</think>\\boxed{C", False),
+])
+def test_format(text, ok):
+    assert format_ok(text) is ok
+
+
+@pytest.mark.parametrize("pred,acc", [
+    ("C", 1), ("(C)", 1), ("C.", 1), ("option C", 1), ("\\text{C}", 1), ("2", 1), ("C. 2", 1),
+    ("c", 0),  # lower-case letters are not read as options (the paper's parser read the article "a" as A)
+    ("A", 0), ("C, D", 0), ("C or D", 0), ("C. 3", 0), ("", 0),
+])
+def test_mcq_accuracy(pred, acc):
+    assert accuracy(f"<think>x</think>\\boxed{{{pred}}}", "C", OPTS) == acc
+
+
+@pytest.mark.parametrize("pred,gold,acc", [
+    ("7", "7", 1), ("7.0", "7", 1), ("07", "7", 1), ("\\frac{14}{2}", "7", 1), ("1,000", "1000", 1),
+    ("8", "7", 0), ("seven", "7", 0), ("7 apples", "7", 0), ("-3", "-3", 1), ("1/0", "0", 0),
+])
+def test_numeric_accuracy(pred, gold, acc):
+    assert accuracy(f"\\boxed{{{pred}}}", gold) == acc
+
+
+def test_total_weights():
+    assert score("<think>x</think>\\boxed{C}", "C", OPTS).total == pytest.approx(1.0)
+    assert score("<think>x</think>\\boxed{A}", "C", OPTS).total == pytest.approx(0.1)
+    assert score("\\boxed{C}", "C", OPTS).total == pytest.approx(0.9)
+    assert score("nothing", "C", OPTS).total == 0
+
+
+@pytest.mark.parametrize("text", [
+    "\\boxed{" + "{" * 10000 + "1",
+    "\\boxed{" * 10000,
+    "\\boxed{" + "9" * 100000 + "}",
+    "<think>" * 10000 + "</think" * 10000,
+    "\\boxed{" + "(" * 5000 + "1" + ")" * 5000 + "}",
+    "\\boxed{" + "}" * 10000,
+])
+def test_adversarial_strings_return_within_a_second(text):
+    t = time.perf_counter()
+    s = score(text, "1")
+    assert time.perf_counter() - t < 1.0
+    assert s.accuracy == 0
+
+
+def test_huge_numbers_are_not_parsed():
+    assert parse_number("9" * 31) is None
+    assert parse_number("9" * 30) == int("9" * 30)
