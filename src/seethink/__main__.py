@@ -1,0 +1,5 @@
+import sys
+
+from seethink.cli import main
+
+sys.exit(main())

@@ -1,0 +1,211 @@
+"""The `seethink` command: parses arguments and calls one function per verb.
+
+User errors (SeethinkError) print one line and exit 2; Ctrl-C exits 130. Everything else is a bug and
+keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from seethink import __version__
+from seethink.errors import SeethinkError
+
+
+def _positive(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {s!r}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {v}")
+    return v
+
+
+def _nonneg(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {s!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {v}")
+    return v
+
+
+# ---------------------------------------------------------------- world
+
+def cmd_world_build(a) -> None:
+    from seethink.world.build import build_world
+    from seethink.world.generate import WorldConfig
+
+    if not 1 <= a.min_objects <= a.max_objects <= 9:
+        raise SeethinkError(f"--min-objects/--max-objects must satisfy 1 <= min <= max <= 9, got {a.min_objects}, {a.max_objects}")
+    if a.image_size < 32:
+        raise SeethinkError(f"--image-size must be >= 32, got {a.image_size}")
+    cfg = WorldConfig(image_size=a.image_size, min_objects=a.min_objects, max_objects=a.max_objects)
+    out = build_world(a.out, a.seed, {"train": a.train, "validation": a.validation, "test": a.test}, cfg)
+    print(f"world written to {out} (seed {a.seed}; train/validation/test = {a.train}/{a.validation}/{a.test} per dataset)")
+
+
+def cmd_world_show(a) -> None:
+    from seethink.data.io import load_records
+    from seethink.world.show import contact_sheet
+
+    src = Path(a.data) / a.dataset
+    recs = load_records(src if src.exists() else Path(a.data), a.split)[: a.n]
+    for r in recs:
+        print(f"--- {r['id']} [{r['capability']}/{r['family']}]\n{r['problem']}\nanswer: {r['answer']}")
+        if r.get("caption"):
+            print(f"caption: {r['caption']}")
+        if r.get("solution"):
+            print(f"solution: {r['solution']}")
+    out = Path(a.out or Path(a.data) / f"show-{a.dataset}-{a.split}.png")
+    contact_sheet(recs, out)
+    print(f"images: {out}")
+
+
+# ---------------------------------------------------------------- pretrain
+
+def cmd_pretrain(a) -> None:
+    from seethink.models.pretrain import PretrainConfig, pretrain
+
+    if not 0 < a.data_scale <= 10:
+        raise SeethinkError(f"--data-scale must be in (0, 10], got {a.data_scale}")
+    if not 0 < a.lr < 1:
+        raise SeethinkError(f"--lr must be in (0, 1), got {a.lr}")
+    cfg = PretrainConfig(size=a.size, seed=a.seed, steps=a.steps, batch_size=a.batch_size, lr=a.lr,
+                         data_scale=a.data_scale)
+    out = pretrain(a.out, cfg)
+    stats = json.loads((out / "pretrain_stats.json").read_text())
+    print(f"base written to {out}: {stats['params']:,} parameters, {stats['train_seconds']}s training, "
+          f"{stats['examples_per_second']} examples/s, final loss {stats['final_loss']}")
+    if a.eval_data:
+        _evaluate(out, a.eval_data, "test", out / "eval", None, 64, 96, 0)
+
+
+# ---------------------------------------------------------------- eval
+
+def _evaluate(model_path, data, split, out, limit, batch_size, max_new_tokens, seed) -> dict:
+    import time
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from seethink.eval.datasets import find_datasets, load_split, load_train_for_priors
+    from seethink.eval.evaluate import evaluate
+    from seethink.eval.metrics import prior_accuracy
+    from seethink.fileio import ensure_dir, write_json, write_jsonl
+    from seethink.models.load import load_model
+
+    sources = find_datasets(data, split)  # check the data before loading a model
+    datasets = {name: load_split(src, split, limit) for name, src in sources.items()}
+    out = ensure_dir(out)
+    model, processor = load_model(model_path)
+    summary = {"model": str(model_path), "data": str(data), "split": split, "capability": {}, "family": {}, "prior": {}}
+    all_rows, t0 = [], time.time()
+    for name, recs in datasets.items():
+        rows, s = evaluate(model, processor, recs, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed)
+        all_rows += rows
+        summary["capability"].update(s["capability"])
+        summary["family"].update(s["family"])
+        train = load_train_for_priors(sources[name])
+        if train is not None:
+            for fam, acc in prior_accuracy(train, recs).items():
+                summary["prior"][f"{recs[0]['capability']}/{fam}"] = acc
+    summary["seconds"] = round(time.time() - t0, 2)
+    summary["samples_per_second"] = round(len(all_rows) / max(summary["seconds"], 1e-9), 1)
+    write_jsonl(out / "samples.jsonl", all_rows)
+    write_json(out / "summary.json", summary)
+
+    table = Table(title=f"{model_path} on {data} [{split}]")
+    for col in ("capability / family", "n", "accuracy", "95% CI", "prior", "format", "tokens"):
+        table.add_column(col)
+    for key, s in list(summary["capability"].items()) + list(summary["family"].items()):
+        prior = summary["prior"].get(key)
+        table.add_row(key, str(s["n"]), f"{s['accuracy']:.3f}", f"[{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}]",
+                      "" if prior is None else f"{prior:.3f}", f"{s['format']:.3f}", f"{s['mean_tokens']:.1f}")
+    Console().print(table)
+    print(f"{len(all_rows)} samples in {summary['seconds']}s ({summary['samples_per_second']}/s); "
+          f"written to {out}/samples.jsonl and {out}/summary.json")
+    return summary
+
+
+def cmd_eval(a) -> None:
+    from seethink.eval.datasets import find_datasets
+    from seethink.models.base import base_path
+
+    find_datasets(a.data, a.split)  # a wrong data path is reported before anything else
+    model = a.model or base_path()
+    out = a.out or Path("runs") / "eval" / Path(model).name
+    _evaluate(model, a.data, a.split, out, a.limit, a.batch_size, a.max_new_tokens, a.seed)
+
+
+# ---------------------------------------------------------------- parser
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="seethink", description="Post-train VLMs along a capability curriculum: see first, then think.")
+    p.add_argument("--version", action="version", version=f"seethink {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    world = sub.add_parser("world", help="build or inspect the synthetic visual world")
+    wsub = world.add_subparsers(dest="world_command", required=True, metavar="WORLD_COMMAND")
+    b = wsub.add_parser("build", help="write train/validation/test splits per capability (JSONL + PNG)")
+    b.add_argument("--out", required=True, help="output folder")
+    b.add_argument("--seed", type=_nonneg, default=0)
+    b.add_argument("--train", type=_positive, default=2000, help="records per dataset in the train split")
+    b.add_argument("--validation", type=_positive, default=200)
+    b.add_argument("--test", type=_positive, default=700)
+    b.add_argument("--image-size", type=_positive, default=64)
+    b.add_argument("--min-objects", type=_positive, default=1)
+    b.add_argument("--max-objects", type=_positive, default=6)
+    b.set_defaults(func=cmd_world_build)
+    s = wsub.add_parser("show", help="print a few records and save their images as one PNG")
+    s.add_argument("data", help="a world folder (from `world build`)")
+    s.add_argument("--dataset", default="perception", help="perception | text_reasoning | visual_reasoning | captions")
+    s.add_argument("--split", default="train")
+    s.add_argument("-n", type=_positive, default=4, help="how many records")
+    s.add_argument("--out", help="PNG path (default: DATA/show-DATASET-SPLIT.png)")
+    s.set_defaults(func=cmd_world_show)
+
+    pt = sub.add_parser("pretrain", help="supervised-train the tiny default VLM into an RL-ready base")
+    pt.add_argument("--out", required=True, help="folder for the base checkpoint")
+    pt.add_argument("--size", choices=["tiny", "small", "medium"], default="tiny")
+    pt.add_argument("--steps", type=_positive, default=2500)
+    pt.add_argument("--batch-size", type=_positive, default=48)
+    pt.add_argument("--lr", type=float, default=2e-3)
+    pt.add_argument("--seed", type=_nonneg, default=0)
+    pt.add_argument("--data-scale", type=float, default=1.0, help="fraction of the default pretraining records")
+    pt.add_argument("--eval-data", help="a world folder: evaluate the base on its test split afterwards")
+    pt.set_defaults(func=cmd_pretrain)
+
+    ev = sub.add_parser("eval", help="evaluate a model greedily on held-out records")
+    ev.add_argument("model", nargs="?", help="model folder (default: the shipped base)")
+    ev.add_argument("--data", required=True, help="a world folder, a dataset folder, or a JSONL/parquet file")
+    ev.add_argument("--split", default="test")
+    ev.add_argument("--out", help="output folder (default: runs/eval/<model name>)")
+    ev.add_argument("--limit", type=_positive, help="at most this many records per dataset")
+    ev.add_argument("--batch-size", type=_positive, default=64)
+    ev.add_argument("--max-new-tokens", type=_positive, default=96)
+    ev.add_argument("--seed", type=_nonneg, default=0)
+    ev.set_defaults(func=cmd_eval)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except SeethinkError as e:
+        print(f"seethink: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("seethink: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Evaluation: batched generation, scoring with the training rewards, answer-prior baselines."""

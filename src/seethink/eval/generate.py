@@ -1,0 +1,66 @@
+"""Batched generation for evaluation and pass@K: many records per `generate` call, left padding."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from rich.progress import Progress
+
+from seethink.data.io import load_image
+from seethink.models.load import image_token_id
+from seethink.prompting import prompt_messages
+
+
+@dataclass
+class Completion:
+    text: str
+    n_tokens: int
+
+
+def encode_prompts(processor, records: list[dict]):
+    texts = [processor.apply_chat_template(prompt_messages(r), add_generation_prompt=True, tokenize=False)
+             for r in records]
+    images = [load_image(p) for r in records for p in r["images"]]
+    kwargs = {"images": images} if images else {}
+    return processor(text=texts, padding=True, return_tensors="pt", **kwargs)
+
+
+def decode(processor, ids: torch.Tensor) -> Completion:
+    """Cut at the first end-of-sequence token; keep special tokens such as <think> in the text."""
+    tok = processor.tokenizer
+    ids = ids.tolist()
+    if tok.eos_token_id in ids:
+        ids = ids[: ids.index(tok.eos_token_id)]
+    ids = [i for i in ids if i != tok.pad_token_id]
+    return Completion(tok.decode(ids, skip_special_tokens=False), len(ids))
+
+
+@torch.inference_mode()
+def generate(model, processor, records: list[dict], max_new_tokens: int = 96, batch_size: int = 64,
+             do_sample: bool = False, temperature: float = 1.0, top_p: float = 1.0, num_return_sequences: int = 1,
+             seed: int = 0, desc: str = "generating") -> list[list[Completion]]:
+    """Completions for every record (a list of `num_return_sequences` each), in input order.
+
+    The processor's padding side is forced to the left for decoder-only generation; the image token is
+    suppressed (a sampled image token would break the next forward pass).
+    """
+    processor.tokenizer.padding_side = "left"
+    suppress = [t for t in [image_token_id(model)] if t is not None]
+    torch.manual_seed(seed)
+    out: list[list[Completion]] = []
+    device = model.device
+    with Progress(transient=True) as progress:
+        task = progress.add_task(desc, total=len(records))
+        for start in range(0, len(records), batch_size):
+            batch = records[start: start + batch_size]
+            enc = encode_prompts(processor, batch).to(device)
+            gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=do_sample,
+                                 temperature=temperature if do_sample else None, top_p=top_p if do_sample else None,
+                                 top_k=None, num_return_sequences=num_return_sequences,
+                                 suppress_tokens=suppress or None, pad_token_id=processor.tokenizer.pad_token_id)
+            new = gen[:, enc["input_ids"].shape[1]:]
+            for i in range(len(batch)):
+                out.append([decode(processor, new[i * num_return_sequences + j]) for j in range(num_return_sequences)])
+            progress.advance(task, len(batch))
+    return out

@@ -1,0 +1,73 @@
+"""The real command line, end to end: help, world build/show, a short pretraining run, eval, bad input."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def run(*args, check=True):
+    p = subprocess.run([sys.executable, "-m", "seethink", *map(str, args)], capture_output=True, text=True, timeout=600)
+    if check and p.returncode != 0:
+        raise AssertionError(f"exit {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}")
+    return p
+
+
+@pytest.mark.parametrize("verb", [[], ["world"], ["world", "build"], ["world", "show"], ["pretrain"], ["eval"]])
+def test_help_on_every_verb(verb):
+    p = run(*verb, "--help")
+    assert "usage: seethink" in p.stdout
+
+
+def test_world_build_and_show(tmp_path):
+    run("world", "build", "--out", tmp_path / "w", "--seed", 1, "--train", 8, "--validation", 4, "--test", 4)
+    meta = json.loads((tmp_path / "w" / "world.json").read_text())
+    assert meta["seed"] == 1 and meta["sizes"] == {"train": 8, "validation": 4, "test": 4}
+    for name in ("perception", "text_reasoning", "visual_reasoning", "captions"):
+        assert len((tmp_path / "w" / name / "test.jsonl").read_text().splitlines()) == 4
+    p = run("world", "show", tmp_path / "w", "-n", 2)
+    assert "answer:" in p.stdout
+    from PIL import Image
+
+    assert Image.open(tmp_path / "w" / "show-perception-train.png").size == (512, 406)
+
+
+@pytest.mark.slow
+def test_short_pretrain_then_eval(tmp_path, world_dir):
+    run("pretrain", "--out", tmp_path / "base", "--steps", 3, "--batch-size", 8, "--data-scale", 0.004)
+    assert (tmp_path / "base" / "model.safetensors").is_file()
+    assert not list(tmp_path.glob(".base.work*"))  # in-progress checkpoints are cleaned up
+    stats = json.loads((tmp_path / "base" / "pretrain_stats.json").read_text())
+    assert stats["examples"] > 0 and stats["params"] > 100_000
+    p = run("eval", tmp_path / "base", "--data", world_dir, "--limit", 6, "--max-new-tokens", 8, "--out", tmp_path / "ev")
+    summary = json.loads((tmp_path / "ev" / "summary.json").read_text())
+    assert set(summary["capability"]) == {"perception", "text_reasoning", "visual_reasoning"}
+    assert summary["prior"]  # train splits found next to test: prior baselines computed
+    rows = (tmp_path / "ev" / "samples.jsonl").read_text().splitlines()
+    assert len(rows) == 18 and "completion" in json.loads(rows[0])
+    assert "samples in" in p.stdout
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["eval", "{tmp}/nomodel", "--data", "{tmp}"], "does not exist"),
+    (["eval", "--data", "{tmp}/nodata"], "data path"),
+    (["world", "build", "--out", "{tmp}/file.txt"], "exists and is not a directory"),
+    (["world", "build", "--out", "{tmp}/w", "--min-objects", "5", "--max-objects", "2"], "--min-objects"),
+    (["world", "show", "{tmp}"], "no train.jsonl"),
+    (["pretrain", "--out", "{tmp}/b", "--lr", "5"], "--lr"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, args, msg):
+    (tmp_path / "file.txt").write_text("x")
+    (tmp_path / "test.jsonl").write_text(json.dumps({"id": "a", "problem": "1+1?", "answer": "2", "capability": "text_reasoning"}) + "\n")
+    p = run(*[a.format(tmp=tmp_path) for a in args], check=False)
+    assert p.returncode == 2
+    assert msg in p.stderr
+    assert "Traceback" not in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args", [["world", "build", "--out", "x", "--train", "0"], ["pretrain", "--out", "x", "--steps", "-1"]])
+def test_argument_errors_exit_2(args):
+    p = run(*args, check=False)
+    assert p.returncode == 2 and "must be > 0" in p.stderr and "Traceback" not in p.stderr
