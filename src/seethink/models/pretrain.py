@@ -43,7 +43,7 @@ class PretrainConfig:
     weight_decay: float = 0.01
     # records drawn from the world per dataset (each seen about steps*batch/total times)
     mix: dict = field(default_factory=lambda: {"captions": 8000, "perception": 8000, "visual_reasoning": 8000,
-                                               "text_reasoning": 6000, "option_drills": 6000})
+                                               "text_reasoning": 6000})
     data_scale: float = 1.0  # multiplies every count in `mix` (tests and smoke runs use a small fraction)
     world: dict = field(default_factory=lambda: asdict(WorldConfig()))
 

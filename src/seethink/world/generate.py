@@ -132,9 +132,10 @@ def generate(capability: str, split: str, n: int, seed: int, cfg: WorldConfig = 
             letter = dealers[family]()
             wrong = rng.sample(sorted(set(c.distractor_pool) - {c.answer}), 3)
             options = wrong[: LETTERS.index(letter)] + [c.answer] + wrong[LETTERS.index(letter):]
-            reasoning = c.reasoning + [f"That is option {letter}."]
+            # the reference solution boxes the option text (scored as correct, like the letter): the tiny
+            # default decoder did not learn to map a value back to its letter within its pretraining budget
             rec.update(problem=format_mcq(c.question, options), answer=letter, options=options,
-                       solution=solution_text(reasoning, letter), difficulty=len(scene.objects))
+                       solution=solution_text(c.reasoning, c.answer), difficulty=len(scene.objects))
         else:
             rec.update(problem=c.question, answer=c.answer, options=None, solution=solution_text(c.reasoning, c.answer),
                        difficulty=VISUAL_DIFFICULTY[family])
