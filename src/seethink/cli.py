@@ -70,7 +70,8 @@ def cmd_world_show(a) -> None:
 # ---------------------------------------------------------------- pretrain
 
 def cmd_pretrain(a) -> None:
-    from seethink.models.pretrain import PretrainConfig, pretrain
+    from seethink.models.pretrain import pretrain
+    from seethink.models.pretrain_config import PretrainConfig
 
     if not 0 < a.data_scale <= 10:
         raise SeethinkError(f"--data-scale must be in (0, 10], got {a.data_scale}")
@@ -143,6 +144,35 @@ def cmd_eval(a) -> None:
     _evaluate(model, a.data, a.split, out, a.limit, a.batch_size, a.max_new_tokens, a.seed)
 
 
+# ---------------------------------------------------------------- train
+
+RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"
+
+
+def default_recipe() -> Path:
+    for cand in (Path("recipes/staged.yaml"), RECIPES_DIR / "staged.yaml"):
+        if cand.is_file():
+            return cand
+    raise SeethinkError("no recipe given and recipes/staged.yaml not found; pass a recipe path")
+
+
+def cmd_train(a) -> None:
+    from seethink.recipe import load_recipe
+
+    recipe = load_recipe(a.recipe or default_recipe(), a.set)
+    if a.dry_run:
+        import yaml
+
+        from seethink.recipe import to_dict
+
+        print(yaml.safe_dump(to_dict(recipe), sort_keys=False))
+        return
+    from seethink.train.run import run_recipe
+
+    run_dir = run_recipe(recipe)
+    print(f"done: {run_dir}")
+
+
 # ---------------------------------------------------------------- parser
 
 def build_parser() -> argparse.ArgumentParser:
@@ -170,16 +200,26 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="PNG path (default: DATA/show-DATASET-SPLIT.png)")
     s.set_defaults(func=cmd_world_show)
 
+    from seethink.models.pretrain_config import PretrainConfig  # defaults live in one place: the config
+
+    d = PretrainConfig()
     pt = sub.add_parser("pretrain", help="supervised-train the tiny default VLM into an RL-ready base")
     pt.add_argument("--out", required=True, help="folder for the base checkpoint")
-    pt.add_argument("--size", choices=["tiny", "small", "medium"], default="tiny")
-    pt.add_argument("--steps", type=_positive, default=2500)
-    pt.add_argument("--batch-size", type=_positive, default=48)
-    pt.add_argument("--lr", type=float, default=2e-3)
-    pt.add_argument("--seed", type=_nonneg, default=0)
-    pt.add_argument("--data-scale", type=float, default=1.0, help="fraction of the default pretraining records")
+    pt.add_argument("--size", choices=["tiny", "small", "medium"], default=d.size)
+    pt.add_argument("--steps", type=_positive, default=d.steps)
+    pt.add_argument("--batch-size", type=_positive, default=d.batch_size)
+    pt.add_argument("--lr", type=float, default=d.lr)
+    pt.add_argument("--seed", type=_nonneg, default=d.seed)
+    pt.add_argument("--data-scale", type=float, default=d.data_scale, help="fraction of the default pretraining records")
     pt.add_argument("--eval-data", help="a world folder: evaluate the base on its test split afterwards")
     pt.set_defaults(func=cmd_pretrain)
+
+    tr = sub.add_parser("train", help="run a recipe (default: the staged recipe on the built-in world)")
+    tr.add_argument("recipe", nargs="?", help="recipe YAML (default: recipes/staged.yaml)")
+    tr.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a recipe field, e.g. --set stages.0.steps=2 (repeatable)")
+    tr.add_argument("--dry-run", action="store_true", help="validate and print the resolved recipe, then stop")
+    tr.set_defaults(func=cmd_train)
 
     ev = sub.add_parser("eval", help="evaluate a model greedily on held-out records")
     ev.add_argument("model", nargs="?", help="model folder (default: the shipped base)")
@@ -201,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     except SeethinkError as e:
         print(f"seethink: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and closed early
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("seethink: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130

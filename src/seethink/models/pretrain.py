@@ -15,37 +15,21 @@ and checkpoint/resume.
 from __future__ import annotations
 
 import json
+import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 from transformers import Trainer, TrainingArguments, set_seed
 
 from seethink.fileio import atomic_dir, ensure_dir, write_json
+from seethink.models.pretrain_config import PretrainConfig
 from seethink.models.tiny import build_model, build_processor
 from seethink.prompting import prompt_messages, target_text
 from seethink.world.generate import WorldConfig, generate
 
 IGNORE = -100
-
-
-@dataclass
-class PretrainConfig:
-    """Everything that fixes the base; saved next to it as `pretrain_config.json`."""
-
-    size: str = "tiny"
-    seed: int = 0
-    steps: int = 2000
-    batch_size: int = 48
-    lr: float = 2e-3
-    warmup_steps: int = 100
-    weight_decay: float = 0.01
-    # records drawn from the world per dataset (each seen about steps*batch/total times)
-    mix: dict = field(default_factory=lambda: {"captions": 8000, "perception": 8000, "visual_reasoning": 8000,
-                                               "text_reasoning": 6000})
-    data_scale: float = 1.0  # multiplies every count in `mix` (tests and smoke runs use a small fraction)
-    world: dict = field(default_factory=lambda: asdict(WorldConfig()))
 
 
 def encode(processor, records: list[dict], images: list, chunk: int = 256) -> list[dict]:
@@ -97,6 +81,17 @@ def pretrain_data(processor, cfg: PretrainConfig) -> list[dict]:
     return encode(processor, records, images)
 
 
+def _resumable(work: Path, cfg: PretrainConfig) -> bool:
+    """Resume only checkpoints of the same settings; anything else in the work folder is discarded."""
+    stamp = work / "pretrain_config.json"
+    if stamp.is_file() and json.loads(stamp.read_text()) == asdict(cfg):
+        return any(work.glob("checkpoint-*/trainer_state.json"))
+    for old in work.glob("checkpoint-*"):
+        shutil.rmtree(old)
+    write_json(stamp, asdict(cfg))
+    return False
+
+
 def pretrain(out: str | Path, cfg: PretrainConfig = PretrainConfig()) -> Path:
     """Build, train and save the base to `out` (model + processor + pretrain_config.json)."""
     out = Path(out)
@@ -115,7 +110,7 @@ def pretrain(out: str | Path, cfg: PretrainConfig = PretrainConfig()) -> Path:
         data_seed=cfg.seed, dataloader_num_workers=0, remove_unused_columns=False, disable_tqdm=False)
     trainer = Trainer(model=model, args=args, train_dataset=data,
                       data_collator=lambda b: collate(b, processor.tokenizer.pad_token_id))
-    resume = any(work.glob("checkpoint-*"))
+    resume = _resumable(work, cfg)
     t1 = time.time()
     result = trainer.train(resume_from_checkpoint=True if resume else None)
     t_train = time.time() - t1
@@ -129,11 +124,6 @@ def pretrain(out: str | Path, cfg: PretrainConfig = PretrainConfig()) -> Path:
             "final_loss": round(float(result.training_loss), 4), "resumed": resume,
             "params": sum(p.numel() for p in model.parameters()),
             "log": [h for h in trainer.state.log_history if "loss" in h]})
-    import shutil
-
     shutil.rmtree(work, ignore_errors=True)
     return out
 
-
-def load_config(path: str | Path) -> PretrainConfig:
-    return PretrainConfig(**json.loads(Path(path).read_text()))
