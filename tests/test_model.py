@@ -36,6 +36,17 @@ def test_tokenizer_keeps_format_tokens_whole(tiny_model_dir):
     assert toks[0] == "<think>" and "</think>" in toks
     assert tok.decode(ids) == "<think>2 + 3 = 5.</think>\\boxed{5}"
     assert tok.padding_side == "left"
+    # TRL decodes completions with skip_special_tokens=True: the think tags must survive it
+    assert tok.decode(ids, skip_special_tokens=True) == "<think>2 + 3 = 5.</think>\\boxed{5}"
+
+
+def test_shipped_base_keeps_think_tags_when_decoding():
+    from seethink.models.base import base_path
+    from seethink.models.load import load_processor
+
+    tok = load_processor(base_path()).tokenizer
+    ids = tok("<think>x</think>\\boxed{1}<|im_end|>", add_special_tokens=False)["input_ids"]
+    assert tok.decode(ids, skip_special_tokens=True) == "<think>x</think>\\boxed{1}"
 
 
 def test_generation_never_emits_the_image_token(tiny_model_dir, world_dir):

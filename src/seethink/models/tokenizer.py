@@ -3,6 +3,8 @@ chat template that accepts string content or `{"type": "image"}` / `{"type": "te
 
 from __future__ import annotations
 
+import json
+
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
@@ -10,7 +12,8 @@ from seethink.prompting import INSTRUCTION
 from seethink.world.generate import WorldConfig, generate
 
 IMAGE_TOKEN = "<image>"
-SPECIAL = ["<pad>", "<|im_start|>", "<|im_end|>", IMAGE_TOKEN, "<think>", "</think>"]
+THINK_TOKENS = ("<think>", "</think>")
+SPECIAL = ["<pad>", "<|im_start|>", "<|im_end|>", IMAGE_TOKEN, *THINK_TOKENS]
 CHAT_TEMPLATE = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
     "{% if message['content'] is string %}{{ message['content'] }}"
@@ -30,6 +33,17 @@ def corpus(seed: int = 12345, n: int = 1500) -> list[str]:
     return texts
 
 
+def _unspecial(tok: Tokenizer, names) -> Tokenizer:
+    """Keep `names` as single added tokens (same ids) but not special, as Qwen3 does for its think tags:
+    decode(skip_special_tokens=True), which TRL uses on completions, would otherwise strip them and the
+    format reward would never see them."""
+    spec = json.loads(tok.to_str())
+    for added in spec["added_tokens"]:
+        if added["content"] in names:
+            added["special"] = False
+    return Tokenizer.from_str(json.dumps(spec))
+
+
 def train_tokenizer(vocab_size: int = 768, seed: int = 12345) -> PreTrainedTokenizerFast:
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -37,8 +51,9 @@ def train_tokenizer(vocab_size: int = 768, seed: int = 12345) -> PreTrainedToken
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL, show_progress=False,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     tok.train_from_iterator(corpus(seed), trainer=trainer)
+    tok = _unspecial(tok, THINK_TOKENS)
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="<|im_end|>",
                                    bos_token="<|im_start|>", padding_side="left")
-    fast.add_tokens([IMAGE_TOKEN, "<think>", "</think>"], special_tokens=True)
+    fast.add_tokens([IMAGE_TOKEN], special_tokens=True)
     fast.chat_template = CHAT_TEMPLATE
     return fast
