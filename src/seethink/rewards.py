@@ -113,3 +113,25 @@ class Score:
 
 def score(completion: str, answer: str, options: list[str] | None = None) -> Score:
     return Score(accuracy(completion, answer, options), float(format_ok(completion)))
+
+
+# ---------------------------------------------------------------- TRL reward functions and their registry
+
+def completion_text(completion) -> str:
+    """TRL passes plain strings, or for conversational data a list of messages ending in the assistant's."""
+    if isinstance(completion, str):
+        return completion
+    return completion[-1]["content"] if completion else ""
+
+
+def accuracy_reward(completions, answer, options=None, **_) -> list[float]:
+    options = options or [None] * len(completions)
+    return [accuracy(completion_text(c), a, o) for c, a, o in zip(completions, answer, options)]
+
+
+def format_reward(completions, **_) -> list[float]:
+    return [float(format_ok(completion_text(c))) for c in completions]
+
+
+REWARDS = {"accuracy": accuracy_reward, "format": format_reward}
+DEFAULT_REWARD = {"accuracy": 0.9, "format": 0.1}  # the paper's 0.9·accuracy + 0.1·format

@@ -15,7 +15,8 @@ from seethink.data.schema import validate_record
 from seethink.errors import SeethinkError
 
 
-def _resolve(path: Path, split: str | None) -> Path:
+def split_file(path: Path, split: str | None) -> Path:
+    """The file holding `split` under a dataset folder (or `path` itself if it is a file)."""
     if path.is_dir():
         if split is None:
             raise SeethinkError(f"{path} is a folder; name a split (train, validation, test) or a file")
@@ -54,7 +55,7 @@ def _read_parquet(f: Path) -> list[tuple[str, dict]]:
 
 def load_records(path: str | Path, split: str | None = None, check_images: bool = True) -> list[dict]:
     """Read and validate records; an empty file is an error (a run over no data would silently do nothing)."""
-    f = _resolve(Path(path), split)
+    f = split_file(Path(path), split)
     rows = _read_parquet(f) if f.suffix == ".parquet" else _read_jsonl(f)
     if not rows:
         raise SeethinkError(f"{f}: no records")

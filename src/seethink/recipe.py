@@ -1,0 +1,286 @@
+"""Recipes: YAML files that name the model, the data, the seed and an ordered list of stages.
+
+Validated before anything runs: an unknown key, a wrong type or an impossible value is one error line
+naming the file and the field (`recipes/x.yaml: stages.1.lr: expected a number, got 'fast'`).
+`--set stages.0.steps=2` overrides any field before validation.
+
+A merged recipe (`merged_from: staged.yaml`) is derived from a staged one: one stage over the union of
+its datasets, weighted by each stage's rollout budget, with the same total number of rollouts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from seethink.errors import SeethinkError
+
+
+@dataclass
+class DataSource:
+    path: str
+    """A dataset folder with <split>.jsonl/.parquet, relative to the recipe's `data` root (or absolute)."""
+    weight: float = 1.0
+    """Relative sampling weight when a stage mixes several sources."""
+    split: str = "train"
+    """Which split to train on."""
+
+
+@dataclass
+class Stage:
+    name: str
+    """Short name; the stage's folder is `stages/<k>-<name>/`."""
+    data: list[DataSource]
+    """What this stage trains on."""
+    algorithm: str = "grpo"
+    """`grpo` (RLVR through TRL's GRPOTrainer) or `sft` (TRL's SFTTrainer on the records' solutions)."""
+    steps: int = 100
+    """Optimizer steps."""
+    lr: float = 1e-5
+    """Learning rate (constant schedule unless `warmup_ratio` > 0)."""
+    batch_size: int = 32
+    """GRPO: completions per step (prompts × num_generations); SFT: examples per step."""
+    num_generations: int = 8
+    """GRPO group size: completions sampled per prompt. Must divide batch_size."""
+    beta: float = 0.0
+    """KL coefficient against the stage's starting model (0 disables the reference model)."""
+    loss_type: str = "dapo"
+    """TRL loss aggregation: grpo | dapo | dr_grpo | bnpo (dapo = token-mean, as in the paper's EasyR1)."""
+    epsilon: float = 0.2
+    """Lower clip range of the policy ratio."""
+    epsilon_high: float = 0.3
+    """Upper clip range (the paper: 0.3)."""
+    temperature: float = 1.0
+    """Rollout sampling temperature."""
+    max_completion_length: int = 64
+    """Longest completion in tokens."""
+    freeze_vision: bool = False
+    """Freeze the vision tower (and projector) for this stage."""
+    ordering: str = "shuffle"
+    """`shuffle`, `as_is` (file order) or `difficulty` (easy→hard by pass_rate, once)."""
+    warmup_ratio: float = 0.0
+    """Fraction of steps of linear warmup."""
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+
+
+@dataclass
+class EvalSettings:
+    datasets: list[str] = field(default_factory=lambda: ["perception", "text_reasoning", "visual_reasoning"])
+    """Dataset folders (relative to `data`) evaluated after each stage."""
+    split: str = "validation"
+    """Held-out split evaluated after each stage (the test split is for final reports)."""
+    limit: int = 0
+    """At most this many records per dataset (0 = all)."""
+    max_new_tokens: int = 96
+    batch_size: int = 64
+
+
+@dataclass
+class Recipe:
+    name: str
+    """Run name; outputs go to `<output_dir>/<name>/`."""
+    stages: list[Stage] = field(default_factory=list)
+    """Ordered stages; stage k starts from stage k-1's checkpoint."""
+    model: str = "base"
+    """A local HF model folder, or `base` for the shipped tiny base."""
+    data: str = "world"
+    """Root folder for relative data paths, or `world` for the built-in world (built on first use)."""
+    seed: int = 0
+    output_dir: str = "runs"
+    eval: EvalSettings = field(default_factory=EvalSettings)
+    merged_from: str = ""
+    """If set, this recipe is derived from that staged recipe (relative to this file): one merged stage."""
+    report_to: str = "none"
+    """Passed to TRL (`tensorboard`, `wandb`, …)."""
+
+
+ALGORITHMS = ("grpo", "sft")
+ORDERINGS = ("shuffle", "as_is", "difficulty")
+LOSS_TYPES = ("grpo", "dapo", "dr_grpo", "bnpo")
+
+
+# ---------------------------------------------------------------- parsing
+
+class _Where:
+    def __init__(self, file: str):
+        self.file = file
+
+    def fail(self, path: str, msg: str):
+        raise SeethinkError(f"{self.file}: {path}: {msg}" if path else f"{self.file}: {msg}")
+
+
+def _convert(value, typ, path: str, where: _Where):
+    origin = typing.get_origin(typ)
+    if dataclasses.is_dataclass(typ):
+        if not isinstance(value, dict):
+            where.fail(path, f"expected a mapping, got {type(value).__name__}")
+        return _build(typ, value, path, where)
+    if origin is list:
+        if not isinstance(value, list):
+            where.fail(path, f"expected a list, got {type(value).__name__}")
+        (item,) = typing.get_args(typ)
+        return [_convert(v, item, f"{path}.{i}", where) for i, v in enumerate(value)]
+    if typ is bool:
+        if not isinstance(value, bool):
+            where.fail(path, f"expected true or false, got {value!r}")
+        return value
+    if typ is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            where.fail(path, f"expected a whole number, got {value!r}")
+        return value
+    if typ is float:
+        if isinstance(value, str):  # YAML 1.1 reads `1e-6` (no dot) as a string
+            try:
+                value = float(value)
+            except ValueError:
+                where.fail(path, f"expected a number, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            where.fail(path, f"expected a finite number, got {value!r}")
+        return float(value)
+    if typ is str:
+        if not isinstance(value, str):
+            where.fail(path, f"expected a string, got {value!r}")
+        return value
+    raise TypeError(typ)  # pragma: no cover - the schema uses only the types above
+
+
+def _build(cls, raw: dict, path: str, where: _Where):
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in raw.items():
+        sub = f"{path}.{key}" if path else str(key)
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), fields, n=1)
+            where.fail(sub, "unknown key" + (f" (did you mean '{close[0]}'?)" if close else ""))
+        kwargs[key] = _convert(value, hints[key], sub, where)
+    for name, f in fields.items():
+        if name not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            where.fail(f"{path}.{name}" if path else name, "required key missing")
+    return cls(**kwargs)
+
+
+def _check(recipe: Recipe, where: _Where) -> None:
+    if not recipe.stages:
+        where.fail("stages", "a recipe needs at least one stage")
+    names = [s.name for s in recipe.stages]
+    if len(set(names)) != len(names):
+        where.fail("stages", f"stage names must be unique, got {names}")
+    for i, s in enumerate(recipe.stages):
+        p = f"stages.{i}"
+        if s.algorithm not in ALGORITHMS:
+            where.fail(f"{p}.algorithm", f"must be one of {', '.join(ALGORITHMS)}, got {s.algorithm!r}")
+        if s.ordering not in ORDERINGS:
+            where.fail(f"{p}.ordering", f"must be one of {', '.join(ORDERINGS)}, got {s.ordering!r}")
+        if s.loss_type not in LOSS_TYPES:
+            where.fail(f"{p}.loss_type", f"must be one of {', '.join(LOSS_TYPES)}, got {s.loss_type!r}")
+        for key in ("steps", "batch_size", "num_generations", "max_completion_length"):
+            if getattr(s, key) <= 0:
+                where.fail(f"{p}.{key}", f"must be > 0, got {getattr(s, key)}")
+        for key in ("lr", "temperature"):
+            if not getattr(s, key) > 0:
+                where.fail(f"{p}.{key}", f"must be > 0, got {getattr(s, key)}")
+        if s.beta < 0:
+            where.fail(f"{p}.beta", f"must be >= 0, got {s.beta}")
+        if not 0 <= s.warmup_ratio < 1:
+            where.fail(f"{p}.warmup_ratio", f"must be in [0, 1), got {s.warmup_ratio}")
+        if s.algorithm == "grpo":
+            if s.num_generations < 2:
+                where.fail(f"{p}.num_generations", "GRPO needs at least 2 completions per prompt")
+            if s.batch_size % s.num_generations:
+                where.fail(f"{p}.batch_size", f"{s.batch_size} is not divisible by num_generations={s.num_generations}")
+        if not s.data:
+            where.fail(f"{p}.data", "a stage needs at least one data source")
+        for j, d in enumerate(s.data):
+            if not d.weight > 0:
+                where.fail(f"{p}.data.{j}.weight", f"must be > 0, got {d.weight}")
+    if recipe.eval.limit < 0:
+        where.fail("eval.limit", f"must be >= 0, got {recipe.eval.limit}")
+
+
+def apply_overrides(raw: dict, overrides: list[str], file: str) -> dict:
+    """`a.b.0.c=value` → raw["a"]["b"][0]["c"] = yaml(value). Creates mapping keys, never list items."""
+    for item in overrides:
+        if "=" not in item:
+            raise SeethinkError(f"--set {item!r}: expected key.path=value")
+        key, value = item.split("=", 1)
+        parts = key.split(".")
+        node = raw
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    raise SeethinkError(f"--set {key}: {'.'.join(parts[:i + 1])} is not an item of a {len(node)}-item list")
+                part = int(part)
+            elif not isinstance(node, dict):
+                raise SeethinkError(f"--set {key}: {'.'.join(parts[:i])} is not a mapping")
+            if last:
+                node[part] = yaml.safe_load(value)
+            else:
+                if isinstance(node, dict) and part not in node:
+                    node[part] = {}
+                node = node[part]
+    return raw
+
+
+def _read_yaml(path: Path) -> dict:
+    if not path.is_file():
+        raise SeethinkError(f"recipe {path} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise SeethinkError(f"{path}: not valid YAML{where}") from None
+    if not isinstance(raw, dict):
+        raise SeethinkError(f"{path}: a recipe must be a YAML mapping")
+    return raw
+
+
+def merged_stage(staged: Recipe) -> Stage:
+    """One GRPO stage over the union of the staged recipe's data with the same total rollouts.
+
+    Each source keeps its share of the staged rollout budget: weight ∝ stage steps × batch size ×
+    (source weight / total weight in that stage). The merged stage runs Σ steps × batch completions at
+    the batch size of the first stage, with the longest completion limit of any stage. Vision stays
+    trainable (the paper's merged run freezes nothing); other settings come from the first stage.
+    """
+    first = staged.stages[0]
+    rollouts = sum(s.steps * s.batch_size for s in staged.stages)
+    if rollouts % first.batch_size:
+        raise SeethinkError(f"cannot merge {staged.name}: total rollouts {rollouts} not divisible by batch size {first.batch_size}")
+    sources = []
+    for s in staged.stages:
+        if s.algorithm != "grpo":
+            raise SeethinkError(f"cannot merge {staged.name}: stage {s.name!r} is {s.algorithm}, merging needs GRPO stages")
+        total_w = sum(d.weight for d in s.data)
+        sources += [DataSource(d.path, s.steps * s.batch_size * d.weight / total_w, d.split) for d in s.data]
+    return dataclasses.replace(first, name="merged", data=sources, steps=rollouts // first.batch_size,
+                               max_completion_length=max(s.max_completion_length for s in staged.stages),
+                               freeze_vision=False, ordering="shuffle")
+
+
+def load_recipe(path: str | Path, overrides: list[str] = ()) -> Recipe:
+    path = Path(path)
+    where = _Where(str(path))
+    raw = _read_yaml(path)
+    if raw.get("merged_from"):
+        if "stages" in raw:
+            where.fail("stages", "a merged recipe derives its stage from merged_from; change it with --set")
+        staged = load_recipe((path.parent / raw["merged_from"]).resolve())
+        inherited = {k: v for k, v in to_dict(staged).items() if k in ("model", "data", "seed", "eval")}
+        raw = {**inherited, **raw, "stages": [dataclasses.asdict(merged_stage(staged))]}
+    recipe = _build(Recipe, apply_overrides(raw, list(overrides), str(path)), "", where)
+    _check(recipe, where)
+    return recipe
+
+
+def to_dict(recipe: Recipe) -> dict:
+    return dataclasses.asdict(recipe)

@@ -1,0 +1,92 @@
+"""A stage's training rows, built once and in a fixed order: the stage runs through them exactly once.
+
+Sources are mixed by weight in whole batches: each source gets a whole number of batches (largest
+remainder), is cycled in a seeded shuffled order if it has fewer records than its share, and is cut into
+batch-sized blocks; the blocks are then ordered by the stage's `ordering`. A batch therefore never mixes
+sources -- needed because TRL 1.16 cannot process a batch mixing image and text-only prompts -- while the
+stage's overall mixture is exactly the weights. TRL's own shuffling is switched off, so what is built here
+is what the trainer sees, and an easy→hard order cannot silently repeat or be reshuffled.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from datasets import Dataset
+
+from seethink.data.io import load_image, load_records
+from seethink.errors import SeethinkError
+from seethink.prompting import prompt_messages, target_text
+from seethink.recipe import Stage
+
+
+def resolve(root: Path, path: str) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() else root / p
+
+
+def allocate(weights: list[float], total: int) -> list[int]:
+    """Split `total` rows by weight; counts sum to `total` exactly (largest remainder)."""
+    s = sum(weights)
+    raw = [w / s * total for w in weights]
+    counts = [int(r) for r in raw]
+    for i in sorted(range(len(raw)), key=lambda i: raw[i] - counts[i], reverse=True)[: total - sum(counts)]:
+        counts[i] += 1
+    return counts
+
+
+def take(records: list[dict], n: int, rng: random.Random, shuffle: bool) -> list[dict]:
+    out = []
+    while len(out) < n:
+        block = list(records)
+        if shuffle:
+            rng.shuffle(block)
+        out += block[: n - len(out)]
+    return out
+
+
+def _check_pass_rates(rows: list[dict], where: str) -> None:
+    missing = sum(r.get("pass_rate") is None for r in rows)
+    if missing:
+        raise SeethinkError(f"{where}: ordering 'difficulty' needs pass_rate on every record; {missing} have none "
+                            "(run `seethink passk` first)")
+
+
+def stage_records(stage: Stage, root: Path, n_rows: int, block: int, seed: int) -> list[dict]:
+    """`n_rows` rows (a multiple of `block`, the rows one optimizer step consumes), in blocks of one source.
+
+    ordering: shuffle -- rows shuffled within each source, blocks shuffled;
+              as_is -- file order, sources one after another;
+              difficulty -- easy→hard (higher pass_rate first, seeded ties) within each source, and blocks
+              sorted by their mean pass rate, so the whole stage runs easy→hard exactly once.
+    """
+    rng = random.Random(seed)
+    where = f"stage {stage.name}"
+    blocks = []
+    counts = allocate([d.weight for d in stage.data], n_rows // block)
+    for d, n_blocks in zip(stage.data, counts):
+        recs = load_records(resolve(root, d.path), d.split)
+        rows = take(recs, n_blocks * block, rng, shuffle=stage.ordering != "as_is")
+        if stage.ordering == "difficulty":
+            _check_pass_rates(rows, where)
+            ties = {id(r): rng.random() for r in rows}
+            rows.sort(key=lambda r: (-r["pass_rate"], ties[id(r)]))
+        blocks += [rows[i: i + block] for i in range(0, len(rows), block)]
+    if stage.ordering == "shuffle":
+        rng.shuffle(blocks)
+    elif stage.ordering == "difficulty":
+        ties = [rng.random() for _ in blocks]
+        order = sorted(range(len(blocks)), key=lambda i: (-sum(r["pass_rate"] for r in blocks[i]) / block, ties[i]))
+        blocks = [blocks[i] for i in order]
+    return [r for b in blocks for r in b]
+
+
+def grpo_dataset(records: list[dict]) -> Dataset:
+    return Dataset.from_list([{"prompt": prompt_messages(r), "images": [load_image(p) for p in r["images"]],
+                               "answer": r["answer"], "options": r.get("options")} for r in records])
+
+
+def sft_dataset(records: list[dict]) -> Dataset:
+    return Dataset.from_list([{"prompt": prompt_messages(r), "completion": [{"role": "assistant", "content": target_text(r)}],
+                               "images": [load_image(p) for p in r["images"]]} for r in records])

@@ -1,0 +1,140 @@
+"""Run a whole recipe: resolve model and data, run stages in order, evaluate after each, resume on rerun.
+
+    runs/<name>/recipe.yaml               the resolved recipe (after --set), what actually ran
+    runs/<name>/environment.json          versions and machine
+    runs/<name>/eval/start/               held-out evaluation of the starting model
+    runs/<name>/stages/<k>-<stage>/       checkpoint/ (HF), metrics.jsonl, eval/
+
+A stage whose checkpoint is complete is skipped on rerun; an interrupted stage resumes from its last
+in-stage TRL checkpoint. A rerun with a different recipe into the same run folder is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+
+import yaml
+
+from seethink.errors import SeethinkError
+from seethink.fileio import ensure_dir, write_json, write_text
+from seethink.recipe import Recipe, to_dict
+from seethink.train.stage import is_complete, run_stage
+
+BUILTIN_WORLD_SIZES = {"train": 2000, "validation": 200, "test": 700}
+
+
+def resolve_model(recipe: Recipe) -> Path:
+    from seethink.models.base import base_path
+
+    return base_path() if recipe.model == "base" else Path(recipe.model)
+
+
+def resolve_data(recipe: Recipe) -> Path:
+    """`world` means the built-in world with the recipe's seed, built once under the output folder."""
+    if recipe.data != "world":
+        root = Path(recipe.data)
+        if not root.is_dir():
+            raise SeethinkError(f"recipe data folder {root} does not exist")
+        return root
+    from seethink.world.build import build_world
+
+    root = Path(recipe.output_dir) / f"world-seed{recipe.seed}"
+    if not (root / "world.json").is_file():
+        print(f"building the built-in world at {root} (once)")
+        build_world(root, recipe.seed, BUILTIN_WORLD_SIZES)
+    return root
+
+
+def environment() -> dict:
+    import torch
+    import transformers
+    import trl
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
+            "trl": trl.__version__, "machine": platform.machine(), "cuda": torch.cuda.is_available(),
+            "threads": torch.get_num_threads()}
+
+
+def preflight(recipe: Recipe, start: Path, root: Path) -> None:
+    """Check the model and every data file exist before anything is evaluated or trained."""
+    from seethink.data.io import split_file
+    from seethink.models.load import check_model_dir
+    from seethink.train.data import resolve
+
+    check_model_dir(start)
+    for stage in recipe.stages:
+        for d in stage.data:
+            try:
+                split_file(resolve(root, d.path), d.split)
+            except SeethinkError as e:
+                raise SeethinkError(f"stage {stage.name}: data {d.path}: {e}") from None
+    for name in recipe.eval.datasets:
+        try:
+            split_file(root / name, recipe.eval.split)
+        except SeethinkError as e:
+            raise SeethinkError(f"eval: dataset {name}: {e}") from None
+
+
+def _claim_run_dir(run_dir: Path, resolved: dict) -> None:
+    ensure_dir(run_dir, "run folder")
+    f = run_dir / "recipe.yaml"
+    text = yaml.safe_dump(resolved, sort_keys=False)
+    if f.exists() and yaml.safe_load(f.read_text()) != resolved:
+        raise SeethinkError(f"{run_dir} holds a run of a different recipe; choose another name (--set name=…) or remove it")
+    write_text(f, text)
+    write_json(run_dir / "environment.json", environment())
+
+
+def evaluate_into(model_path: Path, recipe: Recipe, root: Path, out: Path) -> dict:
+    """Held-out evaluation (greedy) of one checkpoint, written to `out/`; skipped if already there."""
+    from seethink.data.io import load_records
+    from seethink.eval.evaluate import evaluate
+    from seethink.fileio import write_jsonl
+    from seethink.models.load import load_model
+
+    if (out / "summary.json").is_file():
+        return json.loads((out / "summary.json").read_text())
+    model, processor = load_model(model_path)
+    rows, summary = [], {"capability": {}, "family": {}}
+    for name in recipe.eval.datasets:
+        recs = load_records(root / name, recipe.eval.split)
+        recs = recs[: recipe.eval.limit] if recipe.eval.limit else recs
+        r, s = evaluate(model, processor, recs, recipe.eval.max_new_tokens, recipe.eval.batch_size, recipe.seed)
+        rows += r
+        for level in ("capability", "family"):
+            summary[level].update(s[level])
+    ensure_dir(out)
+    write_jsonl(out / "samples.jsonl", rows)
+    write_json(out / "summary.json", summary)
+    return summary
+
+
+def _line(summary: dict) -> str:
+    return "  ".join(f"{k} {v['accuracy']:.3f}" for k, v in summary["capability"].items())
+
+
+def run_recipe(recipe: Recipe) -> Path:
+    start = resolve_model(recipe)
+    root = resolve_data(recipe)
+    preflight(recipe, start, root)
+    run_dir = Path(recipe.output_dir) / recipe.name
+    _claim_run_dir(run_dir, to_dict(recipe))
+    rollouts = sum(s.steps * s.batch_size for s in recipe.stages if s.algorithm == "grpo")
+    print(f"run {recipe.name}: {len(recipe.stages)} stage(s) from {start}; {rollouts} GRPO rollouts in total; "
+          f"outputs in {run_dir}")
+    print(f"  start: {_line(evaluate_into(start, recipe, root, run_dir / 'eval' / 'start'))}")
+    for k, stage in enumerate(recipe.stages, 1):
+        stage_dir = run_dir / "stages" / f"{k}-{stage.name}"
+        if is_complete(stage_dir):
+            print(f"  stage {k} {stage.name}: already complete, skipped")
+        else:
+            t = time.time()
+            print(f"  stage {k} {stage.name}: {stage.algorithm}, {stage.steps} steps, freeze_vision={stage.freeze_vision}")
+            run_stage(stage, start, stage_dir, root, recipe.seed, recipe.report_to)
+            write_json(stage_dir / "timing.json", {"seconds": round(time.time() - t, 1)})
+        start = stage_dir / "checkpoint"
+        print(f"  after {stage.name}: {_line(evaluate_into(start, recipe, root, stage_dir / 'eval'))}")
+    return run_dir

@@ -1,0 +1,91 @@
+"""Run one stage: a TRL GRPOTrainer or SFTTrainer from a checkpoint, saved as an HF checkpoint.
+
+What TRL does (rollouts, advantages, clipping, KL, logging, in-stage checkpoints) stays in TRL. Added
+here: the stage's fixed data order, vision freezing, our rewards, metrics.jsonl, a NaN guard, and an
+atomic final save (the checkpoint folder appears complete or not at all).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import torch
+
+from seethink.errors import SeethinkError
+from seethink.fileio import atomic_dir, write_json
+from seethink.models.load import load_model
+from seethink.recipe import Stage
+from seethink.rewards import DEFAULT_REWARD, REWARDS
+from seethink.train.data import grpo_dataset, sft_dataset, stage_records
+from seethink.train.freeze import freeze_vision
+from seethink.train.metrics import GRPO_KEYS, SFT_KEYS, MetricsWriter, NonFiniteGuard
+
+
+def rows_per_step(stage: Stage) -> int:
+    """Prompts (GRPO) or examples (SFT) one optimizer step consumes."""
+    return stage.batch_size // stage.num_generations if stage.algorithm == "grpo" else stage.batch_size
+
+
+def _common_args(stage: Stage, work: Path, seed: int, report_to: str) -> dict:
+    # transformers 5 reads a warmup_steps value below 1 as a ratio of the total steps
+    return dict(output_dir=str(work), max_steps=stage.steps, learning_rate=stage.lr,
+                lr_scheduler_type="constant_with_warmup" if stage.warmup_ratio else "constant",
+                warmup_steps=stage.warmup_ratio, weight_decay=stage.weight_decay, max_grad_norm=stage.max_grad_norm,
+                per_device_train_batch_size=stage.batch_size, logging_steps=1, save_strategy="steps",
+                save_steps=max(1, stage.steps // 4), save_total_limit=1, report_to=report_to, seed=seed, data_seed=seed,
+                use_cpu=not torch.cuda.is_available(), bf16=False, dataloader_num_workers=0, disable_tqdm=False)
+
+
+def build_trainer(stage: Stage, model, processor, root: Path, work: Path, seed: int, report_to: str = "none"):
+    block = rows_per_step(stage)
+    records = stage_records(stage, root, stage.steps * block, block, seed)
+    args = _common_args(stage, work, seed, report_to)
+    if stage.algorithm == "grpo":
+        from trl import GRPOConfig, GRPOTrainer
+
+        config = GRPOConfig(**args, num_generations=stage.num_generations, max_completion_length=stage.max_completion_length,
+                            temperature=stage.temperature, beta=stage.beta, loss_type=stage.loss_type,
+                            epsilon=stage.epsilon, epsilon_high=stage.epsilon_high, shuffle_dataset=False,
+                            reward_weights=list(DEFAULT_REWARD.values()), remove_unused_columns=False)
+        trainer = GRPOTrainer(model=model, reward_funcs=[REWARDS[k] for k in DEFAULT_REWARD], args=config,
+                              train_dataset=grpo_dataset(records), processing_class=processor)
+        return trainer, GRPO_KEYS
+    from trl import SFTConfig, SFTTrainer
+
+    config = SFTConfig(**args, shuffle_dataset=False, max_length=None, remove_unused_columns=False)
+    trainer = SFTTrainer(model=model, args=config, train_dataset=sft_dataset(records), processing_class=processor)
+    return trainer, SFT_KEYS
+
+
+def run_stage(stage: Stage, start: Path, stage_dir: Path, root: Path, seed: int, report_to: str = "none") -> Path:
+    """Train `stage` from checkpoint `start`; returns `stage_dir/checkpoint`. Resumes in-stage checkpoints."""
+    work = stage_dir / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    model, processor = load_model(start)
+    model.train()
+    frozen = freeze_vision(model) if stage.freeze_vision else 0
+    trainer, keys = build_trainer(stage, model, processor, root, work, seed, report_to)
+    metrics = MetricsWriter(stage_dir / "metrics.jsonl", keys)
+    guard = NonFiniteGuard()
+    trainer.add_callback(metrics)
+    trainer.add_callback(guard)
+    resume = any(work.glob("checkpoint-*/trainer_state.json"))
+    trainer.train(resume_from_checkpoint=True if resume else None)
+    if guard.bad_step is not None:
+        raise SeethinkError(f"stage {stage.name}: loss became NaN/inf at step {guard.bad_step}; stopped. "
+                            f"The previous checkpoint ({start}) is unchanged; lower the learning rate and rerun")
+    final = stage_dir / "checkpoint"
+    with atomic_dir(final) as tmp:
+        model.save_pretrained(tmp)
+        processor.save_pretrained(tmp)
+        write_json(tmp / "seethink_stage.json", {"stage": stage.name, "start": str(start), "frozen_vision_tensors": frozen,
+                                                 "steps": trainer.state.global_step})
+    shutil.rmtree(work, ignore_errors=True)
+    return final
+
+
+def is_complete(stage_dir: Path) -> bool:
+    f = stage_dir / "checkpoint" / "seethink_stage.json"
+    return f.is_file() and bool(json.loads(f.read_text()))

@@ -1,0 +1,110 @@
+"""Recipe parsing: every shipped recipe validates; bad recipes give one line naming the field."""
+
+from pathlib import Path
+
+import pytest
+
+from seethink.errors import SeethinkError
+from seethink.recipe import load_recipe, merged_stage
+
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+ALL = sorted(RECIPES.rglob("*.yaml"))
+
+
+def test_recipes_exist():
+    names = {p.name for p in ALL}
+    assert {"staged.yaml", "merged.yaml", "sft-perception.yaml", "order-321.yaml", "stage3-only.yaml"} <= names
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+def test_every_shipped_recipe_validates(path):
+    r = load_recipe(path)
+    assert r.stages and r.name
+
+
+def test_staged_recipe_is_the_paper_curriculum():
+    r = load_recipe(RECIPES / "staged.yaml")
+    assert [s.name for s in r.stages] == ["perception", "text_reasoning", "visual_reasoning"]
+    assert [s.freeze_vision for s in r.stages] == [False, True, False]
+    assert all(s.algorithm == "grpo" for s in r.stages)
+
+
+def test_merged_has_the_same_rollouts_as_staged():
+    staged = load_recipe(RECIPES / "staged.yaml")
+    merged = load_recipe(RECIPES / "merged.yaml")
+    (m,) = merged.stages
+    assert m.steps * m.batch_size == sum(s.steps * s.batch_size for s in staged.stages)
+    assert {d.path for d in m.data} == {d.path for s in staged.stages for d in s.data}
+    shares = {d.path: d.weight for d in m.data}
+    for s in staged.stages:  # each dataset's share of the merged run equals its stage's share of rollouts
+        assert shares[s.data[0].path] == s.steps * s.batch_size
+    assert m.max_completion_length == max(s.max_completion_length for s in staged.stages)
+    assert not m.freeze_vision
+
+
+def test_merged_follows_overrides_of_the_staged_file(tmp_path):
+    staged = (RECIPES / "staged.yaml").read_text().replace("steps: 200", "steps: 40")
+    (tmp_path / "staged.yaml").write_text(staged)
+    (tmp_path / "merged.yaml").write_text("name: merged\nmerged_from: staged.yaml\n")
+    m = load_recipe(tmp_path / "merged.yaml").stages[0]
+    assert m.steps * m.batch_size == (40 + 100 + 150) * 32
+
+
+def test_set_overrides():
+    r = load_recipe(RECIPES / "staged.yaml", ["stages.0.steps=2", "stages.2.lr=1e-6", "name=smoke", "eval.limit=5"])
+    assert r.stages[0].steps == 2 and r.stages[2].lr == 1e-6 and r.name == "smoke" and r.eval.limit == 5
+    m = load_recipe(RECIPES / "merged.yaml", ["stages.0.steps=3"])
+    assert m.stages[0].steps == 3
+
+
+def write(tmp_path, text):
+    p = tmp_path / "r.yaml"
+    p.write_text(text)
+    return p
+
+
+BASE = "name: x\nstages:\n  - name: a\n    data: [{path: perception}]\n"
+
+
+@pytest.mark.parametrize("extra,msg", [
+    ("    stepz: 3\n", r"stages\.0\.stepz: unknown key \(did you mean 'steps'\?\)"),
+    ("    steps: many\n", r"stages\.0\.steps: expected a whole number, got 'many'"),
+    ("    steps: 0\n", r"stages\.0\.steps: must be > 0"),
+    ("    steps: -5\n", r"stages\.0\.steps: must be > 0"),
+    ("    lr: fast\n", r"stages\.0\.lr: expected a number, got .fast."),
+    ("    lr: .inf\n", r"stages\.0\.lr: expected a finite number"),
+    ("    lr: nan\n", r"stages\.0\.lr: expected a finite number"),
+    ("    batch_size: 30\n", r"stages\.0\.batch_size: 30 is not divisible by num_generations=8"),
+    ("    algorithm: ppo\n", r"stages\.0\.algorithm: must be one of grpo, sft"),
+    ("    freeze_vision: yes please\n", r"stages\.0\.freeze_vision: expected true or false"),
+    ("    num_generations: 1\n    batch_size: 4\n", r"stages\.0\.num_generations: GRPO needs at least 2"),
+    ("  - name: a\n    data: [{path: text_reasoning}]\n", r"stages: stage names must be unique"),
+])
+def test_bad_recipes_name_the_field(tmp_path, extra, msg):
+    with pytest.raises(SeethinkError, match=msg) as e:
+        load_recipe(write(tmp_path, BASE + extra))
+    assert "\n" not in str(e.value) and "r.yaml" in str(e.value)
+
+
+@pytest.mark.parametrize("text,msg", [
+    ("name: x\n", r"stages: a recipe needs at least one stage"),
+    ("stages: []\n", r"name: required key missing"),
+    ("name: x\nstages:\n  - data: [{path: p}]\n", r"stages\.0\.name: required key missing"),
+    ("name: [unclosed\n", r"not valid YAML \(line"),
+    ("- a list\n", r"a recipe must be a YAML mapping"),
+    ("name: x\nmerged_from: nope.yaml\n", r"nope.yaml does not exist"),
+])
+def test_malformed_recipes(tmp_path, text, msg):
+    with pytest.raises(SeethinkError, match=msg):
+        load_recipe(write(tmp_path, text))
+
+
+@pytest.mark.parametrize("item,msg", [("noequals", "expected key.path=value"), ("stages.9.steps=1", "not an item")])
+def test_bad_overrides(item, msg):
+    with pytest.raises(SeethinkError, match=msg):
+        load_recipe(RECIPES / "staged.yaml", [item])
+
+
+def test_merging_refuses_sft_stages():
+    with pytest.raises(SeethinkError, match="merging needs GRPO stages"):
+        merged_stage(load_recipe(RECIPES / "sft-perception.yaml"))

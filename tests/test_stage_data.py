@@ -1,0 +1,70 @@
+"""A stage's rows: exact weights, batches of one source, orderings, determinism."""
+
+import json
+from collections import Counter
+
+import pytest
+
+from seethink.errors import SeethinkError
+from seethink.recipe import DataSource, Stage
+from seethink.train.data import allocate, stage_records
+
+
+def write(folder, name, n, cap, pass_rate=None, images=False):
+    d = folder / name
+    d.mkdir()
+    with open(d / "train.jsonl", "w") as f:
+        for i in range(n):
+            f.write(json.dumps({"id": f"{name}-{i}", "problem": "q", "answer": "1", "capability": cap,
+                                "pass_rate": None if pass_rate is None else pass_rate(i)}) + "\n")
+
+
+@pytest.fixture
+def root(tmp_path):
+    write(tmp_path, "p", 30, "perception", pass_rate=lambda i: (i % 10) / 10)
+    write(tmp_path, "t", 7, "text_reasoning", pass_rate=lambda i: i / 7)
+    return tmp_path
+
+
+def stage(ordering="shuffle", weights=(3, 1)):
+    return Stage(name="s", data=[DataSource("p", weights[0]), DataSource("t", weights[1])], ordering=ordering)
+
+
+def test_allocate_sums_exactly():
+    assert allocate([3, 1], 10) == [8, 2]
+    assert sum(allocate([1, 1, 1], 10)) == 10
+
+
+def test_weights_are_exact_and_every_batch_has_one_source(root):
+    rows = stage_records(stage(), root, 40, 4, seed=0)
+    assert len(rows) == 40
+    assert Counter(r["id"].split("-")[0] for r in rows) == {"p": 32, "t": 8}
+    for i in range(0, 40, 4):
+        assert len({r["id"].split("-")[0] for r in rows[i:i + 4]}) == 1
+
+
+def test_small_sources_are_cycled_and_the_order_is_seeded(root):
+    a = stage_records(stage(weights=(1, 3)), root, 40, 4, seed=0)
+    b = stage_records(stage(weights=(1, 3)), root, 40, 4, seed=0)
+    c = stage_records(stage(weights=(1, 3)), root, 40, 4, seed=1)
+    assert [r["id"] for r in a] == [r["id"] for r in b] != [r["id"] for r in c]
+    t = Counter(r["id"] for r in a if r["id"].startswith("t"))
+    assert sum(t.values()) == 28 and max(t.values()) - min(t.values()) <= 1  # 7 records cycled 4 times
+
+
+def test_difficulty_runs_easy_to_hard_once(root):
+    rows = stage_records(stage("difficulty", weights=(1, 0.0001)), root, 28, 4, seed=0)
+    rates = [r["pass_rate"] for r in rows]
+    block_means = [sum(rates[i:i + 4]) / 4 for i in range(0, 28, 4)]
+    assert block_means == sorted(block_means, reverse=True)
+
+
+def test_difficulty_needs_pass_rates(tmp_path):
+    write(tmp_path, "p", 8, "perception")
+    with pytest.raises(SeethinkError, match="needs pass_rate on every record; 8 have none"):
+        stage_records(Stage(name="s", data=[DataSource("p")], ordering="difficulty"), tmp_path, 8, 4, seed=0)
+
+
+def test_as_is_keeps_file_order(root):
+    rows = stage_records(Stage(name="s", data=[DataSource("p")], ordering="as_is"), root, 12, 4, seed=0)
+    assert [r["id"] for r in rows] == [f"p-{i}" for i in range(12)]

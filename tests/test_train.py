@@ -1,0 +1,120 @@
+"""The training engine through the real CLI: every shipped miniature recipe, vision freezing, resume."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from seethink.train.freeze import is_vision_param
+
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+MINIATURE = sorted(p for p in RECIPES.glob("*.yaml"))
+
+
+def smoke_args(recipe: Path, world: Path, out: Path, steps: int = 2) -> list[str]:
+    from seethink.recipe import load_recipe
+
+    n = len(load_recipe(recipe).stages)
+    args = [str(recipe), "--set", f"data={world}", "--set", f"output_dir={out}", "--set", "eval.limit=6",
+            "--set", "eval.max_new_tokens=24"]
+    for k in range(n):
+        args += ["--set", f"stages.{k}.steps={steps}"]
+    return args
+
+
+def seethink(*args, check=True, **kw):
+    p = subprocess.run([sys.executable, "-m", "seethink", *map(str, args)], capture_output=True, text=True,
+                       timeout=900, **kw)
+    if check and p.returncode != 0:
+        raise AssertionError(f"exit {p.returncode}\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
+    return p
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recipe", MINIATURE, ids=lambda p: p.stem)
+def test_every_miniature_recipe_runs_end_to_end(recipe, world_dir, tmp_path):
+    from seethink.recipe import load_recipe
+
+    seethink("train", *smoke_args(recipe, world_dir, tmp_path))
+    r = load_recipe(recipe)
+    run = tmp_path / r.name
+    assert json.loads((run / "eval" / "start" / "summary.json").read_text())["capability"]
+    for k, stage in enumerate(r.stages, 1):
+        d = run / "stages" / f"{k}-{stage.name}"
+        assert (d / "checkpoint" / "model.safetensors").is_file()
+        assert not (d / "work").exists()  # in-stage checkpoints are removed once the stage is saved
+        rows = [json.loads(line) for line in (d / "metrics.jsonl").read_text().splitlines()]
+        assert [row["step"] for row in rows] == [1, 2]
+        keys = {"reward", "accuracy", "format", "completion_length", "entropy"} if stage.algorithm == "grpo" else {"loss"}
+        assert keys <= set(rows[0])
+        summary = json.loads((d / "eval" / "summary.json").read_text())
+        assert set(summary["capability"]) == {"perception", "text_reasoning", "visual_reasoning"}
+
+
+def _weights(ckpt: Path) -> dict:
+    return load_file(str(ckpt / "model.safetensors"))
+
+
+@pytest.mark.slow
+def test_vision_frozen_only_in_the_text_stage(world_dir, tmp_path):
+    """staged.yaml: stage 2 (vision frozen) leaves every vision weight bit-identical, stage 3 changes them."""
+    args = smoke_args(RECIPES / "staged.yaml", world_dir, tmp_path, steps=3)
+    seethink("train", *args, "--set", "stages.1.data.0.path=visual_reasoning")  # images reach the frozen tower
+    stages = tmp_path / "staged" / "stages"
+    w1, w2, w3 = (_weights(stages / d / "checkpoint") for d in ("1-perception", "2-text_reasoning", "3-visual_reasoning"))
+    vision = [k for k in w1 if is_vision_param(k)]
+    text = [k for k in w1 if not is_vision_param(k)]
+    assert vision and text
+    assert all(torch.equal(w1[k], w2[k]) for k in vision)
+    assert any(not torch.equal(w1[k], w2[k]) for k in text)
+    assert any(not torch.equal(w2[k], w3[k]) for k in vision)
+
+
+@pytest.mark.slow
+def test_kill_and_rerun_resumes_without_redoing_finished_stages(world_dir, tmp_path):
+    args = smoke_args(RECIPES / "staged.yaml", world_dir, tmp_path, steps=6)
+    cmd = [sys.executable, "-m", "seethink", "train", *args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    first = tmp_path / "staged" / "stages" / "1-perception" / "checkpoint" / "seethink_stage.json"
+    deadline = time.time() + 600
+    while not first.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)  # mid-run: after stage 1 was saved, somewhere in stage 2
+    proc.wait()
+    assert first.exists()
+    before = (first.parent / "model.safetensors").read_bytes()
+    p = seethink("train", *args)
+    assert "stage 1 perception: already complete, skipped" in p.stdout
+    assert (first.parent / "model.safetensors").read_bytes() == before
+    assert (tmp_path / "staged" / "stages" / "3-visual_reasoning" / "checkpoint" / "seethink_stage.json").exists()
+    leftovers = [p for p in (tmp_path / "staged").rglob("*.tmp")]
+    assert not leftovers
+
+
+def test_a_different_recipe_cannot_reuse_a_run_folder(world_dir, tmp_path):
+    args = smoke_args(RECIPES / "stage3-only.yaml", world_dir, tmp_path, steps=1)
+    seethink("train", *args)
+    p = seethink("train", *args[:-1], "stages.0.steps=2", check=False)
+    assert p.returncode == 2 and "holds a run of a different recipe" in p.stderr
+
+
+@pytest.mark.parametrize("extra,msg", [
+    (["--set", "stages.0.stepz=1"], "stages.0.stepz: unknown key"),
+    (["--set", "stages.0.batch_size=30"], "not divisible by num_generations"),
+    (["--set", "data=/nonexistent"], "recipe data folder /nonexistent does not exist"),
+    (["--set", "model=/nonexistent"], "model path /nonexistent does not exist"),
+    (["--set", "stages.0.data.0.path=nope"], "stage visual_reasoning: data nope:"),
+    (["--set", "eval.split=dev"], "eval: dataset perception:"),
+])
+def test_bad_recipes_fail_before_training(world_dir, tmp_path, extra, msg):
+    args = smoke_args(RECIPES / "stage3-only.yaml", world_dir, tmp_path, steps=1)
+    p = seethink("train", *args, *extra, check=False)
+    assert p.returncode == 2, p.stderr
+    assert msg in p.stderr and "Traceback" not in p.stderr
