@@ -67,7 +67,9 @@ class Stage:
     warmup_ratio: float = 0.0
     """Fraction of steps of linear warmup."""
     weight_decay: float = 0.01
+    """AdamW weight decay (the paper: 0.01)."""
     max_grad_norm: float = 1.0
+    """Gradient clipping norm (the paper: 1.0)."""
 
 
 @dataclass
@@ -79,7 +81,9 @@ class EvalSettings:
     limit: int = 0
     """At most this many records per dataset (0 = all)."""
     max_new_tokens: int = 96
+    """Longest greedy answer generated during evaluation."""
     batch_size: int = 64
+    """Prompts per generate call during evaluation."""
 
 
 @dataclass
@@ -93,7 +97,9 @@ class Recipe:
     data: str = "world"
     """Root folder for relative data paths, or `world` for the built-in world (built on first use)."""
     seed: int = 0
+    """Seed for data order, sampling and the built-in world."""
     output_dir: str = "runs"
+    """Where run folders are written."""
     eval: EvalSettings = field(default_factory=EvalSettings)
     merged_from: str = ""
     """If set, this recipe is derived from that staged recipe (relative to this file): one merged stage."""
