@@ -6,7 +6,7 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
-from seethink.rewards import accuracy
+from seethink.rewards import accuracy, mcq_choice
 
 
 def bootstrap_ci(values, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
@@ -21,9 +21,8 @@ def bootstrap_ci(values, n_boot: int = 1000, seed: int = 0, level: float = 0.95)
 
 
 def _gold_text(r: dict) -> str:
-    if r.get("options"):
-        return r["options"]["ABCDEFGHIJKLMNOPQRSTUVWXYZ".index(r["answer"])] if len(r["answer"]) == 1 else r["answer"]
-    return r["answer"]
+    i = mcq_choice(r["answer"], r["options"])
+    return r["answer"] if i is None else r["options"][i]
 
 
 def prior_accuracy(train: list[dict], test: list[dict]) -> dict[str, float]:
@@ -44,7 +43,7 @@ def prior_accuracy(train: list[dict], test: list[dict]) -> dict[str, float]:
             freq = Counter(_gold_text(r) for r in tr)
             acc_letter = np.mean([r["answer"] == letter for r in rows])
             acc_text = np.mean([max(range(len(r["options"])), key=lambda i: (freq[r["options"][i]], -i)) ==
-                                "ABCDEFGHIJKLMNOPQRSTUVWXYZ".index(r["answer"]) for r in rows])
+                                mcq_choice(r["answer"], r["options"]) for r in rows])
             result[family] = float(max(acc_letter, acc_text))
         else:
             top = Counter(r["answer"] for r in tr).most_common(1)[0][0]

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from seethink.world.language import noun_phrase, region_phrase
 from seethink.world.scene import COLOURS, REGIONS, SHAPES, SIZES, Obj, Scene, count, unique_description
 
-ALL_REGIONS = [r for row in REGIONS for r in row]
 RELATIONS = ("left of", "right of", "above", "below")
 
 
