@@ -68,3 +68,31 @@ def test_difficulty_needs_pass_rates(tmp_path):
 def test_as_is_keeps_file_order(root):
     rows = stage_records(Stage(name="s", data=[DataSource("p")], ordering="as_is"), root, 12, 4, seed=0)
     assert [r["id"] for r in rows] == [f"p-{i}" for i in range(12)]
+
+
+def test_nonfinite_guard_stops_training():
+    from types import SimpleNamespace
+
+    from seethink.train.metrics import NonFiniteGuard
+
+    guard, control = NonFiniteGuard(), SimpleNamespace(should_training_stop=False)
+    guard.on_log(None, SimpleNamespace(global_step=3), control, logs={"loss": 0.5})
+    assert not control.should_training_stop and guard.bad_step is None
+    guard.on_log(None, SimpleNamespace(global_step=4), control, logs={"loss": float("nan")})
+    assert control.should_training_stop and guard.bad_step == 4
+
+
+def test_metrics_writer_drops_rows_past_the_resumed_step(tmp_path):
+    from types import SimpleNamespace
+
+    from seethink.train.metrics import GRPO_KEYS, MetricsWriter
+
+    path = tmp_path / "metrics.jsonl"
+    w = MetricsWriter(path, GRPO_KEYS)
+    for step in (1, 2, 3):
+        w.on_log(None, SimpleNamespace(global_step=step), None, logs={"reward": 0.1 * step, "kl": 0.0})
+    resumed = MetricsWriter(path, GRPO_KEYS)  # a rerun after a kill: the last checkpoint was step 2
+    resumed.on_train_begin(None, SimpleNamespace(global_step=2), None)
+    resumed.on_log(None, SimpleNamespace(global_step=3), None, logs={"reward": 0.9})
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3] and rows[-1]["reward"] == 0.9

@@ -74,8 +74,10 @@ def run_stage(stage: Stage, start: Path, stage_dir: Path, root: Path, seed: int,
     resume = any(work.glob("checkpoint-*/trainer_state.json"))
     trainer.train(resume_from_checkpoint=True if resume else None)
     if guard.bad_step is not None:
-        raise SeethinkError(f"stage {stage.name}: loss became NaN/inf at step {guard.bad_step}; stopped. "
-                            f"The previous checkpoint ({start}) is unchanged; lower the learning rate and rerun")
+        shutil.rmtree(work, ignore_errors=True)  # in-stage checkpoints may already hold diverged weights
+        raise SeethinkError(f"stage {stage.name}: loss became NaN/inf at step {guard.bad_step}; stopped and its "
+                            f"in-stage checkpoints discarded. The stage's starting checkpoint ({start}) is unchanged; "
+                            "rerun with a lower lr under a new run name (--set name=...)")
     final = stage_dir / "checkpoint"
     with atomic_dir(final) as tmp:
         model.save_pretrained(tmp)
