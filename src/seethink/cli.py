@@ -15,24 +15,22 @@ from seethink import __version__
 from seethink.errors import SeethinkError
 
 
-def _positive(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {s!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {v}")
-    return v
+def _int_at_least(low: int):
+    """An argparse type: a whole number >= low."""
+
+    def parse(s: str) -> int:
+        try:
+            v = int(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {s!r}") from None
+        if v < low:
+            raise argparse.ArgumentTypeError(f"must be > {low - 1}, got {v}" if low == 1 else f"must be >= {low}, got {v}")
+        return v
+
+    return parse
 
 
-def _nonneg(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {s!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {v}")
-    return v
+_positive, _nonneg = _int_at_least(1), _int_at_least(0)
 
 
 # ---------------------------------------------------------------- world
