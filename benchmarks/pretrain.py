@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from seethink.cli import _evaluate
+from seethink.eval.evaluate import evaluate_folder
 from seethink.models.pretrain import pretrain
 from seethink.models.pretrain_config import PretrainConfig
 from seethink.world.build import build_world
@@ -65,7 +65,7 @@ def main() -> int:
         pretrain(model, PretrainConfig(size=args.size, steps=args.steps))
         stats = json.loads((model / "pretrain_stats.json").read_text())
         stats["wall_seconds"] = round(time.time() - t, 1)
-    summary = _evaluate(model, world, "test", tmp / "eval", None, 64, 96, 0)
+    summary = evaluate_folder(model, world, "test", tmp / "eval")
     print("\n== pretraining")
     for k in ("params", "examples", "data_seconds", "train_seconds", "wall_seconds", "examples_per_second", "final_loss"):
         if k in stats:

@@ -82,44 +82,18 @@ def cmd_pretrain(a) -> None:
     print(f"base written to {out}: {stats['params']:,} parameters, {stats['train_seconds']}s training, "
           f"{stats['examples_per_second']} examples/s, final loss {stats['final_loss']}")
     if a.eval_data:
-        _evaluate(out, a.eval_data, "test", out / "eval", None, 64, 96, 0)
+        from seethink.eval.evaluate import evaluate_folder
+
+        _print_summary(evaluate_folder(out, a.eval_data, "test", out / "eval"), out / "eval")
 
 
 # ---------------------------------------------------------------- eval
 
-def _evaluate(model_path, data, split, out, limit, batch_size, max_new_tokens, seed) -> dict:
-    import time
-
+def _print_summary(summary: dict, out: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from seethink.eval.datasets import find_datasets, load_split, load_train_for_priors
-    from seethink.eval.evaluate import evaluate
-    from seethink.eval.metrics import prior_accuracy
-    from seethink.fileio import ensure_dir, write_json, write_jsonl
-    from seethink.models.load import load_model
-
-    sources = find_datasets(data, split)  # check the data before loading a model
-    datasets = {name: load_split(src, split, limit) for name, src in sources.items()}
-    out = ensure_dir(out)
-    model, processor = load_model(model_path)
-    summary = {"model": str(model_path), "data": str(data), "split": split, "capability": {}, "family": {}, "prior": {}}
-    all_rows, t0 = [], time.time()
-    for name, recs in datasets.items():
-        rows, s = evaluate(model, processor, recs, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed)
-        all_rows += rows
-        summary["capability"].update(s["capability"])
-        summary["family"].update(s["family"])
-        train = load_train_for_priors(sources[name])
-        if train is not None:
-            for fam, acc in prior_accuracy(train, recs).items():
-                summary["prior"][f"{recs[0]['capability']}/{fam}"] = acc
-    summary["seconds"] = round(time.time() - t0, 2)
-    summary["samples_per_second"] = round(len(all_rows) / max(summary["seconds"], 1e-9), 1)
-    write_jsonl(out / "samples.jsonl", all_rows)
-    write_json(out / "summary.json", summary)
-
-    table = Table(title=f"{model_path} on {data} [{split}]")
+    table = Table(title=f"{summary['model']} on {summary['data']} [{summary['split']}]")
     for col in ("capability / family", "n", "accuracy", "95% CI", "prior", "format", "tokens"):
         table.add_column(col)
     for key, s in list(summary["capability"].items()) + list(summary["family"].items()):
@@ -127,9 +101,9 @@ def _evaluate(model_path, data, split, out, limit, batch_size, max_new_tokens, s
         table.add_row(key, str(s["n"]), f"{s['accuracy']:.3f}", f"[{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}]",
                       "" if prior is None else f"{prior:.3f}", f"{s['format']:.3f}", f"{s['mean_tokens']:.1f}")
     Console().print(table)
-    print(f"{len(all_rows)} samples in {summary['seconds']}s ({summary['samples_per_second']}/s); "
+    n = sum(s["n"] for s in summary["capability"].values())
+    print(f"{n} samples in {summary['seconds']}s ({summary['samples_per_second']}/s); "
           f"written to {out}/samples.jsonl and {out}/summary.json")
-    return summary
 
 
 def cmd_eval(a) -> None:
@@ -138,8 +112,10 @@ def cmd_eval(a) -> None:
 
     find_datasets(a.data, a.split)  # a wrong data path is reported before anything else
     model = a.model or base_path()
-    out = a.out or Path("runs") / "eval" / Path(model).name
-    _evaluate(model, a.data, a.split, out, a.limit, a.batch_size, a.max_new_tokens, a.seed)
+    from seethink.eval.evaluate import evaluate_folder
+
+    out = Path(a.out or Path("runs") / "eval" / Path(model).name)
+    _print_summary(evaluate_folder(model, a.data, a.split, out, a.limit, a.batch_size, a.max_new_tokens, a.seed), out)
 
 
 # ---------------------------------------------------------------- train

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 
@@ -49,3 +51,42 @@ def evaluate(model, processor, records: list[dict], max_new_tokens: int = 96, ba
                            seed=seed, desc="evaluating")
     rows = score_rows(records, completions)
     return rows, summarise(rows, seed)
+
+
+def evaluate_datasets(model_path, datasets: dict[str, list[dict]], out: Path, max_new_tokens: int = 96,
+                      batch_size: int = 64, seed: int = 0, extra: dict | None = None) -> dict:
+    """Load the model once, evaluate every dataset, write `out/samples.jsonl` and `out/summary.json`."""
+    from seethink.fileio import ensure_dir, write_json, write_jsonl
+    from seethink.models.load import load_model
+
+    out = ensure_dir(out)
+    model, processor = load_model(model_path)
+    summary = {**(extra or {}), "capability": {}, "family": {}}
+    all_rows, t0 = [], time.time()
+    for recs in datasets.values():
+        rows, s = evaluate(model, processor, recs, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed)
+        all_rows += rows
+        for level in ("capability", "family"):
+            summary[level].update(s[level])
+    summary["seconds"] = round(time.time() - t0, 2)
+    summary["samples_per_second"] = round(len(all_rows) / max(summary["seconds"], 1e-9), 1)
+    write_jsonl(out / "samples.jsonl", all_rows)
+    write_json(out / "summary.json", summary)
+    return summary
+
+
+def evaluate_folder(model_path, data, split: str, out: Path, limit: int | None = None, batch_size: int = 64,
+                    max_new_tokens: int = 96, seed: int = 0) -> dict:
+    """Evaluate a world folder, dataset folder or file; adds answer-prior baselines where a train split exists."""
+    from seethink.eval.datasets import find_datasets, load_split, load_train_for_priors
+    from seethink.eval.metrics import prior_accuracy
+
+    sources = find_datasets(data, split)  # check the data before loading a model
+    datasets = {name: load_split(src, split, limit) for name, src in sources.items()}
+    prior = {}
+    for name, recs in datasets.items():
+        train = load_train_for_priors(sources[name])
+        if train is not None:
+            prior.update({f"{recs[0]['capability']}/{fam}": acc for fam, acc in prior_accuracy(train, recs).items()})
+    extra = {"model": str(model_path), "data": str(data), "split": split, "prior": prior}
+    return evaluate_datasets(model_path, datasets, out, max_new_tokens, batch_size, seed, extra)

@@ -91,25 +91,15 @@ def _claim_run_dir(run_dir: Path, resolved: dict) -> None:
 def evaluate_into(model_path: Path, recipe: Recipe, root: Path, out: Path) -> dict:
     """Held-out evaluation (greedy) of one checkpoint, written to `out/`; skipped if already there."""
     from seethink.data.io import load_records
-    from seethink.eval.evaluate import evaluate
-    from seethink.fileio import write_jsonl
-    from seethink.models.load import load_model
+    from seethink.eval.evaluate import evaluate_datasets
 
     if (out / "summary.json").is_file():
         return json.loads((out / "summary.json").read_text())
-    model, processor = load_model(model_path)
-    rows, summary = [], {"capability": {}, "family": {}}
+    datasets = {}
     for name in recipe.eval.datasets:
         recs = load_records(root / name, recipe.eval.split)
-        recs = recs[: recipe.eval.limit] if recipe.eval.limit else recs
-        r, s = evaluate(model, processor, recs, recipe.eval.max_new_tokens, recipe.eval.batch_size, recipe.seed)
-        rows += r
-        for level in ("capability", "family"):
-            summary[level].update(s[level])
-    ensure_dir(out)
-    write_jsonl(out / "samples.jsonl", rows)
-    write_json(out / "summary.json", summary)
-    return summary
+        datasets[name] = recs[: recipe.eval.limit] if recipe.eval.limit else recs
+    return evaluate_datasets(model_path, datasets, out, recipe.eval.max_new_tokens, recipe.eval.batch_size, recipe.seed)
 
 
 def _line(summary: dict) -> str:
