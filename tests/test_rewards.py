@@ -76,3 +76,48 @@ def test_adversarial_strings_return_within_a_second(text):
 def test_huge_numbers_are_not_parsed():
     assert parse_number("9" * 31) is None
     assert parse_number("9" * 30) == int("9" * 30)
+
+
+# ---------------------------------------------------------------- symbolic equivalence (math-verify in a worker)
+
+@pytest.mark.parametrize("pred,gold,acc", [
+    ("\\sqrt{3}/2", "\\frac{\\sqrt{3}}{2}", 1), ("(x+1)^2", "x^2+2x+1", 1), ("\\frac{\\pi}{2}", "\\pi/2", 1),
+    ("x^3", "x^2", 0), ("\\sqrt{2}", "\\frac{\\sqrt{3}}{2}", 0), ("blue", "\\frac{1}{2}", 0),
+])
+def test_symbolic_accuracy(pred, gold, acc):
+    assert accuracy(f"<think>x</think>\\boxed{{{pred}}}", gold) == acc
+
+
+@pytest.mark.parametrize("pred", ["10^{10^{10}}", "100000!", "2^{999999}", "9^9^9^9", "\\prod_{k=1}^{10^9} k",
+                                  "x" * 500])
+def test_symbolic_bombs_return_within_a_second(pred):
+    from seethink.mathcheck import _checker
+
+    _checker.warm()  # the worker's start-up (importing sympy) is not part of a comparison
+    t = time.perf_counter()
+    assert accuracy(f"\\boxed{{{pred}}}", "\\frac{1}{2}") == 0
+    assert time.perf_counter() - t < 1.0
+
+
+def test_symbolic_worker_is_killed_at_the_deadline_and_replaced():
+    from seethink.mathcheck import Checker
+
+    c = Checker(timeout=1e-4)  # no comparison finishes this fast: every call hits the deadline
+    try:
+        assert c.equal("\\frac{1}{2}", "0.5") is False and c.kills == 1
+        c.timeout = 30
+        assert c.equal("\\frac{1}{2}", "1/2") is True and c.kills == 1  # a fresh worker answered
+    finally:
+        c.close()
+
+
+def test_symbolic_check_works_off_the_main_thread():
+    import threading
+
+    from seethink.mathcheck import equivalent
+
+    out = []
+    t = threading.Thread(target=lambda: out.append(equivalent("x^2+2x+1", "(x+1)^2")))
+    t.start()
+    t.join(30)
+    assert out == [True]

@@ -5,13 +5,15 @@ All parsing is linear-time string scanning (no regex backtracking, no eval), so 
 
     accuracy  1 if the last boxed answer matches the gold answer, else 0
               MCQ (record has options): the letter, or the exact option text; naming several options scores 0
-              otherwise: numeric equality (ints, decimals, fractions), else normalised string equality
+              otherwise: numeric equality (ints, decimals, fractions), else normalised string equality, else
+              symbolic equivalence by math-verify under a hard time limit (`seethink.mathcheck`)
     format    1 if the completion is `<think>…</think>` followed by a `\\boxed{…}` answer, else 0
     total     0.9·accuracy + 0.1·format (the paper's weighting)
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -98,7 +100,27 @@ def accuracy(completion: str, answer: str, options: list[str] | None = None) -> 
     a, b = parse_number(pred), parse_number(answer)
     if a is not None and b is not None:
         return float(a == b)
-    return float(_strip_wrappers(pred).lower() == _strip_wrappers(answer).lower())
+    p, g = _strip_wrappers(pred), _strip_wrappers(answer)
+    if p.lower() == g.lower():
+        return 1.0
+    if not (_mathy(p) or _mathy(g)):
+        return 0.0
+    return float(_symbolic_equal(g, p))
+
+
+MATH_CHARS = frozenset("\\^_{}()+-*/=<>[]|")
+
+
+def _mathy(s: str) -> bool:
+    """Worth a symbolic comparison: LaTeX or an operator, not a word ("blue") or a number with a unit."""
+    return any(ch in MATH_CHARS for ch in s)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _symbolic_equal(gold: str, pred: str) -> bool:
+    from seethink.mathcheck import equivalent
+
+    return equivalent(gold, pred)
 
 
 @dataclass(frozen=True)

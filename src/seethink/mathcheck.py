@@ -1,0 +1,131 @@
+"""Symbolic answer equivalence (`\\frac{\\sqrt{3}}{2}` == `\\sqrt{3}/2`) with math-verify, under a hard time limit.
+
+math-verify parses LaTeX into sympy and compares. Some inputs make sympy compute for minutes inside C code
+(`10^{10^{10}}`, `100000!`), where a signal-based timeout never fires, and a signal can only be armed from the
+main thread. So the comparison runs in one long-lived worker process; the caller waits at most `timeout`
+seconds, then kills the worker (a fresh one is started on the next call) and counts the answer as wrong.
+Obvious bombs are refused before they reach the worker, so a kill is rare.
+
+Only answers that are neither MCQ options nor plain numbers get here (see `seethink.rewards.accuracy`); the
+built-in world never needs it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import multiprocessing as mp
+import threading
+
+MAX_CHARS = 80  # longer answers are compared as strings only
+TIMEOUT = 0.5  # seconds per comparison, after the worker is up
+_BANNED = ("!", "\\prod", "\\sum", "\\binom", "\\int", "\\lim", "\\infty")
+
+
+def plausible(expr: str) -> bool:
+    """Cheap refusal of inputs that are too long or can blow up (factorials, big or nested powers)."""
+    if len(expr) > MAX_CHARS or any(b in expr for b in _BANNED):
+        return False
+    powers = expr.count("^") + expr.count("**")
+    if powers > 3:
+        return False
+    i = expr.find("^")
+    while i != -1:  # a numeric exponent has at most 2 digits; an exponent holds no further power
+        tail = expr[i + 1:].lstrip()
+        if tail.startswith("{"):
+            depth, j = 0, 0
+            for j, ch in enumerate(tail):
+                depth += (ch == "{") - (ch == "}")
+                if depth == 0:
+                    break
+            body, rest = tail[1:j], tail[j + 1:]
+        else:
+            body, rest = tail[:1], tail[1:]
+        if "^" in body or "**" in body or sum(ch.isdigit() for ch in body) > 2 or rest.lstrip().startswith("^"):
+            return False  # 10^{10^{10}}, 2^{999}, 9^9^9
+        i = expr.find("^", i + 1)
+    return True
+
+
+def _serve(conn) -> None:  # runs in the worker process
+    import resource
+
+    from math_verify import parse, verify
+
+    limit = 1 << 30  # 1 GiB: a runaway computation fails with MemoryError instead of swapping
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    while True:
+        try:
+            gold, pred = conn.recv()
+        except EOFError:
+            return
+        try:
+            g = parse(f"${gold}$", parsing_timeout=None)
+            p = parse(f"${pred}$", parsing_timeout=None)
+            ok = bool(g) and bool(p) and bool(verify(g, p, timeout_seconds=None))
+        except BaseException:  # noqa: BLE001 - any failure of the grader means "not shown equal"
+            ok = False
+        conn.send(ok)
+
+
+class Checker:
+    """One worker process, started on first use, restarted after a timeout; thread-safe."""
+
+    def __init__(self, timeout: float = TIMEOUT):
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._proc = None
+        self._conn = None
+        self.kills = 0
+
+    def _start(self) -> None:
+        ctx = mp.get_context("spawn")  # never fork a process holding torch threads
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve, args=(child,), daemon=True, name="seethink-mathcheck")
+        self._proc.start()
+        child.close()
+
+    def warm(self) -> None:
+        """Start the worker now (it takes ~0.5 s to import sympy), so the first comparison is not slowed."""
+        with self._lock:
+            if self._proc is None or not self._proc.is_alive():
+                self._start()
+            self._conn.send(("1", "1"))
+            self._conn.poll(30) and self._conn.recv()
+
+    def equal(self, gold: str, pred: str) -> bool:
+        if not (plausible(gold) and plausible(pred)):
+            return False
+        with self._lock:
+            if self._proc is None or not self._proc.is_alive():
+                self._start()
+                self._conn.send(("1", "1"))  # wait for the imports outside the comparison's deadline
+                if not self._conn.poll(30):
+                    self._stop()
+                    return False
+                self._conn.recv()
+            self._conn.send((gold, pred))
+            if self._conn.poll(self.timeout):
+                return bool(self._conn.recv())
+            self.kills += 1
+            self._stop()
+            return False
+
+    def _stop(self) -> None:
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.join(5)
+        self._proc = None
+        self._conn = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop()
+
+
+_checker = Checker()
+atexit.register(_checker.close)
+
+
+def equivalent(gold: str, pred: str) -> bool:
+    """True if math-verify shows `pred` equal to `gold` within the time limit."""
+    return _checker.equal(gold, pred)
