@@ -54,6 +54,10 @@ def test_every_miniature_recipe_runs_end_to_end(recipe, world_dir, tmp_path):
         assert [row["step"] for row in rows] == [1, 2]
         keys = {"reward", "accuracy", "format", "completion_length", "entropy"} if stage.algorithm == "grpo" else {"loss"}
         assert keys <= set(rows[0])
+        if stage.algorithm == "grpo":  # a few rollouts kept for reading, with their score
+            samples = [json.loads(line) for line in (d / "samples.jsonl").read_text().splitlines()]
+            assert {s["step"] for s in samples} == {1, 2} and all(s["completion"] is not None for s in samples)
+            assert all(s["accuracy_reward"] in (0.0, 1.0) and s["answer"] for s in samples)
         summary = json.loads((d / "eval" / "summary.json").read_text())
         assert set(summary["capability"]) == {"perception", "text_reasoning", "visual_reasoning"}
 
@@ -118,3 +122,13 @@ def test_bad_recipes_fail_before_training(world_dir, tmp_path, extra, msg):
     p = seethink("train", *args, *extra, check=False)
     assert p.returncode == 2, p.stderr
     assert msg in p.stderr and "Traceback" not in p.stderr
+
+
+@pytest.mark.slow
+def test_tensorboard_events_are_kept_in_the_stage_folder(world_dir, tmp_path):
+    recipe = RECIPES / "stage3-only.yaml"
+    seethink("train", *smoke_args(recipe, world_dir, tmp_path), "--set", "report_to=tensorboard")
+    (stage,) = (tmp_path / "stage3-only" / "stages").iterdir()
+    events = list((stage / "tensorboard").rglob("events.out.tfevents.*"))
+    assert events and all(e.stat().st_size > 0 for e in events)
+    assert not (stage / "work").exists()

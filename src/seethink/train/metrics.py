@@ -45,3 +45,38 @@ class NonFiniteGuard(TrainerCallback):
         if loss is not None and not float("-inf") < float(loss) < float("inf"):
             self.bad_step = state.global_step
             control.should_training_stop = True
+
+
+class SampleLog(TrainerCallback):
+    """Wraps a reward function to keep a few rollouts as `samples.jsonl`: the first `n` completions (with
+    prompt, gold answer and score) at step 1 and every `every` steps. Rewritten atomically; a resumed
+    stage drops rows past its resume step, as `metrics.jsonl` does."""
+
+    def __init__(self, reward_fn, path: Path, every: int, n: int = 4):
+        self.fn, self.path, self.every, self.n = reward_fn, path, max(1, every), n
+        self.__name__ = reward_fn.__name__  # TRL names the reward's log columns after it
+        self.rows = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+    def on_train_begin(self, args, state, control, **kw):
+        self.rows = [r for r in self.rows if r["step"] <= state.global_step]
+
+    def __call__(self, completions, trainer_state=None, **kw):
+        scores = self.fn(completions=completions, **kw)
+        step = trainer_state.global_step + 1 if trainer_state is not None else 0
+        if step and (step == 1 or step % self.every == 0) and all(r["step"] != step for r in self.rows):
+            prompts, answers = kw.get("prompts") or [None] * len(completions), kw.get("answer") or [None] * len(completions)
+            for p, c, a, s in list(zip(prompts, completions, answers, scores))[: self.n]:
+                self.rows.append({"step": step, "prompt": _last_text(p), "answer": a, "completion": _last_text(c),
+                                  self.__name__: s})
+            write_jsonl(self.path, self.rows)
+        return scores
+
+
+def _last_text(message) -> str | None:
+    """The text of a plain string, or of the last message's text parts in a conversation."""
+    if message is None or isinstance(message, str):
+        return message
+    content = message[-1]["content"] if message else ""
+    if isinstance(content, str):
+        return content
+    return "".join(part.get("text", "") for part in content if part.get("type") == "text")

@@ -3,7 +3,7 @@
     runs/<name>/recipe.yaml               the resolved recipe (after --set), what actually ran
     runs/<name>/environment.json          versions and machine
     runs/<name>/eval/start/               held-out evaluation of the starting model
-    runs/<name>/stages/<k>-<stage>/       checkpoint/ (HF), metrics.jsonl, eval/
+    runs/<name>/stages/<k>-<stage>/       checkpoint/ (HF), metrics.jsonl, samples.jsonl (a few rollouts), eval/
 
 A stage whose checkpoint is complete is skipped on rerun; an interrupted stage resumes from its last
 in-stage TRL checkpoint. A rerun with a different recipe into the same run folder is refused.

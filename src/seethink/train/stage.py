@@ -20,7 +20,7 @@ from seethink.recipe import Stage
 from seethink.rewards import DEFAULT_REWARD, REWARDS
 from seethink.train.data import grpo_dataset, sft_dataset, stage_records
 from seethink.train.freeze import freeze_vision
-from seethink.train.metrics import GRPO_KEYS, SFT_KEYS, MetricsWriter, NonFiniteGuard
+from seethink.train.metrics import GRPO_KEYS, SFT_KEYS, MetricsWriter, NonFiniteGuard, SampleLog
 
 
 def rows_per_step(stage: Stage) -> int:
@@ -38,7 +38,9 @@ def _common_args(stage: Stage, work: Path, seed: int, report_to: str) -> dict:
                 use_cpu=not torch.cuda.is_available(), bf16=False, dataloader_num_workers=0, disable_tqdm=False)
 
 
-def build_trainer(stage: Stage, model, processor, root: Path, work: Path, seed: int, report_to: str = "none"):
+def build_trainer(stage: Stage, model, processor, root: Path, work: Path, seed: int, report_to: str = "none",
+                  samples: Path | None = None):
+    """The stage's TRL trainer and the log keys it reports. `samples`: keep a few rollouts there (GRPO)."""
     block = rows_per_step(stage)
     records = stage_records(stage, root, stage.steps * block, block, seed)
     args = _common_args(stage, work, seed, report_to)
@@ -49,8 +51,11 @@ def build_trainer(stage: Stage, model, processor, root: Path, work: Path, seed: 
                             temperature=stage.temperature, beta=stage.beta, loss_type=stage.loss_type,
                             epsilon=stage.epsilon, epsilon_high=stage.epsilon_high, shuffle_dataset=False,
                             reward_weights=list(DEFAULT_REWARD.values()), remove_unused_columns=False)
-        trainer = GRPOTrainer(model=model, reward_funcs=[REWARDS[k] for k in DEFAULT_REWARD], args=config,
-                              train_dataset=grpo_dataset(records), processing_class=processor)
+        rewards = [REWARDS[k] for k in DEFAULT_REWARD]
+        log = SampleLog(rewards[0], samples, every=stage.steps // 10) if samples else None
+        trainer = GRPOTrainer(model=model, reward_funcs=[log or rewards[0], *rewards[1:]], args=config,
+                              train_dataset=grpo_dataset(records), processing_class=processor,
+                              callbacks=[log] if log else None)
         return trainer, GRPO_KEYS
     from trl import SFTConfig, SFTTrainer
 
@@ -66,7 +71,7 @@ def run_stage(stage: Stage, start: Path, stage_dir: Path, root: Path, seed: int,
     model, processor = load_model(start)
     model.train()
     frozen = freeze_vision(model) if stage.freeze_vision else 0
-    trainer, keys = build_trainer(stage, model, processor, root, work, seed, report_to)
+    trainer, keys = build_trainer(stage, model, processor, root, work, seed, report_to, stage_dir / "samples.jsonl")
     metrics = MetricsWriter(stage_dir / "metrics.jsonl", keys)
     guard = NonFiniteGuard()
     trainer.add_callback(metrics)
@@ -84,8 +89,19 @@ def run_stage(stage: Stage, start: Path, stage_dir: Path, root: Path, seed: int,
         processor.save_pretrained(tmp)
         write_json(tmp / "seethink_stage.json", {"stage": stage.name, "start": str(start), "frozen_vision_tensors": frozen,
                                                  "steps": trainer.state.global_step})
+    _keep_tensorboard(work, stage_dir)
     shutil.rmtree(work, ignore_errors=True)
     return final
+
+
+def _keep_tensorboard(work: Path, stage_dir: Path) -> None:
+    """TRL/transformers write TensorBoard events under output_dir/runs/; keep them when work/ goes."""
+    runs = work / "runs"
+    if runs.is_dir():
+        dest = stage_dir / "tensorboard"
+        dest.mkdir(exist_ok=True)
+        for d in runs.iterdir():
+            shutil.move(str(d), str(dest / d.name))
 
 
 def is_complete(stage_dir: Path) -> bool:
