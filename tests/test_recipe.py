@@ -93,6 +93,7 @@ def test_bad_recipes_name_the_field(tmp_path, extra, msg):
     ("name: [unclosed\n", r"not valid YAML \(line"),
     ("- a list\n", r"a recipe must be a YAML mapping"),
     ("name: x\nmerged_from: nope.yaml\n", r"nope.yaml does not exist"),
+    (BASE + "precision: fp16\n", r"precision: must be one of auto, bf16, fp32, got 'fp16'"),
 ])
 def test_malformed_recipes(tmp_path, text, msg):
     with pytest.raises(SeethinkError, match=msg):
@@ -108,3 +109,12 @@ def test_bad_overrides(item, msg):
 def test_merging_refuses_sft_stages():
     with pytest.raises(SeethinkError, match="merging needs GRPO stages"):
         merged_stage(load_recipe(RECIPES / "sft-perception.yaml"))
+
+
+def test_precision_auto_is_fp32_without_a_gpu():
+    import torch
+
+    from seethink.train.stage import use_bf16
+
+    assert use_bf16("auto") == (torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    assert use_bf16("bf16") and not use_bf16("fp32")

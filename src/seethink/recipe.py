@@ -105,11 +105,14 @@ class Recipe:
     """If set, this recipe is derived from that staged recipe (relative to this file): one merged stage."""
     report_to: str = "none"
     """Passed to TRL (`tensorboard`, `wandb`, …)."""
+    precision: str = "auto"
+    """`auto` (bf16 mixed precision on a GPU that supports it, else fp32), `bf16` or `fp32`."""
 
 
 ALGORITHMS = ("grpo", "sft")
 ORDERINGS = ("shuffle", "as_is", "difficulty")
 LOSS_TYPES = ("grpo", "dapo", "dr_grpo", "bnpo")
+PRECISIONS = ("auto", "bf16", "fp32")
 
 
 # ---------------------------------------------------------------- parsing
@@ -207,6 +210,8 @@ def _check(recipe: Recipe, where: _Where) -> None:
         for j, d in enumerate(s.data):
             if not d.weight > 0:
                 where.fail(f"{p}.data.{j}.weight", f"must be > 0, got {d.weight}")
+    if recipe.precision not in PRECISIONS:
+        where.fail("precision", f"must be one of {', '.join(PRECISIONS)}, got {recipe.precision!r}")
     if recipe.eval.limit < 0:
         where.fail("eval.limit", f"must be >= 0, got {recipe.eval.limit}")
 

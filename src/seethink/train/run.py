@@ -123,7 +123,7 @@ def run_recipe(recipe: Recipe) -> Path:
         else:
             t = time.time()
             print(f"  stage {k} {stage.name}: {stage.algorithm}, {stage.steps} steps, freeze_vision={stage.freeze_vision}")
-            run_stage(stage, start, stage_dir, root, recipe.seed, recipe.report_to)
+            run_stage(stage, start, stage_dir, root, recipe.seed, recipe.report_to, recipe.precision)
             write_json(stage_dir / "timing.json", {"seconds": round(time.time() - t, 1)})
         start = stage_dir / "checkpoint"
         print(f"  after {stage.name}: {_line(evaluate_into(start, recipe, root, stage_dir / 'eval'))}")

@@ -28,22 +28,29 @@ def rows_per_step(stage: Stage) -> int:
     return stage.batch_size // stage.num_generations if stage.algorithm == "grpo" else stage.batch_size
 
 
-def _common_args(stage: Stage, work: Path, seed: int, report_to: str) -> dict:
+def use_bf16(precision: str) -> bool:
+    """`auto`: bf16 mixed precision where the GPU supports it (the paper trains in bf16), fp32 on CPU."""
+    if precision == "auto":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return precision == "bf16"
+
+
+def _common_args(stage: Stage, work: Path, seed: int, report_to: str, precision: str = "auto") -> dict:
     # transformers 5 reads a warmup_steps value below 1 as a ratio of the total steps
     return dict(output_dir=str(work), max_steps=stage.steps, learning_rate=stage.lr,
                 lr_scheduler_type="constant_with_warmup" if stage.warmup_ratio else "constant",
                 warmup_steps=stage.warmup_ratio, weight_decay=stage.weight_decay, max_grad_norm=stage.max_grad_norm,
                 per_device_train_batch_size=stage.batch_size, logging_steps=1, save_strategy="steps",
                 save_steps=max(1, stage.steps // 4), save_total_limit=1, report_to=report_to, seed=seed, data_seed=seed,
-                use_cpu=not torch.cuda.is_available(), bf16=False, dataloader_num_workers=0, disable_tqdm=False)
+                use_cpu=not torch.cuda.is_available(), bf16=use_bf16(precision), dataloader_num_workers=0, disable_tqdm=False)
 
 
 def build_trainer(stage: Stage, model, processor, root: Path, work: Path, seed: int, report_to: str = "none",
-                  samples: Path | None = None):
+                  samples: Path | None = None, precision: str = "auto"):
     """The stage's TRL trainer and the log keys it reports. `samples`: keep a few rollouts there (GRPO)."""
     block = rows_per_step(stage)
     records = stage_records(stage, root, stage.steps * block, block, seed)
-    args = _common_args(stage, work, seed, report_to)
+    args = _common_args(stage, work, seed, report_to, precision)
     if stage.algorithm == "grpo":
         from trl import GRPOConfig, GRPOTrainer
 
@@ -64,14 +71,16 @@ def build_trainer(stage: Stage, model, processor, root: Path, work: Path, seed: 
     return trainer, SFT_KEYS
 
 
-def run_stage(stage: Stage, start: Path, stage_dir: Path, root: Path, seed: int, report_to: str = "none") -> Path:
+def run_stage(stage: Stage, start: Path, stage_dir: Path, root: Path, seed: int, report_to: str = "none",
+              precision: str = "auto") -> Path:
     """Train `stage` from checkpoint `start`; returns `stage_dir/checkpoint`. Resumes in-stage checkpoints."""
     work = stage_dir / "work"
     work.mkdir(parents=True, exist_ok=True)
     model, processor = load_model(start)
     model.train()
     frozen = freeze_vision(model) if stage.freeze_vision else 0
-    trainer, keys = build_trainer(stage, model, processor, root, work, seed, report_to, stage_dir / "samples.jsonl")
+    trainer, keys = build_trainer(stage, model, processor, root, work, seed, report_to, stage_dir / "samples.jsonl",
+                                  precision)
     metrics = MetricsWriter(stage_dir / "metrics.jsonl", keys)
     guard = NonFiniteGuard()
     trainer.add_callback(metrics)
