@@ -49,6 +49,20 @@ def test_short_pretrain_then_eval(tmp_path, world_dir):
     assert "samples in" in p.stdout
 
 
+def test_eval_with_attribution_on_the_shipped_base(tmp_path, world_dir):
+    p = run("eval", "--data", world_dir, "--limit", 24, "--attribute", "--out", tmp_path / "ev")
+    summary = json.loads((tmp_path / "ev" / "summary.json").read_text())
+    att = summary["attribution"]
+    verdicts = [json.loads(line) for line in (tmp_path / "ev" / "attribution.jsonl").read_text().splitlines()]
+    wrong = [json.loads(line) for line in (tmp_path / "ev" / "samples.jsonl").read_text().splitlines()]
+    wrong = [r["id"] for r in wrong if r["accuracy"] < 1]
+    assert [v["id"] for v in verdicts] == wrong and att["all"]["errors"] == len(wrong)
+    vr = [v for v in verdicts if v["capability"] == "visual_reasoning"]
+    assert vr and all(v["method"] == "facts" and v["evidence"]["probes"] >= 2 for v in vr)
+    assert att["all"]["answers"] == 72 and "perception share" in p.stdout
+    assert summary["capability"]["text_reasoning"]["mean_think_tokens"] > 0
+
+
 @pytest.mark.parametrize("args,msg", [
     (["eval", "{tmp}/nomodel", "--data", "{tmp}"], "does not exist"),
     (["eval", "--data", "{tmp}/nodata"], "data path"),

@@ -94,16 +94,33 @@ def _print_summary(summary: dict, out: Path) -> None:
     from rich.table import Table
 
     table = Table(title=f"{summary['model']} on {summary['data']} [{summary['split']}]")
-    for col in ("capability / family", "n", "accuracy", "95% CI", "prior", "format", "tokens"):
+    for col in ("capability / family", "n", "accuracy", "95% CI", "prior", "format", "tokens", "think"):
         table.add_column(col)
     for key, s in list(summary["capability"].items()) + list(summary["family"].items()):
         prior = summary["prior"].get(key)
         table.add_row(key, str(s["n"]), f"{s['accuracy']:.3f}", f"[{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}]",
-                      "" if prior is None else f"{prior:.3f}", f"{s['format']:.3f}", f"{s['mean_tokens']:.1f}")
+                      "" if prior is None else f"{prior:.3f}", f"{s['format']:.3f}", f"{s['mean_tokens']:.1f}",
+                      f"{s['mean_think_tokens']:.1f}")
     Console().print(table)
+    if "attribution" in summary:
+        _print_attribution(summary["attribution"])
     n = sum(s["n"] for s in summary["capability"].values())
     print(f"{n} samples in {summary['seconds']}s ({summary['samples_per_second']}/s); "
           f"written to {out}/samples.jsonl and {out}/summary.json")
+
+
+def _print_attribution(att: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="wrong answers by cause (judge-free attribution)")
+    for col in ("capability", "errors", "perception", "reasoning", "unattributed", "perception share"):
+        table.add_column(col, no_wrap=True)
+    for key, s in att.items():
+        lo, hi = s["perception_share_ci95"]
+        table.add_row(key, str(s["errors"]), str(s["perception"]), str(s["reasoning"]), str(s["unattributed"]),
+                      f"{s['perception_share']:.2f} [{lo:.2f}, {hi:.2f}]")
+    Console().print(table)
 
 
 def cmd_eval(a) -> None:
@@ -115,7 +132,8 @@ def cmd_eval(a) -> None:
     from seethink.eval.evaluate import evaluate_folder
 
     out = Path(a.out or Path("runs") / "eval" / Path(model).name)
-    _print_summary(evaluate_folder(model, a.data, a.split, out, a.limit, a.batch_size, a.max_new_tokens, a.seed), out)
+    _print_summary(evaluate_folder(model, a.data, a.split, out, a.limit, a.batch_size, a.max_new_tokens, a.seed,
+                                   a.attribute), out)
 
 
 # ---------------------------------------------------------------- train
@@ -204,6 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--batch-size", type=_positive, default=64)
     ev.add_argument("--max-new-tokens", type=_positive, default=96)
     ev.add_argument("--seed", type=_nonneg, default=0)
+    ev.add_argument("--attribute", nargs="?", const="auto", default="none", choices=["none", "auto", "facts", "caption"],
+                    help="attribute each wrong answer to perception or reasoning (default method: auto)")
     ev.set_defaults(func=cmd_eval)
     return p
 

@@ -84,6 +84,8 @@ class EvalSettings:
     """Longest greedy answer generated during evaluation."""
     batch_size: int = 64
     """Prompts per generate call during evaluation."""
+    attribution: str = "auto"
+    """Attribute wrong answers to perception or reasoning: auto | facts | caption | none."""
 
 
 @dataclass
@@ -113,6 +115,7 @@ ALGORITHMS = ("grpo", "sft")
 ORDERINGS = ("shuffle", "as_is", "difficulty")
 LOSS_TYPES = ("grpo", "dapo", "dr_grpo", "bnpo")
 PRECISIONS = ("auto", "bf16", "fp32")
+ATTRIBUTIONS = ("auto", "facts", "caption", "none")
 
 
 # ---------------------------------------------------------------- parsing
@@ -210,6 +213,8 @@ def _check(recipe: Recipe, where: _Where) -> None:
         for j, d in enumerate(s.data):
             if not d.weight > 0:
                 where.fail(f"{p}.data.{j}.weight", f"must be > 0, got {d.weight}")
+    if recipe.eval.attribution not in ATTRIBUTIONS:
+        where.fail("eval.attribution", f"must be one of {', '.join(ATTRIBUTIONS)}, got {recipe.eval.attribution!r}")
     if recipe.precision not in PRECISIONS:
         where.fail("precision", f"must be one of {', '.join(PRECISIONS)}, got {recipe.precision!r}")
     if recipe.eval.limit < 0:

@@ -10,18 +10,17 @@ import numpy as np
 
 from seethink.eval.generate import generate
 from seethink.eval.metrics import bootstrap_ci
-from seethink.rewards import score, think_span
+from seethink.rewards import score
 
 
 def score_rows(records: list[dict], completions) -> list[dict]:
     rows = []
     for r, (c,) in zip(records, completions):
         s = score(c.text, r["answer"], r.get("options"))
-        span = think_span(c.text)
         rows.append({"id": r["id"], "capability": r["capability"], "family": r.get("family", ""),
                      "problem": r["problem"], "answer": r["answer"], "completion": c.text,
                      "accuracy": s.accuracy, "format": s.format, "reward": s.total, "completion_tokens": c.n_tokens,
-                     "think_chars": (span[1] - span[0]) if span else 0})
+                     "think_tokens": c.think_tokens})
     return rows
 
 
@@ -39,9 +38,11 @@ def summarise(rows: list[dict], seed: int = 0) -> dict:
             acc = [r["accuracy"] for r in rs]
             lo, hi = bootstrap_ci(acc, seed=seed)
             toks = [r["completion_tokens"] for r in rs]
+            think = [r["think_tokens"] for r in rs]
             out[level][key] = {"n": len(rs), "accuracy": float(np.mean(acc)), "ci95": [lo, hi],
                                "format": float(np.mean([r["format"] for r in rs])),
-                               "mean_tokens": float(np.mean(toks)), "median_tokens": float(np.median(toks))}
+                               "mean_tokens": float(np.mean(toks)), "median_tokens": float(np.median(toks)),
+                               "mean_think_tokens": float(np.mean(think)), "median_think_tokens": float(np.median(think))}
     return out
 
 
@@ -54,29 +55,41 @@ def evaluate(model, processor, records: list[dict], max_new_tokens: int = 96, ba
 
 
 def evaluate_datasets(model_path, datasets: dict[str, list[dict]], out: Path, max_new_tokens: int = 96,
-                      batch_size: int = 64, seed: int = 0, extra: dict | None = None) -> dict:
-    """Load the model once, evaluate every dataset, write `out/samples.jsonl` and `out/summary.json`."""
+                      batch_size: int = 64, seed: int = 0, extra: dict | None = None,
+                      attribution: str = "none") -> dict:
+    """Load the model once, evaluate every dataset, write `out/samples.jsonl` and `out/summary.json`.
+
+    `attribution` (auto | facts | caption; none = off): also attribute every wrong answer to perception or
+    reasoning (`seethink.eval.attribution`), written to `out/attribution.jsonl` and the summary."""
+    from seethink.eval.attribution import attribute, model_answerer, summarise_attribution
     from seethink.fileio import ensure_dir, write_json, write_jsonl
     from seethink.models.load import load_model
 
     out = ensure_dir(out)
     model, processor = load_model(model_path)
     summary = {**(extra or {}), "capability": {}, "family": {}}
-    all_rows, t0 = [], time.time()
+    all_rows, verdicts, t0 = [], [], time.time()
     for recs in datasets.values():
         rows, s = evaluate(model, processor, recs, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed)
         all_rows += rows
         for level in ("capability", "family"):
             summary[level].update(s[level])
+        if attribution != "none":
+            answer = model_answerer(model, processor, max_new_tokens, batch_size, seed)
+            verdicts += attribute(recs, [row["accuracy"] == 1.0 for row in rows], answer, attribution)
     summary["seconds"] = round(time.time() - t0, 2)
     summary["samples_per_second"] = round(len(all_rows) / max(summary["seconds"], 1e-9), 1)
+    if attribution != "none":
+        answers = {cap: s["n"] for cap, s in summary["capability"].items()}
+        summary["attribution"] = summarise_attribution(verdicts, {"all": len(all_rows), **answers}, seed)
+        write_jsonl(out / "attribution.jsonl", verdicts)
     write_jsonl(out / "samples.jsonl", all_rows)
     write_json(out / "summary.json", summary)
     return summary
 
 
 def evaluate_folder(model_path, data, split: str, out: Path, limit: int | None = None, batch_size: int = 64,
-                    max_new_tokens: int = 96, seed: int = 0) -> dict:
+                    max_new_tokens: int = 96, seed: int = 0, attribution: str = "none") -> dict:
     """Evaluate a world folder, dataset folder or file; adds answer-prior baselines where a train split exists."""
     from seethink.eval.datasets import find_datasets, load_split, load_train_for_priors
     from seethink.eval.metrics import prior_accuracy
@@ -89,4 +102,4 @@ def evaluate_folder(model_path, data, split: str, out: Path, limit: int | None =
         if train is not None:
             prior.update({f"{recs[0]['capability']}/{fam}": acc for fam, acc in prior_accuracy(train, recs).items()})
     extra = {"model": str(model_path), "data": str(data), "split": split, "prior": prior}
-    return evaluate_datasets(model_path, datasets, out, max_new_tokens, batch_size, seed, extra)
+    return evaluate_datasets(model_path, datasets, out, max_new_tokens, batch_size, seed, extra, attribution)

@@ -10,12 +10,15 @@ from rich.progress import Progress
 from seethink.data.io import load_image
 from seethink.models.load import image_token_id
 from seethink.prompting import prompt_messages
+from seethink.rewards import think_span
 
 
 @dataclass
 class Completion:
     text: str
     n_tokens: int
+    think_tokens: int = 0
+    """Tokens inside the first <think>…</think> block (0 if there is none)."""
 
 
 def encode_prompts(processor, records: list[dict]):
@@ -33,7 +36,10 @@ def decode(processor, ids: torch.Tensor) -> Completion:
     if tok.eos_token_id in ids:
         ids = ids[: ids.index(tok.eos_token_id)]
     ids = [i for i in ids if i != tok.pad_token_id]
-    return Completion(tok.decode(ids, skip_special_tokens=False), len(ids))
+    text = tok.decode(ids, skip_special_tokens=False)
+    span = think_span(text)
+    think = len(tok.encode(text[span[0]:span[1]], add_special_tokens=False)) if span else 0
+    return Completion(text, len(ids), think)
 
 
 @torch.inference_mode()

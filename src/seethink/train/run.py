@@ -99,11 +99,16 @@ def evaluate_into(model_path: Path, recipe: Recipe, root: Path, out: Path) -> di
     for name in recipe.eval.datasets:
         recs = load_records(root / name, recipe.eval.split)
         datasets[name] = recs[: recipe.eval.limit] if recipe.eval.limit else recs
-    return evaluate_datasets(model_path, datasets, out, recipe.eval.max_new_tokens, recipe.eval.batch_size, recipe.seed)
+    return evaluate_datasets(model_path, datasets, out, recipe.eval.max_new_tokens, recipe.eval.batch_size, recipe.seed,
+                             attribution=recipe.eval.attribution)
 
 
 def _line(summary: dict) -> str:
-    return "  ".join(f"{k} {v['accuracy']:.3f}" for k, v in summary["capability"].items())
+    line = "  ".join(f"{k} {v['accuracy']:.3f}" for k, v in summary["capability"].items())
+    att = summary.get("attribution", {}).get("all")
+    if att and att["errors"]:
+        line += f"  | errors: {att['perception_share']:.0%} perception"
+    return line
 
 
 def run_recipe(recipe: Recipe) -> Path:
