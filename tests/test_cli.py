@@ -14,7 +14,8 @@ def run(*args, check=True):
     return p
 
 
-@pytest.mark.parametrize("verb", [[], ["world"], ["world", "build"], ["world", "show"], ["pretrain"], ["eval"]])
+@pytest.mark.parametrize("verb", [[], ["world"], ["world", "build"], ["world", "show"], ["pretrain"], ["eval"], ["train"],
+                                  ["report"]])
 def test_help_on_every_verb(verb):
     p = run(*verb, "--help")
     assert "usage: seethink" in p.stdout
@@ -66,6 +67,7 @@ def test_eval_with_attribution_on_the_shipped_base(tmp_path, world_dir):
 @pytest.mark.parametrize("args,msg", [
     (["eval", "{tmp}/nomodel", "--data", "{tmp}"], "does not exist"),
     (["eval", "--data", "{tmp}/nodata"], "data path"),
+    (["report", "{tmp}", "--out", "{tmp}/r"], "is not a seethink run folder"),
     (["world", "build", "--out", "{tmp}/file.txt"], "exists and is not a directory"),
     (["world", "build", "--out", "{tmp}/w", "--min-objects", "5", "--max-objects", "2"], "--min-objects"),
     (["world", "show", "{tmp}"], "no train.jsonl"),

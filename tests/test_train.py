@@ -132,3 +132,17 @@ def test_tensorboard_events_are_kept_in_the_stage_folder(world_dir, tmp_path):
     events = list((stage / "tensorboard").rglob("events.out.tfevents.*"))
     assert events and all(e.stat().st_size > 0 for e in events)
     assert not (stage / "work").exists()
+
+
+@pytest.mark.slow
+def test_report_from_a_run_folder(world_dir, tmp_path):
+    from PIL import Image
+
+    seethink("train", *smoke_args(RECIPES / "staged.yaml", world_dir, tmp_path / "runs"))
+    p = seethink("report", tmp_path / "runs" / "staged", "--out", tmp_path / "report")
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert "report written" in p.stdout and "| staged | perception → text_reasoning → visual_reasoning | 6 |" in md
+    for name in ("curves.png", "accuracy.png", "lengths.png", "attribution.png"):
+        assert f"]({name})" in md
+        with Image.open(tmp_path / "report" / name) as im:
+            assert im.size[0] > 400 and im.size[1] > 250

@@ -136,6 +136,12 @@ def cmd_eval(a) -> None:
                                    a.attribute), out)
 
 
+def cmd_report(a) -> None:
+    from seethink.report import write_report
+
+    print(f"report written to {write_report(a.runs, a.out)}")
+
+
 # ---------------------------------------------------------------- train
 
 RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"
@@ -225,6 +231,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--attribute", nargs="?", const="auto", default="none", choices=["none", "auto", "facts", "caption"],
                     help="attribute each wrong answer to perception or reasoning (default method: auto)")
     ev.set_defaults(func=cmd_eval)
+
+    rp = sub.add_parser("report", help="Markdown report with plots from one or more run folders")
+    rp.add_argument("runs", nargs="+", help="run folders written by `seethink train`")
+    rp.add_argument("--out", required=True, help="folder for report.md and its PNG plots")
+    rp.set_defaults(func=cmd_report)
     return p
 
 
