@@ -136,6 +136,15 @@ def cmd_eval(a) -> None:
                                    a.attribute), out)
 
 
+def cmd_passk(a) -> None:
+    from seethink.models.base import base_path
+    from seethink.passk import passk
+
+    for r in passk(a.model or base_path(), a.data, a.split, a.k, a.batch_size, a.temperature, a.max_new_tokens, a.seed):
+        print(f"{r['file']}: {r['items']} items, mean pass rate {r['mean_pass_rate']:.3f}, "
+              f"{r['solved']} always solved, {r['unsolved']} never solved")
+
+
 def cmd_report(a) -> None:
     from seethink.report import write_report
 
@@ -231,6 +240,17 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--attribute", nargs="?", const="auto", default="none", choices=["none", "auto", "facts", "caption"],
                     help="attribute each wrong answer to perception or reasoning (default method: auto)")
     ev.set_defaults(func=cmd_eval)
+
+    pk = sub.add_parser("passk", help="sample K answers per item and store its pass_rate in the records")
+    pk.add_argument("model", nargs="?", help="model folder (default: the shipped base)")
+    pk.add_argument("--data", required=True, help="a world folder, a dataset folder, or a JSONL/parquet file")
+    pk.add_argument("--split", default="train")
+    pk.add_argument("--k", type=_positive, default=16, help="samples per item")
+    pk.add_argument("--batch-size", type=_positive, default=16, help="items per generate call (x K sequences)")
+    pk.add_argument("--temperature", type=float, default=1.0)
+    pk.add_argument("--max-new-tokens", type=_positive, default=96)
+    pk.add_argument("--seed", type=_nonneg, default=0)
+    pk.set_defaults(func=cmd_passk)
 
     rp = sub.add_parser("report", help="Markdown report with plots from one or more run folders")
     rp.add_argument("runs", nargs="+", help="run folders written by `seethink train`")
