@@ -13,7 +13,8 @@ ALL = sorted(RECIPES.rglob("*.yaml"))
 
 def test_recipes_exist():
     names = {p.name for p in ALL}
-    assert {"staged.yaml", "merged.yaml", "sft-perception.yaml", "order-321.yaml", "stage3-only.yaml"} <= names
+    assert {"staged.yaml", "merged.yaml", "sft-perception.yaml", "order-321.yaml", "stage3-only.yaml",
+            "difficulty.yaml", "capability-x-difficulty.yaml"} <= names
 
 
 @pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
@@ -118,3 +119,30 @@ def test_precision_auto_is_fp32_without_a_gpu():
 
     assert use_bf16("auto") == (torch.cuda.is_available() and torch.cuda.is_bf16_supported())
     assert use_bf16("bf16") and not use_bf16("fp32")
+
+
+def test_curriculum_recipes_derive_from_staged():
+    staged = load_recipe(RECIPES / "staged.yaml")
+    cxd = load_recipe(RECIPES / "capability-x-difficulty.yaml")
+    assert [(s.name, s.steps, s.lr, s.freeze_vision) for s in cxd.stages] == \
+        [(s.name, s.steps, s.lr, s.freeze_vision) for s in staged.stages]
+    assert all(s.ordering == "difficulty" and s.difficulty_schedule == "once" for s in cxd.stages)
+    (d,) = load_recipe(RECIPES / "difficulty.yaml").stages
+    (m,) = load_recipe(RECIPES / "merged.yaml").stages
+    assert d.ordering == "difficulty" and (d.steps, d.batch_size, d.data) == (m.steps, m.batch_size, m.data)
+
+
+@pytest.mark.parametrize("text,msg", [
+    ("name: x\nbased_on: staged.yaml\nstage_overrides: {orderin: difficulty}\n",
+     r"stage_overrides\.orderin: unknown key \(did you mean 'ordering'\?\)"),
+    ("name: x\nbased_on: staged.yaml\nstage_overrides: {data: []}\n", r"stage_overrides\.data: fixed by the recipe"),
+    ("name: x\nmerged_from: staged.yaml\nstage_overrides: {steps: 3}\n", r"stage_overrides\.steps: fixed by the recipe"),
+    ("name: x\nbased_on: staged.yaml\nstage_overrides: {ordering: sideways}\n", r"stages\.0\.ordering: must be one of"),
+    ("name: x\nstage_overrides: {ordering: difficulty}\n" + BASE[8:], r"stage_overrides: only a derived recipe"),
+])
+def test_bad_stage_overrides(tmp_path, text, msg):
+    import shutil
+
+    shutil.copy(RECIPES / "staged.yaml", tmp_path / "staged.yaml")
+    with pytest.raises(SeethinkError, match=msg):
+        load_recipe(write(tmp_path, text))

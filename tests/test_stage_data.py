@@ -96,3 +96,33 @@ def test_metrics_writer_drops_rows_past_the_resumed_step(tmp_path):
     resumed.on_log(None, SimpleNamespace(global_step=3), None, logs={"reward": 0.9})
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3] and rows[-1]["reward"] == 0.9
+
+
+def test_difficulty_per_epoch_restarts_easy_to_hard_each_pass(tmp_path):
+    write(tmp_path, "p", 8, "perception", pass_rate=lambda i: i / 8)
+    st = Stage(name="s", data=[DataSource("p")], ordering="difficulty", difficulty_schedule="per_epoch")
+    rows = stage_records(st, tmp_path, 16, 4, seed=0)
+    rates = [r["pass_rate"] for r in rows]
+    assert rates[:8] == sorted(rates[:8], reverse=True) == rates[8:]  # two identical easy→hard passes
+    once = stage_records(Stage(name="s", data=[DataSource("p")], ordering="difficulty"), tmp_path, 16, 4, seed=0)
+    assert [r["pass_rate"] for r in once] == sorted(rates, reverse=True)  # one pass, each item twice in place
+
+
+def test_ties_are_broken_by_the_seed_not_the_file(tmp_path):
+    write(tmp_path, "p", 40, "perception", pass_rate=lambda i: 0.5)
+    st = Stage(name="s", data=[DataSource("p")], ordering="difficulty")
+    a, b = (stage_records(st, tmp_path, 40, 4, seed=s) for s in (0, 1))
+    assert [r["id"] for r in a] != [f"p-{i}" for i in range(40)] and [r["id"] for r in a] != [r["id"] for r in b]
+
+
+def test_drop_solved_and_unsolved(tmp_path):
+    write(tmp_path, "p", 10, "perception", pass_rate=lambda i: [0, 1, 0.5, 0.25, 1][i % 5])
+    st = Stage(name="s", data=[DataSource("p")], drop_solved=True, drop_unsolved=True)
+    rows = stage_records(st, tmp_path, 8, 4, seed=0)
+    assert {r["pass_rate"] for r in rows} == {0.5, 0.25}
+    write(tmp_path, "q", 4, "perception", pass_rate=lambda i: 1.0)
+    with pytest.raises(SeethinkError, match="every record was dropped"):
+        stage_records(Stage(name="s", data=[DataSource("q")], drop_solved=True), tmp_path, 4, 4, seed=0)
+    write(tmp_path, "r", 4, "perception")
+    with pytest.raises(SeethinkError, match="drop_solved/drop_unsolved needs pass_rate"):
+        stage_records(Stage(name="s", data=[DataSource("r")], drop_solved=True), tmp_path, 4, 4, seed=0)

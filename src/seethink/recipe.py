@@ -6,6 +6,8 @@ naming the file and the field (`recipes/x.yaml: stages.1.lr: expected a number, 
 
 A merged recipe (`merged_from: staged.yaml`) is derived from a staged one: one stage over the union of
 its datasets, weighted by each stage's rollout budget, with the same total number of rollouts.
+`stage_overrides: {ordering: difficulty}` changes settings of that derived stage (not its data or budget).
+A recipe `based_on: staged.yaml` is that recipe under a new name, with `stage_overrides` applied to every stage.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import yaml
 
+from seethink.curriculum import ORDERINGS, SCHEDULES
 from seethink.errors import SeethinkError
 
 
@@ -63,7 +66,13 @@ class Stage:
     freeze_vision: bool = False
     """Freeze the vision tower (and projector) for this stage."""
     ordering: str = "shuffle"
-    """`shuffle`, `as_is` (file order) or `difficulty` (easy→hard by pass_rate, once)."""
+    """`shuffle`, `as_is` (file order) or `difficulty` (easy→hard by pass_rate; see `seethink.curriculum`)."""
+    difficulty_schedule: str = "once"
+    """With ordering `difficulty`: `once` (one easy→hard pass over the whole stage) or `per_epoch`."""
+    drop_solved: bool = False
+    """Leave out records with pass_rate 1 (every sample right: no learning signal)."""
+    drop_unsolved: bool = False
+    """Leave out records with pass_rate 0."""
     warmup_ratio: float = 0.0
     """Fraction of steps of linear warmup."""
     weight_decay: float = 0.01
@@ -105,6 +114,8 @@ class Recipe:
     eval: EvalSettings = field(default_factory=EvalSettings)
     merged_from: str = ""
     """If set, this recipe is derived from that staged recipe (relative to this file): one merged stage."""
+    based_on: str = ""
+    """If set, this recipe takes everything but its name from that recipe; `stage_overrides` changes every stage."""
     report_to: str = "none"
     """Passed to TRL (`tensorboard`, `wandb`, …)."""
     precision: str = "auto"
@@ -112,7 +123,6 @@ class Recipe:
 
 
 ALGORITHMS = ("grpo", "sft")
-ORDERINGS = ("shuffle", "as_is", "difficulty")
 LOSS_TYPES = ("grpo", "dapo", "dr_grpo", "bnpo")
 PRECISIONS = ("auto", "bf16", "fp32")
 ATTRIBUTIONS = ("auto", "facts", "caption", "none")
@@ -191,6 +201,8 @@ def _check(recipe: Recipe, where: _Where) -> None:
             where.fail(f"{p}.algorithm", f"must be one of {', '.join(ALGORITHMS)}, got {s.algorithm!r}")
         if s.ordering not in ORDERINGS:
             where.fail(f"{p}.ordering", f"must be one of {', '.join(ORDERINGS)}, got {s.ordering!r}")
+        if s.difficulty_schedule not in SCHEDULES:
+            where.fail(f"{p}.difficulty_schedule", f"must be one of {', '.join(SCHEDULES)}, got {s.difficulty_schedule!r}")
         if s.loss_type not in LOSS_TYPES:
             where.fail(f"{p}.loss_type", f"must be one of {', '.join(LOSS_TYPES)}, got {s.loss_type!r}")
         for key in ("steps", "batch_size", "num_generations", "max_completion_length"):
@@ -283,6 +295,21 @@ def merged_stage(staged: Recipe) -> Stage:
                                freeze_vision=False, ordering="shuffle")
 
 
+def _stage_changes(changes, where: _Where, fixed: frozenset) -> dict:
+    """A derived recipe's `stage_overrides`: stage fields only, and none of those that define the comparison."""
+    changes = changes or {}
+    if not isinstance(changes, dict):
+        where.fail("stage_overrides", f"expected a mapping of stage fields, got {type(changes).__name__}")
+    stage_fields = {f.name for f in dataclasses.fields(Stage)}
+    for key in changes:
+        if key not in stage_fields:
+            close = difflib.get_close_matches(str(key), stage_fields, n=1)
+            where.fail(f"stage_overrides.{key}", "unknown key" + (f" (did you mean '{close[0]}'?)" if close else ""))
+        if key in fixed:
+            where.fail(f"stage_overrides.{key}", "fixed by the recipe this one derives from")
+    return changes
+
+
 def load_recipe(path: str | Path, overrides: list[str] = ()) -> Recipe:
     path = Path(path)
     where = _Where(str(path))
@@ -292,7 +319,17 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> Recipe:
             where.fail("stages", "a merged recipe derives its stage from merged_from; change it with --set")
         staged = load_recipe((path.parent / raw["merged_from"]).resolve())
         inherited = {k: v for k, v in to_dict(staged).items() if k in ("model", "data", "seed", "eval")}
-        raw = {**inherited, **raw, "stages": [dataclasses.asdict(merged_stage(staged))]}
+        changes = _stage_changes(raw.pop("stage_overrides", None), where, frozenset({"name", "data", "steps", "batch_size"}))
+        raw = {**inherited, **raw, "stages": [{**dataclasses.asdict(merged_stage(staged)), **changes}]}
+    elif raw.get("based_on"):
+        if "stages" in raw:
+            where.fail("stages", "a recipe based_on another takes its stages from it; change them with stage_overrides")
+        base = to_dict(load_recipe((path.parent / raw["based_on"]).resolve()))
+        changes = _stage_changes(raw.pop("stage_overrides", None), where, frozenset({"name", "data"}))
+        raw = {**{k: v for k, v in base.items() if k not in ("name", "merged_from")}, **raw,
+               "stages": [{**st, **changes} for st in base["stages"]]}
+    elif "stage_overrides" in raw:
+        where.fail("stage_overrides", "only a derived recipe (merged_from or based_on) has stages to change")
     recipe = _build(Recipe, apply_overrides(raw, list(overrides), str(path)), "", where)
     _check(recipe, where)
     return recipe

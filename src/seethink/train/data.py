@@ -15,8 +15,8 @@ from pathlib import Path
 
 from datasets import Dataset
 
+from seethink.curriculum import filter_by_pass_rate, order_blocks, source_rows
 from seethink.data.io import load_image, load_records
-from seethink.errors import SeethinkError
 from seethink.prompting import prompt_messages, target_text
 from seethink.recipe import Stage
 
@@ -36,30 +36,13 @@ def allocate(weights: list[float], total: int) -> list[int]:
     return counts
 
 
-def take(records: list[dict], n: int, rng: random.Random, shuffle: bool) -> list[dict]:
-    out = []
-    while len(out) < n:
-        block = list(records)
-        if shuffle:
-            rng.shuffle(block)
-        out += block[: n - len(out)]
-    return out
-
-
-def _check_pass_rates(rows: list[dict], where: str) -> None:
-    missing = sum(r.get("pass_rate") is None for r in rows)
-    if missing:
-        raise SeethinkError(f"{where}: ordering 'difficulty' needs pass_rate on every record; {missing} have none "
-                            "(run `seethink passk` first)")
-
-
 def stage_records(stage: Stage, root: Path, n_rows: int, block: int, seed: int) -> list[dict]:
     """`n_rows` rows (a multiple of `block`, the rows one optimizer step consumes), in blocks of one source.
 
     ordering: shuffle -- rows shuffled within each source, blocks shuffled;
               as_is -- file order, sources one after another;
-              difficulty -- easy→hard (higher pass_rate first, seeded ties) within each source, and blocks
-              sorted by their mean pass rate, so the whole stage runs easy→hard exactly once.
+              difficulty -- easy→hard by pass_rate (`seethink.curriculum`: once, or per epoch), within each
+              source and across the blocks of all sources, with seeded tie-breaking.
     """
     rng = random.Random(seed)
     where = f"stage {stage.name}"
@@ -67,19 +50,10 @@ def stage_records(stage: Stage, root: Path, n_rows: int, block: int, seed: int) 
     counts = allocate([d.weight for d in stage.data], n_rows // block)
     for d, n_blocks in zip(stage.data, counts):
         recs = load_records(resolve(root, d.path), d.split)
-        rows = take(recs, n_blocks * block, rng, shuffle=stage.ordering != "as_is")
-        if stage.ordering == "difficulty":
-            _check_pass_rates(rows, where)
-            ties = {id(r): rng.random() for r in rows}
-            rows.sort(key=lambda r: (-r["pass_rate"], ties[id(r)]))
-        blocks += [rows[i: i + block] for i in range(0, len(rows), block)]
-    if stage.ordering == "shuffle":
-        rng.shuffle(blocks)
-    elif stage.ordering == "difficulty":
-        ties = [rng.random() for _ in blocks]
-        order = sorted(range(len(blocks)), key=lambda i: (-sum(r["pass_rate"] for r in blocks[i]) / block, ties[i]))
-        blocks = [blocks[i] for i in order]
-    return [r for b in blocks for r in b]
+        recs = filter_by_pass_rate(recs, stage.drop_solved, stage.drop_unsolved, f"{where}: data {d.path}")
+        rows = source_rows(recs, n_blocks * block, rng, stage.ordering, stage.difficulty_schedule, where)
+        blocks += [(rows[i][0], [r for _, r in rows[i: i + block]]) for i in range(0, len(rows), block)]
+    return [r for b in order_blocks(blocks, rng, stage.ordering) for r in b]
 
 
 def grpo_dataset(records: list[dict]) -> Dataset:
