@@ -105,9 +105,9 @@ def evaluate_into(model_path: Path, recipe: Recipe, root: Path, out: Path) -> di
 
 def _line(summary: dict) -> str:
     line = "  ".join(f"{k} {v['accuracy']:.3f}" for k, v in summary["capability"].items())
-    att = summary.get("attribution", {}).get("all")
+    att = summary.get("attribution", {}).get("visual_reasoning")
     if att and att["errors"]:
-        line += f"  | errors: {att['perception_share']:.0%} perception"
+        line += f"  | visual-reasoning errors: {att['perception_share']:.0%} perception"
     return line
 
 
