@@ -64,8 +64,20 @@ def test_eval_with_attribution_on_the_shipped_base(tmp_path, world_dir):
     assert summary["capability"]["text_reasoning"]["mean_think_tokens"] > 0
 
 
+def test_eval_can_sample(tmp_path, world_dir):
+    outs = []
+    for seed in (0, 0, 1):
+        out = tmp_path / f"ev{len(outs)}"
+        run("eval", "--data", world_dir / "visual_reasoning", "--limit", 16, "--temperature", 1.0, "--seed", seed,
+            "--out", out)
+        assert json.loads((out / "summary.json").read_text())["decoding"] == "sampled, temperature 1.0"
+        outs.append([json.loads(line)["completion"] for line in (out / "samples.jsonl").read_text().splitlines()])
+    assert outs[0] == outs[1] != outs[2]  # seeded sampling
+
+
 @pytest.mark.parametrize("args,msg", [
     (["eval", "{tmp}/nomodel", "--data", "{tmp}"], "does not exist"),
+    (["eval", "--data", "{tmp}", "--temperature", "-1"], "--temperature must be >= 0"),
     (["eval", "--data", "{tmp}/nodata"], "data path"),
     (["report", "{tmp}", "--out", "{tmp}/r"], "is not a seethink run folder"),
     (["world", "build", "--out", "{tmp}/file.txt"], "exists and is not a directory"),

@@ -101,7 +101,7 @@ def _print_summary(summary: dict, out: Path) -> None:
         table.add_row(key, str(s["n"]), f"{s['accuracy']:.3f}", f"[{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}]",
                       "" if prior is None else f"{prior:.3f}", f"{s['format']:.3f}", f"{s['mean_tokens']:.1f}",
                       f"{s['mean_think_tokens']:.1f}")
-    Console().print(table)
+    Console(width=max(Console().width, 110)).print(table)  # pipes default to 80 columns
     if "attribution" in summary:
         _print_attribution(summary["attribution"])
     n = sum(s["n"] for s in summary["capability"].values())
@@ -120,20 +120,22 @@ def _print_attribution(att: dict) -> None:
         lo, hi = s["perception_share_ci95"]
         table.add_row(key, str(s["errors"]), str(s["perception"]), str(s["reasoning"]), str(s["unattributed"]),
                       f"{s['perception_share']:.2f} [{lo:.2f}, {hi:.2f}]")
-    Console().print(table)
+    Console(width=max(Console().width, 110)).print(table)  # pipes default to 80 columns
 
 
 def cmd_eval(a) -> None:
     from seethink.eval.datasets import find_datasets
     from seethink.models.base import base_path
 
+    if a.temperature < 0:
+        raise SeethinkError(f"--temperature must be >= 0 (0 = greedy), got {a.temperature}")
     find_datasets(a.data, a.split)  # a wrong data path is reported before anything else
     model = a.model or base_path()
     from seethink.eval.evaluate import evaluate_folder
 
     out = Path(a.out or Path("runs") / "eval" / Path(model).name)
     _print_summary(evaluate_folder(model, a.data, a.split, out, a.limit, a.batch_size, a.max_new_tokens, a.seed,
-                                   a.attribute), out)
+                                   a.attribute, a.temperature), out)
 
 
 def cmd_passk(a) -> None:
@@ -237,6 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--batch-size", type=_positive, default=64)
     ev.add_argument("--max-new-tokens", type=_positive, default=96)
     ev.add_argument("--seed", type=_nonneg, default=0)
+    ev.add_argument("--temperature", type=float, default=0.0,
+                    help="0 = greedy (default); > 0 samples one answer per record with this temperature")
     ev.add_argument("--attribute", nargs="?", const="auto", default="none", choices=["none", "auto", "facts", "caption"],
                     help="attribute each wrong answer to perception or reasoning (default method: auto)")
     ev.set_defaults(func=cmd_eval)

@@ -47,16 +47,17 @@ def summarise(rows: list[dict], seed: int = 0) -> dict:
 
 
 def evaluate(model, processor, records: list[dict], max_new_tokens: int = 96, batch_size: int = 64,
-             seed: int = 0) -> tuple[list[dict], dict]:
+             seed: int = 0, temperature: float = 0.0) -> tuple[list[dict], dict]:
+    """Greedy by default; `temperature` > 0 samples one answer per record (seeded)."""
     completions = generate(model, processor, records, max_new_tokens=max_new_tokens, batch_size=batch_size,
-                           seed=seed, desc="evaluating")
+                           do_sample=temperature > 0, temperature=temperature or 1.0, seed=seed, desc="evaluating")
     rows = score_rows(records, completions)
     return rows, summarise(rows, seed)
 
 
 def evaluate_datasets(model_path, datasets: dict[str, list[dict]], out: Path, max_new_tokens: int = 96,
                       batch_size: int = 64, seed: int = 0, extra: dict | None = None,
-                      attribution: str = "none") -> dict:
+                      attribution: str = "none", temperature: float = 0.0) -> dict:
     """Load the model once, evaluate every dataset, write `out/samples.jsonl` and `out/summary.json`.
 
     `attribution` (auto | facts | caption; none = off): also attribute every wrong answer to perception or
@@ -70,7 +71,8 @@ def evaluate_datasets(model_path, datasets: dict[str, list[dict]], out: Path, ma
     summary = {**(extra or {}), "capability": {}, "family": {}}
     all_rows, verdicts, t0 = [], [], time.time()
     for recs in datasets.values():
-        rows, s = evaluate(model, processor, recs, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed)
+        rows, s = evaluate(model, processor, recs, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed,
+                           temperature=temperature)
         all_rows += rows
         for level in ("capability", "family"):
             summary[level].update(s[level])
@@ -89,7 +91,8 @@ def evaluate_datasets(model_path, datasets: dict[str, list[dict]], out: Path, ma
 
 
 def evaluate_folder(model_path, data, split: str, out: Path, limit: int | None = None, batch_size: int = 64,
-                    max_new_tokens: int = 96, seed: int = 0, attribution: str = "none") -> dict:
+                    max_new_tokens: int = 96, seed: int = 0, attribution: str = "none",
+                    temperature: float = 0.0) -> dict:
     """Evaluate a world folder, dataset folder or file; adds answer-prior baselines where a train split exists."""
     from seethink.eval.datasets import find_datasets, load_split, load_train_for_priors
     from seethink.eval.metrics import prior_accuracy
@@ -101,5 +104,7 @@ def evaluate_folder(model_path, data, split: str, out: Path, limit: int | None =
         train = load_train_for_priors(sources[name])
         if train is not None:
             prior.update({f"{recs[0]['capability']}/{fam}": acc for fam, acc in prior_accuracy(train, recs).items()})
-    extra = {"model": str(model_path), "data": str(data), "split": split, "prior": prior}
-    return evaluate_datasets(model_path, datasets, out, max_new_tokens, batch_size, seed, extra, attribution)
+    extra = {"model": str(model_path), "data": str(data), "split": split, "prior": prior,
+             "decoding": "greedy" if temperature <= 0 else f"sampled, temperature {temperature}"}
+    return evaluate_datasets(model_path, datasets, out, max_new_tokens, batch_size, seed, extra, attribution,
+                             temperature)
