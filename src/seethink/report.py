@@ -205,10 +205,9 @@ def _markdown(runs: list[Run], plots: dict[str, bytes]) -> str:
         att = summary.get("attribution", {}).get("visual_reasoning")
         share = "–" if not att or not att["errors"] else \
             f"{att['perception_share']:.0%} ({att['perception']}/{att['errors']})"
+        think_cell = f"{sum(think) / len(think):.1f}" if think else "–"
         lines.append(f"| {name} | {stages} | {steps} | {secs} | " + " | ".join(_cell(summary, c) for c in CAPABILITIES)
-                     + f" | {sum(think) / len(think):.1f} | {share} |" if think else
-                     f"| {name} | {stages} | {steps} | {secs} | " + " | ".join(_cell(summary, c) for c in CAPABILITIES)
-                     + f" | – | {share} |")
+                     + f" | {think_cell} | {share} |")
     for r in runs:
         lines += ["", f"## {r.name}: after each stage", "", "| after | " + " | ".join(CAPABILITIES) + " | seconds |",
                   "|---|" + "---|" * len(CAPABILITIES) + "---|"]
