@@ -17,21 +17,33 @@ SFT_KEYS = {"loss": "loss", "learning_rate": "lr", "grad_norm": "grad_norm", "me
             "entropy": "entropy"}
 
 
-class MetricsWriter(TrainerCallback):
-    """Rewrites `metrics.jsonl` atomically on every log; on resume, rows past the resumed step are dropped."""
+class StepLog(TrainerCallback):
+    """A JSONL file of rows keyed by `step`, rewritten atomically on every addition; a resumed stage drops
+    the rows past its resume step (they belong to steps that will be run again)."""
 
-    def __init__(self, path: Path, keys: dict[str, str]):
-        self.path, self.keys = path, keys
+    def __init__(self, path: Path):
+        self.path = path
         self.rows = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
     def on_train_begin(self, args, state, control, **kw):
         self.rows = [r for r in self.rows if r["step"] <= state.global_step]
 
+    def add(self, rows: list[dict]) -> None:
+        self.rows += rows
+        write_jsonl(self.path, self.rows)
+
+
+class MetricsWriter(StepLog):
+    """`metrics.jsonl`: one row of our metric names per logged step."""
+
+    def __init__(self, path: Path, keys: dict[str, str]):
+        super().__init__(path)
+        self.keys = keys
+
     def on_log(self, args, state, control, logs=None, **kw):
         row = {ours: float(logs[theirs]) for theirs, ours in self.keys.items() if theirs in (logs or {})}
         if len(row) > 1 or (row and "loss" not in row):
-            self.rows.append({"step": state.global_step, **row})
-            write_jsonl(self.path, self.rows)
+            self.add([{"step": state.global_step, **row}])
 
 
 class NonFiniteGuard(TrainerCallback):
@@ -47,28 +59,22 @@ class NonFiniteGuard(TrainerCallback):
             control.should_training_stop = True
 
 
-class SampleLog(TrainerCallback):
+class SampleLog(StepLog):
     """Wraps a reward function to keep a few rollouts as `samples.jsonl`: the first `n` completions (with
-    prompt, gold answer and score) at step 1 and every `every` steps. Rewritten atomically; a resumed
-    stage drops rows past its resume step, as `metrics.jsonl` does."""
+    prompt, gold answer and score) at step 1 and every `every` steps."""
 
     def __init__(self, reward_fn, path: Path, every: int, n: int = 4):
-        self.fn, self.path, self.every, self.n = reward_fn, path, max(1, every), n
+        super().__init__(path)
+        self.fn, self.every, self.n = reward_fn, max(1, every), n
         self.__name__ = reward_fn.__name__  # TRL names the reward's log columns after it
-        self.rows = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
-    def on_train_begin(self, args, state, control, **kw):
-        self.rows = [r for r in self.rows if r["step"] <= state.global_step]
 
     def __call__(self, completions, trainer_state=None, **kw):
         scores = self.fn(completions=completions, **kw)
         step = trainer_state.global_step + 1 if trainer_state is not None else 0
         if step and (step == 1 or step % self.every == 0) and all(r["step"] != step for r in self.rows):
             prompts, answers = kw.get("prompts") or [None] * len(completions), kw.get("answer") or [None] * len(completions)
-            for p, c, a, s in list(zip(prompts, completions, answers, scores))[: self.n]:
-                self.rows.append({"step": step, "prompt": _last_text(p), "answer": a, "completion": _last_text(c),
-                                  self.__name__: s})
-            write_jsonl(self.path, self.rows)
+            self.add([{"step": step, "prompt": _last_text(p), "answer": a, "completion": _last_text(c), self.__name__: s}
+                      for p, c, a, s in list(zip(prompts, completions, answers, scores))[: self.n]])
         return scores
 
 
