@@ -189,6 +189,11 @@ def _build(cls, raw: dict, path: str, where: _Where):
     return cls(**kwargs)
 
 
+def _one_of(where: _Where, path: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        where.fail(path, f"must be one of {', '.join(allowed)}, got {value!r}")
+
+
 def _check(recipe: Recipe, where: _Where) -> None:
     if not recipe.stages:
         where.fail("stages", "a recipe needs at least one stage")
@@ -197,14 +202,9 @@ def _check(recipe: Recipe, where: _Where) -> None:
         where.fail("stages", f"stage names must be unique, got {names}")
     for i, s in enumerate(recipe.stages):
         p = f"stages.{i}"
-        if s.algorithm not in ALGORITHMS:
-            where.fail(f"{p}.algorithm", f"must be one of {', '.join(ALGORITHMS)}, got {s.algorithm!r}")
-        if s.ordering not in ORDERINGS:
-            where.fail(f"{p}.ordering", f"must be one of {', '.join(ORDERINGS)}, got {s.ordering!r}")
-        if s.difficulty_schedule not in SCHEDULES:
-            where.fail(f"{p}.difficulty_schedule", f"must be one of {', '.join(SCHEDULES)}, got {s.difficulty_schedule!r}")
-        if s.loss_type not in LOSS_TYPES:
-            where.fail(f"{p}.loss_type", f"must be one of {', '.join(LOSS_TYPES)}, got {s.loss_type!r}")
+        for key, allowed in (("algorithm", ALGORITHMS), ("ordering", ORDERINGS), ("difficulty_schedule", SCHEDULES),
+                             ("loss_type", LOSS_TYPES)):
+            _one_of(where, f"{p}.{key}", getattr(s, key), allowed)
         for key in ("steps", "batch_size", "num_generations", "max_completion_length"):
             if getattr(s, key) <= 0:
                 where.fail(f"{p}.{key}", f"must be > 0, got {getattr(s, key)}")
@@ -225,10 +225,8 @@ def _check(recipe: Recipe, where: _Where) -> None:
         for j, d in enumerate(s.data):
             if not d.weight > 0:
                 where.fail(f"{p}.data.{j}.weight", f"must be > 0, got {d.weight}")
-    if recipe.eval.attribution not in ATTRIBUTIONS:
-        where.fail("eval.attribution", f"must be one of {', '.join(ATTRIBUTIONS)}, got {recipe.eval.attribution!r}")
-    if recipe.precision not in PRECISIONS:
-        where.fail("precision", f"must be one of {', '.join(PRECISIONS)}, got {recipe.precision!r}")
+    _one_of(where, "eval.attribution", recipe.eval.attribution, ATTRIBUTIONS)
+    _one_of(where, "precision", recipe.precision, PRECISIONS)
     if recipe.eval.limit < 0:
         where.fail("eval.limit", f"must be >= 0, got {recipe.eval.limit}")
 
