@@ -84,25 +84,30 @@ class Checker:
         self._proc.start()
         child.close()
 
+    def _ready(self) -> bool:
+        """A live worker whose imports are done (caller holds the lock); waits for start-up outside any
+        comparison's deadline. False if a new worker did not come up within 30 s."""
+        if self._proc is not None and self._proc.is_alive():
+            return True
+        self._start()
+        self._conn.send(("1", "1"))
+        if self._conn.poll(30):
+            self._conn.recv()
+            return True
+        self._stop()
+        return False
+
     def warm(self) -> None:
         """Start the worker now (it takes ~0.5 s to import sympy), so the first comparison is not slowed."""
         with self._lock:
-            if self._proc is None or not self._proc.is_alive():
-                self._start()
-            self._conn.send(("1", "1"))
-            self._conn.poll(30) and self._conn.recv()
+            self._ready()
 
     def equal(self, gold: str, pred: str) -> bool:
         if not (plausible(gold) and plausible(pred)):
             return False
         with self._lock:
-            if self._proc is None or not self._proc.is_alive():
-                self._start()
-                self._conn.send(("1", "1"))  # wait for the imports outside the comparison's deadline
-                if not self._conn.poll(30):
-                    self._stop()
-                    return False
-                self._conn.recv()
+            if not self._ready():
+                return False
             self._conn.send((gold, pred))
             if self._conn.poll(self.timeout):
                 return bool(self._conn.recv())
