@@ -88,9 +88,10 @@ def _rewrite_with_pass_rates(f: Path, rates: dict[str, float]) -> None:
 
 
 def passk_file(model, processor, f: Path, k: int, chunk: int = 16, temperature: float = 1.0,
-               max_new_tokens: int = 96, seed: int = 0, model_name: str = "") -> dict:
-    """Score every record of one split file; returns {"items", "mean_pass_rate", "solved", "unsolved"}."""
-    records = load_records(f)
+               max_new_tokens: int = 96, seed: int = 0, model_name: str = "", records: list[dict] | None = None) -> dict:
+    """Score every record of one split file (`records`: that file, already loaded); returns
+    {"items", "mean_pass_rate", "solved", "unsolved"}."""
+    records = load_records(f) if records is None else records
     settings = {"model": model_name, "k": k, "chunk": chunk, "temperature": temperature,
                 "max_new_tokens": max_new_tokens, "seed": seed, "items": len(records)}
     prog = progress_path(f)
@@ -124,7 +125,7 @@ def passk(model_path, data, split: str, k: int, chunk: int = 16, temperature: fl
     from seethink.models.load import load_model
 
     files = [split_file(src, None if src.is_file() else split) for src in find_datasets(data, split).values()]
-    for f in files:  # check every file before the model is loaded
-        load_records(f)
+    loaded = {f: load_records(f) for f in files}  # every file is checked before the model is loaded
     model, processor = load_model(model_path)
-    return [passk_file(model, processor, f, k, chunk, temperature, max_new_tokens, seed, str(model_path)) for f in files]
+    return [passk_file(model, processor, f, k, chunk, temperature, max_new_tokens, seed, str(model_path), recs)
+            for f, recs in loaded.items()]
