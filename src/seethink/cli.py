@@ -89,8 +89,13 @@ def cmd_pretrain(a) -> None:
 
 # ---------------------------------------------------------------- eval
 
-def _print_summary(summary: dict, out: Path) -> None:
+def _console():
     from rich.console import Console
+
+    return Console(width=max(Console().width, 110))  # pipes default to 80 columns, too narrow for the tables
+
+
+def _print_summary(summary: dict, out: Path) -> None:
     from rich.table import Table
 
     table = Table(title=f"{summary['model']} on {summary['data']} [{summary['split']}]")
@@ -101,7 +106,7 @@ def _print_summary(summary: dict, out: Path) -> None:
         table.add_row(key, str(s["n"]), f"{s['accuracy']:.3f}", f"[{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}]",
                       "" if prior is None else f"{prior:.3f}", f"{s['format']:.3f}", f"{s['mean_tokens']:.1f}",
                       f"{s['mean_think_tokens']:.1f}")
-    Console(width=max(Console().width, 110)).print(table)  # pipes default to 80 columns
+    _console().print(table)
     if "attribution" in summary:
         _print_attribution(summary["attribution"])
     n = sum(s["n"] for s in summary["capability"].values())
@@ -110,7 +115,6 @@ def _print_summary(summary: dict, out: Path) -> None:
 
 
 def _print_attribution(att: dict) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title="wrong answers by cause (judge-free attribution)")
@@ -120,7 +124,7 @@ def _print_attribution(att: dict) -> None:
         lo, hi = s["perception_share_ci95"]
         table.add_row(key, str(s["errors"]), str(s["perception"]), str(s["reasoning"]), str(s["unattributed"]),
                       f"{s['perception_share']:.2f} [{lo:.2f}, {hi:.2f}]")
-    Console(width=max(Console().width, 110)).print(table)  # pipes default to 80 columns
+    _console().print(table)
 
 
 def cmd_eval(a) -> None:

@@ -128,16 +128,22 @@ def _plots(runs: list[Run]) -> dict[str, bytes]:
     bars = [("start", runs[0].start)] if runs[0].start else []  # the first run's starting model
     bars += [(r.name, r.final) for r in runs if r.final]
     if bars:
-        fig, ax = plt.subplots(figsize=(max(6, 2.2 * len(CAPABILITIES)), 3.8))
         width = 0.8 / len(bars)
+        first_run = 1 if bars[0][0] == "start" else 0
+
+        def slot(j: int) -> tuple[list[float], str]:
+            """x positions of bar group member j across the capabilities, and its colour."""
+            xs = [k + (j - (len(bars) - 1) / 2) * width for k in range(len(CAPABILITIES))]
+            return xs, "lightgrey" if j < first_run else colours[(j - first_run) % len(colours)]
+
+        fig, ax = plt.subplots(figsize=(max(6, 2.2 * len(CAPABILITIES)), 3.8))
         for j, (name, summary) in enumerate(bars):
             caps = [summary["capability"].get(c) for c in CAPABILITIES]
-            xs = [k + (j - (len(bars) - 1) / 2) * width for k in range(len(CAPABILITIES))]
+            xs, colour = slot(j)
             ys = [s["accuracy"] if s else float("nan") for s in caps]  # not evaluated: no bar
             err = [[s["accuracy"] - s["ci95"][0] if s else 0 for s in caps],
                    [s["ci95"][1] - s["accuracy"] if s else 0 for s in caps]]
-            ax.bar(xs, ys, width, yerr=err, capsize=3, label=name, color="lightgrey" if name == "start" else
-                   colours[(j - (1 if bars[0][0] == "start" else 0)) % len(colours)])
+            ax.bar(xs, ys, width, yerr=err, capsize=3, label=name, color=colour)
         ax.set_xticks(range(len(CAPABILITIES)), [c.replace("_", " ") for c in CAPABILITIES])
         ax.set_ylabel("held-out accuracy (95% CI)")
         ax.set_ylim(0, 1)
@@ -149,10 +155,9 @@ def _plots(runs: list[Run]) -> dict[str, bytes]:
         fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
         for ax, (key, title) in zip(axes, (("mean_tokens", "whole completion"), ("mean_think_tokens", "<think> part"))):
             for j, (name, summary) in enumerate(bars):
-                xs = [k + (j - (len(bars) - 1) / 2) * width for k in range(len(CAPABILITIES))]
+                xs, colour = slot(j)
                 ys = [summary["capability"].get(c, {}).get(key, float("nan")) for c in CAPABILITIES]
-                ax.bar(xs, ys, width, label=name, color="lightgrey" if name == "start" else
-                       colours[(j - (1 if bars[0][0] == "start" else 0)) % len(colours)])
+                ax.bar(xs, ys, width, label=name, color=colour)
             ax.set_xticks(range(len(CAPABILITIES)), [c.replace("_", "\n") for c in CAPABILITIES], fontsize=8)
             ax.set_title(title, fontsize=10)
             ax.grid(axis="y", alpha=0.3)
