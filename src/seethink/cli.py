@@ -117,7 +117,7 @@ def _print_summary(summary: dict, out: Path) -> None:
 def _print_attribution(att: dict) -> None:
     from rich.table import Table
 
-    table = Table(title="wrong answers by cause (judge-free attribution)")
+    table = Table(title="wrong answers by cause")
     for col in ("capability", "errors", "perception", "reasoning", "unattributed", "perception share"):
         table.add_column(col, no_wrap=True)
     for key, s in att.items():
@@ -133,13 +133,24 @@ def cmd_eval(a) -> None:
 
     if a.temperature < 0:
         raise SeethinkError(f"--temperature must be >= 0 (0 = greedy), got {a.temperature}")
+    if a.judge and a.attribute == "none":
+        a.attribute = "judge"
+    if a.attribute == "judge" and not a.judge:
+        raise SeethinkError("--attribute judge needs --judge URL|FOLDER (an OpenAI-compatible endpoint or a local model)")
+    if a.judge and a.attribute != "judge":
+        raise SeethinkError(f"--judge is used by --attribute judge, not by --attribute {a.attribute}")
     find_datasets(a.data, a.split)  # a wrong data path is reported before anything else
+    judge = None
+    if a.judge:
+        from seethink.eval.judge import make_judge
+
+        judge = make_judge(a.judge, a.judge_model, a.judge_api_key_env, sees_images=not a.judge_text_only)
     model = a.model or base_path()
     from seethink.eval.evaluate import evaluate_folder
 
     out = Path(a.out or Path("runs") / "eval" / Path(model).name)
     _print_summary(evaluate_folder(model, a.data, a.split, out, a.limit, a.batch_size, a.max_new_tokens, a.seed,
-                                   a.attribute, a.temperature), out)
+                                   a.attribute, a.temperature, judge, a.judge_cache), out)
 
 
 def cmd_passk(a) -> None:
@@ -245,8 +256,18 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=_nonneg, default=0)
     ev.add_argument("--temperature", type=float, default=0.0,
                     help="0 = greedy (default); > 0 samples one answer per record with this temperature")
-    ev.add_argument("--attribute", nargs="?", const="auto", default="none", choices=["none", "auto", "facts", "caption"],
-                    help="attribute each wrong answer to perception or reasoning (default method: auto)")
+    ev.add_argument("--attribute", nargs="?", const="auto", default="none",
+                    choices=["none", "auto", "facts", "caption", "judge"],
+                    help="attribute each wrong answer to perception or reasoning (default method: auto, judge-free)")
+    ev.add_argument("--judge", metavar="URL|FOLDER",
+                    help="LLM judge for --attribute judge: an OpenAI-compatible base URL "
+                         "(e.g. http://localhost:8000/v1) or a local HF model folder")
+    ev.add_argument("--judge-model", help="model name served at the --judge URL")
+    ev.add_argument("--judge-api-key-env", default="OPENAI_API_KEY", metavar="VAR",
+                    help="environment variable holding the endpoint's API key (default: OPENAI_API_KEY)")
+    ev.add_argument("--judge-text-only", action="store_true", help="do not send images to the judge")
+    ev.add_argument("--judge-cache", type=Path, metavar="FILE",
+                    help="JSONL of cached judge replies (default: OUT/judge_cache.jsonl)")
     ev.set_defaults(func=cmd_eval)
 
     pk = sub.add_parser("passk", help="sample K answers per item and store its pass_rate in the records")

@@ -1,4 +1,4 @@
-"""Judge-free error attribution: was a wrong answer a perception error or a reasoning error?
+"""Error attribution, judge-free by default: was a wrong answer a perception error or a reasoning error?
 
 The paper attributes errors with a proprietary LLM judge (86.9% perception for Qwen3-VL-8B). Here the
 same question is answered from evidence the model itself produces:
@@ -12,6 +12,9 @@ same question is answered from evidence the model itself produces:
              with the description given as text instead of the image. Right from the description but wrong
              from the image ⇒ perception error; wrong from both ⇒ reasoning error.
     auto     facts where a record has them, else caption, else unattributed.
+    judge    (optional, off by default; the paper's protocol) an LLM judge reads the question, gold answer,
+             gold description if any, the wrong answer and the image, and names the cause
+             (`seethink.eval.judge`). Needs the wrong completions and a judge.
 
 Records of the perception capability are perception questions themselves, so their errors are perception
 errors by definition; records without an image (text reasoning) can only have reasoning errors.
@@ -34,7 +37,7 @@ from seethink.world.generate import LETTERS, derive_seed, format_mcq
 from seethink.world.language import noun_phrase
 
 Answerer = Callable[[list[dict]], list[str]]  # records -> one completion each, in order
-METHODS = ("auto", "facts", "caption")
+METHODS = ("auto", "facts", "caption", "judge")
 CAUSES = ("perception", "reasoning", "unattributed")
 MAX_COUNT = 7  # count probes offer values up to this (the world has at most 6 objects)
 
@@ -83,12 +86,18 @@ def _correct(records: list[dict], completions: list[str]) -> list[bool]:
 
 
 def attribute(records: list[dict], correct: list[bool], answer: Answerer, method: str = "auto",
-              probes_per_fact: int = 2) -> list[dict]:
-    """One verdict per wrong answer: {"id", "capability", "family", "cause", "method", "evidence"}."""
+              probes_per_fact: int = 2, completions: list[str] | None = None,
+              judge: Callable[[list], list[str]] | None = None) -> list[dict]:
+    """One verdict per wrong answer: {"id", "capability", "family", "cause", "method", "evidence"}.
+
+    `method="judge"` needs `completions` (the answers being judged) and `judge` (requests -> replies, e.g.
+    `seethink.eval.judge.cached(...)`)."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    verdicts, probes, recasts = [], [], []
-    for r, ok in zip(records, correct):
+    if method == "judge" and (judge is None or completions is None):
+        raise ValueError("method 'judge' needs the completions and a judge")
+    verdicts, probes, recasts, judged = [], [], [], []
+    for i, (r, ok) in enumerate(zip(records, correct)):
         if ok:
             continue
         v = {"id": r["id"], "capability": r["capability"], "family": r.get("family", ""), "cause": "unattributed",
@@ -97,6 +106,9 @@ def attribute(records: list[dict], correct: list[bool], answer: Answerer, method
             v.update(cause="reasoning", method="no-image")
         elif r["capability"] == "perception":
             v.update(cause="perception", method="perception-question")
+        elif method == "judge":
+            v["method"] = "judge"
+            judged.append((v, r, completions[i]))
         elif (m := _method(r, method)) == "facts":
             v["method"] = "facts"
             probes.append((v, count_probes(r, probes_per_fact)))
@@ -116,6 +128,12 @@ def attribute(records: list[dict], correct: list[bool], answer: Answerer, method
         for (v, _), right in zip(recasts, ok):
             v["evidence"] = {"right_from_caption": right}
             v["cause"] = "perception" if right else "reasoning"
+    if judged:
+        from seethink.eval.judge import parse_verdict, request_for
+
+        for (v, _, _), reply in zip(judged, judge([request_for(r, c) for _, r, c in judged])):
+            v["evidence"] = {"judge_reply": reply[:500]}
+            v["cause"] = parse_verdict(reply) or "unattributed"
     return verdicts
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from seethink.errors import SeethinkError
 from seethink.eval.generate import generate
 from seethink.eval.metrics import bootstrap_ci
 from seethink.rewards import score
@@ -57,16 +58,26 @@ def evaluate(model, processor, records: list[dict], max_new_tokens: int = 96, ba
 
 def evaluate_datasets(model_path, datasets: dict[str, list[dict]], out: Path, max_new_tokens: int = 96,
                       batch_size: int = 64, seed: int = 0, extra: dict | None = None,
-                      attribution: str = "none", temperature: float = 0.0) -> dict:
+                      attribution: str = "none", temperature: float = 0.0, judge=None,
+                      judge_cache: Path | None = None) -> dict:
     """Load the model once, evaluate every dataset, write `out/samples.jsonl` and `out/summary.json`.
 
-    `attribution` (auto | facts | caption; none = off): also attribute every wrong answer to perception or
-    reasoning (`seethink.eval.attribution`), written to `out/attribution.jsonl` and the summary."""
+    `attribution` (auto | facts | caption | judge; none = off): also attribute every wrong answer to perception
+    or reasoning (`seethink.eval.attribution`), written to `out/attribution.jsonl` and the summary. `judge`
+    (a `seethink.eval.judge.Judge`) is needed for "judge"; its replies are cached in `judge_cache`
+    (default `out/judge_cache.jsonl`)."""
     from seethink.eval.attribution import attribute, model_answerer, summarise_attribution
     from seethink.fileio import ensure_dir, write_json, write_jsonl
     from seethink.models.load import load_model
 
     out = ensure_dir(out)
+    ask_judge = None
+    if attribution == "judge":
+        from seethink.eval.judge import VerdictCache, cached
+
+        if judge is None:
+            raise SeethinkError("attribution 'judge' needs a judge (--judge URL or folder)")
+        ask_judge = cached(judge, VerdictCache(judge_cache or out / "judge_cache.jsonl"))
     model, processor = load_model(model_path)
     summary = {**(extra or {}), "capability": {}, "family": {}}
     all_rows, verdicts, t0 = [], [], time.time()
@@ -78,7 +89,8 @@ def evaluate_datasets(model_path, datasets: dict[str, list[dict]], out: Path, ma
             summary[level].update(s[level])
         if attribution != "none":
             answer = model_answerer(model, processor, max_new_tokens, batch_size, seed)
-            verdicts += attribute(recs, [row["accuracy"] == 1.0 for row in rows], answer, attribution)
+            verdicts += attribute(recs, [row["accuracy"] == 1.0 for row in rows], answer, attribution,
+                                  completions=[row["completion"] for row in rows], judge=ask_judge)
     summary["seconds"] = round(time.time() - t0, 2)
     summary["samples_per_second"] = round(len(all_rows) / max(summary["seconds"], 1e-9), 1)
     if attribution != "none":
@@ -92,7 +104,7 @@ def evaluate_datasets(model_path, datasets: dict[str, list[dict]], out: Path, ma
 
 def evaluate_folder(model_path, data, split: str, out: Path, limit: int | None = None, batch_size: int = 64,
                     max_new_tokens: int = 96, seed: int = 0, attribution: str = "none",
-                    temperature: float = 0.0) -> dict:
+                    temperature: float = 0.0, judge=None, judge_cache: Path | None = None) -> dict:
     """Evaluate a world folder, dataset folder or file; adds answer-prior baselines where a train split exists."""
     from seethink.eval.datasets import find_datasets, load_split, load_train_for_priors
     from seethink.eval.metrics import prior_accuracy
@@ -106,5 +118,7 @@ def evaluate_folder(model_path, data, split: str, out: Path, limit: int | None =
             prior.update({f"{recs[0]['capability']}/{fam}": acc for fam, acc in prior_accuracy(train, recs).items()})
     extra = {"model": str(model_path), "data": str(data), "split": split, "prior": prior,
              "decoding": "greedy" if temperature <= 0 else f"sampled, temperature {temperature}"}
+    if judge is not None:
+        extra["judge"] = judge.identity
     return evaluate_datasets(model_path, datasets, out, max_new_tokens, batch_size, seed, extra, attribution,
-                             temperature)
+                             temperature, judge, judge_cache)
