@@ -2,6 +2,8 @@
 
     python benchmarks/passk_speed.py                   # 64 visual-reasoning items, K = 8, the shipped base
     python benchmarks/passk_speed.py --items 128 --k 16 --chunk 32
+    python benchmarks/passk_speed.py --random 1024x8     # a random 137M-parameter LLaVA instead (never stops
+                                                         # early, so both sides generate every token)
 
 The one-at-a-time loop is what the paper's scripts do (one generate call per item, its K samples in that
 call). Both sides sample with the same per-call seeds where the item sets allow it, but a batched call
@@ -34,13 +36,24 @@ def main() -> int:
     ap.add_argument("--chunk", type=int, default=32, help="items per generate call on the batched side")
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--dataset", default="visual_reasoning")
+    ap.add_argument("--random", metavar="WIDTHxLAYERS", help="a randomly initialised LLaVA with this decoder size")
     args = ap.parse_args()
     torch.set_num_threads(min(2, torch.get_num_threads()))
     tmp = Path(tempfile.mkdtemp(prefix="seethink-passk-"))
     try:
         root = build_world(tmp / "world", seed=0, sizes={"train": args.items, "validation": 1, "test": 1})
         records = load_records(root / args.dataset, "train")[: args.items]
-        model, processor = load_model(base_path())
+        if args.random:
+            from seethink.models import tiny
+
+            width, layers = map(int, args.random.split("x"))
+            tiny.SIZES["bench"] = tiny.TinySize(hidden=width, layers=layers, heads=8, vision_hidden=128, vision_layers=2)
+            processor = tiny.build_processor()
+            model = tiny.build_model(processor, "bench").eval()
+            name = f"random {sum(p.numel() for p in model.parameters()) / 1e6:.0f}M-parameter LLaVA"
+        else:
+            model, processor = load_model(base_path())
+            name = "shipped base"
         sample_correct(model, processor, records[:2], args.k, 0, 1.0, args.max_new_tokens)  # warm-up
 
         t = time.perf_counter()
@@ -59,7 +72,7 @@ def main() -> int:
         a, b = np.array(batched) / args.k, np.array(single) / args.k
         n = len(records) * args.k
         print(f"{len(records)} {args.dataset} items x K={args.k} samples ({n} completions, "
-              f"<= {args.max_new_tokens} new tokens), shipped base, 2 threads")
+              f"<= {args.max_new_tokens} new tokens), {name}, 2 threads")
         print(f"  one item per call     {t_single:7.1f} s   {n / t_single:7.1f} completions/s")
         print(f"  {args.chunk:3d} items per call    {t_batched:7.1f} s   {n / t_batched:7.1f} completions/s")
         ratio = t_single / t_batched

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from rich.progress import Progress
 
 from seethink.data.io import load_image
 from seethink.models.load import image_token_id
+from seethink.progress import progress_bar
 from seethink.prompting import prompt_messages
 from seethink.rewards import think_span
 
@@ -56,7 +56,7 @@ def generate(model, processor, records: list[dict], max_new_tokens: int = 96, ba
     torch.manual_seed(seed)
     out: list[list[Completion]] = []
     device = model.device
-    with Progress(transient=True) as progress:
+    with progress_bar() as progress:
         task = progress.add_task(desc, total=len(records))
         for start in range(0, len(records), batch_size):
             batch = records[start: start + batch_size]

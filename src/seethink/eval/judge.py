@@ -255,11 +255,11 @@ def cached(judge: Judge, cache: VerdictCache, chunk: int = 32) -> Callable[[list
     """Wrap a judge: cached replies are reused; new ones are asked `chunk` at a time and saved at once."""
 
     def ask(requests: list[JudgeRequest]) -> list[str]:
-        from rich.progress import Progress
+        from seethink.progress import progress_bar
 
         keys = [cache.key(judge.identity, r if judge.sees_images else _textual(r)) for r in requests]
         todo = [i for i, k in enumerate(keys) if k not in cache.replies]
-        with Progress(transient=True) as progress:
+        with progress_bar() as progress:
             task = progress.add_task("judging wrong answers", total=len(todo))
             for start in range(0, len(todo), chunk):
                 idx = todo[start: start + chunk]

@@ -15,10 +15,9 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from rich.progress import Progress
-
 from seethink import __version__
 from seethink.fileio import atomic_dir, ensure_dir, write_bytes, write_json, write_jsonl
+from seethink.progress import progress_bar
 from seethink.world.generate import WorldConfig, generate
 from seethink.world.scene import png_bytes
 
@@ -33,7 +32,7 @@ def build_world(out: str | Path, seed: int = 0, sizes: dict[str, int] | None = N
     out = ensure_dir(out)
     sizes = {**DEFAULT_SIZES, **(sizes or {})}
     total = sum(sizes[s] for s in SPLITS) * len(datasets)
-    with Progress(transient=True) as progress:
+    with progress_bar() as progress:
         task = progress.add_task("building world", total=total)
         for name in datasets:
             with atomic_dir(out / name) as tmp:
