@@ -1,11 +1,13 @@
 """Atomic file writing: write to a temporary file in the same folder, then rename over the target.
 
 A reader (or a resumed run) therefore sees either the old complete file or the new complete file, never a
-half-written one, even if the process is killed mid-write.
+half-written one, even if the process is killed mid-write. Temporaries a killed process left behind are
+removed by the next write of the same target.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -19,9 +21,7 @@ from seethink.errors import SeethinkError
 
 def ensure_dir(path: str | os.PathLike, what: str = "output directory") -> Path:
     """Create `path` (and parents) or raise a one-line error if it is a file or not writable."""
-    p = Path(path)
-    if p.exists() and not p.is_dir():
-        raise SeethinkError(f"{what} {p} exists and is not a directory")
+    p = check_folder_target(path, what)
     try:
         p.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -31,16 +31,34 @@ def ensure_dir(path: str | os.PathLike, what: str = "output directory") -> Path:
     return p
 
 
+def check_folder_target(path: str | os.PathLike, what: str = "output folder") -> Path:
+    """A folder that will be written (or replaced) later: refuse at once if a file is in its place."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise SeethinkError(f"{what} {p} exists and is not a directory")
+    return p
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
 
 
+def _remove_stale(target: Path) -> None:
+    """Temporaries of `target` left by a killed process (a kill skips every cleanup); never read, only litter."""
+    for stale in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to `path`; on success it is renamed to `path`, on failure removed."""
     target = Path(path)
+    _remove_stale(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
@@ -76,8 +94,9 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> None:
 @contextmanager
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary sibling folder; on success it replaces `path` as a whole, on failure it is removed."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target = check_folder_target(path)
+    ensure_dir(target.parent)
+    _remove_stale(target)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
     try:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from transformers import AutoModelForImageTextToText, AutoProcessor, ProcessorMixin
 
 from seethink.errors import SeethinkError
@@ -41,11 +42,22 @@ def load_model(path: str | Path, device: str | None = None, dtype: torch.dtype |
     processor = load_processor(p)
     try:
         model = AutoModelForImageTextToText.from_pretrained(p, local_files_only=True, dtype=dtype or torch.float32)
-    except (OSError, ValueError, KeyError, RuntimeError) as e:
+    except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as e:  # missing, truncated or foreign weights
         raise SeethinkError(f"cannot load model weights from {p}: {str(e).splitlines()[0]}") from None
     model.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model.eval()
     return model, processor
+
+
+def last_checkpoint(work: str | Path) -> Path | None:
+    """The newest complete `checkpoint-N` a Trainer left in `work` (its trainer_state.json is written last).
+
+    Resume must load the weights from it itself: transformers 5.23's Trainer restores optimizer, scheduler
+    and RNG from a checkpoint, but loads its weights with `load_state_dict(strict=False)` without the key
+    renaming that models such as LLaVA and Qwen-VL save with -- so nothing matches and the weights silently
+    stay at the start (transformers#43701)."""
+    done = [c for c in Path(work).glob("checkpoint-*") if c.name[11:].isdigit() and (c / "trainer_state.json").is_file()]
+    return max(done, key=lambda c: int(c.name[11:]), default=None)
 
 
 def image_token_id(model) -> int | None:

@@ -23,7 +23,8 @@ from pathlib import Path
 import torch
 from transformers import Trainer, TrainingArguments, set_seed
 
-from seethink.fileio import atomic_dir, ensure_dir, write_json
+from seethink.fileio import atomic_dir, check_folder_target, ensure_dir, write_json
+from seethink.models.load import last_checkpoint
 from seethink.models.pretrain_config import PretrainConfig
 from seethink.models.tiny import build_model, build_processor
 from seethink.prompting import prompt_messages, target_text
@@ -81,20 +82,20 @@ def pretrain_data(processor, cfg: PretrainConfig) -> list[dict]:
     return encode(processor, records, images)
 
 
-def _resumable(work: Path, cfg: PretrainConfig) -> bool:
-    """Resume only checkpoints of the same settings; anything else in the work folder is discarded."""
+def _resumable(work: Path, cfg: PretrainConfig) -> Path | None:
+    """The checkpoint to resume, only of a run with the same settings; anything else in `work` is discarded."""
     stamp = work / "pretrain_config.json"
     if stamp.is_file() and json.loads(stamp.read_text()) == asdict(cfg):
-        return any(work.glob("checkpoint-*/trainer_state.json"))
+        return last_checkpoint(work)
     for old in work.glob("checkpoint-*"):
         shutil.rmtree(old)
     write_json(stamp, asdict(cfg))
-    return False
+    return None
 
 
 def pretrain(out: str | Path, cfg: PretrainConfig = PretrainConfig()) -> Path:
     """Build, train and save the base to `out` (model + processor + pretrain_config.json)."""
-    out = Path(out)
+    out = check_folder_target(out)  # before minutes of training, not at the final save
     ensure_dir(out.parent, "output folder")
     work = ensure_dir(out.with_name(f".{out.name}.work"), "work folder")  # in-progress checkpoints for resume
     set_seed(cfg.seed)
@@ -106,13 +107,15 @@ def pretrain(out: str | Path, cfg: PretrainConfig = PretrainConfig()) -> Path:
     args = TrainingArguments(
         output_dir=str(work), max_steps=cfg.steps, per_device_train_batch_size=cfg.batch_size, learning_rate=cfg.lr,
         warmup_steps=cfg.warmup_steps, lr_scheduler_type="cosine", weight_decay=cfg.weight_decay,
-        logging_steps=50, save_steps=500, save_total_limit=1, report_to="none", use_cpu=True, seed=cfg.seed,
+        logging_steps=50, save_steps=min(500, max(1, cfg.steps // 4)), save_total_limit=1, report_to="none", use_cpu=True, seed=cfg.seed,
         data_seed=cfg.seed, dataloader_num_workers=0, remove_unused_columns=False, disable_tqdm=False)
     trainer = Trainer(model=model, args=args, train_dataset=data,
                       data_collator=lambda b: collate(b, processor.tokenizer.pad_token_id))
     resume = _resumable(work, cfg)
+    if resume:  # the Trainer restores optimizer, scheduler and RNG but not these weights (see last_checkpoint)
+        model.load_state_dict(type(model).from_pretrained(resume).state_dict())
     t1 = time.time()
-    result = trainer.train(resume_from_checkpoint=True if resume else None)
+    result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     t_train = time.time() - t1
     with atomic_dir(out) as tmp:
         model.save_pretrained(tmp)
@@ -121,7 +124,7 @@ def pretrain(out: str | Path, cfg: PretrainConfig = PretrainConfig()) -> Path:
         write_json(tmp / "pretrain_stats.json", {
             "examples": len(data), "train_seconds": round(t_train, 1), "data_seconds": round(t_data, 1),
             "examples_per_second": round(cfg.steps * cfg.batch_size / max(t_train, 1e-9), 1),
-            "final_loss": round(float(result.training_loss), 4), "resumed": resume,
+            "final_loss": round(float(result.training_loss), 4), "resumed": resume is not None,
             "params": sum(p.numel() for p in model.parameters()),
             "log": [h for h in trainer.state.log_history if "loss" in h]})
     shutil.rmtree(work, ignore_errors=True)

@@ -47,16 +47,20 @@ class MetricsWriter(StepLog):
 
 
 class NonFiniteGuard(TrainerCallback):
-    """Stop a stage whose loss became NaN or inf; the caller keeps the last good checkpoint."""
+    """Stop a stage whose loss or gradient norm became NaN or inf; the caller keeps the last good checkpoint.
+
+    Needs `logging_nan_inf_filter=False`: by default transformers logs a non-finite loss as the mean of the
+    earlier ones, and the stage would only fail later, obscurely, when sampling from NaN weights."""
 
     def __init__(self):
         self.bad_step = None
 
     def on_log(self, args, state, control, logs=None, **kw):
-        loss = (logs or {}).get("loss")
-        if loss is not None and not float("-inf") < float(loss) < float("inf"):
-            self.bad_step = state.global_step
-            control.should_training_stop = True
+        for key in ("loss", "grad_norm"):
+            value = (logs or {}).get(key)
+            if value is not None and not float("-inf") < float(value) < float("inf"):
+                self.bad_step = state.global_step
+                control.should_training_stop = True
 
 
 class SampleLog(StepLog):

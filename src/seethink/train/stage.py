@@ -15,7 +15,7 @@ import torch
 
 from seethink.errors import SeethinkError
 from seethink.fileio import atomic_dir, write_json
-from seethink.models.load import load_model
+from seethink.models.load import last_checkpoint, load_model
 from seethink.recipe import Stage
 from seethink.rewards import DEFAULT_REWARD, REWARDS
 from seethink.train.data import grpo_dataset, sft_dataset, stage_records
@@ -42,7 +42,8 @@ def _common_args(stage: Stage, work: Path, seed: int, report_to: str, precision:
                 warmup_steps=stage.warmup_ratio, weight_decay=stage.weight_decay, max_grad_norm=stage.max_grad_norm,
                 per_device_train_batch_size=stage.batch_size, logging_steps=1, save_strategy="steps",
                 save_steps=max(1, stage.steps // 4), save_total_limit=1, report_to=report_to, seed=seed, data_seed=seed,
-                use_cpu=not torch.cuda.is_available(), bf16=use_bf16(precision), dataloader_num_workers=0, disable_tqdm=False)
+                use_cpu=not torch.cuda.is_available(), bf16=use_bf16(precision), dataloader_num_workers=0, disable_tqdm=False,
+                logging_nan_inf_filter=False)  # NonFiniteGuard must see a NaN loss
 
 
 def build_trainer(stage: Stage, model, processor, root: Path, work: Path, seed: int, report_to: str = "none",
@@ -76,7 +77,8 @@ def run_stage(stage: Stage, start: Path, stage_dir: Path, root: Path, seed: int,
     """Train `stage` from checkpoint `start`; returns `stage_dir/checkpoint`. Resumes in-stage checkpoints."""
     work = stage_dir / "work"
     work.mkdir(parents=True, exist_ok=True)
-    model, processor = load_model(start)
+    resume = last_checkpoint(work)
+    model, processor = load_model(resume or start)  # the weights of an in-stage checkpoint: see last_checkpoint
     model.train()
     frozen = freeze_vision(model) if stage.freeze_vision else 0
     trainer, keys = build_trainer(stage, model, processor, root, work, seed, report_to, stage_dir / "samples.jsonl",
@@ -85,8 +87,7 @@ def run_stage(stage: Stage, start: Path, stage_dir: Path, root: Path, seed: int,
     guard = NonFiniteGuard()
     trainer.add_callback(metrics)
     trainer.add_callback(guard)
-    resume = any(work.glob("checkpoint-*/trainer_state.json"))
-    trainer.train(resume_from_checkpoint=True if resume else None)
+    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     if guard.bad_step is not None:
         shutil.rmtree(work, ignore_errors=True)  # in-stage checkpoints may already hold diverged weights
         raise SeethinkError(f"stage {stage.name}: loss became NaN/inf at step {guard.bad_step}; stopped and its "
