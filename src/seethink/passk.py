@@ -124,6 +124,8 @@ def passk(model_path, data, split: str, k: int, chunk: int = 16, temperature: fl
     from seethink.eval.datasets import find_datasets
     from seethink.models.load import load_model
 
+    if not temperature > 0:
+        raise SeethinkError(f"pass@K samples: --temperature must be > 0, got {temperature}")
     files = [split_file(src, None if src.is_file() else split) for src in find_datasets(data, split).values()]
     loaded = {f: load_records(f) for f in files}  # every file is checked before the model is loaded
     model, processor = load_model(model_path)

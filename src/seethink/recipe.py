@@ -258,7 +258,7 @@ def apply_overrides(raw: dict, overrides: list[str], file: str) -> dict:
 
 def _read_yaml(path: Path) -> dict:
     if not path.is_file():
-        raise SeethinkError(f"recipe {path} does not exist")
+        raise SeethinkError(f"recipe {path} {'is a folder, not a YAML file' if path.is_dir() else 'does not exist'}")
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:

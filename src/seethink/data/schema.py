@@ -47,4 +47,12 @@ def validate_record(rec: dict, where: str) -> dict:
     opts = rec["options"]
     if opts is not None and (not isinstance(opts, list) or not all(isinstance(o, str) for o in opts) or not 2 <= len(opts) <= 26):
         raise SeethinkError(f"{where}: field 'options' must be a list of 2–26 strings")
+    if not isinstance(rec["facts"], list) or not all(isinstance(f, dict) and isinstance(f.get("attribute"), str)
+                                                     and "value" in f for f in rec["facts"]):
+        raise SeethinkError(f"{where}: field 'facts' must be a list of objects with 'attribute' and 'value'")
+    for key, low, high in (("pass_rate", 0, 1), ("difficulty", float("-inf"), float("inf"))):
+        v = rec[key]
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not low <= v <= high):
+            raise SeethinkError(f"{where}: field '{key}' must be a number{' in [0, 1]' if key == 'pass_rate' else ''}, "
+                                f"got {v!r}")
     return rec

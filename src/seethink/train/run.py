@@ -59,10 +59,13 @@ def environment() -> dict:
 
 
 def preflight(recipe: Recipe, start: Path, root: Path) -> None:
-    """Check the model and every data file exist before anything is evaluated or trained."""
+    """Check the model and every stage's data before anything is evaluated or trained: files, every row's
+    schema, image files, pass rates where an ordering or filter needs them. A bad row in the last stage's
+    data must not surface after hours of the earlier stages."""
     from seethink.data.io import split_file
     from seethink.models.load import check_model_dir
-    from seethink.train.data import resolve
+    from seethink.train.data import resolve, stage_records
+    from seethink.train.stage import rows_per_step
 
     check_model_dir(start)
     for stage in recipe.stages:
@@ -71,6 +74,8 @@ def preflight(recipe: Recipe, start: Path, root: Path) -> None:
                 split_file(resolve(root, d.path), d.split)
             except SeethinkError as e:
                 raise SeethinkError(f"stage {stage.name}: data {d.path}: {e}") from None
+        block = rows_per_step(stage)
+        stage_records(stage, root, stage.steps * block, block, recipe.seed)  # the rows the stage will train on
     for name in recipe.eval.datasets:
         try:
             split_file(root / name, recipe.eval.split)
