@@ -77,3 +77,21 @@ def test_other_settings_refuse_to_resume(base, world_dir, tmp_path):
     pk.progress_path(f).write_text(json.dumps({"k": 99}) + "\n")
     with pytest.raises(pk.SeethinkError, match="other settings"):
         pk.passk_file(*base, f, k=4)
+
+
+def test_top_k_1_samples_the_greedy_answer(base, world_dir, tmp_path):
+    """With top_k = 1 all K samples are the greedy answer: every pass rate is 0 or 1 and equals greedy accuracy."""
+    from seethink.eval.evaluate import evaluate
+
+    f = dataset_copy(world_dir, tmp_path)
+    pk.passk_file(*base, f, k=3, chunk=16, max_new_tokens=48, top_k=1)
+    rows, _ = evaluate(*base, load_records(f), max_new_tokens=48, batch_size=16)
+    assert rates(f) == {r["id"]: r["accuracy"] for r in rows}
+    assert set(rates(f).values()) == {0.0, 1.0}
+
+
+def test_bad_top_p_is_refused_before_anything_is_written(world_dir, tmp_path):
+    f = dataset_copy(world_dir, tmp_path)
+    with pytest.raises(pk.SeethinkError, match="--top-p must be in"):
+        pk.passk(base_path(), f, "test", k=2, top_p=0)
+    assert not pk.progress_path(f).exists()

@@ -157,7 +157,8 @@ def cmd_passk(a) -> None:
     from seethink.models.base import base_path
     from seethink.passk import passk
 
-    for r in passk(a.model or base_path(), a.data, a.split, a.k, a.batch_size, a.temperature, a.max_new_tokens, a.seed):
+    for r in passk(a.model or base_path(), a.data, a.split, a.k, a.batch_size, a.temperature, a.max_new_tokens, a.seed,
+                   a.top_p, a.top_k):
         print(f"{r['file']}: {r['items']} items, mean pass rate {r['mean_pass_rate']:.3f}, "
               f"{r['solved']} always solved, {r['unsolved']} never solved")
 
@@ -276,7 +277,10 @@ def build_parser() -> argparse.ArgumentParser:
     pk.add_argument("--split", default="train")
     pk.add_argument("--k", type=_positive, default=16, help="samples per item")
     pk.add_argument("--batch-size", type=_positive, default=16, help="items per generate call (x K sequences)")
-    pk.add_argument("--temperature", type=float, default=1.0)
+    pk.add_argument("--temperature", type=float, default=1.0,
+                    help="default 1.0, the training rollouts' temperature; the paper used 0.7 with --top-p 0.9 --top-k 20")
+    pk.add_argument("--top-p", type=float, default=1.0)
+    pk.add_argument("--top-k", type=_nonneg, default=0, help="0 = off")
     pk.add_argument("--max-new-tokens", type=_positive, default=96)
     pk.add_argument("--seed", type=_nonneg, default=0)
     pk.set_defaults(func=cmd_passk)

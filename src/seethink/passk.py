@@ -61,12 +61,13 @@ def _append(path: Path, rows: list[dict]) -> None:
 
 
 def sample_correct(model, processor, records: list[dict], k: int, seed: int, temperature: float,
-                   max_new_tokens: int) -> list[int]:
-    """Correct answers out of K samples for each record, all in one generate call."""
+                   max_new_tokens: int, top_p: float = 1.0, top_k: int = 0) -> list[int]:
+    """Correct answers out of K samples for each record, all in one generate call (top_k 0 = off)."""
     from seethink.eval.generate import generate
 
     outs = generate(model, processor, records, max_new_tokens=max_new_tokens, batch_size=len(records),
-                    do_sample=True, temperature=temperature, num_return_sequences=k, seed=seed, desc="pass@K")
+                    do_sample=True, temperature=temperature, top_p=top_p, top_k=top_k, num_return_sequences=k,
+                    seed=seed, desc="pass@K")
     return [sum(accuracy(c.text, r["answer"], r.get("options")) == 1.0 for c in cs) for r, cs in zip(records, outs)]
 
 
@@ -88,12 +89,13 @@ def _rewrite_with_pass_rates(f: Path, rates: dict[str, float]) -> None:
 
 
 def passk_file(model, processor, f: Path, k: int, chunk: int = 16, temperature: float = 1.0,
-               max_new_tokens: int = 96, seed: int = 0, model_name: str = "", records: list[dict] | None = None) -> dict:
+               max_new_tokens: int = 96, seed: int = 0, model_name: str = "", records: list[dict] | None = None,
+               top_p: float = 1.0, top_k: int = 0) -> dict:
     """Score every record of one split file (`records`: that file, already loaded); returns
     {"items", "mean_pass_rate", "solved", "unsolved"}."""
     records = load_records(f) if records is None else records
-    settings = {"model": model_name, "k": k, "chunk": chunk, "temperature": temperature,
-                "max_new_tokens": max_new_tokens, "seed": seed, "items": len(records)}
+    settings = {"model": model_name, "k": k, "chunk": chunk, "temperature": temperature, "top_p": top_p,
+                "top_k": top_k, "max_new_tokens": max_new_tokens, "seed": seed, "items": len(records)}
     prog = progress_path(f)
     done = _read_progress(prog, settings)
     if not prog.exists():
@@ -105,7 +107,7 @@ def passk_file(model, processor, f: Path, k: int, chunk: int = 16, temperature: 
             if all(r["id"] in done for r in part):
                 continue
             correct = sample_correct(model, processor, part, k, derive_seed(seed, part[0]["id"]), temperature,
-                                     max_new_tokens)
+                                     max_new_tokens, top_p, top_k)
             rows = [{"id": r["id"], "correct": c} for r, c in zip(part, correct)]
             _append(prog, rows)
             done.update({r["id"]: r["correct"] for r in rows})
@@ -119,15 +121,19 @@ def passk_file(model, processor, f: Path, k: int, chunk: int = 16, temperature: 
 
 
 def passk(model_path, data, split: str, k: int, chunk: int = 16, temperature: float = 1.0,
-          max_new_tokens: int = 96, seed: int = 0) -> list[dict]:
-    """Pass rates for every dataset under `data` (a world folder, a dataset folder or a file)."""
+          max_new_tokens: int = 96, seed: int = 0, top_p: float = 1.0, top_k: int = 0) -> list[dict]:
+    """Pass rates for every dataset under `data` (a world folder, a dataset folder or a file).
+
+    The paper's settings: K = 16, temperature 0.7, top_p 0.9, top_k 20 (and 1,024 new tokens on real data)."""
     from seethink.eval.datasets import find_datasets
     from seethink.models.load import load_model
 
     if not temperature > 0:
         raise SeethinkError(f"pass@K samples: --temperature must be > 0, got {temperature}")
+    if not 0 < top_p <= 1:
+        raise SeethinkError(f"--top-p must be in (0, 1], got {top_p}")
     files = [split_file(src, None if src.is_file() else split) for src in find_datasets(data, split).values()]
     loaded = {f: load_records(f) for f in files}  # every file is checked before the model is loaded
     model, processor = load_model(model_path)
-    return [passk_file(model, processor, f, k, chunk, temperature, max_new_tokens, seed, str(model_path), recs)
-            for f, recs in loaded.items()]
+    return [passk_file(model, processor, f, k, chunk, temperature, max_new_tokens, seed, str(model_path), recs,
+                       top_p, top_k) for f, recs in loaded.items()]

@@ -44,7 +44,8 @@ def decode(processor, ids: torch.Tensor) -> Completion:
 
 @torch.inference_mode()
 def generate(model, processor, records: list[dict], max_new_tokens: int = 96, batch_size: int = 64,
-             do_sample: bool = False, temperature: float = 1.0, top_p: float = 1.0, num_return_sequences: int = 1,
+             do_sample: bool = False, temperature: float = 1.0, top_p: float = 1.0, top_k: int = 0,
+             num_return_sequences: int = 1,
              seed: int = 0, desc: str = "generating") -> list[list[Completion]]:
     """Completions for every record (a list of `num_return_sequences` each), in input order.
 
@@ -63,7 +64,7 @@ def generate(model, processor, records: list[dict], max_new_tokens: int = 96, ba
             enc = encode_prompts(processor, batch).to(device)
             gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=do_sample,
                                  temperature=temperature if do_sample else None, top_p=top_p if do_sample else None,
-                                 top_k=None, num_return_sequences=num_return_sequences,
+                                 top_k=(top_k or None) if do_sample else None, num_return_sequences=num_return_sequences,
                                  suppress_tokens=suppress or None, pad_token_id=processor.tokenizer.pad_token_id)
             new = gen[:, enc["input_ids"].shape[1]:]
             for i in range(len(batch)):
