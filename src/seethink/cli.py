@@ -198,6 +198,25 @@ def cmd_train(a) -> None:
     print(f"done: {run_dir}")
 
 
+def cmd_experiment_paper(a) -> None:
+    import dataclasses
+
+    from seethink.experiment import CONFIGS, FULL, QUICK, run_paper
+
+    plan = QUICK if a.quick else FULL
+    if a.seeds is not None:
+        plan = dataclasses.replace(plan, seeds=tuple(range(a.seeds)))
+    if a.step_scale is not None:
+        if not 0 < a.step_scale <= 1:
+            raise SeethinkError(f"--step-scale must be in (0, 1], got {a.step_scale}")
+        plan = dataclasses.replace(plan, step_scale=a.step_scale)
+    out = Path(a.out or ("experiments/paper-quick" if a.quick else "experiments/paper"))
+    only = tuple(x.strip() for x in a.only.split(",")) if a.only else CONFIGS
+    # the full study (also when run in --only pieces) is the project's result: its report goes to docs/
+    report = Path("docs/reproduction.md") if plan == FULL and a.out is None and a.world is None else None
+    print(f"report written to {run_paper(out, plan, only, report, Path(a.world) if a.world else None)}")
+
+
 # ---------------------------------------------------------------- parser
 
 def build_parser() -> argparse.ArgumentParser:
@@ -284,6 +303,17 @@ def build_parser() -> argparse.ArgumentParser:
     pk.add_argument("--max-new-tokens", type=_positive, default=96)
     pk.add_argument("--seed", type=_nonneg, default=0)
     pk.set_defaults(func=cmd_passk)
+
+    xp = sub.add_parser("experiment", help="studies made of many runs")
+    xsub = xp.add_subparsers(dest="experiment", required=True, metavar="EXPERIMENT")
+    pp = xsub.add_parser("paper", help="the paper's comparisons on the miniature, over seeds, with verdicts (resumable)")
+    pp.add_argument("--quick", action="store_true", help="2 seeds, 1/5 of the steps, validation split: indicative only")
+    pp.add_argument("--out", help="experiment folder (default: experiments/paper, or experiments/paper-quick)")
+    pp.add_argument("--only", help="comma-separated configurations to run (default: all)")
+    pp.add_argument("--seeds", type=_positive, help="number of seeds (default: 3, quick 2)")
+    pp.add_argument("--step-scale", type=float, help="multiply every stage's steps (default: 1, quick 0.2)")
+    pp.add_argument("--world", help="use this world folder instead of building one under --out")
+    pp.set_defaults(func=cmd_experiment_paper)
 
     rp = sub.add_parser("report", help="Markdown report with plots from one or more run folders")
     rp.add_argument("runs", nargs="+", help="run folders written by `seethink train`")

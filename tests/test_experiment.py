@@ -1,0 +1,73 @@
+"""The reproduction study: paired statistics and verdicts on hand-made numbers, and a tiny end-to-end run."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from seethink.experiment import evaluate_claims, paired, t975, verdict
+
+
+def test_paired_difference_and_t_interval():
+    p = paired({0: 0.5, 1: 0.6, 2: 0.7}, {0: 0.4, 1: 0.4, 2: 0.6, 3: 0.9})  # seed 3 has no partner
+    assert p["seeds"] == [0, 1, 2] and p["mean"] == pytest.approx(0.4 / 3)
+    sd = 0.0577350269  # of the differences 0.1, 0.2, 0.1
+    half = 4.303 * sd / 3 ** 0.5
+    assert p["ci95"] == pytest.approx([0.4 / 3 - half, 0.4 / 3 + half])
+    assert paired({0: 110.0}, {0: 100.0}, relative=True)["mean"] == pytest.approx(10.0)
+    assert paired({0: 1.0}, {1: 1.0})["n"] == 0
+    assert t975(3) == 3.182 and t975(12) == 2.228  # between entries: the wider value
+
+
+@pytest.mark.parametrize("ci, direction, expected", [
+    ([0.01, 0.05], 1, "reproduced"), ([-0.05, -0.01], -1, "reproduced"),
+    ([-0.05, -0.01], 1, "not reproduced (opposite direction)"), ([-0.01, 0.05], 1, "inconclusive"),
+    (None, 1, "inconclusive (fewer than 2 seeds)"),
+])
+def test_verdicts(ci, direction, expected):
+    assert verdict(ci, direction) == expected
+
+
+def row(config, seed, perception, vr, think=20.0):
+    acc = {"perception": perception, "text_reasoning": 0.3, "visual_reasoning": vr}
+    return {"config": config, "seed": seed, "accuracy": acc, "overall": sum(acc.values()) / 3,
+            "think_tokens": {"perception": 5.0, "text_reasoning": 10.0, "visual_reasoning": think}}
+
+
+def test_claims_from_hand_made_results():
+    runs = {"staged": {s: row("staged", s, 0.5 + 0.01 * s, 0.60, think=16.0 + s) for s in range(3)},
+            "merged": {s: row("merged", s, 0.4, 0.62 + 0.001 * s, think=20.0) for s in range(3)}}
+    base = {"vr_perception_share": 0.83, "vr_perception_share_ci95": [0.79, 0.87], "vr_errors": 300}
+    claims = {c["claim"]: c for c in evaluate_claims(base, runs)}
+    assert claims["1"]["verdict"] == "reproduced" and "83.0%" in claims["1"]["miniature"]
+    assert claims["2b"]["verdict"] == "reproduced" and claims["2b"]["estimate"] == pytest.approx(0.11)
+    assert claims["2a"]["verdict"] == "not reproduced (opposite direction)"
+    assert claims["3"]["verdict"] == "reproduced" and claims["3"]["estimate"] == pytest.approx(-15.0)
+    assert claims["5"]["verdict"] == "not run" and claims["6c"]["verdict"] == "not run"
+    assert evaluate_claims(None, {})[0]["verdict"] == "not run"
+
+
+@pytest.mark.slow
+def test_tiny_study_end_to_end_and_resume(world_dir, tmp_path):
+    args = [sys.executable, "-m", "seethink", "experiment", "paper", "--quick", "--seeds", "1", "--step-scale", "0.01",
+            "--only", "merged,staged", "--world", str(world_dir), "--out", str(tmp_path / "xp")]
+    p = subprocess.run(args, capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stderr[-2000:]
+    results = sorted(f.name for f in (tmp_path / "xp" / "results").glob("*.json"))
+    assert results == ["base.json", "merged-s0.json", "staged-s0.json"]
+    staged = json.loads((tmp_path / "xp" / "results" / "staged-s0.json").read_text())
+    assert staged["steps"] == 5 and [s["name"] for s in staged["stages"]] == ["perception", "text_reasoning",
+                                                                              "visual_reasoning"]
+    assert staged["split"] == "validation" and staged["n"]["visual_reasoning"] == 28
+    report = (tmp_path / "xp" / "reproduction.md").read_text()
+    assert "| 2a | Staged beats merged on visual reasoning |" in report and "Indicative only" in report
+    assert (tmp_path / "xp" / "accuracy.png").stat().st_size > 10_000
+    again = subprocess.run(args, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0 and again.stdout.count("done, skipped") == 2
+
+
+def test_unknown_configuration_is_one_line(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "seethink", "experiment", "paper", "--only", "stagd", "--out",
+                        str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 2 and "unknown configuration(s) stagd" in p.stderr and "Traceback" not in p.stderr
