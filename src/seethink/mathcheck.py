@@ -47,9 +47,13 @@ def plausible(expr: str) -> bool:
 
 
 def _serve(conn) -> None:  # runs in the worker process
+    import logging
     import resource
 
     from math_verify import parse, verify
+
+    # math-verify warns once per process that its own timeouts are off: they are, the parent enforces one
+    logging.getLogger("math_verify").setLevel(logging.ERROR)
 
     limit = 1 << 30  # 1 GiB: a runaway computation fails with MemoryError instead of swapping
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
