@@ -15,7 +15,7 @@ def run(*args, check=True):
 
 
 @pytest.mark.parametrize("verb", [[], ["world"], ["world", "build"], ["world", "show"], ["pretrain"], ["eval"], ["train"],
-                                  ["report"]])
+                                  ["report"], ["passk"], ["experiment"], ["experiment", "paper"]])
 def test_help_on_every_verb(verb):
     p = run(*verb, "--help")
     assert "usage: seethink" in p.stdout

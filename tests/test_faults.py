@@ -103,6 +103,8 @@ BAD_INPUT = {
     "model weights missing": lambda w, t: (EVAL + [t / "out", _model_copy(t, lambda m: (m / "model.safetensors").unlink()),
                                                    "--data", w], "cannot load model weights"),
     "output folder is a file": lambda w, t: (["eval", "--data", w, "--out", _garbage(t / "f")], "exists and is not a directory"),
+    "output folder cannot be created": lambda w, t: (["eval", "--data", w, "--out", "/proc/seethink-test/out"],
+                                                     "cannot create output directory /proc/seethink-test/out"),
     "recipe: unknown key": lambda w, t: (["train", "--set", "stages.0.stepz=1"], "stages.0.stepz: unknown key"),
     "recipe: typo in a stage's data": lambda w, t: (["train", "--set", f"data={w}", "--set", f"output_dir={t}",
                                                      "--set", "stages.1.data.0.path=text_reasonin"],

@@ -121,13 +121,14 @@ def test_endpoint_judge_attributes_by_its_replies_and_caches_them(stub, vr, tmp_
     assert (s["perception"], s["reasoning"], s["unattributed"], s["perception_share"]) == (4, 4, 4, 0.5)
 
     # what went over the wire: the model, temperature 0, the image as a PNG data URL, the key, gold answer
-    req = next(r for r in server.requests if vr[0]["problem"] in r["messages"][0]["content"][1]["text"])  # concurrent
+    # requests run concurrently: find record 0's by its caption (problems repeat across records, scenes don't)
+    req = next(r for r in server.requests if vr[0]["caption"] in r["messages"][0]["content"][1]["text"])
     assert req["model"] == "stub-judge" and req["temperature"] == 0
     image = req["messages"][0]["content"][0]
     assert image["type"] == "image_url" and image["image_url"]["url"].startswith("data:image/png;base64,")
     assert server.headers[0]["Authorization"] == "Bearer sk-test"
     text = req["messages"][0]["content"][1]["text"]
-    assert f"Correct answer: {vr[0]['answer']}" in text and vr[0]["caption"] in text
+    assert vr[0]["problem"] in text and f"Correct answer: {vr[0]['answer']}" in text
 
     # a rerun reads every reply from the cache; a torn last line (a killed run) is ignored
     n = len(server.requests)
