@@ -65,6 +65,12 @@ def test_tiny_study_end_to_end_and_resume(world_dir, tmp_path):
     assert (tmp_path / "xp" / "accuracy.png").stat().st_size > 10_000
     again = subprocess.run(args, capture_output=True, text=True, timeout=900)
     assert again.returncode == 0 and again.stdout.count("done, skipped") == 2
+    (tmp_path / "xp" / "results" / "merged-s0.json").unlink()
+    only_report = subprocess.run(args + ["--report-only"], capture_output=True, text=True, timeout=300)
+    assert only_report.returncode == 0 and "training" not in only_report.stdout
+    report = (tmp_path / "xp" / "reproduction.md").read_text()
+    assert "Partial: 1 of 2 planned runs finished" in report and "| 2a | Staged beats merged on visual reasoning | " \
+        "+1.1 to +3.8 avg | not run | not run |" in report
 
 
 def test_unknown_configuration_is_one_line(tmp_path):

@@ -214,6 +214,13 @@ def cmd_experiment_paper(a) -> None:
     only = tuple(x.strip() for x in a.only.split(",")) if a.only else CONFIGS
     # the full study (also when run in --only pieces) is the project's result: its report goes to docs/
     report = Path("docs/reproduction.md") if plan == FULL and a.out is None and a.world is None else None
+    if a.report_only:
+        from seethink.experiment import write_report
+
+        if not (out / "results").is_dir():
+            raise SeethinkError(f"{out}: no results/ folder; run the study first")
+        print(f"report written to {write_report(out, report)}")
+        return
     print(f"report written to {run_paper(out, plan, only, report, Path(a.world) if a.world else None)}")
 
 
@@ -313,6 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("--seeds", type=_positive, help="number of seeds (default: 3, quick 2)")
     pp.add_argument("--step-scale", type=float, help="multiply every stage's steps (default: 1, quick 0.2)")
     pp.add_argument("--world", help="use this world folder instead of building one under --out")
+    pp.add_argument("--report-only", action="store_true", help="rewrite the report from the finished runs; train nothing")
     pp.set_defaults(func=cmd_experiment_paper)
 
     rp = sub.add_parser("report", help="Markdown report with plots from one or more run folders")

@@ -319,6 +319,11 @@ def write_report(out: Path, copy_to: Path | None = None) -> Path:
              f"from `{out}/results/` (one JSON per run). Plan: seeds {plan.get('seeds')}, steps x "
              f"{plan.get('step_scale')}, final evaluation on the {plan.get('final_split')} split "
              "(greedy, with judge-free error attribution).", ""]
+    planned = len(plan.get("seeds", [])) * len(plan.get("configs", []))
+    done = sum(len(v) for v in runs.values())
+    if planned and done < planned:
+        lines += [f"**Partial: {done} of {planned} planned runs finished so far** (the study resumes where it "
+                  "stopped; comparisons use the seeds both sides have).", ""]
     if plan.get("step_scale", 1) != 1:
         lines += ["**Quick mode: fewer seeds and steps. Indicative only.**", ""]
     lines += ["## Claims", "", "| # | claim | paper | miniature: mean [95% CI] | verdict |", "|---|---|---|---|---|"]
