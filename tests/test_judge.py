@@ -195,6 +195,13 @@ def test_local_vlm_judge_sees_the_image(tiny_model_dir, vr, tmp_path):
     assert len((tmp_path / "c.jsonl").read_text().splitlines()) == 4
 
 
+def test_local_vlm_judge_told_not_to_look(tiny_model_dir, vr, tmp_path):
+    judge = make_judge(str(tiny_model_dir), sees_images=False)
+    assert not judge.sees_images
+    replies = judge([JudgeRequest("q?", "3", "\\boxed{4}", None, vr[0]["images"][0])])  # the image is left out
+    assert len(replies) == 1
+
+
 def test_local_text_only_judge(tmp_path, vr):
     from transformers import LlamaConfig, LlamaForCausalLM
 

@@ -171,6 +171,7 @@ def run_one(config: str, seed: int, plan: Plan, world: Path, out: Path) -> dict:
     """Train one configuration with one seed and evaluate its final checkpoint; returns the result row."""
     from seethink.cli import RECIPES_DIR
     from seethink.recipe import load_recipe
+    from seethink.report import load_run
     from seethink.train.run import run_recipe
 
     path = RECIPES_DIR / f"{config}.yaml"
@@ -186,8 +187,6 @@ def run_one(config: str, seed: int, plan: Plan, world: Path, out: Path) -> dict:
     last = f"{len(recipe.stages)}-{recipe.stages[-1].name}"
     summary = _final_eval(run_dir / "stages" / last / "checkpoint", world, plan.final_split,
                           run_dir / "eval" / f"final-{plan.final_split}")
-    from seethink.report import load_run
-
     stages = [{"name": s.name, "algorithm": s.algorithm, "seconds": s.seconds,
                "accuracy": {c: s.eval["capability"][c]["accuracy"] for c in CAPABILITIES} if s.eval else None}
               for s in load_run(run_dir).stages]
@@ -208,7 +207,9 @@ def run_paper(out: str | Path, plan: Plan = FULL, only: tuple[str, ...] = CONFIG
         raise SeethinkError(f"--only: unknown configuration(s) {', '.join(unknown)}; choose from {', '.join(CONFIGS)}")
     out = ensure_dir(out, "experiment folder")
     results = ensure_dir(out / "results")
-    write_json(out / "plan.json", {**asdict(plan), "configs": list(only)})
+    earlier = json.loads((out / "plan.json").read_text()).get("configs", []) if (out / "plan.json").is_file() else []
+    planned = [c for c in CONFIGS if c in set(earlier) | set(only)]  # pieces run with --only add up
+    write_json(out / "plan.json", {**asdict(plan), "configs": planned})
     world = prepare_world(out, plan, any(c in NEEDS_PASS_RATES for c in only), world)
     if not (results / "base.json").is_file():
         summary = _final_eval(base_path(), world, plan.final_split, out / "runs" / "base-eval" / plan.final_split)

@@ -197,7 +197,7 @@ class LocalJudge:
             batch = requests[start: start + self.batch_size]
             texts = [self._prompt(r) for r in batch]
             if self.processor is not None:
-                images = [load_image(r.image) for r in batch if r.image]
+                images = [load_image(r.image) for r in batch if r.image and self.sees_images]
                 enc = self.processor(text=texts, padding=True, return_tensors="pt", **({"images": images} if images else {}))
             else:
                 enc = self.tokenizer(texts, padding=True, return_tensors="pt")

@@ -107,8 +107,8 @@ def pretrain(out: str | Path, cfg: PretrainConfig = PretrainConfig()) -> Path:
     args = TrainingArguments(
         output_dir=str(work), max_steps=cfg.steps, per_device_train_batch_size=cfg.batch_size, learning_rate=cfg.lr,
         warmup_steps=cfg.warmup_steps, lr_scheduler_type="cosine", weight_decay=cfg.weight_decay,
-        logging_steps=50, save_steps=min(500, max(1, cfg.steps // 4)), save_total_limit=1, report_to="none", use_cpu=True, seed=cfg.seed,
-        data_seed=cfg.seed, dataloader_num_workers=0, remove_unused_columns=False, disable_tqdm=False)
+        logging_steps=50, save_steps=min(500, max(1, cfg.steps // 4)), save_total_limit=1, report_to="none",
+        use_cpu=True, seed=cfg.seed, data_seed=cfg.seed, dataloader_num_workers=0, remove_unused_columns=False, disable_tqdm=False)
     trainer = Trainer(model=model, args=args, train_dataset=data,
                       data_collator=lambda b: collate(b, processor.tokenizer.pad_token_id))
     resume = _resumable(work, cfg)
