@@ -329,7 +329,9 @@ def write_report(out: Path, copy_to: Path | None = None) -> Path:
         lines += ["**Quick mode: fewer seeds and steps. Indicative only.**", ""]
     lines += ["## Claims", "", "| # | claim | paper | miniature: mean [95% CI] | verdict |", "|---|---|---|---|---|"]
     lines += [f"| {c['claim']} | {c['text']} | {c['paper']} | {c['miniature']} | {c['verdict']} |" for c in claims]
-    lines += ["", "Differences are paired by seed; CIs are Student-t over seeds (with 2 seeds, t = 12.7: wide).", "",
+    n_seeds = len(plan.get("seeds", [])) or 2
+    lines += ["", f"Differences are paired by seed; CIs are Student-t over seeds ({n_seeds} seeds: t = "
+              f"{t975(max(1, n_seeds - 1))}, so only large effects are decided).", "",
               "## Runs", "",
               "| configuration | seeds | perception | text reasoning | visual reasoning | average | VR think tokens | "
               "VR errors from perception | rollouts | train s |", "|---|---|---|---|---|---|---|---|---|---|"]
