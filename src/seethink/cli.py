@@ -171,10 +171,9 @@ def cmd_report(a) -> None:
 
 # ---------------------------------------------------------------- train
 
-RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"
-
-
 def default_recipe() -> Path:
+    from seethink.recipe import RECIPES_DIR
+
     for cand in (Path("recipes/staged.yaml"), RECIPES_DIR / "staged.yaml"):
         if cand.is_file():
             return cand

@@ -95,6 +95,11 @@ def t975(df: int) -> float:
     return T975[max(k for k in T975 if k <= df)]
 
 
+def t_halfwidth(values) -> float:
+    """Half-width of the Student-t 95% CI of the mean of >= 2 values."""
+    return t975(len(values) - 1) * float(np.std(values, ddof=1)) / math.sqrt(len(values))
+
+
 def paired(a: dict[int, float], b: dict[int, float], relative: bool = False) -> dict:
     """Mean per-seed difference a - b (or 100 (a - b) / b) with a t-based 95% CI over the seeds in both."""
     seeds = sorted(set(a) & set(b))
@@ -103,7 +108,7 @@ def paired(a: dict[int, float], b: dict[int, float], relative: bool = False) -> 
         return {"n": 0, "mean": None, "ci95": None, "seeds": []}
     if len(d) == 1:
         return {"n": 1, "mean": float(d[0]), "ci95": None, "seeds": seeds}
-    half = t975(len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))
+    half = t_halfwidth(d)
     return {"n": len(d), "mean": float(d.mean()), "ci95": [float(d.mean() - half), float(d.mean() + half)],
             "seeds": seeds}
 
@@ -135,13 +140,11 @@ def _summary_result(config: str, seed: int | None, summary: dict, extra: dict | 
 
 
 def _final_eval(model: Path, world: Path, split: str, out: Path) -> dict:
-    from seethink.data.io import load_records
-    from seethink.eval.evaluate import evaluate_datasets
+    """Greedy, with attribution, on the three capabilities' `split` in full (skipped if `out` has it)."""
+    from seethink.recipe import EvalSettings
+    from seethink.train.run import evaluate_into
 
-    if (out / "summary.json").is_file():
-        return json.loads((out / "summary.json").read_text())
-    datasets = {c: load_records(world / c, split) for c in CAPABILITIES}
-    return evaluate_datasets(model, datasets, out, attribution="auto")
+    return evaluate_into(model, EvalSettings(datasets=list(CAPABILITIES), split=split), world, out, seed=0)
 
 
 def prepare_world(out: Path, plan: Plan, needs_pass_rates: bool, world: Path | None = None) -> Path:
@@ -169,8 +172,7 @@ def prepare_world(out: Path, plan: Plan, needs_pass_rates: bool, world: Path | N
 
 def run_one(config: str, seed: int, plan: Plan, world: Path, out: Path) -> dict:
     """Train one configuration with one seed and evaluate its final checkpoint; returns the result row."""
-    from seethink.cli import RECIPES_DIR
-    from seethink.recipe import load_recipe
+    from seethink.recipe import RECIPES_DIR, load_recipe
     from seethink.report import load_run
     from seethink.train.run import run_recipe
 
@@ -278,18 +280,13 @@ def evaluate_claims(base: dict | None, runs: dict[str, dict[int, dict]]) -> list
 def _mean_ci(values: list[float]) -> str:
     if len(values) < 2:
         return f"{values[0]:.3f}" if values else "–"
-    half = t975(len(values) - 1) * float(np.std(values, ddof=1)) / math.sqrt(len(values))
-    return f"{np.mean(values):.3f} ± {half:.3f}"
+    return f"{np.mean(values):.3f} ± {t_halfwidth(values):.3f}"
 
 
 def _plot(base: dict | None, runs: dict[str, dict[int, dict]]) -> bytes:
-    import io
+    from seethink.report import figure_png, pyplot
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     names = (["base"] if base else []) + [c for c in CONFIGS if c in runs]
     fig, ax = plt.subplots(figsize=(max(7, 1.3 * len(names) + 2), 4))
     width = 0.8 / len(CAPABILITIES)
@@ -305,10 +302,9 @@ def _plot(base: dict | None, runs: dict[str, dict[int, dict]]) -> bytes:
     ax.set_ylim(0, 1)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, ncol=3, loc="upper center", bbox_to_anchor=(0.5, 1.12))
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    png = figure_png(fig)
     plt.close(fig)
-    return buf.getvalue()
+    return png
 
 
 def write_report(out: Path, copy_to: Path | None = None) -> Path:

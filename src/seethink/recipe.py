@@ -126,6 +126,7 @@ ALGORITHMS = ("grpo", "sft")
 LOSS_TYPES = ("grpo", "dapo", "dr_grpo", "bnpo")
 PRECISIONS = ("auto", "bf16", "fp32")
 ATTRIBUTIONS = ("auto", "facts", "caption", "none")
+RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"  # the shipped recipes (in a source checkout)
 
 
 # ---------------------------------------------------------------- parsing

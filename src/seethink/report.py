@@ -81,18 +81,24 @@ def _smooth(y: list[float], window: int) -> list[float]:
     return out
 
 
-def _png(fig) -> bytes:
+def pyplot():
+    """matplotlib.pyplot on the non-interactive Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def figure_png(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     return buf.getvalue()
 
 
 def _plots(runs: list[Run]) -> dict[str, bytes]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     out = {}
 
@@ -122,7 +128,7 @@ def _plots(runs: list[Run]) -> dict[str, bytes]:
     if handles:
         axes[0].legend(fontsize=8, loc="lower right")
     fig.suptitle("training curves")
-    out["curves.png"] = _png(fig)
+    out["curves.png"] = figure_png(fig)
     plt.close(fig)
 
     bars = [("start", runs[0].start)] if runs[0].start else []  # the first run's starting model
@@ -149,7 +155,7 @@ def _plots(runs: list[Run]) -> dict[str, bytes]:
         ax.set_ylim(0, 1)
         ax.legend(fontsize=8, ncol=min(4, len(bars)))
         ax.grid(axis="y", alpha=0.3)
-        out["accuracy.png"] = _png(fig)
+        out["accuracy.png"] = figure_png(fig)
         plt.close(fig)
 
         fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
@@ -163,7 +169,7 @@ def _plots(runs: list[Run]) -> dict[str, bytes]:
             ax.grid(axis="y", alpha=0.3)
         axes[0].set_ylabel("mean tokens (held-out, greedy)")
         axes[1].legend(fontsize=8)
-        out["lengths.png"] = _png(fig)
+        out["lengths.png"] = figure_png(fig)
         plt.close(fig)
 
     att = [(name, s["attribution"]["visual_reasoning"]) for name, s in bars
@@ -182,7 +188,7 @@ def _plots(runs: list[Run]) -> dict[str, bytes]:
         ax.set_title("error attribution (label: perception share)", fontsize=10)
         ax.legend(fontsize=8)
         ax.tick_params(axis="x", labelsize=8, rotation=20)
-        out["attribution.png"] = _png(fig)
+        out["attribution.png"] = figure_png(fig)
         plt.close(fig)
     return out
 

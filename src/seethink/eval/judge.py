@@ -148,22 +148,20 @@ class LocalJudge:
 
     def __init__(self, path: str | Path, max_new_tokens: int = 16, batch_size: int = 8):
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer, ProcessorMixin
+        from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from seethink.models.load import check_model_dir, load_model
+        from seethink.models.load import check_model_dir, load_processor, load_weights
 
         p = check_model_dir(path)
         self.identity = f"local:{p.resolve()}"
         self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
         try:
-            from transformers import AutoProcessor
-
-            proc = AutoProcessor.from_pretrained(p, local_files_only=True)
-        except (OSError, ValueError, KeyError):
-            proc = None
-        self.sees_images = isinstance(proc, ProcessorMixin)
+            self.processor = load_processor(p)  # only a folder with a multimodal processor is a VLM
+        except SeethinkError:
+            self.processor = None
+        self.sees_images = self.processor is not None
         if self.sees_images:
-            self.model, self.processor = load_model(p)
+            self.model = load_weights(p)
             self.tokenizer = self.processor.tokenizer
         else:
             try:
@@ -171,16 +169,15 @@ class LocalJudge:
                 self.model = AutoModelForCausalLM.from_pretrained(p, local_files_only=True, dtype=torch.float32).eval()
             except (OSError, ValueError, KeyError) as e:
                 raise SeethinkError(f"judge {p}: not a loadable VLM or causal LM ({str(e).splitlines()[0]})") from None
-            self.processor = None
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
 
     def _prompt(self, req: JudgeRequest) -> str:
-        image = self.sees_images and req.image
-        content = ([{"type": "image"}] if image else []) + [{"type": "text", "text": req.text()}]
         if self.processor is None:
             content = req.text()
+        else:
+            content = ([{"type": "image"}] if self.sees_images and req.image else []) + [{"type": "text", "text": req.text()}]
         template = self.processor or self.tokenizer
         if getattr(template, "chat_template", None):
             return template.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True,

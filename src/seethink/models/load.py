@@ -40,13 +40,19 @@ def load_model(path: str | Path, device: str | None = None, dtype: torch.dtype |
     """Return (model, processor) for a local VLM folder; weights never come from a hub."""
     p = check_model_dir(path)
     processor = load_processor(p)
+    return load_weights(p, device, dtype), processor
+
+
+def load_weights(path: str | Path, device: str | None = None, dtype: torch.dtype | None = None):
+    """The VLM of a local folder (checked by `check_model_dir`), in eval mode, on `device` (default: GPU if any)."""
+    p = Path(path)
     try:
         model = AutoModelForImageTextToText.from_pretrained(p, local_files_only=True, dtype=dtype or torch.float32)
     except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as e:  # missing, truncated or foreign weights
         raise SeethinkError(f"cannot load model weights from {p}: {str(e).splitlines()[0]}") from None
     model.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model.eval()
-    return model, processor
+    return model
 
 
 def last_checkpoint(work: str | Path) -> Path | None:

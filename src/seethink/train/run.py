@@ -20,7 +20,7 @@ import yaml
 
 from seethink.errors import SeethinkError
 from seethink.fileio import ensure_dir, write_json, write_text
-from seethink.recipe import Recipe, to_dict
+from seethink.recipe import EvalSettings, Recipe, to_dict
 from seethink.train.stage import is_complete, run_stage
 
 BUILTIN_WORLD_SIZES = {"train": 2000, "validation": 200, "test": 700}
@@ -93,19 +93,20 @@ def _claim_run_dir(run_dir: Path, resolved: dict) -> None:
     write_json(run_dir / "environment.json", environment())
 
 
-def evaluate_into(model_path: Path, recipe: Recipe, root: Path, out: Path) -> dict:
-    """Held-out evaluation (greedy) of one checkpoint, written to `out/`; skipped if already there."""
+def evaluate_into(model_path: Path, settings: EvalSettings, root: Path, out: Path, seed: int) -> dict:
+    """Held-out evaluation (greedy) of one checkpoint on `root`'s datasets, written to `out/`; skipped if
+    already there."""
     from seethink.data.io import load_records
     from seethink.eval.evaluate import evaluate_datasets
 
     if (out / "summary.json").is_file():
         return json.loads((out / "summary.json").read_text())
     datasets = {}
-    for name in recipe.eval.datasets:
-        recs = load_records(root / name, recipe.eval.split)
-        datasets[name] = recs[: recipe.eval.limit] if recipe.eval.limit else recs
-    return evaluate_datasets(model_path, datasets, out, recipe.eval.max_new_tokens, recipe.eval.batch_size, recipe.seed,
-                             attribution=recipe.eval.attribution)
+    for name in settings.datasets:
+        recs = load_records(root / name, settings.split)
+        datasets[name] = recs[: settings.limit] if settings.limit else recs
+    return evaluate_datasets(model_path, datasets, out, settings.max_new_tokens, settings.batch_size, seed,
+                             attribution=settings.attribution)
 
 
 def _line(summary: dict) -> str:
@@ -125,7 +126,7 @@ def run_recipe(recipe: Recipe) -> Path:
     rollouts = sum(s.steps * s.batch_size for s in recipe.stages if s.algorithm == "grpo")
     print(f"run {recipe.name}: {len(recipe.stages)} stage(s) from {start}; {rollouts} GRPO rollouts in total; "
           f"outputs in {run_dir}")
-    print(f"  start: {_line(evaluate_into(start, recipe, root, run_dir / 'eval' / 'start'))}")
+    print(f"  start: {_line(evaluate_into(start, recipe.eval, root, run_dir / 'eval' / 'start', recipe.seed))}")
     for k, stage in enumerate(recipe.stages, 1):
         stage_dir = run_dir / "stages" / f"{k}-{stage.name}"
         if is_complete(stage_dir):
@@ -136,5 +137,5 @@ def run_recipe(recipe: Recipe) -> Path:
             run_stage(stage, start, stage_dir, root, recipe.seed, recipe.report_to, recipe.precision)
             write_json(stage_dir / "timing.json", {"seconds": round(time.time() - t, 1)})
         start = stage_dir / "checkpoint"
-        print(f"  after {stage.name}: {_line(evaluate_into(start, recipe, root, stage_dir / 'eval'))}")
+        print(f"  after {stage.name}: {_line(evaluate_into(start, recipe.eval, root, stage_dir / 'eval', recipe.seed))}")
     return run_dir
