@@ -1,4 +1,8 @@
+import inspect
+import json
 import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -27,3 +31,58 @@ def tiny_model_dir(tmp_path_factory):
     build_model(proc).save_pretrained(out)
     proc.save_pretrained(out)
     return out
+
+
+class Stub:
+    """An OpenAI-compatible /v1/chat/completions server with scripted replies and a log of requests."""
+
+    def __init__(self, reply, fail_first: int = 0, status: int = 503, raw: bytes | None = None):
+        self.reply, self.fail_first, self.status, self.raw = reply, fail_first, status, raw
+        self.requests, self.headers = [], []
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                stub.requests.append(body)
+                stub.headers.append(dict(self.headers))
+                if len(stub.requests) <= stub.fail_first:
+                    self.send_response(stub.status)
+                    self.end_headers()
+                    return
+                content = body["messages"][0]["content"]
+                text = next(c["text"] for c in content if c["type"] == "text")
+                has_image = any(c["type"] == "image_url" for c in content)
+                args = (text, has_image) if len(inspect.signature(stub.reply).parameters) == 2 else (text,)
+                payload = stub.raw if stub.raw is not None else json.dumps(
+                    {"choices": [{"message": {"role": "assistant", "content": stub.reply(*args)}}]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def stub():
+    """Start stub endpoints on loopback: stub(reply, fail_first=.., status=.., raw=..); reply(text) or
+    reply(text, has_image) returns the reply text."""
+    servers = []
+
+    def make(reply=lambda text: "PERCEPTION", **kw):
+        servers.append(Stub(reply, **kw))
+        return servers[-1]
+
+    yield make
+    for s in servers:
+        s.close()

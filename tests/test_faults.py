@@ -340,3 +340,28 @@ def test_nan_loss_stops_the_stage_and_keeps_earlier_checkpoints(world_dir, tmp_p
     assert is_complete(stages / "1-perception")
     assert not (stages / "2-text_reasoning" / "checkpoint").exists()
     assert not (stages / "2-text_reasoning" / "work").exists()
+
+
+# ---------------------------------------------------------------- MCQ synthesis
+
+@pytest.mark.slow
+def test_synth_perception_killed_mid_run_asks_nothing_twice(stub, tmp_path):
+    from test_data_tools import caption_rows, generator_reply
+
+    def slow(text):
+        time.sleep(0.05)
+        return generator_reply(text)
+
+    server = stub(slow)
+    src = caption_rows(tmp_path, 80)
+    args = ["data", "synth-perception", src, "--generator", server.url, "--generator-model", "g", "--seed", 2, "--out"]
+    seethink(*args, tmp_path / "ref")
+    assert len(server.requests) == 80
+    cache = tmp_path / "run" / "generator_cache.jsonl"
+    kill_during([*args, tmp_path / "run"], lambda: cache.is_file() and len(cache.read_text().splitlines()) >= 20)
+    done, asked = len(cache.read_text().splitlines()), len(server.requests)
+    assert 20 <= done < 80
+    seethink(*args, tmp_path / "run")
+    assert len(server.requests) - asked == 80 - done  # the rerun asked only what the killed run had not stored
+    assert digest(tmp_path / "run", skip={"generator_cache.jsonl"}) == digest(tmp_path / "ref", skip={"generator_cache.jsonl"})
+    assert not leftovers(tmp_path)

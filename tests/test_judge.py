@@ -4,8 +4,6 @@ judges, and the CLI path. No network beyond 127.0.0.1."""
 import json
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -30,56 +28,6 @@ from seethink.eval.judge import (JudgeRequest, LocalJudge, OpenAIJudge, VerdictC
 ])
 def test_parse_verdict(reply, verdict):
     assert parse_verdict(reply) == verdict
-
-
-class Stub:
-    """An OpenAI-compatible /v1/chat/completions server with scripted replies and a log of requests."""
-
-    def __init__(self, reply, fail_first: int = 0, status: int = 503, raw: bytes | None = None):
-        self.reply, self.fail_first, self.status, self.raw = reply, fail_first, status, raw
-        self.requests, self.headers = [], []
-        stub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                stub.requests.append(body)
-                stub.headers.append(dict(self.headers))
-                if len(stub.requests) <= stub.fail_first:
-                    self.send_response(stub.status)
-                    self.end_headers()
-                    return
-                text = next(c["text"] for c in body["messages"][0]["content"] if c["type"] == "text")
-                payload = stub.raw if stub.raw is not None else json.dumps(
-                    {"choices": [{"message": {"role": "assistant", "content": stub.reply(text)}}]}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(payload)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def stub():
-    servers = []
-
-    def make(reply=lambda text: "PERCEPTION", **kw):
-        servers.append(Stub(reply, **kw))
-        return servers[-1]
-
-    yield make
-    for s in servers:
-        s.close()
 
 
 def scripted(text: str) -> str:

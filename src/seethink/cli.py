@@ -169,6 +169,71 @@ def cmd_report(a) -> None:
     print(f"report written to {write_report(a.runs, a.out)}")
 
 
+# ---------------------------------------------------------------- data
+
+def cmd_data_import(a) -> None:
+    from seethink.data.paper import import_rows
+
+    target, counts = import_rows(a.source, a.out, a.split, a.as_split, a.capability, a.limit or 0)
+    print(f"{sum(counts.values())} records written to {target} "
+          f"({', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))})")
+
+
+def _tool_model(spec: str, role: str, max_tokens: int, api_key_env: str):
+    """A filter model or generator from `FOLDER` or `URL::SERVED_NAME`."""
+    from seethink.llm import make_chat
+
+    url, _, served = spec.partition("::") if "://" in spec else (spec, "", "")
+    return make_chat(url, served or None, api_key_env, True, max_tokens, role=role, flag="URL::NAME")
+
+
+def cmd_data_synth(a) -> None:
+    from seethink.data.synth import synth_perception
+    from seethink.llm import make_chat
+
+    gen = make_chat(a.generator, a.generator_model, a.api_key_env, sees_images=False, max_tokens=a.max_new_tokens,
+                    role="generator", flag="--generator-model")
+    s = synth_perception(a.captions, a.out, gen, a.split, a.seed, a.limit or 0)
+    skipped = sum(s["skipped"].values())
+    print(f"{s['mcqs']} MCQs from {s['captions']} captions written to {Path(a.out) / (a.split + '.jsonl')}; "
+          f"{skipped} replies skipped" + (f" ({', '.join(f'{k}: {v}' for k, v in s['skipped'].items())})" if skipped else "")
+          + f"; correct letters {s['correct_letters']}")
+
+
+def cmd_data_filter(a) -> None:
+    from seethink.data.filters import REQUIRE, FilterPlan, filter_dataset
+    from seethink.llm import ReplyCache, cached
+
+    require = tuple(x for x in a.require.split(",") if x)
+    if not require or any(x not in REQUIRE for x in require):
+        raise SeethinkError(f"--require must name one or both of {', '.join(REQUIRE)}, got {a.require!r}")
+    pass_rate = None
+    if a.pass_rate:
+        try:
+            low, high = (float(x) for x in a.pass_rate.split(":"))
+        except ValueError:
+            raise SeethinkError(f"--pass-rate expects LOW:HIGH, e.g. 0.1:0.9, got {a.pass_rate!r}") from None
+        if not 0 <= low <= high <= 1:
+            raise SeethinkError(f"--pass-rate needs 0 <= LOW <= HIGH <= 1, got {a.pass_rate}")
+        pass_rate = (low, high)
+    if a.dedup is not None and not 0 < a.dedup <= 1:
+        raise SeethinkError(f"--dedup must be in (0, 1], got {a.dedup}")
+    from seethink.fileio import check_folder_target
+
+    cache = ReplyCache(check_folder_target(a.out) / "filter_cache.jsonl", "filter-v1")
+
+    def models(specs, role):
+        return [(spec, cached(_tool_model(spec, role, a.max_new_tokens, a.api_key_env), cache, label=f"{role} {spec}"))
+                for spec in specs]
+
+    plan = FilterPlan(pass_rate, a.dedup, models(a.blind, "blind model"), models(a.keep_model, "filter model"), require)
+    results = filter_dataset(a.data, a.split, a.out, plan)
+    for r in results:
+        why = ", ".join(f"{k}: {v}" for k, v in r.reasons.most_common())
+        print(f"{r.name:>10}: kept {r.kept}, dropped {r.dropped}" + (f" ({why})" if why else ""))
+    print(f"kept records written to {Path(a.out) / (a.split + '.jsonl')}; dropped ones with reasons in dropped.jsonl")
+
+
 # ---------------------------------------------------------------- train
 
 def default_recipe() -> Path:
@@ -309,6 +374,47 @@ def build_parser() -> argparse.ArgumentParser:
     pk.add_argument("--max-new-tokens", type=_positive, default=96)
     pk.add_argument("--seed", type=_nonneg, default=0)
     pk.set_defaults(func=cmd_passk)
+
+    dt = sub.add_parser("data", help="bring in data: the paper's datasets, MCQs from captions, filters")
+    dsub = dt.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
+    im = dsub.add_parser("import", help="convert the paper's released datasets (or rows in their schemas) to records")
+    im.add_argument("source", help="a .jsonl/.json/.parquet file, a saved HF dataset folder, a folder of such files, "
+                                   "or a hub name (needs a network)")
+    im.add_argument("--out", required=True, help="dataset folder to write (OUT/SPLIT.jsonl + OUT/images/)")
+    im.add_argument("--split", default="train", help="split to read (default: train)")
+    im.add_argument("--as-split", help="split name to write (default: --split)")
+    im.add_argument("--capability", help="perception | text_reasoning | visual_reasoning (default: from the data or its name)")
+    im.add_argument("--limit", type=_positive, help="at most this many rows")
+    im.set_defaults(func=cmd_data_import)
+    sy = dsub.add_parser("synth-perception", help="one 4-option MCQ per dense caption, written by a generator LLM")
+    sy.add_argument("captions", help="(image, caption) rows: .jsonl/.json/.parquet, a saved HF dataset or a folder "
+                                     "(fields: image|images|image_path|image_file|file_name and caption|description)")
+    sy.add_argument("--generator", required=True, metavar="URL|FOLDER",
+                    help="an OpenAI-compatible base URL (with --generator-model) or a local HF model folder")
+    sy.add_argument("--generator-model", help="model name served at the --generator URL")
+    sy.add_argument("--api-key-env", default="OPENAI_API_KEY", metavar="VAR")
+    sy.add_argument("--out", required=True, help="dataset folder to write")
+    sy.add_argument("--split", default="train")
+    sy.add_argument("--seed", type=_nonneg, default=0, help="seed for option shuffling and letter balance")
+    sy.add_argument("--limit", type=_positive, help="at most this many captions")
+    sy.add_argument("--max-new-tokens", type=_positive, default=384)
+    sy.set_defaults(func=cmd_data_synth)
+    fl = dsub.add_parser("filter", help="drop MCQs by pass rate, near-duplicates, a blind model, the paper's keep rule")
+    fl.add_argument("data", help="a dataset folder or JSONL/parquet file of records")
+    fl.add_argument("--out", required=True, help="folder for the kept records, dropped.jsonl and filter_report.json")
+    fl.add_argument("--split", default="train")
+    fl.add_argument("--pass-rate", metavar="LOW:HIGH", help="keep records with LOW <= pass_rate <= HIGH")
+    fl.add_argument("--dedup", type=float, nargs="?", const=0.9, metavar="THRESHOLD",
+                    help="drop near-duplicate questions about the same image (3-gram Jaccard, default 0.9)")
+    fl.add_argument("--blind", action="append", default=[], metavar="MODEL",
+                    help="drop questions this model answers without the image (FOLDER or URL::NAME; repeatable)")
+    fl.add_argument("--keep-model", action="append", default=[], metavar="MODEL",
+                    help="the paper's keep rule with this filter model (FOLDER or URL::NAME; repeatable: all must agree)")
+    fl.add_argument("--require", default="image-wrong,caption-right",
+                    help="keep-rule tests: image-wrong, caption-right or both (default: both, the paper's rule)")
+    fl.add_argument("--api-key-env", default="OPENAI_API_KEY", metavar="VAR")
+    fl.add_argument("--max-new-tokens", type=_positive, default=64, help="longest filter-model reply")
+    fl.set_defaults(func=cmd_data_filter)
 
     xp = sub.add_parser("experiment", help="studies made of many runs")
     xsub = xp.add_subparsers(dest="experiment", required=True, metavar="EXPERIMENT")

@@ -33,7 +33,8 @@ import numpy as np
 
 from seethink.eval.metrics import bootstrap_ci
 from seethink.rewards import accuracy
-from seethink.world.generate import LETTERS, derive_seed, format_mcq
+from seethink.data.mcq import LETTERS, format_mcq, place_answer
+from seethink.world.generate import derive_seed
 from seethink.world.language import noun_phrase
 
 Answerer = Callable[[list[dict]], list[str]]  # records -> one completion each, in order
@@ -46,7 +47,7 @@ def _probe(record: dict, fact: dict, question: str, answer: str, pool: list[str]
     rng = random.Random(derive_seed(record["id"], *key))
     letter = LETTERS[rng.randrange(4)]
     wrong = rng.sample(sorted(set(pool) - {answer}), 3)
-    options = wrong[: LETTERS.index(letter)] + [answer] + wrong[LETTERS.index(letter):]
+    options = place_answer(answer, wrong, letter)
     return {"id": f"{record['id']}/probe-{'-'.join(map(str, key))}", "capability": "perception",
             "family": "probe", "problem": format_mcq(question, options), "answer": letter, "options": options,
             "images": record["images"], "facts": [fact]}

@@ -16,11 +16,11 @@ from typing import Iterator
 
 from PIL import Image
 
+from seethink.data.mcq import LetterDealer, format_mcq, place_answer
 from seethink.world import families as fam
 from seethink.world.language import caption
 from seethink.world.scene import Scene, render, sample_scene
 
-LETTERS = "ABCD"
 CAPABILITIES = ("perception", "text_reasoning", "visual_reasoning")
 VISUAL_DIFFICULTY = {"subtract": 1, "add": 1, "compare": 2, "multihop": 3}
 CAPTION_PROMPT = "Describe the image in detail."
@@ -42,23 +42,6 @@ def derive_seed(*parts) -> int:
     """A stable 63-bit seed from any parts (Python's hash() is salted per process; this is not)."""
     digest = hashlib.sha256("/".join(map(str, parts)).encode()).digest()
     return int.from_bytes(digest[:8], "big") >> 1
-
-
-class LetterDealer:
-    """Deals correct-answer letters in shuffled blocks of ABCD: counts never differ by more than one block."""
-
-    def __init__(self, rng: random.Random):
-        self.rng, self.block = rng, []
-
-    def __call__(self) -> str:
-        if not self.block:
-            self.block = list(LETTERS)
-            self.rng.shuffle(self.block)
-        return self.block.pop()
-
-
-def format_mcq(question: str, options: list[str]) -> str:
-    return question + "\n" + "\n".join(f"{LETTERS[i]}. {o}" for i, o in enumerate(options))
 
 
 def solution_text(reasoning: list[str], answer: str) -> str:
@@ -131,7 +114,7 @@ def generate(capability: str, split: str, n: int, seed: int, cfg: WorldConfig = 
         if capability == "perception":
             letter = dealers[family]()
             wrong = rng.sample(sorted(set(c.distractor_pool) - {c.answer}), 3)
-            options = wrong[: LETTERS.index(letter)] + [c.answer] + wrong[LETTERS.index(letter):]
+            options = place_answer(c.answer, wrong, letter)
             # the reference solution boxes the option text (scored as correct, like the letter): the tiny
             # default decoder did not learn to map a value back to its letter within its pretraining budget
             rec.update(problem=format_mcq(c.question, options), answer=letter, options=options,
