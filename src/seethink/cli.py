@@ -234,6 +234,19 @@ def cmd_data_filter(a) -> None:
     print(f"kept records written to {Path(a.out) / (a.split + '.jsonl')}; dropped ones with reasons in dropped.jsonl")
 
 
+# ---------------------------------------------------------------- export
+
+def cmd_export_verl(a) -> None:
+    from seethink.export.verl import export_verl
+    from seethink.recipe import load_recipe
+    from seethink.train.run import resolve_data
+
+    recipe = load_recipe(a.recipe, a.set)
+    out = export_verl(recipe, resolve_data(recipe), a.out, a.gpus)
+    print(f"{len(recipe.stages)} stage(s) of {recipe.name} exported to {out}; on the cluster: "
+          f"EASYR1_HOME=/path/to/EasyR1 bash {out / 'launch_easyr1.sh'}")
+
+
 # ---------------------------------------------------------------- train
 
 def default_recipe() -> Path:
@@ -415,6 +428,16 @@ def build_parser() -> argparse.ArgumentParser:
     fl.add_argument("--api-key-env", default="OPENAI_API_KEY", metavar="VAR")
     fl.add_argument("--max-new-tokens", type=_positive, default=64, help="longest filter-model reply")
     fl.set_defaults(func=cmd_data_filter)
+
+    xo = sub.add_parser("export", help="write a recipe out for a cluster engine")
+    xosub = xo.add_subparsers(dest="export_command", required=True, metavar="ENGINE")
+    xv = xosub.add_parser("verl", help="EasyR1/verl: per-stage parquet, reward module, configs, a chained launch script")
+    xv.add_argument("recipe", help="recipe YAML (GRPO stages)")
+    xv.add_argument("--out", required=True, help="export folder (written whole, or not at all)")
+    xv.add_argument("--gpus", type=_positive, default=8,
+                    help="GPUs per node; a recipe's batch_size is per device, so prompts per step scale with it")
+    xv.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe field")
+    xv.set_defaults(func=cmd_export_verl)
 
     xp = sub.add_parser("experiment", help="studies made of many runs")
     xsub = xp.add_subparsers(dest="experiment", required=True, metavar="EXPERIMENT")

@@ -1,0 +1,1 @@
+"""Export a recipe to cluster engines (verl / EasyR1): data, reward module, configs, one launch script."""

@@ -1,0 +1,187 @@
+"""`seethink export verl RECIPE --out DIR`: run a recipe's GRPO stages on a cluster with EasyR1 (or verl).
+
+Written to DIR:
+    stages/<k>-<name>/train.parquet   the exact rows seethink would train on, in order (mixture weights,
+                                      ordering and difficulty curricula already applied): steps × prompts per step
+    stages/<k>-<name>/val.parquet     held-out rows (the recipe's eval datasets and split)
+    stages/<k>-<name>/easyr1.yaml     the stage's EasyR1 config (paper settings from the recipe)
+    reward.py                         `compute_score` (EasyR1 batch) and `compute_score_verl` (verl), both
+                                      seethink's 0.9·accuracy + 0.1·format
+    format_prompt.jinja               the instruction seethink appends to every question
+    launch_easyr1.sh                  chains the stages: train, merge the FSDP shards into a Hugging Face
+                                      folder (the step the paper's scripts leave out), start the next stage
+                                      from it; a finished stage is skipped on rerun
+    recipe.yaml                       the resolved recipe
+Parquet columns serve both engines: EasyR1 reads `problem` (with `<image>`), `ground_truth`, `images`;
+verl reads `prompt` (chat messages), `data_source`, `reward_model.ground_truth`, `images`, `extra_info`.
+Images are embedded as PNG bytes. Data order is fixed here, so `data.shuffle` is false.
+Only GRPO stages export (EasyR1 has no SFT trainer); SFT stages are refused with a one-line error.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shlex
+import shutil
+from pathlib import Path
+
+import yaml
+
+from seethink.errors import SeethinkError
+from seethink.fileio import atomic_dir, check_folder_target, write_text
+from seethink.prompting import INSTRUCTION
+from seethink.recipe import Recipe, to_dict
+
+ENGINE_NOTE = "EasyR1 config keys as used by the paper's scripts (data.format_prompt, worker.reward.reward_function)"
+
+
+def ground_truth(rec: dict) -> str:
+    if rec.get("options"):
+        return json.dumps({"answer": rec["answer"], "options": rec["options"]}, ensure_ascii=False)
+    return str(rec["answer"])
+
+
+def _png(path: str) -> bytes:
+    from seethink.data.io import load_image
+
+    buf = io.BytesIO()
+    load_image(path).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def engine_rows(records: list[dict], split: str) -> list[dict]:
+    rows = []
+    for i, r in enumerate(records):
+        text = "<image>" * len(r["images"]) + r["problem"]
+        gt = ground_truth(r)
+        rows.append({
+            "problem": text, "ground_truth": gt, "answer": str(r["answer"]),
+            "images": [{"bytes": _png(p), "path": None} for p in r["images"]],
+            "prompt": [{"role": "user", "content": f"{text}\n{INSTRUCTION}"}],
+            "data_source": f"seethink/{r['capability']}", "ability": r["capability"],
+            "reward_model": {"style": "rule", "ground_truth": gt},
+            "extra_info": {"id": r["id"], "index": i, "split": split, "family": r.get("family") or ""},
+        })
+    return rows
+
+
+def write_parquet(path: Path, rows: list[dict]) -> None:
+    import datasets
+
+    features = datasets.Features({
+        "problem": datasets.Value("string"), "ground_truth": datasets.Value("string"), "answer": datasets.Value("string"),
+        "images": datasets.List(datasets.Image()),
+        "prompt": datasets.List({"role": datasets.Value("string"), "content": datasets.Value("string")}),
+        "data_source": datasets.Value("string"), "ability": datasets.Value("string"),
+        "reward_model": {"style": datasets.Value("string"), "ground_truth": datasets.Value("string")},
+        "extra_info": {"id": datasets.Value("string"), "index": datasets.Value("int64"), "split": datasets.Value("string"),
+                       "family": datasets.Value("string")},
+    })
+    datasets.disable_progress_bars()
+    try:
+        datasets.Dataset.from_list(rows, features=features).to_parquet(str(path))
+    finally:
+        datasets.enable_progress_bars()
+
+
+def easyr1_config(recipe: Recipe, k: int, gpus: int, prompts_per_step: int, stage_dir: str) -> dict:
+    s = recipe.stages[k]
+    return {
+        "data": {"train_files": f"{stage_dir}/train.parquet", "val_files": f"{stage_dir}/val.parquet",
+                 "prompt_key": "problem", "answer_key": "ground_truth", "image_key": "images",
+                 "format_prompt": "FORMAT_PROMPT", "max_prompt_length": 2048,
+                 "max_response_length": s.max_completion_length, "rollout_batch_size": prompts_per_step,
+                 "shuffle": False, "seed": recipe.seed},
+        "algorithm": {"adv_estimator": "grpo", "disable_kl": s.beta == 0, "use_kl_loss": s.beta > 0,
+                      "kl_penalty": "low_var_kl", "kl_coef": s.beta},
+        "worker": {
+            "actor": {"global_batch_size": prompts_per_step, "max_grad_norm": s.max_grad_norm,
+                      "clip_ratio_low": s.epsilon, "clip_ratio_high": s.epsilon_high,
+                      "loss_avg_mode": "token" if s.loss_type in ("dapo", "bnpo") else "seq",
+                      "model": {"model_path": "MODEL_PATH", "freeze_vision_tower": s.freeze_vision},
+                      "optim": {"lr": s.lr, "weight_decay": s.weight_decay, "lr_warmup_ratio": s.warmup_ratio}},
+            "rollout": {"n": s.num_generations, "temperature": s.temperature, "top_p": 1.0},
+            "reward": {"reward_type": "batch", "reward_function": "REWARD_FUNCTION"},
+        },
+        "trainer": {"max_steps": s.steps, "total_epochs": 1, "project_name": "seethink",
+                    "experiment_name": f"{recipe.name}-{k + 1}-{s.name}", "n_gpus_per_node": gpus, "nnodes": 1,
+                    "save_freq": s.steps, "save_limit": 1, "val_freq": -1, "val_before_train": False,
+                    "logger": ["console"]},
+    }
+
+
+LAUNCH = """#!/usr/bin/env bash
+# {name}: {n} GRPO stage(s) with EasyR1, written by `seethink export verl`.
+#   export EASYR1_HOME=/path/to/EasyR1   # a checkout with verl/ and scripts/model_merger.py
+#   bash launch_easyr1.sh                # optional: MODEL_PATH=... CHECKPOINTS=...
+# Each stage trains, then its FSDP checkpoint is merged into a Hugging Face folder that the next stage starts
+# from. A stage with a DONE marker is skipped on rerun; an interrupted stage starts again from its beginning.
+set -euo pipefail
+: "${{EASYR1_HOME:?set EASYR1_HOME to an EasyR1 checkout}}"
+HERE="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)"
+MODEL="${{MODEL_PATH:-{model}}}"
+CHECKPOINTS="${{CHECKPOINTS:-$HERE/checkpoints}}"
+PYTHON="${{PYTHON:-python3}}"
+
+run_stage() {{  # run_stage NAME: trains stages/NAME from $MODEL, then sets MODEL to its merged checkpoint
+  local name="$1" out="$CHECKPOINTS/$1"
+  if [ ! -f "$out/DONE" ]; then
+    echo "== stage $name from $MODEL"
+    (cd "$EASYR1_HOME" && "$PYTHON" -m verl.trainer.main config="$HERE/stages/$name/easyr1.yaml" \\
+        data.train_files="$HERE/stages/$name/train.parquet" data.val_files="$HERE/stages/$name/val.parquet" \\
+        data.format_prompt="$HERE/format_prompt.jinja" worker.reward.reward_function="$HERE/reward.py:compute_score" \\
+        worker.actor.model.model_path="$MODEL" trainer.save_checkpoint_path="$out")
+    local last
+    last="$(ls -d "$out"/global_step_* | sort -t_ -k3 -n | tail -1)"
+    (cd "$EASYR1_HOME" && "$PYTHON" scripts/model_merger.py --local_dir "$last/actor")
+    echo "$last/actor/huggingface" > "$out/DONE"
+  fi
+  MODEL="$(cat "$out/DONE")"
+}}
+
+{calls}
+echo "final model: $MODEL"
+"""
+
+
+def export_verl(recipe: Recipe, root: Path, out: str | Path, gpus: int = 8, val_limit: int = 256) -> Path:
+    """Write the export folder (atomically: it appears complete or not at all)."""
+    from seethink.data.io import load_records
+    from seethink.train.data import resolve, stage_records
+    from seethink.train.stage import rows_per_step
+
+    for s in recipe.stages:
+        if s.algorithm != "grpo":
+            raise SeethinkError(f"stage {s.name!r} is {s.algorithm}: only GRPO stages export to EasyR1/verl "
+                                "(run SFT stages with `seethink train`, then export the rest)")
+    out = check_folder_target(out)
+    val = []
+    for name in recipe.eval.datasets:
+        recs = load_records(resolve(root, name), recipe.eval.split)
+        val += recs[: recipe.eval.limit or val_limit]
+    with atomic_dir(out) as tmp:
+        names = []
+        for k, s in enumerate(recipe.stages):
+            name = f"{k + 1}-{s.name}"
+            names.append(name)
+            stage_dir = tmp / "stages" / name
+            stage_dir.mkdir(parents=True)
+            prompts = rows_per_step(s) * gpus  # a recipe's batch is per device
+            records = stage_records(s, root, s.steps * prompts, prompts, recipe.seed)
+            write_parquet(stage_dir / "train.parquet", engine_rows(records, "train"))
+            write_parquet(stage_dir / "val.parquet", engine_rows(val, recipe.eval.split))
+            config = easyr1_config(recipe, k, gpus, prompts, f"stages/{name}")
+            write_text(stage_dir / "easyr1.yaml", f"# {ENGINE_NOTE}; the launch script fills in the paths\n"
+                       + yaml.safe_dump(config, sort_keys=False))
+        shutil.copyfile(Path(__file__).with_name("easyr1_reward.py"), tmp / "reward.py")
+        write_text(tmp / "format_prompt.jinja", "{{ content | trim }}\n" + INSTRUCTION + "\n")
+        write_text(tmp / "recipe.yaml", yaml.safe_dump(to_dict(recipe), sort_keys=False))
+        from seethink.train.run import resolve_model
+
+        model = str(resolve_model(recipe).resolve())
+        calls = "\n".join(f"run_stage {shlex.quote(n)}" for n in names)
+        launch = tmp / "launch_easyr1.sh"
+        write_text(launch, LAUNCH.format(name=recipe.name, n=len(names), model=model, calls=calls))
+        launch.chmod(0o755)
+    return out

@@ -1,0 +1,163 @@
+"""`seethink export verl`: the parquet files load, the reward module scores real strings like seethink does,
+and the launch script chains the stages through the merge step (run here against a fake EasyR1 that records
+what it was asked to do)."""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import datasets
+import pytest
+import yaml
+
+from seethink.errors import SeethinkError
+from seethink.export.verl import export_verl
+from seethink.models.base import base_path
+from seethink.recipe import RECIPES_DIR, load_recipe
+from seethink.rewards import REWARDS
+
+
+@pytest.fixture(scope="module")
+def exported(world_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("export") / "staged"
+    recipe = load_recipe(RECIPES_DIR / "staged.yaml", [f"data={world_dir}", "stages.0.steps=3", "stages.1.steps=2",
+                                                       "stages.2.steps=2", "eval.limit=5"])
+    export_verl(recipe, world_dir, out, gpus=2)
+    return out, recipe
+
+
+def test_parquet_rows_are_the_stage_schedule(exported):
+    out, recipe = exported
+    for k, stage in enumerate(recipe.stages):
+        d = out / "stages" / f"{k + 1}-{stage.name}"
+        train = datasets.Dataset.from_parquet(str(d / "train.parquet"))
+        prompts = stage.batch_size // stage.num_generations * 2  # two GPUs
+        assert len(train) == stage.steps * prompts
+        row = train[0]
+        assert row["data_source"] == f"seethink/{stage.name}" and row["reward_model"]["ground_truth"] == row["ground_truth"]
+        assert row["prompt"][0]["content"].startswith(row["problem"])
+        if stage.name == "text_reasoning":
+            assert row["images"] == [] and "<image>" not in row["problem"]
+        else:
+            assert row["problem"].startswith("<image>") and row["images"][0].size == (64, 64)  # decodes as an image
+        config = yaml.safe_load((d / "easyr1.yaml").read_text())
+        assert config["data"]["rollout_batch_size"] == prompts and config["trainer"]["max_steps"] == stage.steps
+        assert config["worker"]["actor"]["model"]["freeze_vision_tower"] == stage.freeze_vision
+        assert config["worker"]["rollout"]["n"] == stage.num_generations and config["data"]["shuffle"] is False
+        assert len(datasets.Dataset.from_parquet(str(d / "val.parquet"))) == 15  # 3 eval datasets, limit 5
+
+
+def load_reward(out):
+    spec = importlib.util.spec_from_file_location("exported_reward", out / "reward.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_reward_module_scores_like_seethink(exported):
+    out, _ = exported
+    reward = load_reward(out)
+    mcq = json.dumps({"answer": "B", "options": ["red", "blue", "green", "white"]})
+    cases = [("<think>It is blue.</think>\\boxed{B}", mcq, 1.0),
+             ("<think>It is blue.</think>\\boxed{blue}", mcq, 1.0),  # the option text counts like its letter
+             ("\\boxed{B}", mcq, 0.9),  # no think block: accuracy only
+             ("<think>x</think>\\boxed{A, B}", mcq, 0.1),  # several options named: wrong
+             ("<think>3+4=7</think>\\boxed{7}", "7", 1.0),
+             ("<think>half</think>\\boxed{\\frac{1}{2}}", "0.5", 1.0),
+             ("<think>", "7", 0.0)]
+    scores = reward.compute_score([{"response": r, "response_length": 5, "ground_truth": g} for r, g, _ in cases])
+    assert [round(s["overall"], 6) for s in scores] == [want for _, _, want in cases]
+    for (r, g, want), s in zip(cases, scores):  # the same numbers seethink's own GRPO reward gives
+        answer, options = (json.loads(g)["answer"], json.loads(g)["options"]) if g.startswith("{") else (g, None)
+        ours = 0.9 * REWARDS["accuracy"]([r], [answer], [options])[0] + 0.1 * REWARDS["format"]([r])[0]
+        assert abs(ours - s["overall"]) < 1e-9
+        assert reward.compute_score_verl("seethink/perception", r, g)["score"] == s["overall"]
+
+
+FAKE_MAIN = """
+import json, os, sys
+args = dict(a.split("=", 1) for a in sys.argv[1:])
+with open(os.environ["FAKE_LOG"], "a") as f:
+    f.write(json.dumps({"train": args}) + "\\n")
+import yaml
+config = yaml.safe_load(open(args["config"]))
+step = config["trainer"]["max_steps"]
+os.makedirs(os.path.join(args["trainer.save_checkpoint_path"], f"global_step_{step}", "actor"), exist_ok=True)
+if os.environ.get("FAKE_FAIL") and "2-" in args["config"]:
+    sys.exit(3)
+"""
+
+FAKE_MERGER = """
+import argparse, json, os
+p = argparse.ArgumentParser(); p.add_argument("--local_dir"); a = p.parse_args()
+os.makedirs(os.path.join(a.local_dir, "huggingface"), exist_ok=True)
+with open(os.environ["FAKE_LOG"], "a") as f:
+    f.write(json.dumps({"merge": a.local_dir}) + "\\n")
+"""
+
+
+def fake_easyr1(tmp_path):
+    home = tmp_path / "EasyR1"
+    (home / "verl" / "trainer").mkdir(parents=True)
+    (home / "scripts").mkdir()
+    (home / "verl" / "__init__.py").write_text("")
+    (home / "verl" / "trainer" / "__init__.py").write_text("")
+    (home / "verl" / "trainer" / "main.py").write_text(textwrap.dedent(FAKE_MAIN))
+    (home / "scripts" / "model_merger.py").write_text(textwrap.dedent(FAKE_MERGER))
+    return home
+
+
+def launch(out, home, log, **env):
+    return subprocess.run(["bash", str(out / "launch_easyr1.sh")], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "EASYR1_HOME": str(home), "FAKE_LOG": str(log), "PYTHON": sys.executable,
+                               "CHECKPOINTS": str(log.parent / "ckpt"), **env})
+
+
+def test_launch_script_chains_stages_through_the_merge_step(exported, tmp_path):
+    out, recipe = exported
+    home, log = fake_easyr1(tmp_path), tmp_path / "log.jsonl"
+    p = launch(out, home, log, FAKE_FAIL="1")
+    assert p.returncode != 0  # stage 2 failed: the script stops there
+    p = launch(out, home, log)
+    assert p.returncode == 0, p.stderr
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    trains = [e["train"] for e in events if "train" in e]
+    assert [t["config"].split("/")[-2] for t in trains] == ["1-perception", "2-text_reasoning", "2-text_reasoning",
+                                                            "3-visual_reasoning"]  # stage 1 not redone
+    assert trains[0]["worker.actor.model.model_path"] == str(base_path().resolve())  # the recipe's model: base
+    ckpt = tmp_path / "ckpt"
+    assert trains[1]["worker.actor.model.model_path"] == f"{ckpt}/1-perception/global_step_3/actor/huggingface"
+    assert trains[3]["worker.actor.model.model_path"] == f"{ckpt}/2-text_reasoning/global_step_2/actor/huggingface"
+    assert trains[0]["worker.reward.reward_function"] == f"{out}/reward.py:compute_score"
+    assert [e["merge"].split("/")[-3] for e in events if "merge" in e] == ["1-perception", "2-text_reasoning",
+                                                                           "3-visual_reasoning"]
+    assert p.stdout.strip().endswith(f"final model: {ckpt}/3-visual_reasoning/global_step_2/actor/huggingface")
+
+
+def test_sft_stages_do_not_export(world_dir, tmp_path):
+    recipe = load_recipe(RECIPES_DIR / "sft-perception.yaml", [f"data={world_dir}"])
+    with pytest.raises(SeethinkError, match="only GRPO stages export"):
+        export_verl(recipe, world_dir, tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+
+
+def test_gpu_recipes_export_from_the_cli(world_dir, tmp_path):
+    for name in ("perception", "text_reasoning", "visual_reasoning"):
+        (tmp_path / "data" / name).mkdir(parents=True)
+        for split in ("train", "validation"):
+            src = world_dir / name / f"{split}.jsonl"
+            rows = [json.loads(line) for line in src.read_text().splitlines()[:40]]
+            for r in rows:
+                r["images"] = [str((src.parent / p).resolve()) for p in r["images"]]
+            (tmp_path / "data" / name / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    p = subprocess.run([sys.executable, "-m", "seethink", "export", "verl", RECIPES_DIR / "gpu" / "qwen2.5-vl-3b-staged.yaml",
+                        "--out", tmp_path / "x", "--set", f"data={tmp_path / 'data'}", "--set", "stages.0.steps=1",
+                        "--set", "stages.1.steps=1", "--set", "stages.2.steps=1"], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    config = yaml.safe_load((tmp_path / "x" / "stages" / "1-perception" / "easyr1.yaml").read_text())
+    assert config["data"]["rollout_batch_size"] == 128  # 80 completions per device x 8 GPUs / group 5: the paper's 128
+    assert config["algorithm"]["kl_coef"] == 0.01 and config["worker"]["actor"]["optim"]["lr"] == 1e-6
+    assert config["data"]["max_response_length"] == 2048
