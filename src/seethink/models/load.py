@@ -28,12 +28,20 @@ def check_model_dir(path: str | Path) -> Path:
 def load_processor(path: str | Path) -> ProcessorMixin:
     p = check_model_dir(path)
     try:
-        proc = AutoProcessor.from_pretrained(p, local_files_only=True)
-    except (OSError, ValueError, KeyError) as e:
-        raise SeethinkError(f"cannot load a processor from {p}: {str(e).splitlines()[0]}") from None
-    if not isinstance(proc, ProcessorMixin):  # some folders silently yield only a tokenizer
-        raise SeethinkError(f"{p} has no multimodal processor (AutoProcessor returned {type(proc).__name__})")
-    return proc
+        proc, problem = AutoProcessor.from_pretrained(p, local_files_only=True), None
+    except (OSError, ValueError, KeyError, AttributeError) as e:  # AttributeError: video processors sans torchvision
+        proc, problem = None, str(e).splitlines()[0]
+    if isinstance(proc, ProcessorMixin):
+        return proc
+    from seethink.models.processors import load_image_only  # video-capable VLMs without torchvision
+
+    try:
+        return load_image_only(p)
+    except (SeethinkError, OSError, ValueError, TypeError):
+        pass
+    if problem:
+        raise SeethinkError(f"cannot load a processor from {p}: {problem}")
+    raise SeethinkError(f"{p} has no multimodal processor (AutoProcessor returned {type(proc).__name__})")
 
 
 def load_model(path: str | Path, device: str | None = None, dtype: torch.dtype | None = None):
