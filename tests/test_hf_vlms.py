@@ -67,3 +67,78 @@ def test_one_stage_on_a_real_vlm_family(arch, algorithm, frozen, world_dir, tmp_
         assert not moved & set(vision), f"frozen vision tensors changed: {sorted(moved & set(vision))[:3]}"
     else:
         assert len(moved & set(vision)) >= len(vision) // 2, f"only {len(moved & set(vision))}/{len(vision)} vision moved"
+
+
+# ---------------------------------------------------------------- LoRA
+
+def lora_stage(**kw):
+    from seethink.recipe import Lora
+
+    return Stage(name="perception", data=[DataSource("perception")], steps=kw.pop("steps", 2), lr=5e-2, batch_size=8,
+                 num_generations=4, max_completion_length=8, weight_decay=0.0, lora=Lora(r=4, alpha=8), **kw)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", ["llava", "qwen2.5-vl"])
+def test_lora_stage_merges_adapters_into_a_plain_checkpoint(arch, world_dir, tiny_model_dir, tmp_path, monkeypatch):
+    import seethink.train.stage as stage_mod
+    from seethink.train.lora import target_modules
+
+    monkeypatch.setattr(stage_mod, "REWARDS", {"accuracy": parity, "format": parity})
+    start = tiny_model_dir
+    if arch != "llava":
+        model, proc = BUILDERS[arch]()
+        model.save_pretrained(tmp_path / "start")
+        proc.save_pretrained(tmp_path / "start")
+        start = tmp_path / "start"
+    before, _ = load_model(start)
+    targets = {f"{n}.weight" for n in target_modules(before, lora_stage().lora)}
+    ckpt = stage_mod.run_stage(lora_stage(), start, tmp_path / "stage", world_dir, seed=0)
+    assert not list(ckpt.glob("adapter_*"))  # merged: a plain HF model
+    after, _ = load_model(ckpt)
+    b, a = dict(before.named_parameters()), dict(after.named_parameters())
+    assert a.keys() == b.keys()
+    moved = {n for n in b if not torch.equal(b[n], a[n])}
+    assert moved and moved <= targets, f"not a LoRA target: {sorted(moved - targets)[:3]}"
+    assert not any(is_vision_param(n) for n in moved)  # the vision tower is not adapted by default
+    assert len(moved) >= len(targets) // 2
+
+
+@pytest.mark.slow
+def test_lora_stage_resumes_from_its_adapters(world_dir, tiny_model_dir, tmp_path, monkeypatch):
+    """Interrupted after its step-2 checkpoint (adapters only), the stage resumes to the weights of an
+    uninterrupted run."""
+    import seethink.train.stage as stage_mod
+    from seethink.train.metrics import NonFiniteGuard
+
+    monkeypatch.setattr(stage_mod, "REWARDS", {"accuracy": parity, "format": parity})
+    ref = stage_mod.run_stage(lora_stage(steps=4), tiny_model_dir, tmp_path / "ref", world_dir, seed=0)
+
+    class Interrupt(NonFiniteGuard):
+        def on_step_end(self, args, state, control, **kw):
+            if state.global_step == 3:
+                raise KeyboardInterrupt
+            return super().on_step_end(args, state, control, **kw)
+
+    monkeypatch.setattr(stage_mod, "NonFiniteGuard", Interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        stage_mod.run_stage(lora_stage(steps=4), tiny_model_dir, tmp_path / "run", world_dir, seed=0)
+    assert (tmp_path / "run" / "work" / "checkpoint-2" / "adapter_model.safetensors").is_file()
+    monkeypatch.setattr(stage_mod, "NonFiniteGuard", NonFiniteGuard)
+    got = stage_mod.run_stage(lora_stage(steps=4), tiny_model_dir, tmp_path / "run", world_dir, seed=0)
+    a, b = dict(load_model(ref)[0].named_parameters()), dict(load_model(got)[0].named_parameters())
+    assert all(torch.equal(a[n], b[n]) for n in a)
+
+
+def test_lora_recipe_fields_are_validated(tmp_path):
+    from seethink.errors import SeethinkError
+    from seethink.recipe import RECIPES_DIR, load_recipe
+
+    staged = RECIPES_DIR / "staged.yaml"
+    assert load_recipe(staged, ["stages.0.lora.r=8"]).stages[0].lora.r == 8
+    for override, msg in [("stages.0.lora.r=-1", "stages.0.lora.r: must be >= 0"),
+                          ("stages.1.lora.include_vision=true", "contradicts freeze_vision"),
+                          ("stages.0.lora.rank=8", "unknown key"), ("stages.0.lora.dropout=1", "must be in")]:
+        extra = ["stages.1.lora.r=4"] if "include_vision" in override else []
+        with pytest.raises(SeethinkError, match=msg):
+            load_recipe(staged, [override, *extra])

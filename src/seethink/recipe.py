@@ -36,6 +36,21 @@ class DataSource:
 
 
 @dataclass
+class Lora:
+    r: int = 0
+    """LoRA rank; 0 (default) trains the full weights, as the paper does."""
+    alpha: float = 16.0
+    """LoRA scaling numerator (the update is scaled by alpha / r)."""
+    dropout: float = 0.0
+    """Dropout on the LoRA input."""
+    target_modules: str = "all-linear"
+    """`all-linear` (every linear layer of the language model but the output head) or comma-separated module
+    names (a name matches a module whose dotted path ends with it)."""
+    include_vision: bool = False
+    """Also adapt the vision tower's linear layers (off by default: perception data trains it in full or not at all)."""
+
+
+@dataclass
 class Stage:
     name: str
     """Short name; the stage's folder is `stages/<k>-<name>/`."""
@@ -79,6 +94,9 @@ class Stage:
     """AdamW weight decay (the paper: 0.01)."""
     max_grad_norm: float = 1.0
     """Gradient clipping norm (the paper: 1.0)."""
+    lora: Lora = field(default_factory=Lora)
+    """Train LoRA adapters (through peft) instead of the full weights; merged into the checkpoint at the stage's end,
+    so the next stage starts from a plain HF model."""
 
 
 @dataclass
@@ -223,6 +241,14 @@ def _check(recipe: Recipe, where: _Where) -> None:
                 where.fail(f"{p}.batch_size", f"{s.batch_size} is not divisible by num_generations={s.num_generations}")
         if not s.data:
             where.fail(f"{p}.data", "a stage needs at least one data source")
+        if s.lora.r < 0:
+            where.fail(f"{p}.lora.r", f"must be >= 0, got {s.lora.r}")
+        if s.lora.r and not s.lora.alpha > 0:
+            where.fail(f"{p}.lora.alpha", f"must be > 0, got {s.lora.alpha}")
+        if not 0 <= s.lora.dropout < 1:
+            where.fail(f"{p}.lora.dropout", f"must be in [0, 1), got {s.lora.dropout}")
+        if s.lora.r and s.lora.include_vision and s.freeze_vision:
+            where.fail(f"{p}.lora.include_vision", "contradicts freeze_vision: true")
         for j, d in enumerate(s.data):
             if not d.weight > 0:
                 where.fail(f"{p}.data.{j}.weight", f"must be > 0, got {d.weight}")

@@ -68,6 +68,10 @@ def preflight(recipe: Recipe, start: Path, root: Path) -> None:
     from seethink.train.stage import rows_per_step
 
     check_model_dir(start)
+    if any(s.lora.r for s in recipe.stages):
+        from seethink.train.lora import _peft
+
+        _peft()  # a missing peft must not surface after the earlier stages have trained
     for stage in recipe.stages:
         for d in stage.data:
             try:

@@ -1,12 +1,14 @@
 """Run one stage: a TRL GRPOTrainer or SFTTrainer from a checkpoint, saved as an HF checkpoint.
 
 What TRL does (rollouts, advantages, clipping, KL, logging, in-stage checkpoints) stays in TRL. Added
-here: the stage's fixed data order, vision freezing, our rewards, metrics.jsonl, a NaN guard, and an
-atomic final save (the checkpoint folder appears complete or not at all).
+here: the stage's fixed data order, vision freezing, our rewards, metrics.jsonl, a NaN guard, LoRA adapters
+merged at the end (`seethink.train.lora`), and an atomic final save (the checkpoint folder appears complete
+or not at all).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -20,6 +22,7 @@ from seethink.recipe import Stage
 from seethink.rewards import DEFAULT_REWARD, REWARDS
 from seethink.train.data import grpo_dataset, sft_dataset, stage_records
 from seethink.train.freeze import freeze_vision
+from seethink.train.lora import lora_config, merged
 from seethink.train.metrics import GRPO_KEYS, SFT_KEYS, MetricsWriter, NonFiniteGuard, SampleLog
 
 
@@ -47,8 +50,9 @@ def _common_args(stage: Stage, work: Path, seed: int, report_to: str, precision:
 
 
 def build_trainer(stage: Stage, model, processor, root: Path, work: Path, seed: int, report_to: str = "none",
-                  samples: Path | None = None, precision: str = "auto"):
-    """The stage's TRL trainer and the log keys it reports. `samples`: keep a few rollouts there (GRPO)."""
+                  samples: Path | None = None, precision: str = "auto", peft_config=None):
+    """The stage's TRL trainer and the log keys it reports. `samples`: keep a few rollouts there (GRPO);
+    `peft_config`: let TRL wrap the model with these adapters."""
     block = rows_per_step(stage)
     records = stage_records(stage, root, stage.steps * block, block, seed)
     args = _common_args(stage, work, seed, report_to, precision)
@@ -63,12 +67,13 @@ def build_trainer(stage: Stage, model, processor, root: Path, work: Path, seed: 
         log = SampleLog(rewards[0], samples, every=stage.steps // 10) if samples else None
         trainer = GRPOTrainer(model=model, reward_funcs=[log or rewards[0], *rewards[1:]], args=config,
                               train_dataset=grpo_dataset(records), processing_class=processor,
-                              callbacks=[log] if log else None)
+                              callbacks=[log] if log else None, peft_config=peft_config)
         return trainer, GRPO_KEYS
     from trl import SFTConfig, SFTTrainer
 
     config = SFTConfig(**args, shuffle_dataset=False, max_length=None, remove_unused_columns=False)
-    trainer = SFTTrainer(model=model, args=config, train_dataset=sft_dataset(records), processing_class=processor)
+    trainer = SFTTrainer(model=model, args=config, train_dataset=sft_dataset(records), processing_class=processor,
+                         peft_config=peft_config)
     return trainer, SFT_KEYS
 
 
@@ -78,11 +83,15 @@ def run_stage(stage: Stage, start: Path, stage_dir: Path, root: Path, seed: int,
     work = stage_dir / "work"
     work.mkdir(parents=True, exist_ok=True)
     resume = last_checkpoint(work)
-    model, processor = load_model(resume or start)  # the weights of an in-stage checkpoint: see last_checkpoint
+    lora = stage.lora.r > 0
+    # the weights of an in-stage checkpoint (see last_checkpoint); with LoRA it holds only the adapters, which
+    # the Trainer restores itself on resume (checked by a test: resumed LoRA stages are bit-identical)
+    model, processor = load_model(start if lora else (resume or start))
     model.train()
     frozen = freeze_vision(model) if stage.freeze_vision else 0
+    peft_config = lora_config(model, stage.lora) if lora else None
     trainer, keys = build_trainer(stage, model, processor, root, work, seed, report_to, stage_dir / "samples.jsonl",
-                                  precision)
+                                  precision, peft_config)
     metrics = MetricsWriter(stage_dir / "metrics.jsonl", keys)
     guard = NonFiniteGuard()
     trainer.add_callback(metrics)
@@ -94,11 +103,13 @@ def run_stage(stage: Stage, start: Path, stage_dir: Path, root: Path, seed: int,
                             f"in-stage checkpoints discarded. The stage's starting checkpoint ({start}) is unchanged; "
                             "rerun with a lower lr under a new run name (--set name=...)")
     final = stage_dir / "checkpoint"
+    trained = merged(trainer.accelerator.unwrap_model(trainer.model))
     with atomic_dir(final) as tmp:
-        model.save_pretrained(tmp)
+        trained.save_pretrained(tmp)
         processor.save_pretrained(tmp)
         write_json(tmp / "seethink_stage.json", {"stage": stage.name, "start": str(start), "frozen_vision_tensors": frozen,
-                                                 "steps": trainer.state.global_step})
+                                                 "steps": trainer.state.global_step,
+                                                 "lora": dataclasses.asdict(stage.lora) if lora else None})
     _keep_tensorboard(work, stage_dir)
     shutil.rmtree(work, ignore_errors=True)
     return final
