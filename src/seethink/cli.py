@@ -271,8 +271,9 @@ def cmd_train(a) -> None:
         return
     from seethink.train.run import run_recipe
 
-    run_dir = run_recipe(recipe)
-    print(f"done: {run_dir}")
+    from seethink.train.dist import say
+
+    say(f"done: {run_recipe(recipe)}")
 
 
 def cmd_experiment_paper(a) -> None:

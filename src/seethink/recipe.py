@@ -63,7 +63,8 @@ class Stage:
     lr: float = 1e-5
     """Learning rate (constant schedule unless `warmup_ratio` > 0)."""
     batch_size: int = 32
-    """GRPO: completions per step (prompts × num_generations); SFT: examples per step."""
+    """Per device (process): GRPO completions per step (prompts × num_generations), SFT examples per step.
+    With N processes a step consumes N times as many."""
     num_generations: int = 8
     """GRPO group size: completions sampled per prompt. Must divide batch_size."""
     beta: float = 0.0
@@ -116,6 +117,21 @@ class EvalSettings:
 
 
 @dataclass
+class Rollouts:
+    engine: str = "transformers"
+    """How GRPO stages generate: `transformers` (generate() inside the trainer: CPU, small runs) or `vllm` (TRL's
+    vLLM integration; GPUs, needs `pip install vllm`)."""
+    vllm_mode: str = "colocate"
+    """`colocate` (vLLM shares the training GPUs) or `server` (a separate `trl vllm-serve --model …` process)."""
+    vllm_server_base_url: str = ""
+    """Server mode: the base URL of `trl vllm-serve` (default: http://0.0.0.0:8000)."""
+    vllm_gpu_memory_utilization: float = 0.3
+    """Colocate mode: the GPU memory share vLLM may take."""
+    vllm_tensor_parallel_size: int = 1
+    """Colocate mode: tensor-parallel size of vLLM."""
+
+
+@dataclass
 class Recipe:
     name: str
     """Run name; outputs go to `<output_dir>/<name>/`."""
@@ -138,11 +154,15 @@ class Recipe:
     """Passed to TRL (`tensorboard`, `wandb`, …)."""
     precision: str = "auto"
     """`auto` (bf16 mixed precision on a GPU that supports it, else fp32), `bf16` or `fp32`."""
+    rollouts: Rollouts = field(default_factory=Rollouts)
+    """How GRPO rollouts are generated (transformers or vLLM)."""
 
 
 ALGORITHMS = ("grpo", "sft")
 LOSS_TYPES = ("grpo", "dapo", "dr_grpo", "bnpo")
 PRECISIONS = ("auto", "bf16", "fp32")
+ENGINES = ("transformers", "vllm")
+VLLM_MODES = ("colocate", "server")
 ATTRIBUTIONS = ("auto", "facts", "caption", "none")
 RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"  # the shipped recipes (in a source checkout)
 
@@ -254,6 +274,12 @@ def _check(recipe: Recipe, where: _Where) -> None:
                 where.fail(f"{p}.data.{j}.weight", f"must be > 0, got {d.weight}")
     _one_of(where, "eval.attribution", recipe.eval.attribution, ATTRIBUTIONS)
     _one_of(where, "precision", recipe.precision, PRECISIONS)
+    _one_of(where, "rollouts.engine", recipe.rollouts.engine, ENGINES)
+    _one_of(where, "rollouts.vllm_mode", recipe.rollouts.vllm_mode, VLLM_MODES)
+    if not 0 < recipe.rollouts.vllm_gpu_memory_utilization <= 1:
+        where.fail("rollouts.vllm_gpu_memory_utilization", f"must be in (0, 1], got {recipe.rollouts.vllm_gpu_memory_utilization}")
+    if recipe.rollouts.vllm_tensor_parallel_size < 1:
+        where.fail("rollouts.vllm_tensor_parallel_size", f"must be >= 1, got {recipe.rollouts.vllm_tensor_parallel_size}")
     if recipe.eval.limit < 0:
         where.fail("eval.limit", f"must be >= 0, got {recipe.eval.limit}")
 
@@ -343,7 +369,8 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> Recipe:
         if "stages" in raw:
             where.fail("stages", "a merged recipe derives its stage from merged_from; change it with --set")
         staged = load_recipe((path.parent / raw["merged_from"]).resolve())
-        inherited = {k: v for k, v in to_dict(staged).items() if k in ("model", "data", "seed", "eval")}
+        inherited = {k: v for k, v in to_dict(staged).items()
+                     if k in ("model", "data", "seed", "eval", "precision", "rollouts")}
         changes = _stage_changes(raw.pop("stage_overrides", None), where, frozenset({"name", "data", "steps", "batch_size"}))
         raw = {**inherited, **raw, "stages": [{**dataclasses.asdict(merged_stage(staged)), **changes}]}
     elif raw.get("based_on"):

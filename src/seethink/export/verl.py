@@ -167,7 +167,7 @@ def export_verl(recipe: Recipe, root: Path, out: str | Path, gpus: int = 8, val_
             names.append(name)
             stage_dir = tmp / "stages" / name
             stage_dir.mkdir(parents=True)
-            prompts = rows_per_step(s) * gpus  # a recipe's batch is per device
+            prompts = rows_per_step(s, gpus)  # a recipe's batch is per device
             records = stage_records(s, root, s.steps * prompts, prompts, recipe.seed)
             write_parquet(stage_dir / "train.parquet", engine_rows(records, "train"))
             write_parquet(stage_dir / "val.parquet", engine_rows(val, recipe.eval.split))

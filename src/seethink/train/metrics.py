@@ -29,8 +29,11 @@ class StepLog(TrainerCallback):
         self.rows = [r for r in self.rows if r["step"] <= state.global_step]
 
     def add(self, rows: list[dict]) -> None:
+        from seethink.train.dist import is_main
+
         self.rows += rows
-        write_jsonl(self.path, self.rows)
+        if is_main():  # in a multi-process run every process logs the same rows; one writes them
+            write_jsonl(self.path, self.rows)
 
 
 class MetricsWriter(StepLog):

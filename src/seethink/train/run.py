@@ -21,6 +21,7 @@ import yaml
 from seethink.errors import SeethinkError
 from seethink.fileio import ensure_dir, write_json, write_text
 from seethink.recipe import EvalSettings, Recipe, to_dict
+from seethink.train.dist import on_main, say, state
 from seethink.train.stage import is_complete, run_stage
 
 BUILTIN_WORLD_SIZES = {"train": 2000, "validation": 200, "test": 700}
@@ -43,8 +44,8 @@ def resolve_data(recipe: Recipe) -> Path:
 
     root = Path(recipe.output_dir) / f"world-seed{recipe.seed}"
     if not (root / "world.json").is_file():
-        print(f"building the built-in world at {root} (once)")
-        build_world(root, recipe.seed, BUILTIN_WORLD_SIZES)
+        say(f"building the built-in world at {root} (once)")
+        on_main(build_world, root, recipe.seed, BUILTIN_WORLD_SIZES)
     return root
 
 
@@ -72,6 +73,11 @@ def preflight(recipe: Recipe, start: Path, root: Path) -> None:
         from seethink.train.lora import _peft
 
         _peft()  # a missing peft must not surface after the earlier stages have trained
+    if recipe.rollouts.engine == "vllm" and any(s.algorithm == "grpo" for s in recipe.stages):
+        import importlib.util
+
+        if importlib.util.find_spec("vllm") is None:
+            raise SeethinkError("rollouts.engine vllm needs vLLM (pip install vllm; CUDA GPUs only)")
     for stage in recipe.stages:
         for d in stage.data:
             try:
@@ -88,18 +94,25 @@ def preflight(recipe: Recipe, start: Path, root: Path) -> None:
 
 
 def _claim_run_dir(run_dir: Path, resolved: dict) -> None:
-    ensure_dir(run_dir, "run folder")
     f = run_dir / "recipe.yaml"
-    text = yaml.safe_dump(resolved, sort_keys=False)
-    if f.exists() and yaml.safe_load(f.read_text()) != resolved:
+    if f.exists() and yaml.safe_load(f.read_text()) != resolved:  # checked by every process: all of them stop
         raise SeethinkError(f"{run_dir} holds a run of a different recipe; choose another name (--set name=…) or remove it")
-    write_text(f, text)
-    write_json(run_dir / "environment.json", environment())
+
+    def write():
+        ensure_dir(run_dir, "run folder")
+        write_text(f, yaml.safe_dump(resolved, sort_keys=False))
+        write_json(run_dir / "environment.json", environment())
+
+    on_main(write)
 
 
-def evaluate_into(model_path: Path, settings: EvalSettings, root: Path, out: Path, seed: int) -> dict:
+def evaluate_into(model_path: Path, settings: EvalSettings, root: Path, out: Path, seed: int) -> dict | None:
     """Held-out evaluation (greedy) of one checkpoint on `root`'s datasets, written to `out/`; skipped if
-    already there."""
+    already there. In a multi-process run only the main process evaluates (the others get None)."""
+    return on_main(_evaluate, model_path, settings, root, out, seed)
+
+
+def _evaluate(model_path: Path, settings: EvalSettings, root: Path, out: Path, seed: int) -> dict:
     from seethink.data.io import load_records
     from seethink.eval.evaluate import evaluate_datasets
 
@@ -111,6 +124,11 @@ def evaluate_into(model_path: Path, settings: EvalSettings, root: Path, out: Pat
         datasets[name] = recs[: settings.limit] if settings.limit else recs
     return evaluate_datasets(model_path, datasets, out, settings.max_new_tokens, settings.batch_size, seed,
                              attribution=settings.attribution)
+
+
+def _report(label: str, summary: dict | None) -> None:
+    if summary is not None:  # None on the processes that did not evaluate
+        print(f"  {label}: {_line(summary)}")
 
 
 def _line(summary: dict) -> str:
@@ -127,19 +145,20 @@ def run_recipe(recipe: Recipe) -> Path:
     preflight(recipe, start, root)
     run_dir = Path(recipe.output_dir) / recipe.name
     _claim_run_dir(run_dir, to_dict(recipe))
-    rollouts = sum(s.steps * s.batch_size for s in recipe.stages if s.algorithm == "grpo")
-    print(f"run {recipe.name}: {len(recipe.stages)} stage(s) from {start}; {rollouts} GRPO rollouts in total; "
-          f"outputs in {run_dir}")
-    print(f"  start: {_line(evaluate_into(start, recipe.eval, root, run_dir / 'eval' / 'start', recipe.seed))}")
+    processes = state().num_processes
+    rollouts = sum(s.steps * s.batch_size * processes for s in recipe.stages if s.algorithm == "grpo")
+    say(f"run {recipe.name}: {len(recipe.stages)} stage(s) from {start}; {rollouts} GRPO rollouts in total"
+        f"{f' over {processes} processes' if processes > 1 else ''}; outputs in {run_dir}")
+    _report("start", evaluate_into(start, recipe.eval, root, run_dir / "eval" / "start", recipe.seed))
     for k, stage in enumerate(recipe.stages, 1):
         stage_dir = run_dir / "stages" / f"{k}-{stage.name}"
         if is_complete(stage_dir):
-            print(f"  stage {k} {stage.name}: already complete, skipped")
+            say(f"  stage {k} {stage.name}: already complete, skipped")
         else:
             t = time.time()
-            print(f"  stage {k} {stage.name}: {stage.algorithm}, {stage.steps} steps, freeze_vision={stage.freeze_vision}")
-            run_stage(stage, start, stage_dir, root, recipe.seed, recipe.report_to, recipe.precision)
-            write_json(stage_dir / "timing.json", {"seconds": round(time.time() - t, 1)})
+            say(f"  stage {k} {stage.name}: {stage.algorithm}, {stage.steps} steps, freeze_vision={stage.freeze_vision}")
+            run_stage(stage, start, stage_dir, root, recipe.seed, recipe.report_to, recipe.precision, recipe.rollouts)
+            on_main(write_json, stage_dir / "timing.json", {"seconds": round(time.time() - t, 1)})
         start = stage_dir / "checkpoint"
-        print(f"  after {stage.name}: {_line(evaluate_into(start, recipe.eval, root, stage_dir / 'eval', recipe.seed))}")
+        _report(f"after {stage.name}", evaluate_into(start, recipe.eval, root, stage_dir / "eval", recipe.seed))
     return run_dir

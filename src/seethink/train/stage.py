@@ -18,17 +18,24 @@ import torch
 from seethink.errors import SeethinkError
 from seethink.fileio import atomic_dir, write_json
 from seethink.models.load import last_checkpoint, load_model
-from seethink.recipe import Stage
+from seethink.recipe import Rollouts, Stage
 from seethink.rewards import DEFAULT_REWARD, REWARDS
 from seethink.train.data import grpo_dataset, sft_dataset, stage_records
+from seethink.train.dist import on_main
 from seethink.train.freeze import freeze_vision
 from seethink.train.lora import lora_config, merged
 from seethink.train.metrics import GRPO_KEYS, SFT_KEYS, MetricsWriter, NonFiniteGuard, SampleLog
 
 
-def rows_per_step(stage: Stage) -> int:
-    """Prompts (GRPO) or examples (SFT) one optimizer step consumes."""
-    return stage.batch_size // stage.num_generations if stage.algorithm == "grpo" else stage.batch_size
+def rows_per_step(stage: Stage, processes: int | None = None) -> int:
+    """Prompts (GRPO) or examples (SFT) one optimizer step consumes over all `processes` (default: those of
+    this run); a recipe's batch_size is per device."""
+    if processes is None:
+        from seethink.train.dist import state
+
+        processes = state().num_processes
+    per_device = stage.batch_size // stage.num_generations if stage.algorithm == "grpo" else stage.batch_size
+    return per_device * processes
 
 
 def use_bf16(precision: str) -> bool:
@@ -49,8 +56,17 @@ def _common_args(stage: Stage, work: Path, seed: int, report_to: str, precision:
                 logging_nan_inf_filter=False)  # NonFiniteGuard must see a NaN loss
 
 
+def vllm_args(rollouts: Rollouts | None) -> dict:
+    """GRPOConfig settings for TRL's vLLM rollouts (none for generate() inside the trainer)."""
+    if rollouts is None or rollouts.engine != "vllm":
+        return {}
+    return dict(use_vllm=True, vllm_mode=rollouts.vllm_mode, vllm_gpu_memory_utilization=rollouts.vllm_gpu_memory_utilization,
+                vllm_tensor_parallel_size=rollouts.vllm_tensor_parallel_size,
+                vllm_server_base_url=rollouts.vllm_server_base_url or None)
+
+
 def build_trainer(stage: Stage, model, processor, root: Path, work: Path, seed: int, report_to: str = "none",
-                  samples: Path | None = None, precision: str = "auto", peft_config=None):
+                  samples: Path | None = None, precision: str = "auto", peft_config=None, rollouts: Rollouts | None = None):
     """The stage's TRL trainer and the log keys it reports. `samples`: keep a few rollouts there (GRPO);
     `peft_config`: let TRL wrap the model with these adapters."""
     block = rows_per_step(stage)
@@ -62,7 +78,8 @@ def build_trainer(stage: Stage, model, processor, root: Path, work: Path, seed: 
         config = GRPOConfig(**args, num_generations=stage.num_generations, max_completion_length=stage.max_completion_length,
                             temperature=stage.temperature, beta=stage.beta, loss_type=stage.loss_type,
                             epsilon=stage.epsilon, epsilon_high=stage.epsilon_high, shuffle_dataset=False,
-                            reward_weights=list(DEFAULT_REWARD.values()), remove_unused_columns=False)
+                            reward_weights=list(DEFAULT_REWARD.values()), remove_unused_columns=False,
+                            **vllm_args(rollouts))
         rewards = [REWARDS[k] for k in DEFAULT_REWARD]
         log = SampleLog(rewards[0], samples, every=stage.steps // 10) if samples else None
         trainer = GRPOTrainer(model=model, reward_funcs=[log or rewards[0], *rewards[1:]], args=config,
@@ -78,7 +95,7 @@ def build_trainer(stage: Stage, model, processor, root: Path, work: Path, seed: 
 
 
 def run_stage(stage: Stage, start: Path, stage_dir: Path, root: Path, seed: int, report_to: str = "none",
-              precision: str = "auto") -> Path:
+              precision: str = "auto", rollouts: Rollouts | None = None) -> Path:
     """Train `stage` from checkpoint `start`; returns `stage_dir/checkpoint`. Resumes in-stage checkpoints."""
     work = stage_dir / "work"
     work.mkdir(parents=True, exist_ok=True)
@@ -91,27 +108,33 @@ def run_stage(stage: Stage, start: Path, stage_dir: Path, root: Path, seed: int,
     frozen = freeze_vision(model) if stage.freeze_vision else 0
     peft_config = lora_config(model, stage.lora) if lora else None
     trainer, keys = build_trainer(stage, model, processor, root, work, seed, report_to, stage_dir / "samples.jsonl",
-                                  precision, peft_config)
+                                  precision, peft_config, rollouts)
     metrics = MetricsWriter(stage_dir / "metrics.jsonl", keys)
     guard = NonFiniteGuard()
     trainer.add_callback(metrics)
     trainer.add_callback(guard)
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     if guard.bad_step is not None:
-        shutil.rmtree(work, ignore_errors=True)  # in-stage checkpoints may already hold diverged weights
+        on_main(shutil.rmtree, work, ignore_errors=True)  # in-stage checkpoints may already hold diverged weights
         raise SeethinkError(f"stage {stage.name}: loss became NaN/inf at step {guard.bad_step}; stopped and its "
                             f"in-stage checkpoints discarded. The stage's starting checkpoint ({start}) is unchanged; "
                             "rerun with a lower lr under a new run name (--set name=...)")
     final = stage_dir / "checkpoint"
-    trained = merged(trainer.accelerator.unwrap_model(trainer.model))
-    with atomic_dir(final) as tmp:
-        trained.save_pretrained(tmp)
-        processor.save_pretrained(tmp)
-        write_json(tmp / "seethink_stage.json", {"stage": stage.name, "start": str(start), "frozen_vision_tensors": frozen,
-                                                 "steps": trainer.state.global_step,
-                                                 "lora": dataclasses.asdict(stage.lora) if lora else None})
-    _keep_tensorboard(work, stage_dir)
-    shutil.rmtree(work, ignore_errors=True)
+    # sharded weights (ZeRO-3, FSDP) are gathered by every process; in one process the model saves itself
+    acc = trainer.accelerator
+    weights = acc.get_state_dict(trainer.model) if acc.num_processes > 1 and not lora else None
+
+    def save():
+        with atomic_dir(final) as tmp:
+            merged(acc.unwrap_model(trainer.model)).save_pretrained(tmp, state_dict=weights)
+            processor.save_pretrained(tmp)
+            write_json(tmp / "seethink_stage.json", {"stage": stage.name, "start": str(start), "frozen_vision_tensors": frozen,
+                                                     "steps": trainer.state.global_step,
+                                                     "lora": dataclasses.asdict(stage.lora) if lora else None})
+        _keep_tensorboard(work, stage_dir)
+        shutil.rmtree(work, ignore_errors=True)
+
+    on_main(save)
     return final
 
 
