@@ -65,6 +65,9 @@ def test_import_released_parquet_rows(tmp_path):
     assert load_image(mcq["images"][0]).getpixel((0, 0)) == (255, 0, 0)
     stored = json.loads(target.read_text().splitlines()[0])["images"][0]
     assert stored.startswith("images/")  # relative: the folder can move
+    import_rows(str(src.parent), tmp_path / "out", as_split="validation", limit=1)  # another split, same folder
+    assert len(load_records(tmp_path / "out", "train")) == 2 and len(load_records(tmp_path / "out", "validation")) == 1
+    assert len(list((tmp_path / "out" / "images").iterdir())) == 2  # the shared image is stored once
 
 
 def test_import_the_papers_stage1_files_and_a_saved_dataset(tmp_path):
@@ -107,7 +110,18 @@ def test_import_errors_name_the_row(tmp_path, row, msg):
     with pytest.raises(SeethinkError, match=msg) as e:
         import_rows(str(tmp_path / "rows.parquet"), tmp_path / "out")
     assert "rows.parquet: row 0" in str(e.value)
-    assert not (tmp_path / "out" / "train.jsonl").exists()
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*"))
+
+
+def test_import_by_hub_name_offline_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SeethinkError, match="UCSC-VLAA/VLM-CapCurriculum-Perception-Data: cannot load from the Hugging Face hub"):
+        import_rows("UCSC-VLAA/VLM-CapCurriculum-Perception-Data", tmp_path / "out")
+    with pytest.raises(SeethinkError, match="no such file or folder"):
+        import_rows("not/a/path/at/all", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
 
 
 def test_import_image_rows_need_a_capability(tmp_path):
@@ -323,4 +337,4 @@ def test_filter_cli_errors(world_dir, tmp_path, args, msg):
     p = run("data", "filter", world_dir / "perception", "--split", "validation", "--out", tmp_path / "f", *args,
             check=False)
     assert p.returncode == 2 and msg in one_error_line(p.stderr)
-    assert not (tmp_path / "f" / "validation.jsonl").exists()
+    assert not (tmp_path / "f").exists()  # nothing written, not even the folder

@@ -205,7 +205,6 @@ class ReplyCache:
                     self.replies[row["key"]] = row["reply"]
                 except (ValueError, KeyError, TypeError):
                     continue  # a line torn by a kill, or foreign content: asked again
-        self.path.parent.mkdir(parents=True, exist_ok=True)
 
     def key(self, identity: str, text: str, image: str | None) -> str:
         digest = hashlib.sha256(Path(image).read_bytes()).hexdigest() if image else ""
@@ -213,6 +212,7 @@ class ReplyCache:
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def add(self, key: str, reply: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)  # on first use: a run that fails early leaves nothing
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps({"key": key, "reply": reply}, ensure_ascii=False) + "\n")
         self.replies[key] = reply

@@ -16,7 +16,9 @@ The capability comes from `--capability`, else from a `capability` column, else 
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -94,7 +96,10 @@ def to_record(row: dict, where: str, base: Path, images_dir: Path, default_id: s
 
 def import_rows(src: str, out: str | Path, split: str = "train", as_split: str | None = None,
                 capability: str | None = None, limit: int = 0) -> tuple[Path, Counter]:
-    """Write `out/<as_split>.jsonl` (+ `out/images/`) from `src`; returns the file and counts per capability."""
+    """Write `out/<as_split>.jsonl` (+ `out/images/`) from `src`; returns the file and counts per capability.
+
+    Images are staged next to `out` and moved in only when every row converted: a bad row leaves `out` as it
+    was (other splits imported into the same folder stay)."""
     if capability is not None and capability not in CAPABILITIES:
         raise SeethinkError(f"--capability must be one of {', '.join(CAPABILITIES)}, got {capability!r}")
     out = check_folder_target(out)
@@ -105,15 +110,22 @@ def import_rows(src: str, out: str | Path, split: str = "train", as_split: str |
         raise SeethinkError(f"{src}: no rows in split {split!r}")
     name = str(src).rstrip("/").split("/")[-1]
     capability = capability or capability_from_name(str(src))
-    ensure_dir(out)
-    records, seen = [], Counter()
-    for i, (where, row) in enumerate(rows):
-        rec = to_record(row, where, base, out / "images", f"{name}-{split}-{i:07d}", capability, name)
-        seen[rec["id"]] += 1
-        if seen[rec["id"]] > 1:  # foreign ids (an `index` per file) repeat across files: keep them apart
-            rec["id"] = f"{rec['id']}-{seen[rec['id']]}"
-        rec["images"] = [relative_to(p, out) for p in rec["images"]]
-        records.append(rec)
-    target = out / f"{as_split or split}.jsonl"
+    ensure_dir(out.parent)
+    with tempfile.TemporaryDirectory(prefix=f".{out.name}.import.", dir=out.parent) as staging:
+        staged = Path(staging).resolve()
+        records, seen = [], Counter()
+        for i, (where, row) in enumerate(rows):
+            rec = to_record(row, where, base, staged / "images", f"{name}-{split}-{i:07d}", capability, name)
+            seen[rec["id"]] += 1
+            if seen[rec["id"]] > 1:  # foreign ids (an `index` per file) repeat across files: keep them apart
+                rec["id"] = f"{rec['id']}-{seen[rec['id']]}"
+            rec["images"] = [relative_to(p, staged) for p in rec["images"]]  # images/<sha>.png, as it will be in out
+            records.append(rec)
+        if (staged / "images").is_dir():
+            ensure_dir(out / "images")
+        for f in (staged / "images").glob("*.png"):
+            if not (out / "images" / f.name).exists():  # content-addressed: same name, same bytes
+                os.replace(f, out / "images" / f.name)
+    target = ensure_dir(out) / f"{as_split or split}.jsonl"
     write_jsonl(target, records)
     return target, Counter(r["capability"] for r in records)
