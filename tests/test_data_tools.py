@@ -80,7 +80,10 @@ def test_import_the_papers_stage1_files_and_a_saved_dataset(tmp_path):
            "prompt": "<image>Where is the lamp relative to the sofa?\nOptions:\nA: left\nB: right\nC: above\nD: below\n"
                      "Respond using only the letter corresponding to the correct answer.\n"}
     (tmp_path / "train_stage1_perception.jsonl").write_text(json.dumps(row) + "\n" + json.dumps({**row, "index": "1"}) + "\n")
-    import_rows(str(tmp_path / "train_stage1_perception.jsonl"), tmp_path / "p", capability="perception")
+    (tmp_path / "val_stage1_perception.jsonl").write_text(json.dumps({**row, "example_id": "val_1", "blob": b"x".hex()}) + "\n")
+    import_rows(str(tmp_path), tmp_path / "p", capability="perception")  # the folder: train_* files only
+    import_rows(str(tmp_path), tmp_path / "p", split="validation", capability="perception")  # its val_* file
+    assert [r["id"] for r in load_records(tmp_path / "p", "validation")] == ["val_1"]
     recs = load_records(tmp_path / "p", "train")
     assert [r["id"] for r in recs] == ["train_00009", "train_00009-2"]  # two MCQs about one image stay apart
     assert recs[0]["answer"] == "C" and recs[0]["options"][2] == "above"

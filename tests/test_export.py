@@ -23,7 +23,7 @@ from seethink.rewards import REWARDS
 @pytest.fixture(scope="module")
 def exported(world_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("export") / "staged"
-    recipe = load_recipe(RECIPES_DIR / "staged.yaml", [f"data={world_dir}", "stages.0.steps=3", "stages.1.steps=2",
+    recipe = load_recipe(RECIPES_DIR / "staged.yaml", [f"data={world_dir}", "stages.0.steps=10", "stages.1.steps=2",
                                                        "stages.2.steps=2", "eval.limit=5"])
     export_verl(recipe, world_dir, out, gpus=2)
     return out, recipe
@@ -85,7 +85,8 @@ with open(os.environ["FAKE_LOG"], "a") as f:
 import yaml
 config = yaml.safe_load(open(args["config"]))
 step = config["trainer"]["max_steps"]
-os.makedirs(os.path.join(args["trainer.save_checkpoint_path"], f"global_step_{step}", "actor"), exist_ok=True)
+for s in (step // 5, step):  # an earlier checkpoint too: the newest must be found by number, not by name
+    os.makedirs(os.path.join(args["trainer.save_checkpoint_path"], f"global_step_{s}", "actor"), exist_ok=True)
 if os.environ.get("FAKE_FAIL") and "2-" in args["config"]:
     sys.exit(3)
 """
@@ -129,7 +130,7 @@ def test_launch_script_chains_stages_through_the_merge_step(exported, tmp_path):
                                                             "3-visual_reasoning"]  # stage 1 not redone
     assert trains[0]["worker.actor.model.model_path"] == str(base_path().resolve())  # the recipe's model: base
     ckpt = tmp_path / "ckpt"
-    assert trains[1]["worker.actor.model.model_path"] == f"{ckpt}/1-perception/global_step_3/actor/huggingface"
+    assert trains[1]["worker.actor.model.model_path"] == f"{ckpt}/1-perception/global_step_10/actor/huggingface"
     assert trains[3]["worker.actor.model.model_path"] == f"{ckpt}/2-text_reasoning/global_step_2/actor/huggingface"
     assert trains[0]["worker.reward.reward_function"] == f"{out}/reward.py:compute_score"
     assert [e["merge"].split("/")[-3] for e in events if "merge" in e] == ["1-perception", "2-text_reasoning",

@@ -43,8 +43,9 @@ def read_rows(src: str | Path, split: str = "train") -> tuple[list[tuple[str, di
 
 
 def _in_split(rel: Path, split: str) -> bool:
-    parts = [rel.stem, *[q for q in rel.parts[:-1]]]
-    return any(q == split or q.startswith(f"{split}-") or q.startswith(f"{split}_") for q in parts)
+    names = {split, "val"} if split == "validation" else {split}  # the paper's scripts write val_*.jsonl
+    parts = [rel.stem, *rel.parts[:-1]]
+    return any(q == n or q.startswith(f"{n}-") or q.startswith(f"{n}_") for q in parts for n in names)
 
 
 def _read_file(f: Path) -> list[tuple[str, dict]]:

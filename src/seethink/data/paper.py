@@ -16,6 +16,7 @@ The capability comes from `--capability`, else from a `capability` column, else 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
@@ -62,6 +63,15 @@ def _problem_and_options(row: dict, problem: str, answer: str) -> tuple[str, lis
     return problem, None
 
 
+def _jsonable(value) -> bool:
+    """Extra columns pass through when they fit in JSONL (an embedded blob in a column of its own does not)."""
+    try:
+        json.dumps(value)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
 def to_record(row: dict, where: str, base: Path, images_dir: Path, default_id: str, capability: str | None,
               source: str) -> dict:
     """One foreign row as a validated seethink record."""
@@ -85,7 +95,7 @@ def to_record(row: dict, where: str, base: Path, images_dir: Path, default_id: s
         answer = answer.upper()
     _, rid = _first(row, ID_KEYS)
     used = {pkey, ikey, "answer", "capability", *(f"option_{c}" for c in "ABCDEFGH"), "data_source"}
-    rec = {k: v for k, v in row.items() if k not in used and k not in IMAGE_KEYS}  # extra columns pass through
+    rec = {k: v for k, v in row.items() if k not in used and k not in IMAGE_KEYS and _jsonable(v)}  # extras pass through
     rec.update(id=str(rid) if rid is not None else default_id, problem=problem, answer=answer, capability=cap,
                images=paths, options=options, source=str(row.get("source") or row.get("data_source") or source),
                family=str(row.get("family") or ""))

@@ -133,7 +133,7 @@ run_stage() {{  # run_stage NAME: trains stages/NAME from $MODEL, then sets MODE
         data.format_prompt="$HERE/format_prompt.jinja" worker.reward.reward_function="$HERE/reward.py:compute_score" \\
         worker.actor.model.model_path="$MODEL" trainer.save_checkpoint_path="$out")
     local last
-    last="$(ls -d "$out"/global_step_* | sort -t_ -k3 -n | tail -1)"
+    last="$(ls -d "$out"/global_step_* | sort -V | tail -1)"  # version sort: global_step_10 after global_step_9
     (cd "$EASYR1_HOME" && "$PYTHON" scripts/model_merger.py --local_dir "$last/actor")
     echo "$last/actor/huggingface" > "$out/DONE"
   fi
