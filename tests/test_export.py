@@ -13,6 +13,7 @@ import datasets
 import pytest
 import yaml
 
+from seethink.data.io import load_records
 from seethink.errors import SeethinkError
 from seethink.export.verl import export_verl
 from seethink.models.base import base_path
@@ -29,7 +30,7 @@ def exported(world_dir, tmp_path_factory):
     return out, recipe
 
 
-def test_parquet_rows_are_the_stage_schedule(exported):
+def test_parquet_rows_are_the_stage_schedule(exported, world_dir):
     out, recipe = exported
     for k, stage in enumerate(recipe.stages):
         d = out / "stages" / f"{k + 1}-{stage.name}"
@@ -40,14 +41,17 @@ def test_parquet_rows_are_the_stage_schedule(exported):
         assert row["data_source"] == f"seethink/{stage.name}" and row["reward_model"]["ground_truth"] == row["ground_truth"]
         assert row["prompt"][0]["content"].startswith(row["problem"])
         if stage.name == "text_reasoning":
-            assert row["images"] == [] and "<image>" not in row["problem"]
+            assert "images" not in train.column_names and "<image>" not in row["problem"]
         else:
             assert row["problem"].startswith("<image>") and row["images"][0].size == (64, 64)  # decodes as an image
+            first = load_records(world_dir / stage.name, "train")  # the image bytes are the file's own
+            assert train.cast_column("images", datasets.List(datasets.Image(decode=False)))[0]["images"][0]["bytes"] in \
+                {open(p, "rb").read() for r in first for p in r["images"]}
         config = yaml.safe_load((d / "easyr1.yaml").read_text())
         assert config["data"]["rollout_batch_size"] == prompts and config["trainer"]["max_steps"] == stage.steps
         assert config["worker"]["actor"]["model"]["freeze_vision_tower"] == stage.freeze_vision
         assert config["worker"]["rollout"]["n"] == stage.num_generations and config["data"]["shuffle"] is False
-        assert len(datasets.Dataset.from_parquet(str(d / "val.parquet"))) == 15  # 3 eval datasets, limit 5
+        assert len(datasets.Dataset.from_parquet(str(d / "val.parquet"))) == 5  # the stage's own validation split, eval.limit rows
 
 
 def load_reward(out):

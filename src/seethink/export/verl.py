@@ -3,7 +3,7 @@
 Written to DIR:
     stages/<k>-<name>/train.parquet   the exact rows seethink would train on, in order (mixture weights,
                                       ordering and difficulty curricula already applied): steps × prompts per step
-    stages/<k>-<name>/val.parquet     held-out rows (the recipe's eval datasets and split)
+    stages/<k>-<name>/val.parquet     held-out rows of the stage's own datasets (the recipe's eval split)
     stages/<k>-<name>/easyr1.yaml     the stage's EasyR1 config (paper settings from the recipe)
     reward.py                         `compute_score` (EasyR1 batch) and `compute_score_verl` (verl), both
                                       seethink's 0.9·accuracy + 0.1·format
@@ -14,13 +14,13 @@ Written to DIR:
     recipe.yaml                       the resolved recipe
 Parquet columns serve both engines: EasyR1 reads `problem` (with `<image>`), `ground_truth`, `images`;
 verl reads `prompt` (chat messages), `data_source`, `reward_model.ground_truth`, `images`, `extra_info`.
-Images are embedded as PNG bytes. Data order is fixed here, so `data.shuffle` is false.
+Images are embedded as their files' bytes, once per row: a schedule that repeats records (several epochs)
+repeats their bytes. Text-only stages have no `images` column. Data order is fixed here: `data.shuffle: false`.
 Only GRPO stages export (EasyR1 has no SFT trainer); SFT stages are refused with a one-line error.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import shlex
 import shutil
@@ -42,45 +42,49 @@ def ground_truth(rec: dict) -> str:
     return str(rec["answer"])
 
 
-def _png(path: str) -> bytes:
-    from seethink.data.io import load_image
-
-    buf = io.BytesIO()
-    load_image(path).save(buf, format="PNG")
-    return buf.getvalue()
-
-
 def engine_rows(records: list[dict], split: str) -> list[dict]:
+    """Rows both engines read. Images are the files' own bytes (a JPEG stays a JPEG), read once per file."""
+    from functools import lru_cache
+
+    @lru_cache(maxsize=None)
+    def image_bytes(path: str) -> bytes:
+        from seethink.data.io import load_image
+
+        load_image(path)  # a corrupt file fails here, with its name, not on the cluster
+        return Path(path).read_bytes()
+
+    with_images = any(r["images"] for r in records)
     rows = []
     for i, r in enumerate(records):
         text = "<image>" * len(r["images"]) + r["problem"]
         gt = ground_truth(r)
-        rows.append({
-            "problem": text, "ground_truth": gt, "answer": str(r["answer"]),
-            "images": [{"bytes": _png(p), "path": None} for p in r["images"]],
-            "prompt": [{"role": "user", "content": f"{text}\n{INSTRUCTION}"}],
-            "data_source": f"seethink/{r['capability']}", "ability": r["capability"],
-            "reward_model": {"style": "rule", "ground_truth": gt},
-            "extra_info": {"id": r["id"], "index": i, "split": split, "family": r.get("family") or ""},
-        })
+        row = {"problem": text, "ground_truth": gt, "answer": str(r["answer"]),
+               "prompt": [{"role": "user", "content": f"{text}\n{INSTRUCTION}"}],
+               "data_source": f"seethink/{r['capability']}", "ability": r["capability"],
+               "reward_model": {"style": "rule", "ground_truth": gt},
+               "extra_info": {"id": r["id"], "index": i, "split": split, "family": r.get("family") or ""}}
+        if with_images:  # text-only data has no image column at all: EasyR1 treats its presence as multimodal
+            row["images"] = [{"bytes": image_bytes(p), "path": None} for p in r["images"]]
+        rows.append(row)
     return rows
 
 
 def write_parquet(path: Path, rows: list[dict]) -> None:
     import datasets
 
-    features = datasets.Features({
+    features = {
         "problem": datasets.Value("string"), "ground_truth": datasets.Value("string"), "answer": datasets.Value("string"),
-        "images": datasets.List(datasets.Image()),
         "prompt": datasets.List({"role": datasets.Value("string"), "content": datasets.Value("string")}),
         "data_source": datasets.Value("string"), "ability": datasets.Value("string"),
         "reward_model": {"style": datasets.Value("string"), "ground_truth": datasets.Value("string")},
         "extra_info": {"id": datasets.Value("string"), "index": datasets.Value("int64"), "split": datasets.Value("string"),
                        "family": datasets.Value("string")},
-    })
+    }
+    if rows and "images" in rows[0]:
+        features["images"] = datasets.List(datasets.Image())
     datasets.disable_progress_bars()
     try:
-        datasets.Dataset.from_list(rows, features=features).to_parquet(str(path))
+        datasets.Dataset.from_list(rows, features=datasets.Features(features)).to_parquet(str(path))
     finally:
         datasets.enable_progress_bars()
 
@@ -156,10 +160,6 @@ def export_verl(recipe: Recipe, root: Path, out: str | Path, gpus: int = 8, val_
             raise SeethinkError(f"stage {s.name!r} is {s.algorithm}: only GRPO stages export to EasyR1/verl "
                                 "(run SFT stages with `seethink train`, then export the rest)")
     out = check_folder_target(out)
-    val = []
-    for name in recipe.eval.datasets:
-        recs = load_records(resolve(root, name), recipe.eval.split)
-        val += recs[: recipe.eval.limit or val_limit]
     with atomic_dir(out) as tmp:
         names = []
         for k, s in enumerate(recipe.stages):
@@ -170,6 +170,8 @@ def export_verl(recipe: Recipe, root: Path, out: str | Path, gpus: int = 8, val_
             prompts = rows_per_step(s, gpus)  # a recipe's batch is per device
             records = stage_records(s, root, s.steps * prompts, prompts, recipe.seed)
             write_parquet(stage_dir / "train.parquet", engine_rows(records, "train"))
+            val = [r for d in s.data
+                   for r in load_records(resolve(root, d.path), recipe.eval.split)[: recipe.eval.limit or val_limit]]
             write_parquet(stage_dir / "val.parquet", engine_rows(val, recipe.eval.split))
             config = easyr1_config(recipe, k, gpus, prompts, f"stages/{name}")
             write_text(stage_dir / "easyr1.yaml", f"# {ENGINE_NOTE}; the launch script fills in the paths\n"
