@@ -116,6 +116,15 @@ def test_import_errors_name_the_row(tmp_path, row, msg):
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*"))
 
 
+def test_rows_that_are_not_objects_are_refused_by_every_reader(tmp_path):
+    (tmp_path / "rows.jsonl").write_text('{"problem": "q", "answer": "1"}\n[1, 2]\n')
+    with pytest.raises(SeethinkError, match="rows.jsonl:2: expected an object, got list"):
+        import_rows(str(tmp_path / "rows.jsonl"), tmp_path / "out")
+    gen = OpenAIChat("http://127.0.0.1:9/v1", "never-asked")
+    with pytest.raises(SeethinkError, match="rows.jsonl:2: expected an object, got list"):
+        synth_perception(str(tmp_path / "rows.jsonl"), tmp_path / "mcq", gen)
+
+
 def test_import_by_hub_name_offline_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
@@ -208,18 +217,9 @@ def test_synth_perception_with_an_endpoint(stub, tmp_path):
     assert {s["id"] for s in skipped} == {"docci-3", "docci-7"}
 
 
-def test_synth_perception_survives_a_generator_that_writes_nonsense(tmp_path):
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    from seethink.models.tiny import build_processor
-
-    tok = build_processor().tokenizer
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                      num_attention_heads=2, num_key_value_heads=2, pad_token_id=tok.pad_token_id)
-    LlamaForCausalLM(cfg).save_pretrained(tmp_path / "lm")
-    tok.save_pretrained(tmp_path / "lm")
+def test_synth_perception_survives_a_generator_that_writes_nonsense(tiny_text_lm_dir, tmp_path):
     src = caption_rows(tmp_path, 3)
-    p = run("data", "synth-perception", src, "--generator", tmp_path / "lm", "--out", tmp_path / "mcq",
+    p = run("data", "synth-perception", src, "--generator", tiny_text_lm_dir, "--out", tmp_path / "mcq",
             "--max-new-tokens", 12, check=False)
     assert p.returncode == 2 and one_error_line(p.stderr).startswith("seethink: error: generator local:")
     assert "no usable MCQ in 3 replies (no JSON object: 3)" in p.stderr

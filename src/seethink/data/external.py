@@ -25,7 +25,15 @@ def read_rows(src: str | Path, split: str = "train") -> tuple[list[tuple[str, di
 
     `src` is a .jsonl/.json/.parquet file; a folder saved with `datasets.Dataset(Dict).save_to_disk`; a folder
     of such files (a hub snapshot: files whose name starts with or sits under `split`); or, when no such path
-    exists, a hub dataset name (needs a network)."""
+    exists, a hub dataset name (needs a network). Every row is an object (a mapping); anything else is an error."""
+    rows, base = _rows(src, split)
+    for where, row in rows:
+        if not isinstance(row, dict):
+            raise SeethinkError(f"{where}: expected an object, got {type(row).__name__}")
+    return rows, base
+
+
+def _rows(src: str | Path, split: str) -> tuple[list[tuple[str, object]], Path]:
     p = Path(src)
     if p.is_file():
         return _read_file(p), p.parent
@@ -40,6 +48,14 @@ def read_rows(src: str | Path, split: str = "train") -> tuple[list[tuple[str, di
     if HUB_NAME.match(str(src)):
         return _read_hub(str(src), split), Path.cwd()
     raise SeethinkError(f"{src}: no such file or folder")
+
+
+def first_field(row: dict, keys: tuple[str, ...]) -> tuple[str | None, object]:
+    """(key, value) of the first of `keys` the row fills (not None, "" or []), else (None, None)."""
+    for k in keys:
+        if row.get(k) not in (None, "", []):
+            return k, row[k]
+    return None, None
 
 
 def _in_split(rel: Path, split: str) -> bool:

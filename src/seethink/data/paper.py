@@ -23,7 +23,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from seethink.data.external import image_files, read_rows, relative_to
+from seethink.data.external import first_field, image_files, read_rows, relative_to
 from seethink.data.mcq import format_mcq, split_options
 from seethink.data.schema import CAPABILITIES, validate_record
 from seethink.errors import SeethinkError
@@ -42,13 +42,6 @@ LETTER_ONLY = re.compile(r"\s*Respond using only the letter[^\n]*", re.IGNORECAS
 def capability_from_name(name: str) -> str | None:
     flat = name.lower().replace("-", "").replace(" ", "")
     return next((cap for hint, cap in NAME_HINTS if hint.replace("_", "") in flat.replace("_", "")), None)
-
-
-def _first(row: dict, keys: tuple[str, ...]) -> tuple[str | None, object]:
-    for k in keys:
-        if row.get(k) not in (None, "", []):
-            return k, row[k]
-    return None, None
 
 
 def _problem_and_options(row: dict, problem: str, answer: str) -> tuple[str, list[str] | None]:
@@ -75,16 +68,14 @@ def _jsonable(value) -> bool:
 def to_record(row: dict, where: str, base: Path, images_dir: Path, default_id: str, capability: str | None,
               source: str) -> dict:
     """One foreign row as a validated seethink record."""
-    if not isinstance(row, dict):
-        raise SeethinkError(f"{where}: expected an object, got {type(row).__name__}")
-    pkey, problem = _first(row, PROBLEM_KEYS)
+    pkey, problem = first_field(row, PROBLEM_KEYS)
     if pkey is None or not isinstance(problem, str):
         raise SeethinkError(f"{where}: no problem text (looked for {', '.join(PROBLEM_KEYS)})")
     if row.get("answer") in (None, ""):
         raise SeethinkError(f"{where}: missing required field 'answer'")
     answer = str(row["answer"]).strip()
     answer = extract_boxed(answer) or answer
-    ikey, images = _first(row, IMAGE_KEYS)
+    ikey, images = first_field(row, IMAGE_KEYS)
     paths = image_files(images, base, images_dir, where, ikey) if ikey else []
     cap = capability or row.get("capability") or ("text_reasoning" if not paths else None)
     if cap is None:
@@ -93,7 +84,7 @@ def to_record(row: dict, where: str, base: Path, images_dir: Path, default_id: s
     problem, options = _problem_and_options(row, problem, answer)
     if options is not None:
         answer = answer.upper()
-    _, rid = _first(row, ID_KEYS)
+    _, rid = first_field(row, ID_KEYS)
     used = {pkey, ikey, "answer", "capability", *(f"option_{c}" for c in "ABCDEFGH"), "data_source"}
     rec = {k: v for k, v in row.items() if k not in used and k not in IMAGE_KEYS and _jsonable(v)}  # extras pass through
     rec.update(id=str(rid) if rid is not None else default_id, problem=problem, answer=answer, capability=cap,

@@ -19,7 +19,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from seethink.data.external import image_files, read_rows, relative_to
+from seethink.data.external import first_field, image_files, read_rows, relative_to
 from seethink.data.mcq import LETTERS, LetterDealer, format_mcq, place_answer
 from seethink.data.paper import IMAGE_KEYS
 from seethink.data.schema import validate_record
@@ -89,23 +89,22 @@ def parse_mcq(reply: str) -> tuple[str, str, list[str]]:
     return question.strip(), options[k], options[:k] + options[k + 1:]
 
 
-def _pairs(src: str, split: str, images_dir: Path) -> list[dict]:
+def _pairs(src: str, split: str, images_dir: Path, limit: int = 0) -> list[dict]:
+    """The first `limit` (all if 0) (image, caption) rows; only their embedded images are written out."""
     rows, base = read_rows(src, split)
     pairs, seen = [], set()
-    for i, (where, row) in enumerate(rows):
-        if not isinstance(row, dict):
-            raise SeethinkError(f"{where}: expected an object, got {type(row).__name__}")
+    for i, (where, row) in enumerate(rows[: limit or None]):
         caption = next((row[k] for k in CAPTION_KEYS if isinstance(row.get(k), str) and row[k].strip()), None)
         if caption is None:
             raise SeethinkError(f"{where}: no caption (looked for {', '.join(CAPTION_KEYS)})")
-        key = next((k for k in IMAGE_KEYS if row.get(k) not in (None, "", [])), None)
+        key, images = first_field(row, IMAGE_KEYS)
         if key is None:
             raise SeethinkError(f"{where}: no image (looked for {', '.join(IMAGE_KEYS)})")
         rid = str(row.get("id") or row.get("example_id") or f"caption-{i:07d}")
         if rid in seen:
             raise SeethinkError(f"{where}: duplicate id {rid!r}")
         seen.add(rid)
-        pairs.append({"id": rid, "caption": caption.strip(), "images": image_files(row[key], base, images_dir, where, key)})
+        pairs.append({"id": rid, "caption": caption.strip(), "images": image_files(images, base, images_dir, where, key)})
     return pairs
 
 
@@ -114,7 +113,7 @@ def synth_perception(src: str, out: str | Path, generator: ChatModel, split: str
     """Write `out/<split>.jsonl` (perception MCQ records), `out/skipped.jsonl` and `out/summary.json`."""
     out = check_folder_target(out)
     ensure_dir(out)
-    pairs = _pairs(src, split, out / "images")[: limit or None]
+    pairs = _pairs(src, split, out / "images", limit)
     if not pairs:
         raise SeethinkError(f"{src}: no (image, caption) pairs in split {split!r}")
     ask = cached(generator, ReplyCache(out / "generator_cache.jsonl", f"synth-v{PROMPT_VERSION}"), chunk=16,

@@ -21,7 +21,7 @@ from seethink.models.load import last_checkpoint, load_model
 from seethink.recipe import Rollouts, Stage
 from seethink.rewards import DEFAULT_REWARD, REWARDS
 from seethink.train.data import grpo_dataset, sft_dataset, stage_records
-from seethink.train.dist import on_main
+from seethink.train.dist import on_main, state
 from seethink.train.freeze import freeze_vision
 from seethink.train.lora import lora_config, merged
 from seethink.train.metrics import GRPO_KEYS, SFT_KEYS, MetricsWriter, NonFiniteGuard, SampleLog
@@ -31,8 +31,6 @@ def rows_per_step(stage: Stage, processes: int | None = None) -> int:
     """Prompts (GRPO) or examples (SFT) one optimizer step consumes over all `processes` (default: those of
     this run); a recipe's batch_size is per device."""
     if processes is None:
-        from seethink.train.dist import state
-
         processes = state().num_processes
     per_device = stage.batch_size // stage.num_generations if stage.algorithm == "grpo" else stage.batch_size
     return per_device * processes
