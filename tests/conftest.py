@@ -22,6 +22,25 @@ def world_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def tiny_text_lm_dir(tmp_path_factory):
+    """A tiny random text-only causal LM (Llama) with the world's tokenizer, seeded: it writes the same nonsense
+    every run (unseeded, it now and then writes something that parses differently)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from seethink.models.tiny import build_processor
+
+    out = tmp_path_factory.mktemp("lm")
+    tok = build_processor().tokenizer
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                      num_attention_heads=2, num_key_value_heads=2, pad_token_id=tok.pad_token_id)
+    torch.manual_seed(0)
+    LlamaForCausalLM(cfg).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     """A randomly initialised tiny default model saved as an HF folder."""
     from seethink.models.tiny import build_model, build_processor

@@ -150,17 +150,8 @@ def test_local_vlm_judge_told_not_to_look(tiny_model_dir, vr, tmp_path):
     assert len(replies) == 1
 
 
-def test_local_text_only_judge(tmp_path, vr):
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    from seethink.models.tiny import build_processor
-
-    tok = build_processor().tokenizer
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                      num_attention_heads=2, num_key_value_heads=2, pad_token_id=tok.pad_token_id)
-    LlamaForCausalLM(cfg).save_pretrained(tmp_path / "lm")
-    tok.save_pretrained(tmp_path / "lm")
-    judge = make_judge(str(tmp_path / "lm"))
+def test_local_text_only_judge(tiny_text_lm_dir, vr):
+    judge = make_judge(str(tiny_text_lm_dir))
     assert not judge.sees_images and judge.processor is None
     replies = judge([JudgeRequest("q?", "3", "\\boxed{4}", "a red circle", vr[0]["images"][0])] * 2)
     assert len(replies) == 2 and replies[0] == replies[1]  # greedy
