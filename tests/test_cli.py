@@ -33,6 +33,20 @@ def test_world_build_and_show(tmp_path):
 
     assert Image.open(tmp_path / "w" / "show-perception-train.png").size == (512, 406)
 
+def test_world_build_of_some_datasets_keeps_their_held_out_splits(tmp_path):
+    """A bigger train split of one dataset, built alone, is evaluated on the very same validation records."""
+    run("world", "build", "--out", tmp_path / "a", "--train", 6, "--validation", 5, "--test", 2)
+    run("world", "build", "--out", tmp_path / "b", "--train", 40, "--validation", 5, "--test", 2, "--datasets", "perception")
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["perception", "world.json"]
+    assert json.loads((tmp_path / "b" / "world.json").read_text())["datasets"] == ["perception"]
+    for split in ("validation", "test"):
+        a, b = (tmp_path / w / "perception" / f"{split}.jsonl" for w in "ab")
+        assert a.read_bytes() == b.read_bytes()
+    assert len((tmp_path / "b" / "perception" / "train.jsonl").read_text().splitlines()) == 40
+    p = run("world", "build", "--out", tmp_path / "c", "--datasets", "colour", check=False)
+    assert p.returncode == 2 and "--datasets" in p.stderr and not (tmp_path / "c").exists()
+
+
 
 @pytest.mark.slow
 def test_short_pretrain_then_eval(tmp_path, world_dir):

@@ -44,8 +44,9 @@ def cmd_world_build(a) -> None:
     if a.image_size < 32:
         raise SeethinkError(f"--image-size must be >= 32, got {a.image_size}")
     cfg = WorldConfig(image_size=a.image_size, min_objects=a.min_objects, max_objects=a.max_objects)
-    out = build_world(a.out, a.seed, {"train": a.train, "validation": a.validation, "test": a.test}, cfg)
-    print(f"world written to {out} (seed {a.seed}; train/validation/test = {a.train}/{a.validation}/{a.test} per dataset)")
+    out = build_world(a.out, a.seed, {"train": a.train, "validation": a.validation, "test": a.test}, cfg, tuple(a.datasets))
+    print(f"world written to {out} (seed {a.seed}; {', '.join(a.datasets)}; "
+          f"train/validation/test = {a.train}/{a.validation}/{a.test} per dataset)")
 
 
 def cmd_world_show(a) -> None:
@@ -305,6 +306,8 @@ def cmd_experiment_paper(a) -> None:
 # ---------------------------------------------------------------- parser
 
 def build_parser() -> argparse.ArgumentParser:
+    from seethink.world.build import DATASETS
+
     p = argparse.ArgumentParser(prog="seethink", description="Post-train VLMs along a capability curriculum: see first, then think.")
     p.add_argument("--version", action="version", version=f"seethink {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -320,6 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--image-size", type=_positive, default=64)
     b.add_argument("--min-objects", type=_positive, default=1)
     b.add_argument("--max-objects", type=_positive, default=6)
+    b.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS), metavar="DATASET",
+                   help=f"which datasets to write (default: all of {', '.join(DATASETS)}); each split of a dataset "
+                        "is the same whatever the other datasets and the sizes of its other splits")
     b.set_defaults(func=cmd_world_build)
     s = wsub.add_parser("show", help="print a few records and save their images as one PNG")
     s.add_argument("data", help="a world folder (from `world build`)")

@@ -16,7 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from seethink import __version__
-from seethink.fileio import atomic_dir, ensure_dir, write_bytes, write_json, write_jsonl
+from seethink.fileio import atomic_dir, ensure_dir, write_json, write_jsonl
 from seethink.progress import progress_bar
 from seethink.world.generate import WorldConfig, generate
 from seethink.world.scene import png_bytes
@@ -44,7 +44,10 @@ def build_world(out: str | Path, seed: int = 0, sizes: dict[str, int] | None = N
                         rec = g.record
                         if g.image is not None:
                             rel = f"images/{split}/{rec['id']}.png"
-                            write_bytes(tmp / rel, png_bytes(g.image))
+                            # a plain write: `tmp` is private and renamed into place whole. write_bytes'
+                            # per-file atomicity lists the folder for stale temporaries on every call,
+                            # which made a build quadratic in its size
+                            (tmp / rel).write_bytes(png_bytes(g.image))
                             rec["images"] = [rel]
                         else:
                             rec["images"] = []
