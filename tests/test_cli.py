@@ -33,6 +33,7 @@ def test_world_build_and_show(tmp_path):
 
     assert Image.open(tmp_path / "w" / "show-perception-train.png").size == (512, 406)
 
+
 def test_world_build_of_some_datasets_keeps_their_held_out_splits(tmp_path):
     """A bigger train split of one dataset, built alone, is evaluated on the very same validation records."""
     run("world", "build", "--out", tmp_path / "a", "--train", 6, "--validation", 5, "--test", 2)
@@ -45,7 +46,14 @@ def test_world_build_of_some_datasets_keeps_their_held_out_splits(tmp_path):
     assert len((tmp_path / "b" / "perception" / "train.jsonl").read_text().splitlines()) == 40
     p = run("world", "build", "--out", tmp_path / "c", "--datasets", "colour", check=False)
     assert p.returncode == 2 and "--datasets" in p.stderr and not (tmp_path / "c").exists()
-
+    # a part of an existing world is not rebuilt alone: the rest would come from another size or seed
+    before = (tmp_path / "a" / "perception" / "train.jsonl").read_bytes()
+    p = run("world", "build", "--out", tmp_path / "a", "--train", 9, "--datasets", "perception", check=False)
+    assert p.returncode == 2 and "text_reasoning, visual_reasoning, captions too" in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1
+    assert (tmp_path / "a" / "perception" / "train.jsonl").read_bytes() == before
+    run("world", "build", "--out", tmp_path / "b", "--train", 9, "--datasets", "perception", "perception")
+    assert json.loads((tmp_path / "b" / "world.json").read_text())["datasets"] == ["perception"]
 
 
 @pytest.mark.slow

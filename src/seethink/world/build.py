@@ -16,6 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from seethink import __version__
+from seethink.errors import SeethinkError
 from seethink.fileio import atomic_dir, ensure_dir, write_json, write_jsonl
 from seethink.progress import progress_bar
 from seethink.world.generate import WorldConfig, generate
@@ -30,6 +31,8 @@ SCHEMA_VERSION = 1
 def build_world(out: str | Path, seed: int = 0, sizes: dict[str, int] | None = None,
                 cfg: WorldConfig = WorldConfig(), datasets=DATASETS) -> Path:
     out = ensure_dir(out)
+    datasets = tuple(dict.fromkeys(datasets))
+    _check_no_stale_datasets(out, datasets)
     sizes = {**DEFAULT_SIZES, **(sizes or {})}
     total = sum(sizes[s] for s in SPLITS) * len(datasets)
     with progress_bar() as progress:
@@ -57,6 +60,21 @@ def build_world(out: str | Path, seed: int = 0, sizes: dict[str, int] | None = N
     write_json(out / "world.json", {"seed": seed, "sizes": sizes, "config": asdict(cfg), "datasets": list(datasets),
                                     "schema_version": SCHEMA_VERSION, "seethink_version": __version__})
     return out
+
+
+def _check_no_stale_datasets(out: Path, datasets: tuple[str, ...]) -> None:
+    """Rebuilding only some datasets of an existing world would leave the others from another seed or size."""
+    meta = out / "world.json"
+    if not meta.is_file():
+        return
+    try:
+        previous = json.loads(meta.read_text()).get("datasets", [])
+    except (ValueError, AttributeError):
+        raise SeethinkError(f"{meta} is not a world description; build into a new folder") from None
+    others = [d for d in previous if d not in datasets]
+    if others:
+        raise SeethinkError(f"{out} holds a world with {', '.join(others)} too, which this build would not rewrite; "
+                            "build into a new folder, or rebuild all its datasets")
 
 
 def read_world_config(root: str | Path) -> WorldConfig:
