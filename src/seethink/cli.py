@@ -306,7 +306,7 @@ def cmd_experiment_paper(a) -> None:
 # ---------------------------------------------------------------- parser
 
 def build_parser() -> argparse.ArgumentParser:
-    from seethink.world.build import DATASETS
+    from seethink.world import DATASETS
 
     p = argparse.ArgumentParser(prog="seethink", description="Post-train VLMs along a capability curriculum: see first, then think.")
     p.add_argument("--version", action="version", version=f"seethink {__version__}")

@@ -19,11 +19,11 @@ from seethink import __version__
 from seethink.errors import SeethinkError
 from seethink.fileio import atomic_dir, ensure_dir, write_json, write_jsonl
 from seethink.progress import progress_bar
+from seethink.world import DATASETS
 from seethink.world.generate import WorldConfig, generate
 from seethink.world.scene import png_bytes
 
 SPLITS = ("train", "validation", "test")
-DATASETS = ("perception", "text_reasoning", "visual_reasoning", "captions")
 DEFAULT_SIZES = {"train": 2000, "validation": 200, "test": 700}
 SCHEMA_VERSION = 1
 
