@@ -63,7 +63,9 @@ def test_every_miniature_recipe_runs_end_to_end(recipe, world_dir, tmp_path, req
 
     if needs_pass_rates(recipe):
         world_dir = request.getfixturevalue("scored_world")
-    seethink("train", *smoke_args(recipe, world_dir, tmp_path))
+    p = seethink("train", *smoke_args(recipe, world_dir, tmp_path))
+    # one bar per stage with a short postfix, no dict of every logged value per step, no upstream deprecations
+    assert "{'loss'" not in p.stdout + p.stderr and "gradient_checkpointing" not in p.stderr
     r = load_recipe(recipe)
     run = tmp_path / r.name
     assert json.loads((run / "eval" / "start" / "summary.json").read_text())["capability"]

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from transformers import TrainerCallback
+from transformers.trainer_callback import ProgressCallback
 
 from seethink.fileio import write_jsonl
 
@@ -47,6 +48,29 @@ class MetricsWriter(StepLog):
         row = {ours: float(logs[theirs]) for theirs, ours in self.keys.items() if theirs in (logs or {})}
         if len(row) > 1 or (row and "loss" not in row):
             self.add([{"step": state.global_step, **row}])
+
+
+# shown beside a stage's progress bar, in this order: our column -> short label
+POSTFIX = {"reward": "reward", "accuracy": "acc", "completion_length": "len", "loss": "loss"}
+
+
+class StageProgress(ProgressCallback):
+    """The Trainer's progress bar with the stage's reward, accuracy and completion length as its postfix,
+    instead of transformers' one printed dict of every logged value per step (metrics.jsonl keeps those)."""
+
+    def __init__(self, keys: dict[str, str]):
+        super().__init__()
+        self.keys = keys
+
+    def on_log(self, args, state, control, logs=None, **kw):
+        if not (state.is_world_process_zero and self.training_bar is not None and logs):
+            return
+        ours = {ours: logs[theirs] for theirs, ours in self.keys.items() if theirs in logs}
+        shown = {label: f"{float(ours[k]):.3g}" for k, label in POSTFIX.items() if k in ours}
+        if "reward" in ours:
+            shown.pop("loss", None)  # a GRPO loss is near zero by construction; the reward says more
+        if shown:
+            self.training_bar.set_postfix(shown, refresh=False)
 
 
 class NonFiniteGuard(TrainerCallback):

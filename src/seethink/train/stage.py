@@ -8,12 +8,15 @@ or not at all).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import shutil
+import warnings
 from pathlib import Path
 
 import torch
+from transformers.trainer_callback import ProgressCallback
 
 from seethink.errors import SeethinkError
 from seethink.fileio import atomic_dir, write_json
@@ -24,7 +27,7 @@ from seethink.train.data import grpo_dataset, sft_dataset, stage_records
 from seethink.train.dist import on_main, state
 from seethink.train.freeze import freeze_vision
 from seethink.train.lora import lora_config, merged
-from seethink.train.metrics import GRPO_KEYS, SFT_KEYS, MetricsWriter, NonFiniteGuard, SampleLog
+from seethink.train.metrics import GRPO_KEYS, SFT_KEYS, MetricsWriter, NonFiniteGuard, SampleLog, StageProgress
 
 
 def rows_per_step(stage: Stage, processes: int | None = None) -> int:
@@ -92,6 +95,26 @@ def build_trainer(stage: Stage, model, processor, root: Path, work: Path, seed: 
     return trainer, SFT_KEYS
 
 
+# TRL 1.16 still uses transformers 5.23's `gradient_checkpointing*` names, deprecated for `activation_checkpointing*`:
+# a FutureWarning on every rollout that nobody running a recipe can act on
+_UPSTREAM_DEPRECATION = r"`(is_)?gradient_checkpointing\w*` is deprecated"
+
+
+@contextlib.contextmanager
+def _quiet_saves():
+    """No "Writing model shards" bar of transformers' own inside the stage's bar at each in-stage checkpoint
+    (and at the final save); the Trainer's bar is not one of those and stays."""
+    from transformers.utils import logging as hf_logging
+
+    was = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was:
+            hf_logging.enable_progress_bar()
+
+
 def run_stage(stage: Stage, start: Path, stage_dir: Path, root: Path, seed: int, report_to: str = "none",
               precision: str = "auto", rollouts: Rollouts | None = None) -> Path:
     """Train `stage` from checkpoint `start`; returns `stage_dir/checkpoint`. Resumes in-stage checkpoints."""
@@ -105,13 +128,17 @@ def run_stage(stage: Stage, start: Path, stage_dir: Path, root: Path, seed: int,
     model.train()
     frozen = freeze_vision(model) if stage.freeze_vision else 0
     peft_config = lora_config(model, stage.lora) if lora else None
-    trainer, keys = build_trainer(stage, model, processor, root, work, seed, report_to, stage_dir / "samples.jsonl",
-                                  precision, peft_config, rollouts)
-    metrics = MetricsWriter(stage_dir / "metrics.jsonl", keys)
-    guard = NonFiniteGuard()
-    trainer.add_callback(metrics)
-    trainer.add_callback(guard)
-    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    with warnings.catch_warnings(), _quiet_saves():
+        warnings.filterwarnings("ignore", message=_UPSTREAM_DEPRECATION, category=FutureWarning)
+        trainer, keys = build_trainer(stage, model, processor, root, work, seed, report_to, stage_dir / "samples.jsonl",
+                                      precision, peft_config, rollouts)
+        metrics = MetricsWriter(stage_dir / "metrics.jsonl", keys)
+        guard = NonFiniteGuard()
+        trainer.add_callback(metrics)
+        trainer.add_callback(guard)
+        if trainer.pop_callback(ProgressCallback) is not None:
+            trainer.add_callback(StageProgress(keys))
+        trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     if guard.bad_step is not None:
         on_main(shutil.rmtree, work, ignore_errors=True)  # in-stage checkpoints may already hold diverged weights
         raise SeethinkError(f"stage {stage.name}: loss became NaN/inf at step {guard.bad_step}; stopped and its "
@@ -132,7 +159,8 @@ def run_stage(stage: Stage, start: Path, stage_dir: Path, root: Path, seed: int,
         _keep_tensorboard(work, stage_dir)
         shutil.rmtree(work, ignore_errors=True)
 
-    on_main(save)
+    with _quiet_saves():
+        on_main(save)
     return final
 
 
