@@ -88,7 +88,7 @@ def test_metrics_writer_drops_rows_past_the_resumed_step(tmp_path):
     from seethink.train.metrics import GRPO_KEYS, MetricsWriter
 
     path = tmp_path / "metrics.jsonl"
-    w = MetricsWriter(path, GRPO_KEYS)
+    w = MetricsWriter(path, GRPO_KEYS, flush_every=0)
     for step in (1, 2, 3):
         w.on_log(None, SimpleNamespace(global_step=step), None, logs={"reward": 0.1 * step, "kl": 0.0})
     resumed = MetricsWriter(path, GRPO_KEYS)  # a rerun after a kill: the last checkpoint was step 2
@@ -96,6 +96,36 @@ def test_metrics_writer_drops_rows_past_the_resumed_step(tmp_path):
     resumed.on_log(None, SimpleNamespace(global_step=3), None, logs={"reward": 0.9})
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3] and rows[-1]["reward"] == 0.9
+
+
+def test_metrics_are_on_disk_up_to_each_checkpoint_but_not_rewritten_every_step(tmp_path):
+    from types import SimpleNamespace
+
+    from seethink.train.metrics import GRPO_KEYS, MetricsWriter
+
+    path = tmp_path / "metrics.jsonl"
+
+    def steps():
+        return [json.loads(line)["step"] for line in path.read_text().splitlines()]
+
+    w = MetricsWriter(path, GRPO_KEYS, flush_every=3600)
+    log = {"reward": 0.5, "kl": 0.0}
+    no_save, save = SimpleNamespace(should_save=False), SimpleNamespace(should_save=True)
+    w.on_log(None, SimpleNamespace(global_step=1), no_save, logs=log)
+    assert steps() == [1]  # the first row at once
+    for step in (2, 3):
+        w.on_log(None, SimpleNamespace(global_step=step), no_save, logs=log)
+    assert steps() == [1]  # buffered
+    w.on_log(None, SimpleNamespace(global_step=4), save, logs=log)  # step 4 is about to be checkpointed
+    assert steps() == [1, 2, 3, 4]
+    w.on_log(None, SimpleNamespace(global_step=5), no_save, logs=log)
+    assert steps() == [1, 2, 3, 4]
+    w.on_train_end(None, None, None)
+    assert steps() == [1, 2, 3, 4, 5]
+    resumed = MetricsWriter(path, GRPO_KEYS, flush_every=3600)  # resumed from step 4: step 5 is run again
+    resumed.on_train_begin(None, SimpleNamespace(global_step=4), None)
+    resumed.on_train_end(None, None, None)  # a truncation alone is written too
+    assert steps() == [1, 2, 3, 4]
 
 
 def test_difficulty_per_epoch_restarts_easy_to_hard_each_pass(tmp_path):
