@@ -19,13 +19,19 @@ SFT_KEYS = {"loss": "loss", "learning_rate": "lr", "grad_norm": "grad_norm", "me
             "entropy": "entropy", "epoch": "epoch"}
 
 
+def renamed(logs: dict | None, keys: dict[str, str]) -> dict:
+    """The values of a Trainer log that `keys` (TRL's name -> ours) names, under our names."""
+    return {ours: logs[theirs] for theirs, ours in keys.items() if theirs in (logs or {})}
+
+
 class StepLog(TrainerCallback):
     """A JSONL file of rows keyed by `step`, always rewritten whole and atomically; a resumed stage drops the
     rows past its resume step (they belong to steps that will be run again).
 
     Rewriting on every step would cost O(steps²) over a stage (82 ms per write at 6,000 rows), so new rows are
-    written at most every `flush_every` seconds, at the step of every in-stage checkpoint (before the checkpoint
-    itself) and at the end of training. The rows a kill can lose are therefore only those past the last
+    written at most every `flush_every` seconds, when the Trainer logs a step it is about to checkpoint (it logs
+    before it saves, so the rows are on disk before the checkpoint is), at each save (a fallback for steps it
+    does not log) and at the end of training. The rows a kill can lose are therefore only those past the last
     checkpoint, which the resumed stage runs again.
     """
 
@@ -40,10 +46,10 @@ class StepLog(TrainerCallback):
         self._dirty |= len(kept) != len(self.rows)
         self.rows = kept
 
-    def add(self, rows: list[dict], now: bool = False) -> None:
+    def add(self, rows: list[dict]) -> None:
         self.rows += rows
         self._dirty = True
-        if now or time.monotonic() - self._last_flush >= self.flush_every:
+        if time.monotonic() - self._last_flush >= self.flush_every:
             self.flush()
 
     def flush(self) -> None:
@@ -53,6 +59,10 @@ class StepLog(TrainerCallback):
         if self._dirty and is_main():  # in a multi-process run every process logs the same rows; one writes them
             write_jsonl(self.path, self.rows)
         self._dirty = False
+
+    def on_log(self, args, state, control, **kw):
+        if control is not None and control.should_save:
+            self.flush()
 
     def on_save(self, args, state, control, **kw):
         self.flush()
@@ -69,11 +79,11 @@ class MetricsWriter(StepLog):
         self.keys = keys
 
     def on_log(self, args, state, control, logs=None, **kw):
-        row = {ours: float(logs[theirs]) for theirs, ours in self.keys.items() if theirs in (logs or {})}
+        row = {ours: float(v) for ours, v in renamed(logs, self.keys).items()}
         measured = row.keys() - {"epoch"}  # the Trainer's end-of-training summary has only an epoch of ours
         if len(measured) > 1 or (measured and "loss" not in measured):
-            # the Trainer logs a step before it saves it: rows up to a checkpoint are on disk before it is
-            self.add([{"step": state.global_step, **row}], now=bool(control is not None and control.should_save))
+            self.add([{"step": state.global_step, **row}])
+        super().on_log(args, state, control, **kw)  # the flush comes after this step's row
 
 
 # shown beside a stage's progress bar, in this order: our column -> short label
@@ -91,7 +101,7 @@ class StageProgress(ProgressCallback):
     def on_log(self, args, state, control, logs=None, **kw):
         if not (state.is_world_process_zero and self.training_bar is not None and logs):
             return
-        ours = {ours: logs[theirs] for theirs, ours in self.keys.items() if theirs in logs}
+        ours = renamed(logs, self.keys)
         shown = {label: f"{float(ours[k]):.3g}" for k, label in POSTFIX.items() if k in ours}
         if "reward" in ours:
             shown.pop("loss", None)  # a GRPO loss is near zero by construction; the reward says more

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 from transformers.trainer_callback import ProgressCallback
+from transformers.utils import logging as hf_logging
 
 from seethink.errors import SeethinkError
 from seethink.fileio import atomic_dir, write_json
@@ -104,8 +105,6 @@ _UPSTREAM_DEPRECATION = r"`(is_)?gradient_checkpointing\w*` is deprecated"
 def _quiet_saves():
     """No "Writing model shards" bar of transformers' own inside the stage's bar at each in-stage checkpoint
     (and at the final save); the Trainer's bar is not one of those and stays."""
-    from transformers.utils import logging as hf_logging
-
     was = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()
     try:
