@@ -99,6 +99,18 @@ def test_symbolic_bombs_return_within_a_second(pred):
     assert time.perf_counter() - t < 1.0
 
 
+def test_the_worker_warm_up_exercises_the_real_comparisons():
+    """Each WARM_UP pair is equal: a pair that failed to parse would return at once and warm nothing up (the
+    first polynomial comparison in a process took 0.58 s, past the old 0.5 s deadline, and failed CI)."""
+    from seethink.mathcheck import WARM_UP, Checker
+
+    c = Checker(timeout=30)
+    try:
+        assert [c.equal(gold, pred) for gold, pred in WARM_UP] == [True] * len(WARM_UP)
+    finally:
+        c.close()
+
+
 def test_symbolic_worker_is_killed_at_the_deadline_and_replaced():
     from seethink.mathcheck import Checker
 
@@ -107,6 +119,9 @@ def test_symbolic_worker_is_killed_at_the_deadline_and_replaced():
         assert c.equal("\\frac{1}{2}", "0.5") is False and c.kills == 1
         c.timeout = 30
         assert c.equal("\\frac{1}{2}", "1/2") is True and c.kills == 1  # a fresh worker answered
+        c._proc.kill()  # a worker that died between calls is replaced too
+        c._proc.join(5)
+        assert c.equal("\\frac{1}{2}", "1/2") is True
     finally:
         c.close()
 

@@ -6,6 +6,11 @@ main thread. So the comparison runs in one long-lived worker process; the caller
 seconds, then kills the worker (a fresh one is started on the next call) and counts the answer as wrong.
 Obvious bombs are refused before they reach the worker, so a kill is rare.
 
+sympy loads much of itself lazily: the first polynomial, set or trigonometric comparison in a process takes
+0.1-0.4 s on a fast core (several times the deadline's margin on a busy CI machine), later ones a few ms. The
+worker therefore runs `WARM_UP`, one comparison of each kind, before it reports ready, and start-up is never
+timed against a comparison's deadline.
+
 Only answers that are neither MCQ options nor plain numbers get here (see `seethink.rewards.accuracy`); the
 built-in world never needs it.
 """
@@ -17,9 +22,13 @@ import multiprocessing as mp
 import threading
 
 MAX_CHARS = 80  # longer answers are compared as strings only
-TIMEOUT = 0.5  # seconds per comparison, after the worker is up
+TIMEOUT = 2.0  # seconds per comparison, after the worker is up and warm (a warm comparison takes ~1-100 ms)
+START_TIMEOUT = 60.0  # seconds for a new worker to import sympy and run WARM_UP
 _BANNED = ("!", "\\prod", "\\sum", "\\binom", "\\int", "\\lim", "\\infty")
-
+# one comparison of each kind whose first use in a process is slow (gold, pred)
+WARM_UP = (("x^2+2x+1", "(x+1)^2"), ("\\frac{\\sqrt{3}}{2}", "\\sqrt{3}/2"), ("\\pi/2", "\\frac{\\pi}{2}"),
+           ("\\{1,2\\}", "\\{2,1\\}"), ("[0,1)", "[0,1)"), ("(1,2)", "(1, 2)"), ("x=2", "2"),
+           ("\\sin(x)^2+\\cos(x)^2", "1"), ("\\log(8)", "3\\log(2)"))
 
 def plausible(expr: str) -> bool:
     """Cheap refusal of inputs that are too long or can blow up (factorials, big or nested powers)."""
@@ -57,18 +66,24 @@ def _serve(conn) -> None:  # runs in the worker process
 
     limit = 1 << 30  # 1 GiB: a runaway computation fails with MemoryError instead of swapping
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    def equal(gold: str, pred: str) -> bool:
+        try:
+            g = parse(f"${gold}$", parsing_timeout=None)
+            p = parse(f"${pred}$", parsing_timeout=None)
+            return bool(g) and bool(p) and bool(verify(g, p, timeout_seconds=None))
+        except BaseException:  # noqa: BLE001 - any failure of the grader means "not shown equal"
+            return False
+
+    for gold, pred in WARM_UP:
+        equal(gold, pred)
+    conn.send("ready")
     while True:
         try:
             gold, pred = conn.recv()
         except EOFError:
             return
-        try:
-            g = parse(f"${gold}$", parsing_timeout=None)
-            p = parse(f"${pred}$", parsing_timeout=None)
-            ok = bool(g) and bool(p) and bool(verify(g, p, timeout_seconds=None))
-        except BaseException:  # noqa: BLE001 - any failure of the grader means "not shown equal"
-            ok = False
-        conn.send(ok)
+        conn.send(equal(gold, pred))
 
 
 class Checker:
@@ -89,20 +104,22 @@ class Checker:
         child.close()
 
     def _ready(self) -> bool:
-        """A live worker whose imports are done (caller holds the lock); waits for start-up outside any
-        comparison's deadline. False if a new worker did not come up within 30 s."""
+        """A live, warmed-up worker (caller holds the lock); waits for start-up outside any comparison's
+        deadline. False if a new worker did not report ready within START_TIMEOUT (or died starting)."""
         if self._proc is not None and self._proc.is_alive():
             return True
         self._start()
-        self._conn.send(("1", "1"))
-        if self._conn.poll(30):
-            self._conn.recv()
-            return True
+        try:
+            if self._conn.poll(START_TIMEOUT) and self._conn.recv() == "ready":
+                return True
+        except (EOFError, OSError):
+            pass
         self._stop()
         return False
 
     def warm(self) -> None:
-        """Start the worker now (it takes ~0.5 s to import sympy), so the first comparison is not slowed."""
+        """Start the worker now (importing sympy and warming up take ~1-2 s), so the first comparison waits
+        for nothing."""
         with self._lock:
             self._ready()
 
@@ -112,9 +129,13 @@ class Checker:
         with self._lock:
             if not self._ready():
                 return False
-            self._conn.send((gold, pred))
-            if self._conn.poll(self.timeout):
-                return bool(self._conn.recv())
+            try:
+                self._conn.send((gold, pred))
+                if self._conn.poll(self.timeout):
+                    return bool(self._conn.recv())
+            except (EOFError, OSError):  # the worker died (e.g. out of memory): not shown equal, start a new one
+                self._stop()
+                return False
             self.kills += 1
             self._stop()
             return False
