@@ -126,6 +126,27 @@ def test_symbolic_worker_is_killed_at_the_deadline_and_replaced():
         c.close()
 
 
+def test_a_timed_out_comparison_is_not_remembered_as_wrong(monkeypatch):
+    from seethink import mathcheck
+
+    monkeypatch.setattr(mathcheck._checker, "timeout", 1e-4)  # this comparison hits the deadline
+    assert mathcheck.equivalent("\\frac{3}{7}", "6/14") is False
+    monkeypatch.setattr(mathcheck._checker, "timeout", 30)
+    assert mathcheck.equivalent("\\frac{3}{7}", "6/14") is True  # decided now, not the cached timeout
+
+
+def test_a_worker_that_does_not_start_is_reported(monkeypatch):
+    from seethink import mathcheck
+
+    monkeypatch.setattr(mathcheck, "START_TIMEOUT", 1e-4)  # no worker imports sympy this fast
+    c = mathcheck.Checker()
+    try:
+        with pytest.warns(RuntimeWarning, match="math-verify worker did not start"):
+            assert c.decide("\\frac{1}{2}", "1/2") is None
+    finally:
+        c.close()
+
+
 def test_symbolic_check_works_off_the_main_thread():
     import threading
 

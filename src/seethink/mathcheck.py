@@ -18,8 +18,10 @@ built-in world never needs it.
 from __future__ import annotations
 
 import atexit
+import functools
 import multiprocessing as mp
 import threading
+import warnings
 
 MAX_CHARS = 80  # longer answers are compared as strings only
 TIMEOUT = 2.0  # seconds per comparison, after the worker is up and warm (a warm comparison takes ~1-100 ms)
@@ -115,6 +117,8 @@ class Checker:
         except (EOFError, OSError):
             pass
         self._stop()
+        warnings.warn(f"seethink.mathcheck: the math-verify worker did not start within {START_TIMEOUT:g} s; "
+                      "symbolic answers are scored as wrong until one does", RuntimeWarning, stacklevel=2)
         return False
 
     def warm(self) -> None:
@@ -123,22 +127,28 @@ class Checker:
         with self._lock:
             self._ready()
 
-    def equal(self, gold: str, pred: str) -> bool:
+    def decide(self, gold: str, pred: str) -> bool | None:
+        """True/False: math-verify's verdict (False also for inputs refused as implausible); None: undecided,
+        because the comparison hit the deadline, the worker died, or no worker started."""
         if not (plausible(gold) and plausible(pred)):
             return False
         with self._lock:
             if not self._ready():
-                return False
+                return None
             try:
                 self._conn.send((gold, pred))
                 if self._conn.poll(self.timeout):
                     return bool(self._conn.recv())
-            except (EOFError, OSError):  # the worker died (e.g. out of memory): not shown equal, start a new one
+            except (EOFError, OSError):  # the worker died (e.g. out of memory): start a new one next time
                 self._stop()
-                return False
+                return None
             self.kills += 1
             self._stop()
-            return False
+            return None
+
+    def equal(self, gold: str, pred: str) -> bool:
+        """Shown equal within the limits; undecided counts as not equal."""
+        return self.decide(gold, pred) is True
 
     def _stop(self) -> None:
         if self._proc is not None:
@@ -156,6 +166,23 @@ _checker = Checker()
 atexit.register(_checker.close)
 
 
+class _Undecided(Exception):
+    pass
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _verdict(gold: str, pred: str) -> bool:
+    """Cached verdicts; an undecided comparison raises, and lru_cache does not cache a raise, so a timeout on
+    a busy machine is tried again next time instead of scoring that answer wrong for the rest of the run."""
+    verdict = _checker.decide(gold, pred)
+    if verdict is None:
+        raise _Undecided
+    return verdict
+
+
 def equivalent(gold: str, pred: str) -> bool:
     """True if math-verify shows `pred` equal to `gold` within the time limit."""
-    return _checker.equal(gold, pred)
+    try:
+        return _verdict(gold, pred)
+    except _Undecided:
+        return False
