@@ -111,13 +111,15 @@ def test_the_worker_warm_up_exercises_the_real_comparisons():
         c.close()
 
 
-def test_symbolic_worker_is_killed_at_the_deadline_and_replaced():
+def test_symbolic_worker_is_killed_at_the_deadline_and_replaced(monkeypatch):
     from seethink.mathcheck import Checker
 
-    c = Checker(timeout=1e-4)  # no comparison finishes this fast: every call hits the deadline
+    c = Checker(timeout=30)
     try:
-        assert c.equal("\\frac{1}{2}", "0.5") is False and c.kills == 1
-        c.timeout = 30
+        c.warm()
+        # the answer does not arrive before the deadline (simulated: a real 0.1 ms deadline races the worker)
+        monkeypatch.setattr(c._conn, "poll", lambda timeout: False)
+        assert c.decide("\\frac{1}{2}", "0.5") is None and c.kills == 1 and c._proc is None
         assert c.equal("\\frac{1}{2}", "1/2") is True and c.kills == 1  # a fresh worker answered
         c._proc.kill()  # a worker that died between calls is replaced too
         c._proc.join(5)
@@ -126,13 +128,35 @@ def test_symbolic_worker_is_killed_at_the_deadline_and_replaced():
         c.close()
 
 
+def _undecided_first(monkeypatch, times: int) -> list:
+    """The shared checker answers None (deadline hit) to its first `times` comparisons; returns the call log."""
+    from seethink import mathcheck
+
+    real, calls = mathcheck._checker.decide, []
+
+    def decide(gold, pred):
+        calls.append((gold, pred))
+        return None if len(calls) <= times else real(gold, pred)
+
+    monkeypatch.setattr(mathcheck._checker, "decide", decide)
+    return calls
+
+
 def test_a_timed_out_comparison_is_not_remembered_as_wrong(monkeypatch):
     from seethink import mathcheck
 
-    monkeypatch.setattr(mathcheck._checker, "timeout", 1e-4)  # this comparison hits the deadline
+    calls = _undecided_first(monkeypatch, 1)
     assert mathcheck.equivalent("\\frac{3}{7}", "6/14") is False
-    monkeypatch.setattr(mathcheck._checker, "timeout", 30)
     assert mathcheck.equivalent("\\frac{3}{7}", "6/14") is True  # decided now, not the cached timeout
+    assert mathcheck.equivalent("\\frac{3}{7}", "6/14") is True and len(calls) == 2  # the verdict is cached
+
+
+def test_a_pair_that_times_out_twice_is_not_tried_again(monkeypatch):
+    from seethink import mathcheck
+
+    calls = _undecided_first(monkeypatch, 2)
+    assert [mathcheck.equivalent("\\frac{5}{7}", "10/14") for _ in range(4)] == [False] * 4
+    assert len(calls) == 2  # a bomb costs two deadlines, then the cache answers
 
 
 def test_a_worker_that_does_not_start_is_reported(monkeypatch):

@@ -32,6 +32,7 @@ WARM_UP = (("x^2+2x+1", "(x+1)^2"), ("\\frac{\\sqrt{3}}{2}", "\\sqrt{3}/2"), ("\
            ("\\{1,2\\}", "\\{2,1\\}"), ("[0,1)", "[0,1)"), ("(1,2)", "(1, 2)"), ("x=2", "2"),
            ("\\sin(x)^2+\\cos(x)^2", "1"), ("\\log(8)", "3\\log(2)"))
 
+
 def plausible(expr: str) -> bool:
     """Cheap refusal of inputs that are too long or can blow up (factorials, big or nested powers)."""
     if len(expr) > MAX_CHARS or any(b in expr for b in _BANNED):
@@ -170,14 +171,25 @@ class _Undecided(Exception):
     pass
 
 
+_undecided_once: set[tuple[str, str]] = set()
+
+
 @functools.lru_cache(maxsize=1 << 16)
 def _verdict(gold: str, pred: str) -> bool:
-    """Cached verdicts; an undecided comparison raises, and lru_cache does not cache a raise, so a timeout on
-    a busy machine is tried again next time instead of scoring that answer wrong for the rest of the run."""
+    """Cached verdicts. A pair undecided for the first time raises, and lru_cache does not cache a raise, so a
+    timeout on a busy machine is tried again next time instead of scoring that answer wrong for the rest of
+    the run; a pair undecided twice is cached as not equal (a real bomb costs a kill and a restart twice,
+    not on every rollout that repeats it)."""
     verdict = _checker.decide(gold, pred)
-    if verdict is None:
-        raise _Undecided
-    return verdict
+    if verdict is not None:
+        return verdict
+    if (gold, pred) in _undecided_once:
+        _undecided_once.discard((gold, pred))
+        return False
+    if len(_undecided_once) >= 1 << 12:
+        _undecided_once.clear()
+    _undecided_once.add((gold, pred))
+    raise _Undecided
 
 
 def equivalent(gold: str, pred: str) -> bool:
