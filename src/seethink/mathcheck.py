@@ -3,13 +3,14 @@
 math-verify parses LaTeX into sympy and compares. Some inputs make sympy compute for minutes inside C code
 (`10^{10^{10}}`, `100000!`), where a signal-based timeout never fires, and a signal can only be armed from the
 main thread. So the comparison runs in one long-lived worker process; the caller waits at most `timeout`
-seconds, then kills the worker (a fresh one is started on the next call) and counts the answer as wrong.
-Obvious bombs are refused before they reach the worker, so a kill is rare.
+seconds, then kills the worker (a fresh one is started on the next call) and counts the answer as wrong
+this time; a pair is remembered as wrong only after its second timeout (`_verdict`). Obvious bombs are
+refused before they reach the worker, so a kill is rare.
 
-sympy loads much of itself lazily: the first polynomial, set or trigonometric comparison in a process takes
-0.1-0.4 s on a fast core (several times the deadline's margin on a busy CI machine), later ones a few ms. The
-worker therefore runs `WARM_UP`, one comparison of each kind, before it reports ready, and start-up is never
-timed against a comparison's deadline.
+sympy loads much of itself lazily: the first polynomial, set or trigonometric comparison in a process took
+0.1-0.6 s here (past the old 0.5 s deadline on a busy machine), later ones a few ms. The worker therefore
+runs `WARM_UP`, one comparison of each kind, before it reports ready, and start-up is never timed against a
+comparison's deadline.
 
 Only answers that are neither MCQ options nor plain numbers get here (see `seethink.rewards.accuracy`); the
 built-in world never needs it.
