@@ -4,7 +4,7 @@ math-verify parses LaTeX into sympy and compares. Some inputs make sympy compute
 (`10^{10^{10}}`, `100000!`), where a signal-based timeout never fires, and a signal can only be armed from the
 main thread. So the comparison runs in one long-lived worker process; the caller waits at most `timeout`
 seconds, then kills the worker (a fresh one is started on the next call) and counts the answer as wrong
-this time; a pair is remembered as wrong only after its second timeout (`_verdict`). Obvious bombs are
+this time; a pair is remembered as wrong only after its second timeout (`equivalent`). Obvious bombs are
 refused before they reach the worker, so a kill is rare.
 
 sympy loads much of itself lazily: the first polynomial, set or trigonometric comparison in a process took
@@ -19,7 +19,6 @@ built-in world never needs it.
 from __future__ import annotations
 
 import atexit
-import functools
 import multiprocessing as mp
 import threading
 import warnings
@@ -141,11 +140,10 @@ class Checker:
                 self._conn.send((gold, pred))
                 if self._conn.poll(self.timeout):
                     return bool(self._conn.recv())
-            except (EOFError, OSError):  # the worker died (e.g. out of memory): start a new one next time
-                self._stop()
-                return None
-            self.kills += 1
-            self._stop()
+                self.kills += 1  # past the deadline
+            except (EOFError, OSError):  # the worker died (e.g. out of memory)
+                pass
+            self._stop()  # a new worker starts on the next call
             return None
 
     def equal(self, gold: str, pred: str) -> bool:
@@ -168,34 +166,29 @@ _checker = Checker()
 atexit.register(_checker.close)
 
 
-class _Undecided(Exception):
-    pass
-
-
+CACHE_SIZE = 1 << 16  # verdicts kept per process
+_verdicts: dict[tuple[str, str], bool] = {}
 _undecided_once: set[tuple[str, str]] = set()
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def _verdict(gold: str, pred: str) -> bool:
-    """Cached verdicts. A pair undecided for the first time raises, and lru_cache does not cache a raise, so a
-    timeout on a busy machine is tried again next time instead of scoring that answer wrong for the rest of
-    the run; a pair undecided twice is cached as not equal (a real bomb costs a kill and a restart twice,
-    not on every rollout that repeats it)."""
-    verdict = _checker.decide(gold, pred)
-    if verdict is not None:
-        return verdict
-    if (gold, pred) in _undecided_once:
-        _undecided_once.discard((gold, pred))
-        return False
-    if len(_undecided_once) >= 1 << 12:
-        _undecided_once.clear()
-    _undecided_once.add((gold, pred))
-    raise _Undecided
-
-
 def equivalent(gold: str, pred: str) -> bool:
-    """True if math-verify shows `pred` equal to `gold` within the time limit."""
-    try:
-        return _verdict(gold, pred)
-    except _Undecided:
-        return False
+    """True if math-verify shows `pred` equal to `gold` within the time limit. Verdicts are cached. An undecided
+    comparison counts as not equal but is tried again next time, so a timeout on a busy machine does not score
+    that answer wrong for the rest of the run; undecided twice, it is cached as not equal (a real bomb costs a
+    kill and a restart twice, not on every rollout that repeats it)."""
+    key = (gold, pred)
+    if key in _verdicts:
+        return _verdicts[key]
+    verdict = _checker.decide(gold, pred)
+    if verdict is None:
+        if key not in _undecided_once:
+            if len(_undecided_once) >= 1 << 12:
+                _undecided_once.clear()
+            _undecided_once.add(key)
+            return False
+        verdict = False
+    _undecided_once.discard(key)
+    if len(_verdicts) >= CACHE_SIZE:
+        _verdicts.clear()
+    _verdicts[key] = verdict
+    return verdict

@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
+from seethink.mathcheck import equivalent  # no worker process until the first symbolic comparison
+
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 MAX_ANSWER_CHARS = 200  # longer boxed content is treated as no answer (the paper scores over-complex answers 0)
 MAX_NUMBER_DIGITS = 30
@@ -104,7 +106,7 @@ def accuracy(completion: str, answer: str, options: list[str] | None = None) -> 
         return 1.0
     if not (_mathy(p) or _mathy(g)):
         return 0.0
-    return float(_symbolic_equal(g, p))
+    return float(equivalent(g, p))  # math-verify in a worker; verdicts cached
 
 
 MATH_CHARS = frozenset("\\^_{}()+-*/=<>[]|")
@@ -113,12 +115,6 @@ MATH_CHARS = frozenset("\\^_{}()+-*/=<>[]|")
 def _mathy(s: str) -> bool:
     """Worth a symbolic comparison: LaTeX or an operator, not a word ("blue") or a number with a unit."""
     return any(ch in MATH_CHARS for ch in s)
-
-
-def _symbolic_equal(gold: str, pred: str) -> bool:
-    from seethink.mathcheck import equivalent  # caches its verdicts, but not a timeout's
-
-    return equivalent(gold, pred)
 
 
 @dataclass(frozen=True)
