@@ -181,3 +181,19 @@ def test_symbolic_check_works_off_the_main_thread():
     t.start()
     t.join(30)
     assert out == [True]
+
+
+def test_symbolic_check_works_from_a_script_without_a_main_guard(tmp_path):
+    """A multiprocessing worker re-imports the caller's main script; without `if __name__ == "__main__":` every
+    worker died at start-up and each comparison stalled for START_TIMEOUT (60 s), then scored 0."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "score.py"
+    script.write_text("from seethink.rewards import accuracy\n"
+                      "print(accuracy('<think>x</think>\\\\boxed{\\\\frac{\\\\sqrt{3}}{2}}', '\\\\sqrt{3}/2'))\n")
+    t = time.perf_counter()
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=50)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "1.0"
+    assert time.perf_counter() - t < 30  # start-up of the worker (sympy) included; the old stall was 60 s

@@ -19,7 +19,10 @@ built-in world never needs it.
 from __future__ import annotations
 
 import atexit
-import multiprocessing as mp
+import json
+import queue
+import subprocess
+import sys
 import threading
 import warnings
 
@@ -58,9 +61,11 @@ def plausible(expr: str) -> bool:
     return True
 
 
-def _serve(conn) -> None:  # runs in the worker process
+def _serve() -> None:  # runs in the worker process: `python -m seethink.mathcheck`, JSON lines on stdin/stdout
+    import json
     import logging
     import resource
+    import sys
 
     from math_verify import parse, verify
 
@@ -80,42 +85,98 @@ def _serve(conn) -> None:  # runs in the worker process
 
     for gold, pred in WARM_UP:
         equal(gold, pred)
-    conn.send("ready")
-    while True:
+    out = sys.stdout
+    out.write('"ready"\n')
+    out.flush()
+    for line in sys.stdin:
+        gold, pred = json.loads(line)
+        out.write(json.dumps(equal(gold, pred)) + "\n")
+        out.flush()
+
+
+class _Worker:
+    """The worker as a child process with a line pipe each way. A reader thread moves its replies into a
+    queue, so a wait for one has a deadline (`poll`) on every platform."""
+
+    def __init__(self):
+        self.proc = subprocess.Popen([sys.executable, "-m", "seethink.mathcheck"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
+        self._replies: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, args=(self.proc.stdout,), daemon=True).start()
+        self._next = None
+
+    def _read(self, stream) -> None:
+        for line in stream:
+            self._replies.put(line)
+        self._replies.put(None)  # end of file: the worker is gone
+
+    def send(self, item) -> None:
+        self.proc.stdin.write(json.dumps(item) + "\n")
+        self.proc.stdin.flush()
+
+    def poll(self, timeout: float) -> bool:
+        """True once a reply (or the worker's end) has arrived, waiting at most `timeout` seconds."""
+        if self._next is None:
+            try:
+                self._next = self._replies.get(timeout=timeout)
+            except queue.Empty:
+                return False
+        return True
+
+    def recv(self):
+        if not self.poll(START_TIMEOUT):
+            raise EOFError("no reply")
+        line, self._next = self._next, None
+        if line is None:
+            raise EOFError("the worker ended")
+        return json.loads(line)
+
+    def is_alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.join(5)
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+    def join(self, timeout: float) -> None:
         try:
-            gold, pred = conn.recv()
-        except EOFError:
-            return
-        conn.send(equal(gold, pred))
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
 
 
 class Checker:
-    """One worker process, started on first use, restarted after a timeout; thread-safe."""
+    """One worker process, started on first use, restarted after a timeout; thread-safe.
+
+    The worker is a plain child process running `python -m seethink.mathcheck`, not a multiprocessing one:
+    a spawned multiprocessing child re-imports the caller's main script, so a script without an
+    `if __name__ == "__main__":` guard made every worker fail at start-up (a 60 s stall per comparison)."""
 
     def __init__(self, timeout: float = TIMEOUT):
         self.timeout = timeout
         self._lock = threading.Lock()
-        self._proc = None
-        self._conn = None
+        self._proc: _Worker | None = None
         self.kills = 0
 
-    def _start(self) -> None:
-        ctx = mp.get_context("spawn")  # never fork a process holding torch threads
-        self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_serve, args=(child,), daemon=True, name="seethink-mathcheck")
-        self._proc.start()
-        child.close()
+    @property
+    def _conn(self) -> _Worker | None:
+        return self._proc
 
     def _ready(self) -> bool:
         """A live, warmed-up worker (caller holds the lock); waits for start-up outside any comparison's
         deadline. False if a new worker did not report ready within START_TIMEOUT (or died starting)."""
         if self._proc is not None and self._proc.is_alive():
             return True
-        self._start()
         try:
-            if self._conn.poll(START_TIMEOUT) and self._conn.recv() == "ready":
+            self._proc = _Worker()
+            if self._proc.poll(START_TIMEOUT) and self._proc.recv() == "ready":
                 return True
-        except (EOFError, OSError):
+        except (EOFError, OSError, ValueError):
             pass
         self._stop()
         warnings.warn(f"seethink.mathcheck: the math-verify worker did not start within {START_TIMEOUT:g} s; "
@@ -137,11 +198,11 @@ class Checker:
             if not self._ready():
                 return None
             try:
-                self._conn.send((gold, pred))
-                if self._conn.poll(self.timeout):
-                    return bool(self._conn.recv())
+                self._proc.send((gold, pred))
+                if self._proc.poll(self.timeout):
+                    return bool(self._proc.recv())
                 self.kills += 1  # past the deadline
-            except (EOFError, OSError):  # the worker died (e.g. out of memory)
+            except (EOFError, OSError, ValueError):  # the worker died (e.g. out of memory)
                 pass
             self._stop()  # a new worker starts on the next call
             return None
@@ -153,9 +214,7 @@ class Checker:
     def _stop(self) -> None:
         if self._proc is not None:
             self._proc.kill()
-            self._proc.join(5)
         self._proc = None
-        self._conn = None
 
     def close(self) -> None:
         with self._lock:
@@ -192,3 +251,7 @@ def equivalent(gold: str, pred: str) -> bool:
         _verdicts.clear()
     _verdicts[key] = verdict
     return verdict
+
+
+if __name__ == "__main__":
+    _serve()
