@@ -22,7 +22,7 @@ from seethink.data.io import load_records, split_file
 from seethink.errors import SeethinkError
 from seethink.fileio import atomic_path, write_jsonl, write_text
 from seethink.rewards import accuracy
-from seethink.world.generate import derive_seed
+from seethink.seeding import derive_seed
 
 
 def progress_path(data_file: Path) -> Path:

@@ -34,7 +34,7 @@ import numpy as np
 from seethink.eval.metrics import bootstrap_ci
 from seethink.rewards import accuracy
 from seethink.data.mcq import LETTERS, format_mcq, place_answer
-from seethink.world.generate import derive_seed
+from seethink.seeding import derive_seed
 from seethink.world.language import noun_phrase
 
 Answerer = Callable[[list[dict]], list[str]]  # records -> one completion each, in order
