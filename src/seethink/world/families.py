@@ -130,9 +130,12 @@ def relation_mcq(scene: Scene, max_count: int) -> list[Candidate]:
             rel = "above" if a.row < b.row else "below"
         else:
             continue
+        # see, then think: the reasoning states where each object is before it compares them
         out.append(Candidate(f"Where is the {noun_phrase(da)} relative to the {noun_phrase(db)}?", rel,
                              [fact("relation", da, rel, other=db)],
-                             [f"The {noun_phrase(da)} is {rel} the {noun_phrase(db)}."], [r for r in RELATIONS if r != rel]))
+                             [f"The {noun_phrase(da)} is {region_phrase(a.region)}.",
+                              f"The {noun_phrase(db)} is {region_phrase(b.region)}.",
+                              f"So the {noun_phrase(da)} is {rel} the {noun_phrase(db)}."], [r for r in RELATIONS if r != rel]))
     return out
 
 
@@ -227,8 +230,9 @@ GAIN = ("gets {k} more", "finds {k} more", "buys {k} more")
 LOSS = ("gives away {k}", "loses {k}", "uses {k}")
 
 
-def word_problem(rng: random.Random, steps: int, max_start: int = 40, max_operand: int = 20) -> Candidate:
-    """A multi-step add/subtract word problem; the value never goes negative."""
+def word_problem(rng: random.Random, steps: int, max_start: int = 40, max_operand: int = 20,
+                 max_value: int = 0) -> Candidate:
+    """A multi-step add/subtract word problem; the value never goes negative (nor above `max_value`, if set)."""
     name, item = rng.choice(NAMES), rng.choice(ITEMS)
     pronoun = "she" if name in ("Ann", "Cara", "Fay", "Hana") else "he"
     value = rng.randint(2, max_start)
@@ -236,7 +240,7 @@ def word_problem(rng: random.Random, steps: int, max_start: int = 40, max_operan
     lines = []
     for i in range(steps):
         k = rng.randint(1, max_operand)
-        if value - k >= 0 and rng.random() < 0.5:
+        if value - k >= 0 and (rng.random() < 0.5 or (max_value and value + k > max_value)):
             verb, new, op = rng.choice(LOSS), value - k, "-"
         else:
             verb, new, op = rng.choice(GAIN), value + k, "+"

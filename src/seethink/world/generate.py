@@ -8,7 +8,6 @@ Two shortcuts are removed here, because a policy trained with RL finds them with
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections import Counter
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import Iterator
 from PIL import Image
 
 from seethink.data.mcq import LetterDealer, format_mcq, place_answer
+from seethink.seeding import derive_seed
 from seethink.world import families as fam
 from seethink.world.language import caption
 from seethink.world.scene import Scene, render, sample_scene
@@ -36,12 +36,7 @@ class WorldConfig:
     max_text_steps: int = 4
     text_max_start: int = 40  # word problems start from 2..text_max_start
     text_max_operand: int = 20  # and add or take away 1..text_max_operand per step
-
-
-def derive_seed(*parts) -> int:
-    """A stable 63-bit seed from any parts (Python's hash() is salted per process; this is not)."""
-    digest = hashlib.sha256("/".join(map(str, parts)).encode()).digest()
-    return int.from_bytes(digest[:8], "big") >> 1
+    text_max_value: int = 0  # and never go above this (0: no limit)
 
 
 def solution_text(reasoning: list[str], answer: str) -> str:
@@ -85,7 +80,7 @@ def generate(capability: str, split: str, n: int, seed: int, cfg: WorldConfig = 
         seen = Counter()
         for i in range(n):
             steps = 1 + i % cfg.max_text_steps
-            cands = [fam.word_problem(rng, steps, cfg.text_max_start, cfg.text_max_operand) for _ in range(4)]
+            cands = [fam.word_problem(rng, steps, cfg.text_max_start, cfg.text_max_operand, cfg.text_max_value) for _ in range(4)]
             c = _pick(cands, seen, rng)
             seen[c.answer] += 1
             rec = _base_record(f"text_reasoning-{split}-{i:06d}", capability, "word_problem", None)
