@@ -26,7 +26,7 @@ from seethink.models.load import load_model
 from seethink.recipe import DataSource, Stage
 from seethink.rewards import DEFAULT_REWARD, REWARDS
 from seethink.train.data import grpo_dataset, stage_records
-from seethink.train.stage import rows_per_step, run_stage
+from seethink.train.stage import rows_per_round, run_stage, stage_rows
 from seethink.world.build import build_world
 
 
@@ -34,7 +34,7 @@ def bare_trl(stage: Stage, root: Path, work: Path, seed: int) -> None:
     from trl import GRPOConfig, GRPOTrainer
 
     model, processor = load_model(base_path())
-    records = stage_records(stage, root, stage.steps * rows_per_step(stage), rows_per_step(stage), seed)
+    records = stage_records(stage, root, stage_rows(stage), rows_per_round(stage), seed)
     config = GRPOConfig(output_dir=str(work), max_steps=stage.steps, learning_rate=stage.lr, lr_scheduler_type="constant",
                         per_device_train_batch_size=stage.batch_size, num_generations=stage.num_generations,
                         max_completion_length=stage.max_completion_length, temperature=stage.temperature,

@@ -159,10 +159,12 @@ def test_gpu_recipes_export_from_the_cli(world_dir, tmp_path):
                 r["images"] = [str((src.parent / p).resolve()) for p in r["images"]]
             (tmp_path / "data" / name / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     p = subprocess.run([sys.executable, "-m", "seethink", "export", "verl", RECIPES_DIR / "gpu" / "qwen2.5-vl-3b-staged.yaml",
-                        "--out", tmp_path / "x", "--set", f"data={tmp_path / 'data'}", "--set", "stages.0.steps=1",
-                        "--set", "stages.1.steps=1", "--set", "stages.2.steps=1"], capture_output=True, text=True, timeout=300)
+                        "--out", tmp_path / "x", "--set", f"data={tmp_path / 'data'}", "--set", "stages.0.steps=4",
+                        "--set", "stages.1.steps=4", "--set", "stages.2.steps=4"], capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     config = yaml.safe_load((tmp_path / "x" / "stages" / "1-perception" / "easyr1.yaml").read_text())
-    assert config["data"]["rollout_batch_size"] == 128  # 80 completions per device x 8 GPUs / group 5: the paper's 128
+    # 320 completions per device x 8 GPUs / group 5 = the paper's 512 prompts per round, updated 128 at a time
+    assert config["data"]["rollout_batch_size"] == 512 and config["worker"]["actor"]["global_batch_size"] == 128
+    assert config["trainer"]["max_steps"] == 1 and config["worker"]["actor"]["ppo_epochs"] == 1  # 4 updates = 1 round
     assert config["algorithm"]["kl_coef"] == 0.01 and config["worker"]["actor"]["optim"]["lr"] == 1e-6
     assert config["data"]["max_response_length"] == 2048

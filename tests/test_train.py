@@ -202,3 +202,25 @@ stages:
     before = json.loads((run / "eval" / "start" / "summary.json").read_text())["capability"]["perception"]["accuracy"]
     after = json.loads((run / "stages" / "1-perception" / "eval" / "summary.json").read_text())
     assert after["capability"]["perception"]["accuracy"] >= before + 0.25, (before, after["capability"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rollout,iterations", [(0, 1), (32, 2)])
+def test_the_clip_acts_only_when_a_round_feeds_several_updates(world_dir, tmp_path, rollout, iterations):
+    """One update per rollout round: the ratio is exactly 1 and nothing is clipped. Two minibatches per round,
+    each used twice: later updates see a moved policy and the clip bounds them (at a large lr, some tokens)."""
+    args = smoke_args(RECIPES / "stage3-only.yaml", world_dir, tmp_path, steps=8)
+    args += ["--set", "stages.0.batch_size=16", "--set", f"stages.0.rollout_batch_size={rollout}",
+             "--set", f"stages.0.num_iterations={iterations}", "--set", "stages.0.num_generations=4",
+             "--set", "stages.0.lr=3e-3", "--set", "stages.0.epsilon=0.02", "--set", "stages.0.epsilon_high=0.02",
+             "--set", "eval.datasets=[visual_reasoning]", "--set", "eval.attribution=none"]
+    seethink("train", *args)
+    stage = tmp_path / "stage3-only" / "stages" / "1-visual_reasoning"
+    rows = [json.loads(line) for line in (stage / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == list(range(1, 9))
+    clipped = [r["clip_fraction"] for r in rows]
+    if iterations == 1:
+        assert clipped == [0.0] * 8
+    else:
+        assert max(clipped) > 0
+    assert json.loads((stage / "checkpoint" / "seethink_stage.json").read_text())["steps"] == 8

@@ -172,7 +172,7 @@ def prepare_world(out: Path, plan: Plan, needs_pass_rates: bool, world: Path | N
 
 def run_one(config: str, seed: int, plan: Plan, world: Path, out: Path) -> dict:
     """Train one configuration with one seed and evaluate its final checkpoint; returns the result row."""
-    from seethink.recipe import RECIPES_DIR, load_recipe
+    from seethink.recipe import RECIPES_DIR, load_recipe, rollouts
     from seethink.report import load_run
     from seethink.train.run import run_recipe
 
@@ -193,7 +193,7 @@ def run_one(config: str, seed: int, plan: Plan, world: Path, out: Path) -> dict:
                "accuracy": {c: s.eval["capability"][c]["accuracy"] for c in CAPABILITIES} if s.eval else None}
               for s in load_run(run_dir).stages]
     extra = {"steps": sum(s.steps for s in recipe.stages),
-             "rollouts": sum(s.steps * s.batch_size for s in recipe.stages if s.algorithm == "grpo"),
+             "rollouts": sum(rollouts(s) for s in recipe.stages if s.algorithm == "grpo"),
              "train_seconds": round(sum(s["seconds"] or 0 for s in stages), 1), "wall_seconds": round(time.time() - t, 1),
              "stages": stages, "split": plan.final_split}
     return _summary_result(config, seed, summary, extra)

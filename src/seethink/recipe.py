@@ -59,7 +59,8 @@ class Stage:
     algorithm: str = "grpo"
     """`grpo` (RLVR through TRL's GRPOTrainer) or `sft` (TRL's SFTTrainer on the records' solutions)."""
     steps: int = 100
-    """Optimizer steps."""
+    """Optimizer steps (updates). For GRPO a whole number of rollout rounds: a multiple of
+    (rollout_batch_size / batch_size) × num_iterations."""
     lr: float = 1e-5
     """Learning rate (constant schedule unless `warmup_ratio` > 0)."""
     batch_size: int = 32
@@ -67,6 +68,19 @@ class Stage:
     With N processes a step consumes N times as many."""
     num_generations: int = 8
     """GRPO group size: completions sampled per prompt. Must divide batch_size."""
+    rollout_batch_size: int = 0
+    """GRPO: completions sampled per device in one rollout round (prompts × num_generations), a multiple of
+    `batch_size`; 0 = batch_size. A round feeds rollout_batch_size / batch_size optimizer updates, one per
+    minibatch of `batch_size` (TRL's steps_per_generation). The paper (EasyR1) rolls out 512 prompts per round and
+    updates on minibatches of 128: 4 updates per round."""
+    num_iterations: int = 1
+    """GRPO: passes over each rollout round's minibatches (the GRPO paper's μ, TRL's num_iterations).
+
+    When `epsilon` acts: the clipped ratio is π/π_old, where π_old is the policy that sampled the round. The first
+    update of a round runs on the sampling policy itself, so its ratio is exactly 1 and the clip does nothing. Only
+    the later updates of a round (rollout_batch_size > batch_size, or num_iterations > 1) see a moved policy, and
+    only there do epsilon / epsilon_high bound the step. With one update per round (the default) GRPO is plain
+    on-policy REINFORCE with group-normalised advantages."""
     beta: float = 0.0
     """KL coefficient against the stage's starting model (0 disables the reference model)."""
     loss_type: str = "dapo"
@@ -90,7 +104,7 @@ class Stage:
     drop_unsolved: bool = False
     """Leave out records with pass_rate 0."""
     warmup_ratio: float = 0.0
-    """Fraction of steps of linear warmup."""
+    """Fraction of steps of linear warmup from 0 to `lr` (then constant)."""
     weight_decay: float = 0.01
     """AdamW weight decay (the paper: 0.01)."""
     max_grad_norm: float = 1.0
@@ -156,6 +170,10 @@ class Recipe:
     """`auto` (bf16 mixed precision on a GPU that supports it, else fp32), `bf16` or `fp32`."""
     rollouts: Rollouts = field(default_factory=Rollouts)
     """How GRPO rollouts are generated (transformers or vLLM)."""
+    shuffle_rewards: bool = False
+    """The built-in null control: every GRPO stage's rewards are permuted at random within each prompt's group
+    (`seethink.rewards.shuffled_within_groups`), so updates keep their size and lose their signal. Read any RL
+    gain against this run of the same recipe (`seethink train RECIPE --null`)."""
 
 
 ALGORITHMS = ("grpo", "sft")
@@ -255,10 +273,11 @@ def _check(recipe: Recipe, where: _Where) -> None:
         if not 0 <= s.warmup_ratio < 1:
             where.fail(f"{p}.warmup_ratio", f"must be in [0, 1), got {s.warmup_ratio}")
         if s.algorithm == "grpo":
-            if s.num_generations < 2:
-                where.fail(f"{p}.num_generations", "GRPO needs at least 2 completions per prompt")
-            if s.batch_size % s.num_generations:
-                where.fail(f"{p}.batch_size", f"{s.batch_size} is not divisible by num_generations={s.num_generations}")
+            _check_grpo_batching(s, p, where)
+        else:
+            for key, default in (("rollout_batch_size", 0), ("num_iterations", 1)):
+                if getattr(s, key) != default:
+                    where.fail(f"{p}.{key}", f"a GRPO setting; stage {s.name!r} is {s.algorithm}")
         if not s.data:
             where.fail(f"{p}.data", "a stage needs at least one data source")
         if s.lora.r < 0:
@@ -282,6 +301,36 @@ def _check(recipe: Recipe, where: _Where) -> None:
         where.fail("rollouts.vllm_tensor_parallel_size", f"must be >= 1, got {recipe.rollouts.vllm_tensor_parallel_size}")
     if recipe.eval.limit < 0:
         where.fail("eval.limit", f"must be >= 0, got {recipe.eval.limit}")
+
+
+def _check_grpo_batching(s: Stage, p: str, where: _Where) -> None:
+    if s.num_generations < 2:
+        where.fail(f"{p}.num_generations", "GRPO needs at least 2 completions per prompt")
+    if s.batch_size % s.num_generations:
+        where.fail(f"{p}.batch_size", f"{s.batch_size} is not divisible by num_generations={s.num_generations}")
+    if s.rollout_batch_size < 0:
+        where.fail(f"{p}.rollout_batch_size", f"must be >= 0 (0 = batch_size), got {s.rollout_batch_size}")
+    if s.rollout_batch_size % s.batch_size:
+        where.fail(f"{p}.rollout_batch_size", f"{s.rollout_batch_size} is not a multiple of batch_size={s.batch_size} "
+                   "(a rollout round is split into whole update minibatches)")
+    if s.num_iterations < 1:
+        where.fail(f"{p}.num_iterations", f"must be >= 1, got {s.num_iterations}")
+    per_round = updates_per_round(s)
+    if s.steps % per_round:
+        where.fail(f"{p}.steps", f"{s.steps} is not a whole number of rollout rounds of {per_round} updates "
+                   f"(rollout_batch_size / batch_size × num_iterations)")
+
+
+def updates_per_round(stage: Stage) -> int:
+    """Optimizer updates one GRPO rollout round feeds: its minibatches, each used num_iterations times."""
+    return (stage.rollout_batch_size or stage.batch_size) // stage.batch_size * stage.num_iterations
+
+
+def rollouts(stage: Stage) -> int:
+    """Completions a GRPO stage samples per device (SFT: examples it trains on)."""
+    if stage.algorithm != "grpo":
+        return stage.steps * stage.batch_size
+    return stage.steps // stage.num_iterations * stage.batch_size
 
 
 def apply_overrides(raw: dict, overrides: list[str], file: str) -> dict:
@@ -326,22 +375,24 @@ def _read_yaml(path: Path) -> dict:
 def merged_stage(staged: Recipe) -> Stage:
     """One GRPO stage over the union of the staged recipe's data with the same total rollouts.
 
-    Each source keeps its share of the staged rollout budget: weight ∝ stage steps × batch size ×
-    (source weight / total weight in that stage). The merged stage runs Σ steps × batch completions at
-    the batch size of the first stage, with the longest completion limit of any stage. Vision stays
+    Each source keeps its share of the staged rollout budget: weight ∝ the stage's sampled completions ×
+    (source weight / total weight in that stage). The merged stage samples Σ completions in rollout rounds
+    of the first stage's size and batching, with the longest completion limit of any stage. Vision stays
     trainable (the paper's merged run freezes nothing); other settings come from the first stage.
     """
     first = staged.stages[0]
-    rollouts = sum(s.steps * s.batch_size for s in staged.stages)
-    if rollouts % first.batch_size:
-        raise SeethinkError(f"cannot merge {staged.name}: total rollouts {rollouts} not divisible by batch size {first.batch_size}")
     sources = []
     for s in staged.stages:
         if s.algorithm != "grpo":
             raise SeethinkError(f"cannot merge {staged.name}: stage {s.name!r} is {s.algorithm}, merging needs GRPO stages")
         total_w = sum(d.weight for d in s.data)
-        sources += [DataSource(d.path, s.steps * s.batch_size * d.weight / total_w, d.split) for d in s.data]
-    return dataclasses.replace(first, name="merged", data=sources, steps=rollouts // first.batch_size,
+        sources += [DataSource(d.path, rollouts(s) * d.weight / total_w, d.split) for d in s.data]
+    total = sum(rollouts(s) for s in staged.stages)
+    per_round = first.rollout_batch_size or first.batch_size
+    if total % per_round:
+        raise SeethinkError(f"cannot merge {staged.name}: total rollouts {total} not divisible by the first stage's "
+                            f"rollout batch {per_round}")
+    return dataclasses.replace(first, name="merged", data=sources, steps=total // per_round * updates_per_round(first),
                                max_completion_length=max(s.max_completion_length for s in staged.stages),
                                freeze_vision=False, ordering="shuffle")
 
@@ -371,7 +422,7 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> Recipe:
         staged = load_recipe((path.parent / raw["merged_from"]).resolve())
         inherited = {k: v for k, v in to_dict(staged).items()
                      if k in ("model", "data", "seed", "eval", "precision", "rollouts")}
-        changes = _stage_changes(raw.pop("stage_overrides", None), where, frozenset({"name", "data", "steps", "batch_size"}))
+        changes = _stage_changes(raw.pop("stage_overrides", None), where, frozenset({"name", "data", "steps", "batch_size", "rollout_batch_size", "num_iterations"}))
         raw = {**inherited, **raw, "stages": [{**dataclasses.asdict(merged_stage(staged)), **changes}]}
     elif raw.get("based_on"):
         if "stages" in raw:
@@ -385,6 +436,13 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> Recipe:
     recipe = _build(Recipe, apply_overrides(raw, list(overrides), str(path)), "", where)
     _check(recipe, where)
     return recipe
+
+
+def null_control(recipe: Recipe) -> Recipe:
+    """The same recipe with rewards shuffled within each group (see `Recipe.shuffle_rewards`), as NAME-null."""
+    if recipe.shuffle_rewards:
+        return recipe
+    return dataclasses.replace(recipe, name=f"{recipe.name}-null", shuffle_rewards=True)
 
 
 def to_dict(recipe: Recipe) -> dict:

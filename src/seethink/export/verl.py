@@ -31,7 +31,7 @@ import yaml
 from seethink.errors import SeethinkError
 from seethink.fileio import atomic_dir, check_folder_target, write_text
 from seethink.prompting import INSTRUCTION
-from seethink.recipe import Recipe, to_dict
+from seethink.recipe import Recipe, to_dict, updates_per_round
 
 ENGINE_NOTE = "EasyR1 config keys as used by the paper's scripts (data.format_prompt, worker.reward.reward_function)"
 
@@ -89,18 +89,22 @@ def write_parquet(path: Path, rows: list[dict]) -> None:
         datasets.enable_progress_bars()
 
 
-def easyr1_config(recipe: Recipe, k: int, gpus: int, prompts_per_step: int, stage_dir: str) -> dict:
+def easyr1_config(recipe: Recipe, k: int, gpus: int, prompts_per_round: int, stage_dir: str) -> dict:
+    """EasyR1 counts a step per rollout round (`rollout_batch_size` prompts), updated in minibatches of
+    `global_batch_size` prompts, `ppo_epochs` times over."""
     s = recipe.stages[k]
+    rounds = s.steps // updates_per_round(s)
     return {
         "data": {"train_files": f"{stage_dir}/train.parquet", "val_files": f"{stage_dir}/val.parquet",
                  "prompt_key": "problem", "answer_key": "ground_truth", "image_key": "images",
                  "format_prompt": "FORMAT_PROMPT", "max_prompt_length": 2048,
-                 "max_response_length": s.max_completion_length, "rollout_batch_size": prompts_per_step,
+                 "max_response_length": s.max_completion_length, "rollout_batch_size": prompts_per_round,
                  "shuffle": False, "seed": recipe.seed},
         "algorithm": {"adv_estimator": "grpo", "disable_kl": s.beta == 0, "use_kl_loss": s.beta > 0,
                       "kl_penalty": "low_var_kl", "kl_coef": s.beta},
         "worker": {
-            "actor": {"global_batch_size": prompts_per_step, "max_grad_norm": s.max_grad_norm,
+            "actor": {"global_batch_size": s.batch_size // s.num_generations * gpus, "ppo_epochs": s.num_iterations,
+                      "max_grad_norm": s.max_grad_norm,
                       "clip_ratio_low": s.epsilon, "clip_ratio_high": s.epsilon_high,
                       "loss_avg_mode": "token" if s.loss_type in ("dapo", "bnpo") else "seq",
                       "model": {"model_path": "MODEL_PATH", "freeze_vision_tower": s.freeze_vision},
@@ -108,9 +112,9 @@ def easyr1_config(recipe: Recipe, k: int, gpus: int, prompts_per_step: int, stag
             "rollout": {"n": s.num_generations, "temperature": s.temperature, "top_p": 1.0},
             "reward": {"reward_type": "batch", "reward_function": "REWARD_FUNCTION"},
         },
-        "trainer": {"max_steps": s.steps, "total_epochs": 1, "project_name": "seethink",
+        "trainer": {"max_steps": rounds, "total_epochs": 1, "project_name": "seethink",
                     "experiment_name": f"{recipe.name}-{k + 1}-{s.name}", "n_gpus_per_node": gpus, "nnodes": 1,
-                    "save_freq": s.steps, "save_limit": 1, "val_freq": -1, "val_before_train": False,
+                    "save_freq": rounds, "save_limit": 1, "val_freq": -1, "val_before_train": False,
                     "logger": ["console"]},
     }
 
@@ -153,7 +157,7 @@ def export_verl(recipe: Recipe, root: Path, out: str | Path, gpus: int = 8, val_
     """Write the export folder (atomically: it appears complete or not at all)."""
     from seethink.data.io import load_records
     from seethink.train.data import resolve, stage_records
-    from seethink.train.stage import rows_per_step
+    from seethink.train.stage import rows_per_round, stage_rows
 
     for s in recipe.stages:
         if s.algorithm != "grpo":
@@ -167,8 +171,8 @@ def export_verl(recipe: Recipe, root: Path, out: str | Path, gpus: int = 8, val_
             names.append(name)
             stage_dir = tmp / "stages" / name
             stage_dir.mkdir(parents=True)
-            prompts = rows_per_step(s, gpus)  # a recipe's batch is per device
-            records = stage_records(s, root, s.steps * prompts, prompts, recipe.seed)
+            prompts = rows_per_round(s, gpus)  # a recipe's batch sizes are per device
+            records = stage_records(s, root, stage_rows(s, gpus), prompts, recipe.seed)
             write_parquet(stage_dir / "train.parquet", engine_rows(records, "train"))
             val = [r for d in s.data
                    for r in load_records(resolve(root, d.path), recipe.eval.split)[: recipe.eval.limit or val_limit]]

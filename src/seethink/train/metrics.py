@@ -14,7 +14,8 @@ from seethink.fileio import write_jsonl
 # TRL log key -> our column
 GRPO_KEYS = {"reward": "reward", "rewards/accuracy_reward/mean": "accuracy", "rewards/format_reward/mean": "format",
              "completions/mean_length": "completion_length", "kl": "kl", "entropy": "entropy", "loss": "loss",
-             "learning_rate": "lr", "grad_norm": "grad_norm", "frac_reward_zero_std": "frac_zero_std", "epoch": "epoch"}
+             "learning_rate": "lr", "grad_norm": "grad_norm", "frac_reward_zero_std": "frac_zero_std",
+             "clip_ratio/region_mean": "clip_fraction", "epoch": "epoch"}
 SFT_KEYS = {"loss": "loss", "learning_rate": "lr", "grad_norm": "grad_norm", "mean_token_accuracy": "token_accuracy",
             "entropy": "entropy", "epoch": "epoch"}
 

@@ -20,7 +20,7 @@ import yaml
 
 from seethink.errors import SeethinkError
 from seethink.fileio import ensure_dir, write_json, write_text
-from seethink.recipe import EvalSettings, Recipe, to_dict
+from seethink.recipe import EvalSettings, Recipe, rollouts, to_dict
 from seethink.train.dist import on_main, say, state
 from seethink.train.stage import is_complete, run_stage
 
@@ -66,7 +66,7 @@ def preflight(recipe: Recipe, start: Path, root: Path) -> None:
     from seethink.data.io import split_file
     from seethink.models.load import check_model_dir
     from seethink.train.data import resolve, stage_records
-    from seethink.train.stage import rows_per_step
+    from seethink.train.stage import rows_per_round, stage_rows
 
     check_model_dir(start)
     if any(s.lora.r for s in recipe.stages):
@@ -84,8 +84,7 @@ def preflight(recipe: Recipe, start: Path, root: Path) -> None:
                 split_file(resolve(root, d.path), d.split)
             except SeethinkError as e:
                 raise SeethinkError(f"stage {stage.name}: data {d.path}: {e}") from None
-        block = rows_per_step(stage)
-        stage_records(stage, root, stage.steps * block, block, recipe.seed)  # the rows the stage will train on
+        stage_records(stage, root, stage_rows(stage), rows_per_round(stage), recipe.seed)  # the rows it will train on
     for name in recipe.eval.datasets:
         try:
             split_file(root / name, recipe.eval.split)
@@ -146,8 +145,9 @@ def run_recipe(recipe: Recipe) -> Path:
     run_dir = Path(recipe.output_dir) / recipe.name
     _claim_run_dir(run_dir, to_dict(recipe))
     processes = state().num_processes
-    rollouts = sum(s.steps * s.batch_size * processes for s in recipe.stages if s.algorithm == "grpo")
-    say(f"run {recipe.name}: {len(recipe.stages)} stage(s) from {start}; {rollouts} GRPO rollouts in total"
+    total = sum(rollouts(s) * processes for s in recipe.stages if s.algorithm == "grpo")
+    say(f"run {recipe.name}: {len(recipe.stages)} stage(s) from {start}; {total} GRPO rollouts in total"
+        f"{' (null control: rewards shuffled within groups)' if recipe.shuffle_rewards else ''}"
         f"{f' over {processes} processes' if processes > 1 else ''}; outputs in {run_dir}")
     _report("start", evaluate_into(start, recipe.eval, root, run_dir / "eval" / "start", recipe.seed))
     for k, stage in enumerate(recipe.stages, 1):
@@ -157,7 +157,8 @@ def run_recipe(recipe: Recipe) -> Path:
         else:
             t = time.time()
             say(f"  stage {k} {stage.name}: {stage.algorithm}, {stage.steps} steps, freeze_vision={stage.freeze_vision}")
-            run_stage(stage, start, stage_dir, root, recipe.seed, recipe.report_to, recipe.precision, recipe.rollouts)
+            run_stage(stage, start, stage_dir, root, recipe.seed, recipe.report_to, recipe.precision, recipe.rollouts,
+                      recipe.shuffle_rewards)
             on_main(write_json, stage_dir / "timing.json", {"seconds": round(time.time() - t, 1)})
         start = stage_dir / "checkpoint"
         _report(f"after {stage.name}", evaluate_into(start, recipe.eval, root, stage_dir / "eval", recipe.seed))

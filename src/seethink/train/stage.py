@@ -22,8 +22,8 @@ from transformers.utils import logging as hf_logging
 from seethink.errors import SeethinkError
 from seethink.fileio import atomic_dir, write_json
 from seethink.models.load import last_checkpoint, load_model
-from seethink.recipe import Rollouts, Stage
-from seethink.rewards import DEFAULT_REWARD, REWARDS
+from seethink.recipe import Rollouts, Stage, updates_per_round
+from seethink.rewards import DEFAULT_REWARD, REWARDS, shuffled_within_groups
 from seethink.train.data import grpo_dataset, sft_dataset, stage_records
 from seethink.train.dist import on_main, state
 from seethink.train.freeze import freeze_vision
@@ -31,13 +31,20 @@ from seethink.train.lora import lora_config, merged
 from seethink.train.metrics import GRPO_KEYS, SFT_KEYS, MetricsWriter, NonFiniteGuard, SampleLog, StageProgress
 
 
-def rows_per_step(stage: Stage, processes: int | None = None) -> int:
-    """Prompts (GRPO) or examples (SFT) one optimizer step consumes over all `processes` (default: those of
-    this run); a recipe's batch_size is per device."""
+def rows_per_round(stage: Stage, processes: int | None = None) -> int:
+    """Prompts one GRPO rollout round samples (SFT: examples one step trains on), over all `processes` (default:
+    those of this run); a recipe's batch sizes are per device."""
     if processes is None:
         processes = state().num_processes
-    per_device = stage.batch_size // stage.num_generations if stage.algorithm == "grpo" else stage.batch_size
-    return per_device * processes
+    if stage.algorithm == "grpo":
+        return (stage.rollout_batch_size or stage.batch_size) // stage.num_generations * processes
+    return stage.batch_size * processes
+
+
+def stage_rows(stage: Stage, processes: int | None = None) -> int:
+    """Rows (prompts or examples) the whole stage trains on, each exactly once."""
+    rounds = stage.steps // updates_per_round(stage) if stage.algorithm == "grpo" else stage.steps
+    return rounds * rows_per_round(stage, processes)
 
 
 def use_bf16(precision: str) -> bool:
@@ -48,12 +55,14 @@ def use_bf16(precision: str) -> bool:
 
 
 def _common_args(stage: Stage, work: Path, seed: int, report_to: str, precision: str = "auto") -> dict:
-    # transformers 5 reads a warmup_steps value below 1 as a ratio of the total steps
+    # transformers 5 reads a warmup_steps value below 1 as a ratio of the total steps. In-stage checkpoints fall
+    # on the end of a GRPO rollout round: a resumed stage samples a new round rather than reuse half of one
+    per_round = updates_per_round(stage) if stage.algorithm == "grpo" else 1
     return dict(output_dir=str(work), max_steps=stage.steps, learning_rate=stage.lr,
                 lr_scheduler_type="constant_with_warmup" if stage.warmup_ratio else "constant",
                 warmup_steps=stage.warmup_ratio, weight_decay=stage.weight_decay, max_grad_norm=stage.max_grad_norm,
                 per_device_train_batch_size=stage.batch_size, logging_steps=1, save_strategy="steps",
-                save_steps=max(1, stage.steps // 4), save_total_limit=1, report_to=report_to, seed=seed, data_seed=seed,
+                save_steps=max(1, stage.steps // 4 // per_round) * per_round, save_total_limit=1, report_to=report_to, seed=seed, data_seed=seed,
                 use_cpu=not torch.cuda.is_available(), bf16=use_bf16(precision), dataloader_num_workers=0, disable_tqdm=False,
                 logging_nan_inf_filter=False)  # NonFiniteGuard must see a NaN loss
 
@@ -68,23 +77,29 @@ def vllm_args(rollouts: Rollouts | None) -> dict:
 
 
 def build_trainer(stage: Stage, model, processor, root: Path, work: Path, seed: int, report_to: str = "none",
-                  samples: Path | None = None, precision: str = "auto", peft_config=None, rollouts: Rollouts | None = None):
+                  samples: Path | None = None, precision: str = "auto", peft_config=None, rollouts: Rollouts | None = None,
+                  shuffle_rewards: bool = False):
     """The stage's TRL trainer and the log keys it reports. `samples`: keep a few rollouts there (GRPO);
-    `peft_config`: let TRL wrap the model with these adapters."""
-    block = rows_per_step(stage)
-    records = stage_records(stage, root, stage.steps * block, block, seed)
+    `peft_config`: let TRL wrap the model with these adapters; `shuffle_rewards`: the null control (rewards
+    permuted within each group; samples.jsonl keeps the true scores)."""
+    records = stage_records(stage, root, stage_rows(stage), rows_per_round(stage), seed)
     args = _common_args(stage, work, seed, report_to, precision)
     if stage.algorithm == "grpo":
         from trl import GRPOConfig, GRPOTrainer
 
         config = GRPOConfig(**args, num_generations=stage.num_generations, max_completion_length=stage.max_completion_length,
+                            steps_per_generation=(stage.rollout_batch_size or stage.batch_size) // stage.batch_size,
+                            num_iterations=stage.num_iterations,
                             temperature=stage.temperature, beta=stage.beta, loss_type=stage.loss_type,
                             epsilon=stage.epsilon, epsilon_high=stage.epsilon_high, shuffle_dataset=False,
                             reward_weights=list(DEFAULT_REWARD.values()), remove_unused_columns=False,
                             **vllm_args(rollouts))
         rewards = [REWARDS[k] for k in DEFAULT_REWARD]
         log = SampleLog(rewards[0], samples, every=stage.steps // 10) if samples else None
-        trainer = GRPOTrainer(model=model, reward_funcs=[log or rewards[0], *rewards[1:]], args=config,
+        rewards[0] = log or rewards[0]
+        if shuffle_rewards:
+            rewards = [shuffled_within_groups(f, seed) for f in rewards]
+        trainer = GRPOTrainer(model=model, reward_funcs=rewards, args=config,
                               train_dataset=grpo_dataset(records), processing_class=processor,
                               callbacks=[log] if log else None, peft_config=peft_config)
         return trainer, GRPO_KEYS
@@ -115,7 +130,7 @@ def _quiet_saves():
 
 
 def run_stage(stage: Stage, start: Path, stage_dir: Path, root: Path, seed: int, report_to: str = "none",
-              precision: str = "auto", rollouts: Rollouts | None = None) -> Path:
+              precision: str = "auto", rollouts: Rollouts | None = None, shuffle_rewards: bool = False) -> Path:
     """Train `stage` from checkpoint `start`; returns `stage_dir/checkpoint`. Resumes in-stage checkpoints."""
     work = stage_dir / "work"
     work.mkdir(parents=True, exist_ok=True)
@@ -130,7 +145,7 @@ def run_stage(stage: Stage, start: Path, stage_dir: Path, root: Path, seed: int,
     with warnings.catch_warnings(), _quiet_saves():
         warnings.filterwarnings("ignore", message=_UPSTREAM_DEPRECATION, category=FutureWarning)
         trainer, keys = build_trainer(stage, model, processor, root, work, seed, report_to, stage_dir / "samples.jsonl",
-                                      precision, peft_config, rollouts)
+                                      precision, peft_config, rollouts, shuffle_rewards)
         metrics = MetricsWriter(stage_dir / "metrics.jsonl", keys)
         guard = NonFiniteGuard()
         trainer.add_callback(metrics)
