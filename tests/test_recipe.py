@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from seethink.errors import SeethinkError
-from seethink.recipe import load_recipe, merged_stage
+from seethink.recipe import load_recipe, merged_stage, null_control, rollouts, updates_per_round
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 ALL = sorted(RECIPES.rglob("*.yaml"))
@@ -34,11 +34,11 @@ def test_merged_has_the_same_rollouts_as_staged():
     staged = load_recipe(RECIPES / "staged.yaml")
     merged = load_recipe(RECIPES / "merged.yaml")
     (m,) = merged.stages
-    assert m.steps * m.batch_size == sum(s.steps * s.batch_size for s in staged.stages)
+    assert rollouts(m) == sum(rollouts(s) for s in staged.stages)
     assert {d.path for d in m.data} == {d.path for s in staged.stages for d in s.data}
     shares = {d.path: d.weight for d in m.data}
     for s in staged.stages:  # each dataset's share of the merged run equals its stage's share of rollouts
-        assert shares[s.data[0].path] == s.steps * s.batch_size
+        assert shares[s.data[0].path] == rollouts(s)
     assert m.max_completion_length == max(s.max_completion_length for s in staged.stages)
     assert not m.freeze_vision
 
@@ -48,7 +48,9 @@ def test_merged_follows_overrides_of_the_staged_file(tmp_path):
     (tmp_path / "staged.yaml").write_text(staged)
     (tmp_path / "merged.yaml").write_text("name: merged\nmerged_from: staged.yaml\n")
     m = load_recipe(tmp_path / "merged.yaml").stages[0]
-    assert m.steps * m.batch_size == (40 + 100 + 150) * 32
+    staged = load_recipe(tmp_path / "staged.yaml")
+    assert staged.stages[0].steps == 40
+    assert rollouts(m) == sum(rollouts(s) for s in staged.stages)
 
 
 def test_set_overrides():
@@ -80,6 +82,12 @@ BASE = "name: x\nstages:\n  - name: a\n    data: [{path: perception}]\n"
     ("    freeze_vision: yes please\n", r"stages\.0\.freeze_vision: expected true or false"),
     ("    num_generations: 1\n    batch_size: 4\n", r"stages\.0\.num_generations: GRPO needs at least 2"),
     ("  - name: a\n    data: [{path: text_reasoning}]\n", r"stages: stage names must be unique"),
+    ("    rollout_batch_size: 48\n", r"stages\.0\.rollout_batch_size: 48 is not a multiple of batch_size=32"),
+    ("    rollout_batch_size: -32\n", r"stages\.0\.rollout_batch_size: must be >= 0"),
+    ("    num_iterations: 0\n", r"stages\.0\.num_iterations: must be >= 1"),
+    ("    rollout_batch_size: 64\n    steps: 3\n", r"stages\.0\.steps: 3 is not a whole number of rollout rounds of 2"),
+    ("    num_iterations: 2\n    rollout_batch_size: 64\n    steps: 6\n", r"rollout rounds of 4 updates"),
+    ("    algorithm: sft\n    num_iterations: 2\n", r"stages\.0\.num_iterations: a GRPO setting; stage 'a' is sft"),
 ])
 def test_bad_recipes_name_the_field(tmp_path, extra, msg):
     with pytest.raises(SeethinkError, match=msg) as e:
@@ -146,3 +154,38 @@ def test_bad_stage_overrides(tmp_path, text, msg):
     shutil.copy(RECIPES / "staged.yaml", tmp_path / "staged.yaml")
     with pytest.raises(SeethinkError, match=msg):
         load_recipe(write(tmp_path, text))
+
+
+def test_rollout_rounds_and_updates(tmp_path):
+    r = load_recipe(write(tmp_path, BASE + "    batch_size: 32\n    rollout_batch_size: 128\n    num_iterations: 2\n"
+                                             "    steps: 16\n"))
+    (s,) = r.stages
+    assert updates_per_round(s) == 8  # 4 minibatches of 32 completions, each used twice
+    assert rollouts(s) == 16 // 2 * 32  # 2 rounds of 128 completions
+
+
+def test_merged_keeps_the_rollout_budget_under_minibatching(tmp_path):
+    staged = (RECIPES / "staged.yaml").read_text()
+    (tmp_path / "staged.yaml").write_text(staged)
+    (tmp_path / "merged.yaml").write_text("name: merged\nmerged_from: staged.yaml\n")
+    st = load_recipe(tmp_path / "staged.yaml")
+    (m,) = load_recipe(tmp_path / "merged.yaml").stages
+    assert rollouts(m) == sum(rollouts(s) for s in st.stages)
+    assert m.steps % updates_per_round(m) == 0
+    assert (m.rollout_batch_size, m.num_iterations) == (st.stages[0].rollout_batch_size, st.stages[0].num_iterations)
+
+
+def test_the_gpu_recipes_use_the_papers_batching():
+    for path in sorted((RECIPES / "gpu").glob("*.yaml")):
+        for s in load_recipe(path).stages:
+            prompts = lambda completions: completions * 8 // s.num_generations  # noqa: E731 - 8 GPUs
+            assert (prompts(s.rollout_batch_size), prompts(s.batch_size)) == (512, 128), path.name
+            assert updates_per_round(s) == 4
+
+
+def test_the_null_control_is_the_same_recipe_with_shuffled_rewards():
+    r = load_recipe(RECIPES / "staged.yaml")
+    n = null_control(r)
+    assert n.shuffle_rewards and not r.shuffle_rewards and n.name == "staged-null"
+    assert n.stages == r.stages and n.seed == r.seed and n.model == r.model
+    assert null_control(n) is n

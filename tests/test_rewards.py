@@ -197,3 +197,27 @@ def test_symbolic_check_works_from_a_script_without_a_main_guard(tmp_path):
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "1.0"
     assert time.perf_counter() - t < 30  # start-up of the worker (sympy) included; the old stall was 60 s
+
+
+def test_the_null_control_permutes_rewards_within_each_group_only():
+    from seethink.rewards import REWARDS, shuffled_within_groups
+
+    ids = ["a"] * 4 + ["b"] * 4
+    answers = ["3"] * 4 + ["7"] * 4
+    completions = [f"<think>x</think>\\boxed{{{v}}}" for v in ("3", "1", "3", "2")] + \
+                  ["<think>x</think>\\boxed{7}", "no format", "<think>x</think>\\boxed{7}", "<think>y</think>\\boxed{1}"]
+    acc, fmt = REWARDS["accuracy"], REWARDS["format"]
+    true_acc = acc(completions=completions, answer=answers, id=ids)
+    true_fmt = fmt(completions=completions, answer=answers, id=ids)
+    for seed in range(20):
+        s_acc = shuffled_within_groups(acc, seed)(completions=completions, answer=answers, id=ids)
+        s_fmt = shuffled_within_groups(fmt, seed)(completions=completions, answer=answers, id=ids)
+        for g in (slice(0, 4), slice(4, 8)):  # each group keeps its rewards, only their owners change
+            assert sorted(s_acc[g]) == sorted(true_acc[g])
+            assert sorted(s_fmt[g]) == sorted(true_fmt[g])
+        # both rewards of one batch get the same permutation: the pairs (accuracy, format) survive
+        assert sorted(zip(s_acc, s_fmt)) == sorted(zip(true_acc, true_fmt))
+    moved = [shuffled_within_groups(acc, seed)(completions=completions, answer=answers, id=ids) != true_acc
+             for seed in range(20)]
+    assert sum(moved) >= 15  # a real permutation, not the identity
+    assert shuffled_within_groups(acc, 0).__name__ == acc.__name__  # TRL's log column keeps its name

@@ -69,15 +69,15 @@ def cmd_world_show(a) -> None:
 # ---------------------------------------------------------------- pretrain
 
 def cmd_pretrain(a) -> None:
-    from seethink.models.pretrain import pretrain
-    from seethink.models.pretrain_config import PretrainConfig
+    import dataclasses
 
-    if not 0 < a.data_scale <= 10:
-        raise SeethinkError(f"--data-scale must be in (0, 10], got {a.data_scale}")
-    if not 0 < a.lr < 1:
-        raise SeethinkError(f"--lr must be in (0, 1), got {a.lr}")
-    cfg = PretrainConfig(size=a.size, seed=a.seed, steps=a.steps, batch_size=a.batch_size, lr=a.lr,
-                         data_scale=a.data_scale)
+    from seethink.models.pretrain import pretrain
+    from seethink.models.pretrain_config import PretrainConfig, load_pretrain_config
+
+    cfg = load_pretrain_config(a.config) if a.config else PretrainConfig()
+    given = {k: getattr(a, k) for k in ("size", "seed", "steps", "batch_size", "lr", "data_scale")
+             if getattr(a, k) is not None}
+    cfg = dataclasses.replace(cfg, **given)  # checked again: a bad flag is one line naming its setting
     out = pretrain(a.out, cfg)
     stats = json.loads((out / "pretrain_stats.json").read_text())
     print(f"base written to {out}: {stats['params']:,} parameters, {stats['train_seconds']}s training, "
@@ -100,11 +100,14 @@ def _print_summary(summary: dict, out: Path) -> None:
     from rich.table import Table
 
     table = Table(title=f"{summary['model']} on {summary['data']} [{summary['split']}]")
-    for col in ("capability / family", "n", "accuracy", "95% CI", "prior", "format", "tokens", "think"):
+    k = summary.get("sampling", {}).get("k")
+    sampled = ("sampled", f"pass@{k}") if k else ()
+    for col in ("capability / family", "n", "accuracy", "95% CI", *sampled, "prior", "format", "tokens", "think"):
         table.add_column(col)
     for key, s in list(summary["capability"].items()) + list(summary["family"].items()):
         prior = summary["prior"].get(key)
         table.add_row(key, str(s["n"]), f"{s['accuracy']:.3f}", f"[{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}]",
+                      *((f"{s['sampled_accuracy']:.3f}", f"{s['pass_at_k']:.3f}") if k else ()),
                       "" if prior is None else f"{prior:.3f}", f"{s['format']:.3f}", f"{s['mean_tokens']:.1f}",
                       f"{s['mean_think_tokens']:.1f}")
     _console().print(table)
@@ -134,6 +137,8 @@ def cmd_eval(a) -> None:
 
     if a.temperature < 0:
         raise SeethinkError(f"--temperature must be >= 0 (0 = greedy), got {a.temperature}")
+    if a.samples and not a.sample_temperature > 0:
+        raise SeethinkError(f"--sample-temperature must be > 0, got {a.sample_temperature}")
     if a.judge and a.attribute == "none":
         a.attribute = "judge"
     if a.attribute == "judge" and not a.judge:
@@ -151,7 +156,7 @@ def cmd_eval(a) -> None:
 
     out = Path(a.out or Path("runs") / "eval" / Path(model).name)
     _print_summary(evaluate_folder(model, a.data, a.split, out, a.limit, a.batch_size, a.max_new_tokens, a.seed,
-                                   a.attribute, a.temperature, judge, a.judge_cache), out)
+                                   a.attribute, a.temperature, judge, a.judge_cache, a.samples, a.sample_temperature), out)
 
 
 def cmd_passk(a) -> None:
@@ -263,6 +268,10 @@ def cmd_train(a) -> None:
     from seethink.recipe import load_recipe
 
     recipe = load_recipe(a.recipe or default_recipe(), a.set)
+    if a.null:
+        from seethink.recipe import null_control
+
+        recipe = null_control(recipe)
     if a.dry_run:
         import yaml
 
@@ -335,17 +344,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="PNG path (default: DATA/show-DATASET-SPLIT.png)")
     s.set_defaults(func=cmd_world_show)
 
-    from seethink.models.pretrain_config import PretrainConfig  # defaults live in one place: the config
+    from seethink.models.pretrain_config import SIZE_NAMES, PretrainConfig  # defaults live in one place: the config
 
     d = PretrainConfig()
     pt = sub.add_parser("pretrain", help="supervised-train the tiny default VLM into an RL-ready base")
     pt.add_argument("--out", required=True, help="folder for the base checkpoint")
-    pt.add_argument("--size", choices=["tiny", "small", "medium"], default=d.size)
-    pt.add_argument("--steps", type=_positive, default=d.steps)
-    pt.add_argument("--batch-size", type=_positive, default=d.batch_size)
-    pt.add_argument("--lr", type=float, default=d.lr)
-    pt.add_argument("--seed", type=_nonneg, default=d.seed)
-    pt.add_argument("--data-scale", type=float, default=d.data_scale, help="fraction of the default pretraining records")
+    pt.add_argument("--config", help="pretraining settings (YAML; the shipped base's: configs/base.yaml); "
+                                     "the flags below override it")
+    pt.add_argument("--size", choices=list(SIZE_NAMES), help=f"model size preset (default {d.size})")
+    pt.add_argument("--steps", type=_positive, help=f"optimizer steps (default {d.steps})")
+    pt.add_argument("--batch-size", type=_positive, help=f"examples per step (default {d.batch_size})")
+    pt.add_argument("--lr", type=float, help=f"peak learning rate (default {d.lr})")
+    pt.add_argument("--seed", type=_nonneg, help=f"seed (default {d.seed})")
+    pt.add_argument("--data-scale", type=float, help="fraction of the configured pretraining records (default 1)")
     pt.add_argument("--eval-data", help="a world folder: evaluate the base on its test split afterwards")
     pt.set_defaults(func=cmd_pretrain)
 
@@ -353,6 +364,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("recipe", nargs="?", help="recipe YAML (default: recipes/staged.yaml)")
     tr.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a recipe field, e.g. --set stages.0.steps=2 (repeatable)")
+    tr.add_argument("--null", action="store_true",
+                    help="the null control: the same recipe with rewards shuffled within each group, run as NAME-null")
     tr.add_argument("--dry-run", action="store_true", help="validate and print the resolved recipe, then stop")
     tr.set_defaults(func=cmd_train)
 
@@ -367,6 +380,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=_nonneg, default=0)
     ev.add_argument("--temperature", type=float, default=0.0,
                     help="0 = greedy (default); > 0 samples one answer per record with this temperature")
+    ev.add_argument("--samples", type=_nonneg, default=0, metavar="K",
+                    help="also sample K answers per record and report sampled accuracy and pass@K beside greedy")
+    ev.add_argument("--sample-temperature", type=float, default=1.0, help="temperature of --samples (default 1.0)")
     ev.add_argument("--attribute", nargs="?", const="auto", default="none",
                     choices=["none", "auto", "facts", "caption", "judge"],
                     help="attribute each wrong answer to perception or reasoning (default method: auto, judge-free)")

@@ -13,10 +13,12 @@ All parsing is linear-time string scanning (no regex backtracking, no eval), so 
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from fractions import Fraction
 
-from seethink.mathcheck import equivalent  # no worker process until the first symbolic comparison
+from seethink.mathcheck import equivalent
+from seethink.seeding import derive_seed  # no worker process until the first symbolic comparison
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 MAX_ANSWER_CHARS = 200  # longer boxed content is treated as no answer (the paper scores over-complex answers 0)
@@ -147,6 +149,35 @@ def accuracy_reward(completions, answer, options=None, **_) -> list[float]:
 
 def format_reward(completions, **_) -> list[float]:
     return [float(format_ok(completion_text(c))) for c in completions]
+
+
+def shuffled_within_groups(reward_fn, seed: int = 0):
+    """The null control: `reward_fn`'s rewards permuted at random among the completions of the same prompt.
+
+    A group keeps exactly its multiset of rewards, so its mean, spread and the logged means are unchanged, but
+    which completion earned which reward is noise: a GRPO update from these rewards has the size of a real one and
+    no signal. A gain over the starting model that this control also shows is not learning from the reward.
+    Groups are runs of equal `id` (TRL lays out a prompt's completions side by side). The permutation is seeded by
+    the seed and the batch itself, so every reward function of one batch gets the same one and the total reward
+    is permuted consistently."""
+
+    def shuffled(completions, id, **kw):
+        values = list(reward_fn(completions=completions, id=id, **kw))
+        rng = random.Random(derive_seed(seed, *id, *map(completion_text, completions)))
+        out, start = list(values), 0
+        while start < len(id):
+            end = start
+            while end < len(id) and id[end] == id[start]:
+                end += 1
+            order = list(range(start, end))
+            rng.shuffle(order)
+            for i, j in zip(range(start, end), order):
+                out[i] = values[j]
+            start = end
+        return out
+
+    shuffled.__name__ = reward_fn.__name__  # TRL logs a reward's columns under its function's name
+    return shuffled
 
 
 REWARDS = {"accuracy": accuracy_reward, "format": format_reward}

@@ -58,7 +58,7 @@ def stage_records(stage: Stage, root: Path, n_rows: int, block: int, seed: int) 
 
 def grpo_dataset(records: list[dict]) -> Dataset:
     return Dataset.from_list([{"prompt": prompt_messages(r), "images": [load_image(p) for p in r["images"]],
-                               "answer": r["answer"], "options": r.get("options")} for r in records])
+                               "answer": r["answer"], "options": r.get("options"), "id": r["id"]} for r in records])
 
 
 def sft_dataset(records: list[dict]) -> Dataset:
