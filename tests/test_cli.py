@@ -97,6 +97,18 @@ def test_eval_can_sample(tmp_path, world_dir):
     assert outs[0] == outs[1] != outs[2]  # seeded sampling
 
 
+def test_eval_reports_sampled_accuracy_and_pass_at_k(tmp_path, world_dir):
+    run("eval", "--data", world_dir / "visual_reasoning", "--limit", 16, "--samples", 4, "--out", tmp_path / "ev")
+    summary = json.loads((tmp_path / "ev" / "summary.json").read_text())
+    rows = [json.loads(line) for line in (tmp_path / "ev" / "samples.jsonl").read_text().splitlines()]
+    cap = summary["capability"]["visual_reasoning"]
+    assert summary["decoding"] == "greedy" and summary["sampling"] == {"k": 4, "temperature": 1.0}
+    assert cap["k"] == 4 and 0 <= cap["sampled_accuracy"] <= cap["pass_at_k"] <= 1
+    assert cap["sampled_accuracy"] == sum(r["sampled_correct"] for r in rows) / (4 * len(rows))
+    assert cap["pass_at_k"] == sum(r["sampled_correct"] > 0 for r in rows) / len(rows)
+    assert cap["pass_at_k"] > 0  # the shipped base solves some of these when it samples
+
+
 @pytest.mark.parametrize("args,msg", [
     (["eval", "{tmp}/nomodel", "--data", "{tmp}"], "does not exist"),
     (["eval", "--data", "{tmp}", "--temperature", "-1"], "--temperature must be >= 0"),
@@ -105,7 +117,9 @@ def test_eval_can_sample(tmp_path, world_dir):
     (["world", "build", "--out", "{tmp}/file.txt"], "exists and is not a directory"),
     (["world", "build", "--out", "{tmp}/w", "--min-objects", "5", "--max-objects", "2"], "--min-objects"),
     (["world", "show", "{tmp}"], "no train.jsonl"),
-    (["pretrain", "--out", "{tmp}/b", "--lr", "5"], "--lr"),
+    (["pretrain", "--out", "{tmp}/b", "--lr", "5"], "lr: must be in (0, 1), got 5"),
+    (["pretrain", "--out", "{tmp}/b", "--config", "{tmp}/file.txt"], "file.txt: expected a mapping"),
+    (["eval", "--data", "{tmp}", "--samples", "2", "--sample-temperature", "0"], "--sample-temperature must be > 0"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, msg):
     (tmp_path / "file.txt").write_text("x")

@@ -56,16 +56,44 @@ def evaluate(model, processor, records: list[dict], max_new_tokens: int = 96, ba
     return rows, summarise(rows, seed)
 
 
+def sample_counts(model, processor, records: list[dict], k: int, temperature: float = 1.0, max_new_tokens: int = 96,
+                  batch_size: int = 64, seed: int = 0) -> list[int]:
+    """How many of `k` answers sampled at `temperature` are right, per record (batch_size sequences per call)."""
+    from seethink.passk import sample_correct
+    from seethink.seeding import derive_seed
+
+    items = max(1, batch_size // k)
+    counts = []
+    for start in range(0, len(records), items):
+        part = records[start: start + items]
+        counts += sample_correct(model, processor, part, k, derive_seed(seed, part[0]["id"]), temperature, max_new_tokens)
+    return counts
+
+
+def add_sampling(summary: dict, rows: list[dict], counts: list[int], k: int) -> None:
+    """Beside greedy accuracy: `sampled_accuracy` (the mean over k samples, what a rollout earns) and `pass_at_k`
+    (any of the k right: what RL can reach), per capability and family. A base with sampled accuracy far below its
+    greedy accuracy gives GRPO groups with no right answer and no signal."""
+    groups = defaultdict(list)
+    for row, c in zip(rows, counts):
+        row["sampled_correct"] = c
+        groups[("capability", row["capability"])].append(c)
+        groups[("family", f"{row['capability']}/{row['family']}")].append(c)
+    for (level, key), cs in groups.items():
+        summary[level][key].update(sampled_accuracy=float(np.mean(cs)) / k, pass_at_k=float(np.mean([c > 0 for c in cs])), k=k)
+
+
 def evaluate_datasets(model_path, datasets: dict[str, list[dict]], out: Path, max_new_tokens: int = 96,
                       batch_size: int = 64, seed: int = 0, extra: dict | None = None,
                       attribution: str = "none", temperature: float = 0.0, judge=None,
-                      judge_cache: Path | None = None) -> dict:
+                      judge_cache: Path | None = None, samples: int = 0, sample_temperature: float = 1.0) -> dict:
     """Load the model once, evaluate every dataset, write `out/samples.jsonl` and `out/summary.json`.
 
     `attribution` (auto | facts | caption | judge; none = off): also attribute every wrong answer to perception
     or reasoning (`seethink.eval.attribution`), written to `out/attribution.jsonl` and the summary. `judge`
     (a `seethink.eval.judge.Judge`) is needed for "judge"; its replies are cached in `judge_cache`
-    (default `out/judge_cache.jsonl`)."""
+    (default `out/judge_cache.jsonl`). `samples` > 0: also sample that many answers per record at
+    `sample_temperature` and report sampled accuracy and pass@k (`add_sampling`)."""
     from seethink.eval.attribution import attribute, model_answerer, summarise_attribution
     from seethink.fileio import ensure_dir, write_json, write_jsonl
     from seethink.models.load import load_model
@@ -85,6 +113,9 @@ def evaluate_datasets(model_path, datasets: dict[str, list[dict]], out: Path, ma
         rows, s = evaluate(model, processor, recs, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed,
                            temperature=temperature)
         all_rows += rows
+        if samples:
+            add_sampling(s, rows, sample_counts(model, processor, recs, samples, sample_temperature, max_new_tokens,
+                                                batch_size, seed), samples)
         for level in ("capability", "family"):
             summary[level].update(s[level])
         if attribution != "none":
@@ -104,7 +135,8 @@ def evaluate_datasets(model_path, datasets: dict[str, list[dict]], out: Path, ma
 
 def evaluate_folder(model_path, data, split: str, out: Path, limit: int | None = None, batch_size: int = 64,
                     max_new_tokens: int = 96, seed: int = 0, attribution: str = "none",
-                    temperature: float = 0.0, judge=None, judge_cache: Path | None = None) -> dict:
+                    temperature: float = 0.0, judge=None, judge_cache: Path | None = None, samples: int = 0,
+                    sample_temperature: float = 1.0) -> dict:
     """Evaluate a world folder, dataset folder or file; adds answer-prior baselines where a train split exists."""
     from seethink.eval.datasets import find_datasets, load_split, load_train_for_priors
     from seethink.eval.metrics import prior_accuracy
@@ -120,5 +152,7 @@ def evaluate_folder(model_path, data, split: str, out: Path, limit: int | None =
              "decoding": "greedy" if temperature <= 0 else f"sampled, temperature {temperature}"}
     if judge is not None:
         extra["judge"] = judge.identity
+    if samples:
+        extra["sampling"] = {"k": samples, "temperature": sample_temperature}
     return evaluate_datasets(model_path, datasets, out, max_new_tokens, batch_size, seed, extra, attribution,
-                             temperature, judge, judge_cache)
+                             temperature, judge, judge_cache, samples, sample_temperature)
