@@ -21,13 +21,13 @@ from pathlib import Path
 
 import torch
 
-from seethink.models.base import base_path
+from seethink.miniature.base import base_path
 from seethink.models.load import load_model
-from seethink.recipe import DataSource, Stage
+from seethink.recipe import DataSource, Recipe, Stage
 from seethink.rewards import DEFAULT_REWARD, REWARDS
 from seethink.train.data import grpo_dataset, stage_records
 from seethink.train.stage import rows_per_round, run_stage, stage_rows
-from seethink.world.build import build_world
+from seethink.miniature.world.build import build_world
 
 
 def bare_trl(stage: Stage, root: Path, work: Path, seed: int) -> None:
@@ -67,7 +67,7 @@ def main() -> int:
                 if side == "bare TRL":
                     bare_trl(stage, root, tmp / f"bare{k}", seed=0)
                 else:
-                    run_stage(stage, base_path(), tmp / f"ours{k}", root, seed=0)
+                    run_stage(stage, Recipe(name="overhead", stages=[stage], seed=0), base_path(), tmp / f"ours{k}", root)
                 times[side].append(time.perf_counter() - t)
                 print(f"run {k + 1}/{args.repeats} {side:9s} {times[side][-1]:7.1f} s", flush=True)
         bare, ours = min(times["bare TRL"]), min(times["seethink"])

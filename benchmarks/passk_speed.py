@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seethink.data.io import load_records
-from seethink.models.base import base_path
+from seethink.records.io import load_records
+from seethink.miniature.base import base_path
 from seethink.models.load import load_model
-from seethink.passk import sample_correct
-from seethink.world.build import build_world
+from seethink.eval.passk import sample_correct
+from seethink.miniature.world.build import build_world
 
 
 def main() -> int:

@@ -1,6 +1,6 @@
 """The base's benchmark: pretraining speed and memory, and whether the base is one RL can lift.
 
-    python benchmarks/pretrain.py --model src/seethink/assets/base    # check the shipped base
+    python benchmarks/pretrain.py --model src/seethink/miniature/assets/base    # check the shipped base
     python benchmarks/pretrain.py --config configs/base.yaml --out B   # pretrain a base, then check it
 
 Evaluates on a fresh test split of the base's own world (1,000 records per capability by default): greedy
@@ -28,11 +28,11 @@ from pathlib import Path
 
 import torch
 
-from seethink.eval.evaluate import evaluate_folder
-from seethink.models.pretrain import pretrain
-from seethink.models.pretrain_config import PretrainConfig, load_pretrain_config
-from seethink.world.build import build_world
-from seethink.world.generate import WorldConfig
+from seethink.eval.evaluate import EvalOptions, evaluate_folder
+from seethink.miniature.pretrain import pretrain
+from seethink.miniature.pretrain_config import PretrainConfig, load_pretrain_config
+from seethink.miniature.world.build import build_world
+from seethink.miniature.world.generate import WorldConfig
 
 CAPABILITIES = ("perception", "text_reasoning", "visual_reasoning")
 
@@ -94,7 +94,7 @@ def main() -> int:
     world = build_world(tmp / "world", seed=0, sizes={"train": 2000, "validation": 10, "test": args.test},
                         cfg=WorldConfig(**cfg.world), datasets=CAPABILITIES)
     t = time.time()
-    summary = evaluate_folder(model, world, "test", tmp / "eval", samples=args.samples)
+    summary = evaluate_folder(model, world, "test", tmp / "eval", EvalOptions(samples=args.samples))
     eval_seconds = time.time() - t
     print("\n== pretraining")
     for k in ("params", "examples", "data_seconds", "train_seconds", "wall_seconds", "examples_per_second", "final_loss"):

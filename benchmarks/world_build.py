@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from seethink.world.build import build_world
+from seethink.miniature.world.build import build_world
 
 
 def main() -> int:

@@ -14,7 +14,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 @pytest.fixture(scope="session")
 def world_dir(tmp_path_factory):
     """A small world built once through the real code path (not the CLI: the CLI has its own test)."""
-    from seethink.world.build import build_world
+    from seethink.miniature.world.build import build_world
 
     out = tmp_path_factory.mktemp("world")
     build_world(out, seed=3, sizes={"train": 140, "validation": 28, "test": 56})
@@ -28,7 +28,7 @@ def tiny_text_lm_dir(tmp_path_factory):
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from seethink.models.tiny import build_processor
+    from seethink.miniature.tiny import build_processor
 
     out = tmp_path_factory.mktemp("lm")
     tok = build_processor().tokenizer
@@ -43,7 +43,7 @@ def tiny_text_lm_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     """A randomly initialised tiny default model saved as an HF folder."""
-    from seethink.models.tiny import build_model, build_processor
+    from seethink.miniature.tiny import build_model, build_processor
 
     out = tmp_path_factory.mktemp("tiny")
     proc = build_processor()

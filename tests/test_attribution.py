@@ -6,7 +6,7 @@ misreason (make an arithmetic slip). Attribution must recover the planted cause.
 
 import pytest
 
-from seethink.data.io import load_records
+from seethink.records.io import load_records
 from seethink.eval.attribution import attribute, caption_record, count_probes, summarise_attribution
 from seethink.rewards import accuracy
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from seethink.data.io import load_image, load_records
+from seethink.records.io import load_image, load_records
 from seethink.errors import SeethinkError
 
 GOOD = {"id": "a", "problem": "How many?", "answer": "2", "capability": "visual_reasoning", "images": []}

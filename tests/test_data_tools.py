@@ -10,12 +10,12 @@ from collections import Counter
 import pytest
 from PIL import Image
 
-from seethink.data.filters import FilterPlan, apply_filters, dedup_verdicts, pass_rate_verdicts, reply_choice
-from seethink.data.io import load_image, load_records
-from seethink.data.paper import import_rows
-from seethink.data.synth import Unusable, parse_mcq, synth_perception
+from seethink.datatools.filters import FilterPlan, apply_filters, dedup_verdicts, pass_rate_verdicts, reply_choice
+from seethink.records.io import load_image, load_records
+from seethink.datatools.paper import import_rows
+from seethink.datatools.synth import Unusable, parse_mcq, synth_perception
 from seethink.errors import SeethinkError
-from seethink.llm import OpenAIChat, ReplyCache, cached
+from seethink.models.chat import OpenAIChat, ReplyCache, cached
 
 
 def png(colour: str) -> bytes:
@@ -248,7 +248,7 @@ def test_reply_choice(reply, choice):
 
 
 def rec(i, problem, image="x.png", options=("red", "blue", "green", "white"), answer="A", **kw):
-    from seethink.data.mcq import format_mcq
+    from seethink.records.mcq import format_mcq
 
     return {"id": f"r{i}", "problem": format_mcq(problem, list(options)), "options": list(options), "answer": answer,
             "images": [str(image)] if image else [], "capability": "perception", **kw}
@@ -328,11 +328,11 @@ def test_filter_cli_with_a_tiny_local_model(world_dir, tiny_model_dir, tmp_path)
 
 
 @pytest.mark.parametrize("args, msg", [
-    (["--pass-rate", "0.9:0.1"], "--pass-rate needs 0 <= LOW <= HIGH <= 1"),
+    (["--pass-rate", "0.9:0.1"], "pass rate range: needs 0 <= LOW <= HIGH <= 1"),
     (["--pass-rate", "half"], "--pass-rate expects LOW:HIGH"),
-    (["--dedup", "1.5"], "--dedup must be in"),
+    (["--dedup", "1.5"], "dedup threshold: must be in"),
     (["--keep-model", "http://127.0.0.1:9/v1"], "URL::NAME"),
-    (["--keep-model", "x", "--require", "image-right"], "--require must name"),
+    (["--keep-model", "x", "--require", "image-right"], "require: must name"),
     ([], "no filter chosen"),
     (["--pass-rate", "0:1"], "has no pass_rate"),
 ])
@@ -347,7 +347,7 @@ def test_filter_cli_errors(world_dir, tmp_path, args, msg):
 
 def paper_rows(records):
     """World records written back in the paper's released schema (problem with <image> and `A: …` options)."""
-    from seethink.data.mcq import split_options
+    from seethink.records.mcq import split_options
 
     rows = []
     for r in records:

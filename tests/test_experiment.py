@@ -3,10 +3,14 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from seethink.experiment import evaluate_claims, paired, t975, verdict
+from seethink.eval.metrics import paired, t975
+from seethink.experiment import evaluate_claims, load_study, verdict
+
+PAPER = load_study(Path(__file__).resolve().parents[1] / "experiments" / "paper" / "study.yaml")
 
 
 def test_paired_difference_and_t_interval():
@@ -39,13 +43,13 @@ def test_claims_from_hand_made_results():
     runs = {"staged": {s: row("staged", s, 0.5 + 0.01 * s, 0.60, think=16.0 + s) for s in range(3)},
             "merged": {s: row("merged", s, 0.4, 0.62 + 0.001 * s, think=20.0) for s in range(3)}}
     base = {"vr_perception_share": 0.83, "vr_perception_share_ci95": [0.79, 0.87], "vr_errors": 300}
-    claims = {c["claim"]: c for c in evaluate_claims(base, runs)}
+    claims = {c["claim"]: c for c in evaluate_claims(PAPER, base, runs)}
     assert claims["1"]["verdict"] == "reproduced" and "83.0%" in claims["1"]["miniature"]
     assert claims["2b"]["verdict"] == "reproduced" and claims["2b"]["estimate"] == pytest.approx(0.11)
     assert claims["2a"]["verdict"] == "not reproduced (opposite direction)"
     assert claims["3"]["verdict"] == "reproduced" and claims["3"]["estimate"] == pytest.approx(-15.0)
     assert claims["5"]["verdict"] == "not run" and claims["6c"]["verdict"] == "not run"
-    assert evaluate_claims(None, {})[0]["verdict"] == "not run"
+    assert evaluate_claims(PAPER, None, {})[0]["verdict"] == "not run"
 
 
 @pytest.mark.slow

@@ -13,10 +13,10 @@ import datasets
 import pytest
 import yaml
 
-from seethink.data.io import load_records
+from seethink.records.io import load_records
 from seethink.errors import SeethinkError
 from seethink.export.verl import export_verl
-from seethink.models.base import base_path
+from seethink.miniature.base import base_path
 from seethink.recipe import RECIPES_DIR, load_recipe
 from seethink.rewards import REWARDS
 
@@ -26,7 +26,7 @@ def exported(world_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("export") / "staged"
     recipe = load_recipe(RECIPES_DIR / "staged.yaml", [f"data={world_dir}", "stages.0.steps=10", "stages.1.steps=2",
                                                        "stages.2.steps=2", "eval.limit=5"])
-    export_verl(recipe, world_dir, out, gpus=2)
+    export_verl(recipe, world_dir, out, gpus=2, model=base_path())  # the recipe's model: base, as the CLI resolves it
     return out, recipe
 
 
@@ -132,7 +132,7 @@ def test_launch_script_chains_stages_through_the_merge_step(exported, tmp_path):
     trains = [e["train"] for e in events if "train" in e]
     assert [t["config"].split("/")[-2] for t in trains] == ["1-perception", "2-text_reasoning", "2-text_reasoning",
                                                             "3-visual_reasoning"]  # stage 1 not redone
-    assert trains[0]["worker.actor.model.model_path"] == str(base_path().resolve())  # the recipe's model: base
+    assert trains[0]["worker.actor.model.model_path"] == str(base_path().resolve())  # the model passed in
     ckpt = tmp_path / "ckpt"
     assert trains[1]["worker.actor.model.model_path"] == f"{ckpt}/1-perception/global_step_10/actor/huggingface"
     assert trains[3]["worker.actor.model.model_path"] == f"{ckpt}/2-text_reasoning/global_step_2/actor/huggingface"

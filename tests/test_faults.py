@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from seethink.cli import main
-from seethink.models.base import base_path
+from seethink.miniature.base import base_path
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 

@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 
 from seethink.models.load import load_model, load_processor
-from seethink.recipe import DataSource, Stage
-from seethink.train.freeze import is_vision_param
+from seethink.recipe import DataSource, Recipe, Stage
+from seethink.models.freeze import is_vision_param
 from tiny_vlms import BUILDERS
 
 
@@ -30,6 +30,11 @@ def test_tiny_vlm_sees_the_image_and_round_trips(arch, tmp_path):
     with torch.no_grad():
         assert torch.equal(model(**red).logits, loaded(**again).logits)
     assert type(loaded_proc).__name__ == type(proc).__name__  # saved under the stock class name
+
+
+def train_one(stage_mod, stage: Stage, start, out, world):
+    """One stage through `run_stage` (with its test doubles patched into `stage_mod`), seed 0."""
+    return stage_mod.run_stage(stage, Recipe(name="t", stages=[stage], seed=0), start, out, world)
 
 
 def parity(completions, **_):
@@ -54,7 +59,7 @@ def test_one_stage_on_a_real_vlm_family(arch, algorithm, frozen, world_dir, tmp_
     stage = Stage(name="perception", data=[DataSource("perception")], algorithm=algorithm, steps=2, lr=1e-2,
                   batch_size=8 if algorithm == "grpo" else 4, num_generations=4, max_completion_length=8,
                   weight_decay=0.0, freeze_vision=frozen)
-    ckpt = stage_mod.run_stage(stage, tmp_path / "start", tmp_path / "stage", world_dir, seed=0)
+    ckpt = train_one(stage_mod, stage, tmp_path / "start", tmp_path / "stage", world_dir)
     after, _ = load_model(ckpt)
     assert type(load_processor(ckpt)).__name__ == type(proc).__name__
     params = dict(after.named_parameters())
@@ -93,7 +98,7 @@ def test_lora_stage_merges_adapters_into_a_plain_checkpoint(arch, world_dir, tin
         start = tmp_path / "start"
     before, _ = load_model(start)
     targets = {f"{n}.weight" for n in target_modules(before, lora_stage().lora)}
-    ckpt = stage_mod.run_stage(lora_stage(), start, tmp_path / "stage", world_dir, seed=0)
+    ckpt = train_one(stage_mod, lora_stage(), start, tmp_path / "stage", world_dir)
     assert not list(ckpt.glob("adapter_*"))  # merged: a plain HF model
     after, _ = load_model(ckpt)
     b, a = dict(before.named_parameters()), dict(after.named_parameters())
@@ -112,7 +117,7 @@ def test_lora_stage_resumes_from_its_adapters(world_dir, tiny_model_dir, tmp_pat
     from seethink.train.metrics import NonFiniteGuard
 
     monkeypatch.setattr(stage_mod, "REWARDS", {"accuracy": parity, "format": parity})
-    ref = stage_mod.run_stage(lora_stage(steps=4), tiny_model_dir, tmp_path / "ref", world_dir, seed=0)
+    ref = train_one(stage_mod, lora_stage(steps=4), tiny_model_dir, tmp_path / "ref", world_dir)
 
     class Interrupt(NonFiniteGuard):
         def on_step_end(self, args, state, control, **kw):
@@ -122,10 +127,10 @@ def test_lora_stage_resumes_from_its_adapters(world_dir, tiny_model_dir, tmp_pat
 
     monkeypatch.setattr(stage_mod, "NonFiniteGuard", Interrupt)
     with pytest.raises(KeyboardInterrupt):
-        stage_mod.run_stage(lora_stage(steps=4), tiny_model_dir, tmp_path / "run", world_dir, seed=0)
+        train_one(stage_mod, lora_stage(steps=4), tiny_model_dir, tmp_path / "run", world_dir)
     assert (tmp_path / "run" / "work" / "checkpoint-2" / "adapter_model.safetensors").is_file()
     monkeypatch.setattr(stage_mod, "NonFiniteGuard", NonFiniteGuard)
-    got = stage_mod.run_stage(lora_stage(steps=4), tiny_model_dir, tmp_path / "run", world_dir, seed=0)
+    got = train_one(stage_mod, lora_stage(steps=4), tiny_model_dir, tmp_path / "run", world_dir)
     a, b = dict(load_model(ref)[0].named_parameters()), dict(load_model(got)[0].named_parameters())
     assert all(torch.equal(a[n], b[n]) for n in a)
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from seethink.data.io import load_records
+from seethink.records.io import load_records
 from seethink.errors import SeethinkError
 from seethink.eval.attribution import attribute, summarise_attribution
 from seethink.eval.judge import (JudgeRequest, LocalJudge, OpenAIJudge, VerdictCache, cached, make_judge,
@@ -179,8 +179,8 @@ def test_cli_eval_with_an_endpoint_judge(stub, world_dir, tmp_path):
 
 
 @pytest.mark.parametrize("args, msg", [
-    (["--attribute", "judge"], "--attribute judge needs --judge"),
-    (["--attribute", "facts", "--judge", "http://localhost:1/v1"], "--judge is used by --attribute judge"),
+    (["--attribute", "judge"], "attribution judge needs a judge"),
+    (["--attribute", "facts", "--judge", "http://localhost:1/v1"], "a judge is used by attribution judge"),
     (["--judge", "http://localhost:1/v1"], "needs --judge-model"),
 ])
 def test_cli_judge_argument_errors(world_dir, args, msg):

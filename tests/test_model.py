@@ -5,11 +5,11 @@ import torch
 
 from seethink.errors import SeethinkError
 from seethink.models.load import load_model
-from seethink.world.generate import generate
+from seethink.miniature.world.generate import generate
 
 
 def test_round_trip_gives_identical_outputs(tiny_model_dir, tmp_path):
-    from seethink.eval.generate import encode_prompts
+    from seethink.models.generate import encode_prompts
 
     model, proc = load_model(tiny_model_dir, device="cpu")
     g = next(generate("perception", "x", 1, 0))
@@ -41,7 +41,7 @@ def test_tokenizer_keeps_format_tokens_whole(tiny_model_dir):
 
 
 def test_shipped_base_keeps_think_tags_when_decoding():
-    from seethink.models.base import base_path
+    from seethink.miniature.base import base_path
     from seethink.models.load import load_processor
 
     tok = load_processor(base_path()).tokenizer
@@ -50,8 +50,8 @@ def test_shipped_base_keeps_think_tags_when_decoding():
 
 
 def test_generation_never_emits_the_image_token(tiny_model_dir, world_dir):
-    from seethink.data.io import load_records
-    from seethink.eval.generate import generate as gen
+    from seethink.records.io import load_records
+    from seethink.models.generate import generate as gen
 
     model, proc = load_model(tiny_model_dir, device="cpu")
     recs = load_records(world_dir / "perception", "test")[:4]

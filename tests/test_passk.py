@@ -5,9 +5,9 @@ import shutil
 
 import pytest
 
-import seethink.passk as pk
-from seethink.data.io import load_records
-from seethink.models.base import base_path
+import seethink.eval.passk as pk
+from seethink.records.io import load_records
+from seethink.miniature.base import base_path
 from seethink.models.load import load_model
 
 

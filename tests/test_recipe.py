@@ -84,7 +84,7 @@ BASE = "name: x\nstages:\n  - name: a\n    data: [{path: perception}]\n"
     ("  - name: a\n    data: [{path: text_reasoning}]\n", r"stages: stage names must be unique"),
     ("    rollout_batch_size: 48\n", r"stages\.0\.rollout_batch_size: 48 is not a multiple of batch_size=32"),
     ("    rollout_batch_size: -32\n", r"stages\.0\.rollout_batch_size: must be >= 0"),
-    ("    num_iterations: 0\n", r"stages\.0\.num_iterations: must be >= 1"),
+    ("    num_iterations: 0\n", r"stages\.0\.num_iterations: must be > 0"),
     ("    rollout_batch_size: 64\n    steps: 3\n", r"stages\.0\.steps: 3 is not a whole number of rollout rounds of 2"),
     ("    num_iterations: 2\n    rollout_batch_size: 64\n    steps: 6\n", r"rollout rounds of 4 updates"),
     ("    algorithm: sft\n    num_iterations: 2\n", r"stages\.0\.num_iterations: a GRPO setting; stage 'a' is sft"),
@@ -123,7 +123,7 @@ def test_merging_refuses_sft_stages():
 def test_precision_auto_is_fp32_without_a_gpu():
     import torch
 
-    from seethink.train.stage import use_bf16
+    from seethink.train.trl_config import use_bf16
 
     assert use_bf16("auto") == (torch.cuda.is_available() and torch.cuda.is_bf16_supported())
     assert use_bf16("bf16") and not use_bf16("fp32")
@@ -189,3 +189,57 @@ def test_the_null_control_is_the_same_recipe_with_shuffled_rewards():
     assert n.shuffle_rewards and not r.shuffle_rewards and n.name == "staged-null"
     assert n.stages == r.stages and n.seed == r.seed and n.model == r.model
     assert null_control(n) is n
+
+
+def test_trl_settings_pass_through_when_trl_has_them(tmp_path):
+    from seethink.train.trl_config import trl_config
+
+    r = load_recipe(write(tmp_path, BASE + "    trl: {top_p: 0.9, scale_rewards: batch}\n"))
+    assert r.stages[0].trl == {"top_p": 0.9, "scale_rewards": "batch"}
+    config = trl_config(r.stages[0], r, tmp_path / "work")
+    assert config.top_p == 0.9
+    assert config.scale_rewards == "batch"
+    assert config.learning_rate == r.stages[0].lr  # the first-class fields still decide theirs
+
+
+@pytest.mark.parametrize("extra,msg", [
+    ("    trl: {top_pp: 0.9}\n", r"stages\.0\.trl\.top_pp: unknown key \(did you mean 'top_p'\?\) -- not a field of GRPOConfig"),
+    ("    trl: {learning_rate: 0.1}\n", r"stages\.0\.trl\.learning_rate: set by seethink from lr; change that instead"),
+    ("    algorithm: sft\n    trl: {num_generations: 4}\n", r"stages\.0\.trl\.num_generations: set by seethink"),
+    ("    algorithm: sft\n    trl: {top_p: 0.9}\n", r"stages\.0\.trl\.top_p: unknown key.*not a field of SFTConfig"),
+    ("    trl: [top_p]\n", r"stages\.0\.trl: expected a mapping"),
+])
+def test_trl_pass_through_refuses_what_it_cannot_pass(tmp_path, extra, msg):
+    with pytest.raises(SeethinkError, match=msg) as e:
+        load_recipe(write(tmp_path, BASE + extra))
+    assert "\n" not in str(e.value)
+
+
+def test_a_trl_value_trl_refuses_is_one_line_naming_the_stage(tmp_path):
+    from seethink.train.trl_config import trl_config
+
+    r = load_recipe(write(tmp_path, BASE + "    trl: {auto_find_batch_size: true}\n"))  # GRPO refuses it
+    with pytest.raises(SeethinkError, match="stage a: GRPOConfig refuses these settings") as e:
+        trl_config(r.stages[0], r, tmp_path / "work")
+    assert "\n" not in str(e.value)
+
+
+def test_config_classes_check_their_own_values():
+    import dataclasses
+
+    from seethink.recipe import DataSource, EvalSettings, Stage
+
+    stage = Stage(name="a", data=[DataSource("perception")])
+    with pytest.raises(SeethinkError, match="lr: must be > 0"):
+        dataclasses.replace(stage, lr=0.0)
+    with pytest.raises(SeethinkError, match="weight: must be > 0"):
+        DataSource("perception", weight=0)
+    with pytest.raises(SeethinkError, match="attribution judge needs a judge"):
+        EvalSettings(attribution="judge")
+
+
+@pytest.mark.parametrize("field,value", [("stages.0.ordering", "random"), ("precision", "fp16"),
+                                         ("eval.attribution", "llm"), ("rollouts.engine", "sglang")])
+def test_fields_with_a_fixed_set_of_values_refuse_others(field, value):
+    with pytest.raises(SeethinkError, match=rf"{field}: must be one of .*, got '{value}'"):
+        load_recipe(RECIPES / "staged.yaml", [f"{field}={value}"])

@@ -11,7 +11,7 @@ import pytest
 
 from seethink.errors import SeethinkError
 from seethink.recipe import RECIPES_DIR, load_recipe
-from seethink.train.stage import vllm_args
+from seethink.train.trl_config import vllm_args
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "accelerate"
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from seethink.train.freeze import is_vision_param
+from seethink.models.freeze import is_vision_param
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 MINIATURE = sorted(p for p in RECIPES.glob("*.yaml"))

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from seethink.data.io import load_records
-from seethink.world.build import build_world
+from seethink.records.io import load_records
+from seethink.miniature.world.build import build_world
 
 COLOURS = {"red", "green", "blue", "yellow", "purple", "cyan"}
 SHAPES = {"circle", "square", "triangle", "diamond"}

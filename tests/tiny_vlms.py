@@ -4,7 +4,7 @@ variable image-token counts, multimodal RoPE, image splitting."""
 
 import torch
 
-from seethink.models.base import base_path
+from seethink.miniature.base import base_path
 from seethink.models.load import load_processor
 from seethink.models.processors import image_only
 

@@ -1,18 +1,19 @@
-"""`seethink experiment paper [--quick]`: the paper's comparisons on the miniature, over seeds, with verdicts.
+"""`seethink experiment run STUDY.yaml`: a study made of many runs, over seeds, with a verdict per claim.
 
-Every configuration starts from the shipped base and trains on one fixed world (seed 0, built once; the
-pass rates the difficulty curricula need are computed once by pass@K with the base). The seed varies the
-training only (rollout sampling, shuffles). Each final checkpoint is evaluated greedily on a held-out split
-with error attribution. Budgets are the shipped recipes' (merged and difficulty derive theirs from staged,
-so rollouts are equal); `--quick` scales every stage's steps by the same factor.
+A study file names its configurations (recipes), the seeds, the budget scale, and the claims to test: which
+metric, which pair of configurations, the paper's number (`experiments/paper/study.yaml` is the paper's).
+Every configuration starts from the recipe's model and trains on one fixed world (the study's `world_seed`,
+built once; pass rates for difficulty curricula are computed once, by pass@K with the base). The seed varies
+the training only (rollout sampling, shuffles). Each final checkpoint is evaluated greedily on a held-out split
+with error attribution.
 
-    OUT/results/<config>-s<seed>.json, base.json    one small summary per run: the study's raw data (commit it)
-    OUT/runs/                                        ordinary `seethink train` run folders (checkpoints; not committed)
-    OUT/world/                                       the fixed world
-    OUT/reproduction.md, OUT/accuracy.png            the claims, the numbers, the verdicts
+    DIR/results/<config>-s<seed>.json, base.json    one small summary per run: the study's raw data (commit it)
+    DIR/runs/                                        ordinary `seethink train` run folders (checkpoints; not committed)
+    DIR/world/                                       the fixed world
+    DIR/reproduction.md, DIR/accuracy.png, claims.json   the claims, the numbers, the verdicts (`seethink.report`)
 
-Resumable: runs with a results file are skipped, an interrupted run resumes like any `seethink train` run,
-and the report is rewritten from whatever results exist (missing comparisons are marked "not run").
+DIR is the study file's folder. Resumable: runs with a results file are skipped, an interrupted run resumes like
+any `seethink train` run, and the report is rewritten from whatever results exist.
 
 Comparisons are paired by seed: per seed, the difference of two configurations' scores; then its mean and a
 t-based 95% CI over seeds. Verdict: reproduced if the CI excludes 0 in the paper's direction, not reproduced
@@ -21,112 +22,107 @@ if it excludes 0 in the other direction, inconclusive otherwise. Nothing is tune
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import math
-import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
+from seethink.configs import Where, apply_overrides, build, read_yaml, require
 from seethink.errors import SeethinkError
+from seethink.eval.metrics import paired
 from seethink.fileio import ensure_dir, write_bytes, write_json, write_text
+from seethink.recipe import EvalSettings, Recipe, load_recipe, rollouts
+from seethink.records.io import load_records
+from seethink.records.schema import CAPABILITIES, SPLITS
 
-CAPABILITIES = ("perception", "text_reasoning", "visual_reasoning")
-CONFIGS = ("merged", "staged", "sft-perception", "order-321", "stage3-only", "difficulty", "capability-x-difficulty")
-NEEDS_PASS_RATES = ("difficulty", "capability-x-difficulty")
+Metric = Literal["overall", "perception", "text_reasoning", "visual_reasoning", "think_visual_reasoning",
+                 "vr_perception_share"]
 
 
-@dataclass(frozen=True)
-class Plan:
-    seeds: tuple[int, ...] = (0, 1, 2)
+@dataclass
+class Claim:
+    id: str
+    """Short label, e.g. "2a"."""
+    text: str
+    """The claim in words."""
+    paper: str
+    """What the paper reports."""
+    a: str
+    """The configuration (or `base`) the claim is about."""
+    b: str = ""
+    """The configuration `a` is compared with, paired by seed; empty: `a`'s own metric against `threshold`."""
+    metric: Metric = "overall"
+    """Held-out accuracy (a capability, or `overall`, their mean), VR think tokens, or the share of wrong
+    visual-reasoning answers that are perception errors."""
+    direction: int = 1
+    """+1: the paper finds a > b (or a > threshold); -1: a < b."""
+    relative: bool = False
+    """Compare (a - b) / b in percent instead of a - b."""
+    threshold: float = 0.5
+    """For a claim without `b`: the value `a`'s metric is compared with (its bootstrap CI decides)."""
+
+    def __post_init__(self):
+        require(self.direction in (1, -1), "direction", f"must be 1 or -1, got {self.direction}")
+
+
+@dataclass
+class Study:
+    name: str
+    """The study's name; its report's title."""
+    configurations: dict[str, str]
+    """Configuration name -> recipe file (relative to the study file)."""
+    claims: list[Claim] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     step_scale: float = 1.0
-    """Every stage's steps are multiplied by this (rounded; at least 1)."""
+    """Every stage's steps are multiplied by this (rounded; at least one rollout round)."""
     eval_limit: int = 0
     """Records per capability in the per-stage evaluations (0 = the recipe's split in full)."""
     final_split: str = "test"
+    """The split every final checkpoint (and the base) is evaluated on."""
     passk_k: int = 8
+    """Samples per record for the pass rates that difficulty curricula need."""
+    world_seed: int = 0
+    based_on: str = ""
+    """Another study file whose settings this one takes; its own keys replace them."""
+
+    def __post_init__(self):
+        require(bool(self.seeds) and len(set(self.seeds)) == len(self.seeds), "seeds", "must be distinct, and at least one")
+        require(0 < self.step_scale <= 1, "step_scale", f"must be in (0, 1], got {self.step_scale}")
+        require(self.eval_limit >= 0, "eval_limit", f"must be >= 0, got {self.eval_limit}")
+        require(self.final_split in SPLITS, "final_split", f"must be one of {', '.join(SPLITS)}, got {self.final_split!r}")
+        require(self.passk_k >= 1, "passk_k", f"must be >= 1, got {self.passk_k}")
 
 
-FULL = Plan()
-QUICK = Plan(seeds=(0, 1), step_scale=0.2, eval_limit=100, final_split="validation", passk_k=4)
+def load_study(path: str | Path, overrides: list[str] = ()) -> Study:
+    path = Path(path)
+    where = Where(str(path))
+    raw = read_yaml(path, "study")
+    if raw.get("based_on"):
+        parent_path = (path.parent / raw["based_on"]).resolve()
+        parent = read_yaml(parent_path, "study")
+        parent["configurations"] = {k: str(parent_path.parent / v) for k, v in (parent.get("configurations") or {}).items()}
+        raw = {**parent, **raw}
+    study = build(Study, apply_overrides(raw, list(overrides)), "", where)
+    for i, c in enumerate(study.claims):
+        for side in ("a", "b"):
+            name = getattr(c, side)
+            if name and name != "base" and name not in study.configurations:
+                where.fail(f"claims.{i}.{side}", f"{name!r} is not a configuration of the study")
+    return study
 
 
-@dataclass(frozen=True)
-class Claim:
-    key: str
-    text: str
-    paper: str
-    a: str = ""
-    b: str = ""
-    metric: str = "overall"
-    direction: int = 1
-    """+1: the paper finds a > b; -1: a < b."""
-    relative: bool = False
-    """Compare (a - b) / b in percent instead of a - b in points."""
-
-
-CLAIMS = (
-    Claim("1", "Most wrong answers of the base are perception errors", "86.9% of errors (Qwen3-VL-8B)"),
-    Claim("2a", "Staged beats merged on visual reasoning", "+1.1 to +3.8 avg", "staged", "merged", "visual_reasoning"),
-    Claim("2b", "Staged beats merged on perception", "+1.1 to +3.8 avg", "staged", "merged", "perception"),
-    Claim("3", "Staged gives shorter reasoning traces (visual reasoning)", "-20.8%", "staged", "merged",
-          "think_visual_reasoning", -1, True),
-    Claim("4", "RL beats caption SFT for the perception stage (average)", "RL stage 1 better", "staged",
-          "sft-perception"),
-    Claim("5", "Reversing the order (3-2-1) is worse on visual reasoning", "-4.6 on visual math", "staged",
-          "order-321", "visual_reasoning"),
-    Claim("6a", "Difficulty order beats merged (average)", "+1.8", "difficulty", "merged"),
-    Claim("6b", "Capability order beats merged (average)", "+2.0", "staged", "merged"),
-    Claim("6c", "Capability x difficulty beats merged (average)", "+4.4", "capability-x-difficulty", "merged"),
-    Claim("6d", "The two curricula add up: both beat capability alone", "+2.5 (63.0 vs 60.5)",
-          "capability-x-difficulty", "staged"),
-    Claim("6e", "The two curricula add up: both beat difficulty alone", "+2.6 (63.0 vs 60.4)",
-          "capability-x-difficulty", "difficulty"),
-)
-
-T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
-        15: 2.131, 20: 2.086, 30: 2.042}
-
-
-def t975(df: int) -> float:
-    """Two-sided 95% Student-t quantile; between table entries the smaller df's (wider) value."""
-    return T975[max(k for k in T975 if k <= df)]
-
-
-def t_halfwidth(values) -> float:
-    """Half-width of the Student-t 95% CI of the mean of >= 2 values."""
-    return t975(len(values) - 1) * float(np.std(values, ddof=1)) / math.sqrt(len(values))
-
-
-def paired(a: dict[int, float], b: dict[int, float], relative: bool = False) -> dict:
-    """Mean per-seed difference a - b (or 100 (a - b) / b) with a t-based 95% CI over the seeds in both."""
-    seeds = sorted(set(a) & set(b))
-    d = np.array([100 * (a[s] - b[s]) / b[s] if relative else a[s] - b[s] for s in seeds], dtype=float)
-    if len(d) == 0:
-        return {"n": 0, "mean": None, "ci95": None, "seeds": []}
-    if len(d) == 1:
-        return {"n": 1, "mean": float(d[0]), "ci95": None, "seeds": seeds}
-    half = t_halfwidth(d)
-    return {"n": len(d), "mean": float(d.mean()), "ci95": [float(d.mean() - half), float(d.mean() + half)],
-            "seeds": seeds}
-
-
-def verdict(ci: list[float] | None, direction: int) -> str:
-    if ci is None:
-        return "inconclusive (fewer than 2 seeds)"
-    lo, hi = ci
-    if (lo > 0 and direction > 0) or (hi < 0 and direction < 0):
-        return "reproduced"
-    if (hi < 0 and direction > 0) or (lo > 0 and direction < 0):
-        return "not reproduced (opposite direction)"
-    return "inconclusive"
+def recipe_of(study: Study, study_dir: Path, config: str, overrides: list[str] = ()) -> Recipe:
+    return load_recipe((study_dir / study.configurations[config]).resolve(), overrides)
 
 
 # ---------------------------------------------------------------- running
 
-def _summary_result(config: str, seed: int | None, summary: dict, extra: dict | None = None) -> dict:
+def result_row(config: str, seed: int | None, summary: dict, extra: dict | None = None) -> dict:
+    """One run's numbers from its final evaluation summary."""
     cap = summary["capability"]
     att = summary.get("attribution", {}).get("visual_reasoning", {})
     return {"config": config, "seed": seed, **(extra or {}),
@@ -141,98 +137,114 @@ def _summary_result(config: str, seed: int | None, summary: dict, extra: dict | 
 
 def _final_eval(model: Path, world: Path, split: str, out: Path) -> dict:
     """Greedy, with attribution, on the three capabilities' `split` in full (skipped if `out` has it)."""
-    from seethink.recipe import EvalSettings
     from seethink.train.run import evaluate_into
 
     return evaluate_into(model, EvalSettings(datasets=list(CAPABILITIES), split=split), world, out, seed=0)
 
 
-def prepare_world(out: Path, plan: Plan, needs_pass_rates: bool, world: Path | None = None) -> Path:
-    """The fixed world (built once under OUT, or `world`), with pass rates on its train splits if needed."""
-    from seethink.data.io import load_records
-    from seethink.models.base import base_path
-    from seethink.passk import passk
-    from seethink.train.run import BUILTIN_WORLD_SIZES
-    from seethink.world.build import build_world
+def _needs_pass_rates(recipe: Recipe) -> bool:
+    return any(s.ordering == "difficulty" or s.drop_solved or s.drop_unsolved for s in recipe.stages)
 
-    if world is not None:
-        if not all((world / c).is_dir() for c in CAPABILITIES):
-            raise SeethinkError(f"--world {world}: not a world folder (needs {', '.join(CAPABILITIES)}/)")
-    else:
-        world = out / "world"
-    if not (world / "world.json").is_file():
-        print(f"building the fixed world at {world}")
-        build_world(world, 0, BUILTIN_WORLD_SIZES)
+
+def prepare_world(study: Study, world: Path, base: Path, needs_pass_rates: bool) -> Path:
+    """The fixed world (built once unless given), with pass rates on its train splits if a configuration needs them."""
+    from seethink.eval.passk import passk
+    from seethink.resolve import builtin_world
+
+    builtin_world(world, study.world_seed)
+    if not all((world / c).is_dir() for c in CAPABILITIES):
+        raise SeethinkError(f"{world}: not a world folder (needs {', '.join(CAPABILITIES)}/)")
     if needs_pass_rates and any(load_records(world / c, "train", check_images=False)[0]["pass_rate"] is None
                                 for c in CAPABILITIES):
-        print(f"pass@{plan.passk_k} of the base on every train record (for the difficulty curricula)")
-        passk(base_path(), world, "train", plan.passk_k, chunk=32, max_new_tokens=64)
+        print(f"pass@{study.passk_k} of the base on every train record (for the difficulty curricula)")
+        passk(base, world, "train", study.passk_k, chunk=32, max_new_tokens=64)
     return world
 
 
-def run_one(config: str, seed: int, plan: Plan, world: Path, out: Path) -> dict:
+def _scaled(recipe: Recipe, scale: float) -> list[str]:
+    """Overrides multiplying every stage's steps by `scale`, in whole rollout rounds."""
+    from seethink.recipe import updates_per_round
+
+    out = []
+    for k, s in enumerate(recipe.stages):
+        per = updates_per_round(s) if s.algorithm == "grpo" else 1
+        out.append(f"stages.{k}.steps={max(1, round(s.steps * scale / per)) * per}")
+    return out
+
+
+def run_one(study: Study, src: Path, out: Path, config: str, seed: int, world: Path) -> dict:
     """Train one configuration with one seed and evaluate its final checkpoint; returns the result row."""
-    from seethink.recipe import RECIPES_DIR, load_recipe, rollouts
-    from seethink.report import load_run
+    from seethink.report.runs import load_run
+    from seethink.resolve import model_path
     from seethink.train.run import run_recipe
 
-    path = RECIPES_DIR / f"{config}.yaml"
     overrides = [f"name={config}-s{seed}", f"seed={seed}", f"data={world}", f"output_dir={out / 'runs'}"]
-    if plan.eval_limit:
-        overrides.append(f"eval.limit={plan.eval_limit}")
-    if plan.step_scale != 1:
-        overrides += [f"stages.{k}.steps={max(1, round(s.steps * plan.step_scale))}"
-                      for k, s in enumerate(load_recipe(path).stages)]
-    recipe = load_recipe(path, overrides)
+    if study.eval_limit:
+        overrides.append(f"eval.limit={study.eval_limit}")
+    if study.step_scale != 1:
+        overrides += _scaled(recipe_of(study, src, config), study.step_scale)
+    recipe = recipe_of(study, src, config, overrides)
     t = time.time()
-    run_dir = run_recipe(recipe)
+    run_dir = run_recipe(recipe, model_path(recipe.model), world)
     last = f"{len(recipe.stages)}-{recipe.stages[-1].name}"
-    summary = _final_eval(run_dir / "stages" / last / "checkpoint", world, plan.final_split,
-                          run_dir / "eval" / f"final-{plan.final_split}")
+    summary = _final_eval(run_dir / "stages" / last / "checkpoint", world, study.final_split,
+                          run_dir / "eval" / f"final-{study.final_split}")
     stages = [{"name": s.name, "algorithm": s.algorithm, "seconds": s.seconds,
                "accuracy": {c: s.eval["capability"][c]["accuracy"] for c in CAPABILITIES} if s.eval else None}
               for s in load_run(run_dir).stages]
-    extra = {"steps": sum(s.steps for s in recipe.stages),
+    extra = {"steps": sum(s.steps for s in recipe.stages), "null": recipe.shuffle_rewards,
              "rollouts": sum(rollouts(s) for s in recipe.stages if s.algorithm == "grpo"),
              "train_seconds": round(sum(s["seconds"] or 0 for s in stages), 1), "wall_seconds": round(time.time() - t, 1),
-             "stages": stages, "split": plan.final_split}
-    return _summary_result(config, seed, summary, extra)
+             "stages": stages, "split": study.final_split}
+    return result_row(config, seed, summary, extra)
 
 
-def run_paper(out: str | Path, plan: Plan = FULL, only: tuple[str, ...] = CONFIGS, report: Path | None = None,
+def run_study(path: str | Path, out: str | Path | None = None, overrides: list[str] = (), only: tuple[str, ...] = (),
               world: Path | None = None) -> Path:
-    """Run every missing (configuration, seed) of the plan, then write the report (also to `report`)."""
-    from seethink.models.base import base_path
+    """Run every missing (configuration, seed) of the study (or of `only`) into `out` (default: the study file's
+    folder), then write its report there."""
+    from seethink.resolve import model_path
 
-    unknown = sorted(set(only) - set(CONFIGS))
+    src = Path(path).resolve().parent
+    study = load_study(path, overrides)
+    out = ensure_dir(out or src, "experiment folder")
+    only = only or tuple(study.configurations)
+    unknown = sorted(set(only) - set(study.configurations))
     if unknown:
-        raise SeethinkError(f"--only: unknown configuration(s) {', '.join(unknown)}; choose from {', '.join(CONFIGS)}")
-    out = ensure_dir(out, "experiment folder")
+        raise SeethinkError(f"--only: unknown configuration(s) {', '.join(unknown)}; "
+                            f"choose from {', '.join(study.configurations)}")
+    recipes = {c: recipe_of(study, src, c) for c in only}  # every recipe is checked before anything runs
     results = ensure_dir(out / "results")
-    earlier = json.loads((out / "plan.json").read_text()).get("configs", []) if (out / "plan.json").is_file() else []
-    planned = [c for c in CONFIGS if c in set(earlier) | set(only)]  # pieces run with --only add up
-    write_json(out / "plan.json", {**asdict(plan), "configs": planned})
-    world = prepare_world(out, plan, any(c in NEEDS_PASS_RATES for c in only), world)
+    base = model_path(next(iter(recipes.values())).model)
+    world = prepare_world(study, world or out / "world", base, any(map(_needs_pass_rates, recipes.values())))
+    write_json(out / "plan.json", {**dataclasses.asdict(study), "configurations_run": sorted(_planned(out, only))})
     if not (results / "base.json").is_file():
-        summary = _final_eval(base_path(), world, plan.final_split, out / "runs" / "base-eval" / plan.final_split)
-        write_json(results / "base.json", _summary_result("base", None, summary, {"split": plan.final_split}))
-    for seed in plan.seeds:  # seed-major: a session that stops early has every configuration at equal seeds
+        summary = _final_eval(base, world, study.final_split, out / "runs" / "base-eval" / study.final_split)
+        write_json(results / "base.json", result_row("base", None, summary, {"split": study.final_split}))
+    for seed in study.seeds:  # seed-major: a session that stops early has every configuration at equal seeds
         for config in only:
             f = results / f"{config}-s{seed}.json"
             if f.is_file():
                 print(f"{config} seed {seed}: done, skipped")
                 continue
             print(f"{config} seed {seed}: training")
-            write_json(f, run_one(config, seed, plan, world, out))
-            write_report(out, report)
-    return write_report(out, report)
+            write_json(f, run_one(study, src, out, config, seed, world))
+            write_report(study, out)
+    return write_report(study, out)
 
 
-# ---------------------------------------------------------------- report
+def _planned(study_dir: Path, only: tuple[str, ...]) -> set[str]:
+    """Configurations planned so far: pieces run with --only add up."""
+    plan = study_dir / "plan.json"
+    earlier = json.loads(plan.read_text()).get("configurations_run", []) if plan.is_file() else []
+    return set(earlier) | set(only)
 
-def load_results(out: Path) -> tuple[dict | None, dict[str, dict[int, dict]]]:
+
+# ---------------------------------------------------------------- claims
+
+def load_results(study_dir: Path) -> tuple[dict | None, dict[str, dict[int, dict]]]:
     base, runs = None, {}
-    for f in sorted((out / "results").glob("*.json")):
+    for f in sorted((study_dir / "results").glob("*.json")):
         row = json.loads(f.read_text())
         if row["config"] == "base":
             base = row
@@ -244,24 +256,41 @@ def load_results(out: Path) -> tuple[dict | None, dict[str, dict[int, dict]]]:
 def metric(row: dict, name: str) -> float:
     if name == "overall":
         return row["overall"]
+    if name == "vr_perception_share":
+        return row["vr_perception_share"]
     if name.startswith("think_"):
         return row["think_tokens"][name[len("think_"):]]
     return row["accuracy"][name]
 
 
-def evaluate_claims(base: dict | None, runs: dict[str, dict[int, dict]]) -> list[dict]:
+def verdict(ci: list[float] | None, direction: int, null: float = 0.0) -> str:
+    if ci is None:
+        return "inconclusive (fewer than 2 seeds)"
+    lo, hi = ci
+    if (lo > null and direction > 0) or (hi < null and direction < 0):
+        return "reproduced"
+    if (hi < null and direction > 0) or (lo > null and direction < 0):
+        return "not reproduced (opposite direction)"
+    return "inconclusive"
+
+
+def _threshold_claim(c: Claim, row: dict | None) -> dict:
+    """A claim about one row's own metric against a fixed value (the base's perception share of errors)."""
+    if row is None or row.get(c.metric) is None:
+        return {"miniature": "not run", "verdict": "not run"}
+    value, (lo, hi) = row[c.metric], row[f"{c.metric}_ci95"]
+    return {"miniature": f"{value:.1%} [{lo:.1%}, {hi:.1%}] of {row['vr_errors']} wrong visual-reasoning answers "
+                         "(bootstrap 95% CI)", "verdict": verdict([lo, hi], c.direction, c.threshold),
+            "estimate": value, "ci95": [lo, hi]}
+
+
+def evaluate_claims(study: Study, base: dict | None, runs: dict[str, dict[int, dict]]) -> list[dict]:
     out = []
-    for c in CLAIMS:
-        row = {"claim": c.key, "text": c.text, "paper": c.paper}
-        if c.key == "1":
-            if base is None or base.get("vr_perception_share") is None:
-                out.append({**row, "miniature": "not run", "verdict": "not run"})
-                continue
-            share, (lo, hi) = base["vr_perception_share"], base["vr_perception_share_ci95"]
-            v = "reproduced" if lo > 0.5 else ("not reproduced (opposite direction)" if hi < 0.5 else "inconclusive")
-            out.append({**row, "miniature": f"{share:.1%} [{lo:.1%}, {hi:.1%}] of {base['vr_errors']} wrong "
-                                            "visual-reasoning answers (bootstrap 95% CI)", "verdict": v,
-                        "estimate": share, "ci95": [lo, hi]})
+    for c in study.claims:
+        row = {"claim": c.id, "text": c.text, "paper": c.paper}
+        if not c.b:
+            one = base if c.a == "base" else next(iter(runs.get(c.a, {}).values()), None)
+            out.append({**row, **_threshold_claim(c, one)})
             continue
         a = {s: metric(r, c.metric) for s, r in runs.get(c.a, {}).items()}
         b = {s: metric(r, c.metric) for s, r in runs.get(c.b, {}).items()}
@@ -277,84 +306,17 @@ def evaluate_claims(base: dict | None, runs: dict[str, dict[int, dict]]) -> list
     return out
 
 
-def _mean_ci(values: list[float]) -> str:
-    if len(values) < 2:
-        return f"{values[0]:.3f}" if values else "–"
-    return f"{np.mean(values):.3f} ± {t_halfwidth(values):.3f}"
+def write_report(study: Study, study_dir: Path) -> Path:
+    """The study's report from whatever results exist: reproduction.md, accuracy.png, claims.json."""
+    from seethink.report.study import study_markdown, study_plot
 
-
-def _plot(base: dict | None, runs: dict[str, dict[int, dict]]) -> bytes:
-    from seethink.report import figure_png, pyplot
-
-    plt = pyplot()
-    names = (["base"] if base else []) + [c for c in CONFIGS if c in runs]
-    fig, ax = plt.subplots(figsize=(max(7, 1.3 * len(names) + 2), 4))
-    width = 0.8 / len(CAPABILITIES)
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for j, cap in enumerate(CAPABILITIES):
-        for i, name in enumerate(names):
-            vals = [base["accuracy"][cap]] if name == "base" else [r["accuracy"][cap] for r in runs[name].values()]
-            x = i + (j - 1) * width
-            ax.bar(x, np.mean(vals), width * 0.9, color=colours[j], alpha=0.7, label=cap if i == 0 else None)
-            ax.scatter([x] * len(vals), vals, s=10, color="black", zorder=3)
-    ax.set_xticks(range(len(names)), names, rotation=20, ha="right", fontsize=8)
-    ax.set_ylabel("held-out accuracy (bars: mean over seeds; dots: seeds)")
-    ax.set_ylim(0, 1)
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, ncol=3, loc="upper center", bbox_to_anchor=(0.5, 1.12))
-    png = figure_png(fig)
-    plt.close(fig)
-    return png
-
-
-def write_report(out: Path, copy_to: Path | None = None) -> Path:
-    base, runs = load_results(out)
-    plan = json.loads((out / "plan.json").read_text()) if (out / "plan.json").is_file() else {}
-    claims = evaluate_claims(base, runs)
-    lines = ["# Reproduction study: the paper's claims on the miniature", "",
-             f"Generated by `seethink experiment paper{' --quick' if plan.get('step_scale', 1) != 1 else ''}` "
-             f"from `{out}/results/` (one JSON per run). Plan: seeds {plan.get('seeds')}, steps x "
-             f"{plan.get('step_scale')}, final evaluation on the {plan.get('final_split')} split "
-             "(greedy, with judge-free error attribution).", ""]
-    planned = len(plan.get("seeds", [])) * len(plan.get("configs", []))
-    done = sum(len(v) for v in runs.values())
-    if planned and done < planned:
-        lines += [f"**Partial: {done} of {planned} planned runs finished so far** (the study resumes where it "
-                  "stopped; comparisons use the seeds both sides have).", ""]
-    if plan.get("step_scale", 1) != 1:
-        lines += ["**Quick mode: fewer seeds and steps. Indicative only.**", ""]
-    lines += ["## Claims", "", "| # | claim | paper | miniature: mean [95% CI] | verdict |", "|---|---|---|---|---|"]
-    lines += [f"| {c['claim']} | {c['text']} | {c['paper']} | {c['miniature']} | {c['verdict']} |" for c in claims]
-    n_seeds = len(plan.get("seeds", [])) or 2
-    lines += ["", f"Differences are paired by seed; CIs are Student-t over seeds ({n_seeds} seeds: t = "
-              f"{t975(max(1, n_seeds - 1))}, so only large effects are decided).", "",
-              "## Runs", "",
-              "| configuration | seeds | perception | text reasoning | visual reasoning | average | VR think tokens | "
-              "VR errors from perception | rollouts | train s |", "|---|---|---|---|---|---|---|---|---|---|"]
-    if base:
-        lines.append(f"| base | – | {base['accuracy']['perception']:.3f} | {base['accuracy']['text_reasoning']:.3f} | "
-                     f"{base['accuracy']['visual_reasoning']:.3f} | {base['overall']:.3f} | "
-                     f"{base['think_tokens']['visual_reasoning']:.1f} | {base['vr_perception_share']:.0%} | 0 | 0 |")
-    for config in CONFIGS:
-        rs = list(runs.get(config, {}).values())
-        if not rs:
-            continue
-        cells = [_mean_ci([r["accuracy"][c] for r in rs]) for c in CAPABILITIES]
-        shares = [r["vr_perception_share"] for r in rs if r["vr_perception_share"] is not None]
-        lines.append(f"| {config} | {len(rs)} | {' | '.join(cells)} | {_mean_ci([r['overall'] for r in rs])} | "
-                     f"{np.mean([r['think_tokens']['visual_reasoning'] for r in rs]):.1f} | "
-                     f"{np.mean(shares):.0%} | {rs[0]['rollouts']} | {np.mean([r['train_seconds'] for r in rs]):.0f} |")
-    lines += ["", "Cells: mean ± t-based 95% half-width over seeds. Each run's own bootstrap CIs are in its JSON.",
-              "", "![accuracy per configuration](accuracy.png)", ""]
-    notes = out / "notes.md"
-    if notes.is_file():
-        lines += ["## Reading", "", notes.read_text().strip(), ""]
-    text = "\n".join(lines)
-    write_bytes(out / "accuracy.png", _plot(base, runs))
-    write_text(out / "reproduction.md", text)
-    write_json(out / "claims.json", claims)
-    if copy_to is not None:
-        ensure_dir(copy_to.parent)
-        write_text(copy_to, text.replace("](accuracy.png)", f"]({os.path.relpath(out / 'accuracy.png', copy_to.parent)})"))
-    return out / "reproduction.md"
-
+    base, runs = load_results(study_dir)
+    claims = evaluate_claims(study, base, runs)
+    plan = json.loads((study_dir / "plan.json").read_text()) if (study_dir / "plan.json").is_file() else {}
+    planned = len(study.seeds) * len(plan.get("configurations_run", study.configurations))
+    notes = study_dir / "notes.md"
+    text = study_markdown(study, base, runs, claims, planned, notes.read_text() if notes.is_file() else "")
+    write_bytes(study_dir / "accuracy.png", study_plot(list(study.configurations), base, runs))
+    write_text(study_dir / "reproduction.md", text)
+    write_json(study_dir / "claims.json", claims)
+    return study_dir / "reproduction.md"

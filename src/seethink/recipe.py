@@ -1,8 +1,9 @@
 """Recipes: YAML files that name the model, the data, the seed and an ordered list of stages.
 
-Validated before anything runs: an unknown key, a wrong type or an impossible value is one error line
-naming the file and the field (`recipes/x.yaml: stages.1.lr: expected a number, got 'fast'`).
-`--set stages.0.steps=2` overrides any field before validation.
+Validated before anything runs (`seethink.configs`): an unknown key, a wrong type or an impossible value is one
+error line naming the file and the field (`recipes/x.yaml: stages.1.lr: expected a number, got 'fast'`). Each
+dataclass checks its own values; `check` keeps the rules across fields. `--set stages.0.steps=2` overrides any
+field before validation.
 
 A merged recipe (`merged_from: staged.yaml`) is derived from a staged one: one stage over the union of
 its datasets, weighted by each stage's rollout budget, with the same total number of rollouts.
@@ -13,16 +14,24 @@ A recipe `based_on: staged.yaml` is that recipe under a new name, with `stage_ov
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import math
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, get_args
 
-import yaml
-
-from seethink.curriculum import ORDERINGS, SCHEDULES
+from seethink.configs import Where, apply_overrides, build, read_yaml, require, unknown_key
+from seethink.curriculum import Ordering, Schedule
 from seethink.errors import SeethinkError
+
+Algorithm = Literal["grpo", "sft"]
+LossType = Literal["grpo", "dapo", "dr_grpo", "bnpo"]
+Precision = Literal["auto", "bf16", "fp32"]
+Engine = Literal["transformers", "vllm"]
+VllmMode = Literal["colocate", "server"]
+Attribution = Literal["none", "auto", "facts", "caption", "judge"]
+"""How wrong answers are attributed to perception or reasoning (`seethink.eval.attribution`); `none`: not at all."""
+ATTRIBUTIONS: tuple[str, ...] = get_args(Attribution)
+ALGORITHMS: tuple[str, ...] = get_args(Algorithm)
+RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"  # the shipped recipes (in a source checkout)
 
 
 @dataclass
@@ -33,6 +42,9 @@ class DataSource:
     """Relative sampling weight when a stage mixes several sources."""
     split: str = "train"
     """Which split to train on."""
+
+    def __post_init__(self):
+        require(self.weight > 0, "weight", f"must be > 0, got {self.weight}")
 
 
 @dataclass
@@ -49,6 +61,11 @@ class Lora:
     include_vision: bool = False
     """Also adapt the vision tower's linear layers (off by default: perception data trains it in full or not at all)."""
 
+    def __post_init__(self):
+        require(self.r >= 0, "r", f"must be >= 0, got {self.r}")
+        require(not self.r or self.alpha > 0, "alpha", f"must be > 0, got {self.alpha}")
+        require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
+
 
 @dataclass
 class Stage:
@@ -56,7 +73,7 @@ class Stage:
     """Short name; the stage's folder is `stages/<k>-<name>/`."""
     data: list[DataSource]
     """What this stage trains on."""
-    algorithm: str = "grpo"
+    algorithm: Algorithm = "grpo"
     """`grpo` (RLVR through TRL's GRPOTrainer) or `sft` (TRL's SFTTrainer on the records' solutions)."""
     steps: int = 100
     """Optimizer steps (updates). For GRPO a whole number of rollout rounds: a multiple of
@@ -83,7 +100,7 @@ class Stage:
     on-policy REINFORCE with group-normalised advantages."""
     beta: float = 0.0
     """KL coefficient against the stage's starting model (0 disables the reference model)."""
-    loss_type: str = "dapo"
+    loss_type: LossType = "dapo"
     """TRL loss aggregation: grpo | dapo | dr_grpo | bnpo (dapo = token-mean, as in the paper's EasyR1)."""
     epsilon: float = 0.2
     """Lower clip range of the policy ratio."""
@@ -95,9 +112,9 @@ class Stage:
     """Longest completion in tokens."""
     freeze_vision: bool = False
     """Freeze the vision tower (and projector) for this stage."""
-    ordering: str = "shuffle"
+    ordering: Ordering = "shuffle"
     """`shuffle`, `as_is` (file order) or `difficulty` (easy→hard by pass_rate; see `seethink.curriculum`)."""
-    difficulty_schedule: str = "once"
+    difficulty_schedule: Schedule = "once"
     """With ordering `difficulty`: `once` (one easy→hard pass over the whole stage) or `per_epoch`."""
     drop_solved: bool = False
     """Leave out records with pass_rate 1 (every sample right: no learning signal)."""
@@ -112,6 +129,20 @@ class Stage:
     lora: Lora = field(default_factory=Lora)
     """Train LoRA adapters (through peft) instead of the full weights; merged into the checkpoint at the stage's end,
     so the next stage starts from a plain HF model."""
+    trl: dict = field(default_factory=dict)
+    """Any other field of the installed TRL's GRPOConfig (or SFTConfig for an SFT stage), passed through as given,
+    e.g. `{top_p: 0.9, scale_rewards: batch}`. Checked against TRL's dataclass when the recipe loads; the fields
+    seethink sets from the settings above (`TRL_SET_BY_SEETHINK`) are refused with the setting to use instead."""
+
+    def __post_init__(self):
+        for key in ("steps", "batch_size", "num_generations", "max_completion_length", "num_iterations"):
+            require(getattr(self, key) > 0, key, f"must be > 0, got {getattr(self, key)}")
+        for key in ("lr", "temperature"):
+            require(getattr(self, key) > 0, key, f"must be > 0, got {getattr(self, key)}")
+        require(self.rollout_batch_size >= 0, "rollout_batch_size", f"must be >= 0 (0 = batch_size), got {self.rollout_batch_size}")
+        require(self.beta >= 0, "beta", f"must be >= 0, got {self.beta}")
+        require(0 <= self.warmup_ratio < 1, "warmup_ratio", f"must be in [0, 1), got {self.warmup_ratio}")
+        require(bool(self.data), "data", "a stage needs at least one data source")
 
 
 @dataclass
@@ -126,16 +157,26 @@ class EvalSettings:
     """Longest greedy answer generated during evaluation."""
     batch_size: int = 64
     """Prompts per generate call during evaluation."""
-    attribution: str = "auto"
-    """Attribute wrong answers to perception or reasoning: auto | facts | caption | none."""
+    attribution: Attribution = "auto"
+    """Attribute wrong answers to perception or reasoning: auto | facts | caption | none, or judge (with `judge`)."""
+    judge: str = ""
+    """For attribution `judge`: an OpenAI-compatible base URL (`judge_model` names the model it serves; the key is
+    read from OPENAI_API_KEY) or a local HF model folder."""
+    judge_model: str = ""
+    """The model served at the `judge` URL."""
+
+    def __post_init__(self):
+        require(self.limit >= 0, "limit", f"must be >= 0, got {self.limit}")
+        require((self.attribution == "judge") == bool(self.judge), "judge",
+                "attribution judge needs a judge (a URL or a model folder), and only it does")
 
 
 @dataclass
 class Rollouts:
-    engine: str = "transformers"
+    engine: Engine = "transformers"
     """How GRPO stages generate: `transformers` (generate() inside the trainer: CPU, small runs) or `vllm` (TRL's
     vLLM integration; GPUs, needs `pip install vllm`)."""
-    vllm_mode: str = "colocate"
+    vllm_mode: VllmMode = "colocate"
     """`colocate` (vLLM shares the training GPUs) or `server` (a separate `trl vllm-serve --model …` process)."""
     vllm_server_base_url: str = ""
     """Server mode: the base URL of `trl vllm-serve` (default: http://0.0.0.0:8000)."""
@@ -143,6 +184,12 @@ class Rollouts:
     """Colocate mode: the GPU memory share vLLM may take."""
     vllm_tensor_parallel_size: int = 1
     """Colocate mode: tensor-parallel size of vLLM."""
+
+    def __post_init__(self):
+        require(0 < self.vllm_gpu_memory_utilization <= 1, "vllm_gpu_memory_utilization",
+                f"must be in (0, 1], got {self.vllm_gpu_memory_utilization}")
+        require(self.vllm_tensor_parallel_size >= 1, "vllm_tensor_parallel_size",
+                f"must be >= 1, got {self.vllm_tensor_parallel_size}")
 
 
 @dataclass
@@ -166,7 +213,7 @@ class Recipe:
     """If set, this recipe takes everything but its name from that recipe; `stage_overrides` changes every stage."""
     report_to: str = "none"
     """Passed to TRL (`tensorboard`, `wandb`, …)."""
-    precision: str = "auto"
+    precision: Precision = "auto"
     """`auto` (bf16 mixed precision on a GPU that supports it, else fp32), `bf16` or `fp32`."""
     rollouts: Rollouts = field(default_factory=Rollouts)
     """How GRPO rollouts are generated (transformers or vLLM)."""
@@ -176,82 +223,29 @@ class Recipe:
     gain against this run of the same recipe (`seethink train RECIPE --null`)."""
 
 
-ALGORITHMS = ("grpo", "sft")
-LOSS_TYPES = ("grpo", "dapo", "dr_grpo", "bnpo")
-PRECISIONS = ("auto", "bf16", "fp32")
-ENGINES = ("transformers", "vllm")
-VLLM_MODES = ("colocate", "server")
-ATTRIBUTIONS = ("auto", "facts", "caption", "none")
-RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"  # the shipped recipes (in a source checkout)
+# TRL config fields that seethink sets itself, and the recipe setting that decides each (`Stage.trl` refuses them)
+TRL_SET_BY_SEETHINK = {
+    "output_dir": "the run folder", "max_steps": "steps", "learning_rate": "lr", "lr_scheduler_type": "warmup_ratio",
+    "warmup_steps": "warmup_ratio", "warmup_ratio": "warmup_ratio", "weight_decay": "weight_decay",
+    "max_grad_norm": "max_grad_norm", "per_device_train_batch_size": "batch_size",
+    "gradient_accumulation_steps": "batch_size", "seed": "seed", "data_seed": "seed", "report_to": "report_to",
+    "bf16": "precision", "fp16": "precision", "use_cpu": "the machine", "save_strategy": "in-stage checkpoints",
+    "save_steps": "in-stage checkpoints", "save_total_limit": "in-stage checkpoints", "logging_steps": "metrics.jsonl",
+    "logging_nan_inf_filter": "the NaN guard", "remove_unused_columns": "the rewards' columns",
+    "shuffle_dataset": "ordering", "num_generations": "num_generations", "max_completion_length": "max_completion_length",
+    "temperature": "temperature", "beta": "beta", "loss_type": "loss_type", "epsilon": "epsilon",
+    "epsilon_high": "epsilon_high", "steps_per_generation": "rollout_batch_size",
+    "generation_batch_size": "rollout_batch_size", "num_iterations": "num_iterations",
+    "reward_weights": "the paper's reward (0.9 accuracy + 0.1 format)", "use_vllm": "rollouts.engine",
+    "vllm_mode": "rollouts.vllm_mode", "vllm_server_base_url": "rollouts.vllm_server_base_url",
+    "vllm_gpu_memory_utilization": "rollouts.vllm_gpu_memory_utilization",
+    "vllm_tensor_parallel_size": "rollouts.vllm_tensor_parallel_size",
+}
 
 
-# ---------------------------------------------------------------- parsing
+# ---------------------------------------------------------------- rules across fields
 
-class _Where:
-    def __init__(self, file: str):
-        self.file = file
-
-    def fail(self, path: str, msg: str):
-        raise SeethinkError(f"{self.file}: {path}: {msg}" if path else f"{self.file}: {msg}")
-
-
-def _convert(value, typ, path: str, where: _Where):
-    origin = typing.get_origin(typ)
-    if dataclasses.is_dataclass(typ):
-        if not isinstance(value, dict):
-            where.fail(path, f"expected a mapping, got {type(value).__name__}")
-        return _build(typ, value, path, where)
-    if origin is list:
-        if not isinstance(value, list):
-            where.fail(path, f"expected a list, got {type(value).__name__}")
-        (item,) = typing.get_args(typ)
-        return [_convert(v, item, f"{path}.{i}", where) for i, v in enumerate(value)]
-    if typ is bool:
-        if not isinstance(value, bool):
-            where.fail(path, f"expected true or false, got {value!r}")
-        return value
-    if typ is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            where.fail(path, f"expected a whole number, got {value!r}")
-        return value
-    if typ is float:
-        if isinstance(value, str):  # YAML 1.1 reads `1e-6` (no dot) as a string
-            try:
-                value = float(value)
-            except ValueError:
-                where.fail(path, f"expected a number, got {value!r}")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            where.fail(path, f"expected a finite number, got {value!r}")
-        return float(value)
-    if typ is str:
-        if not isinstance(value, str):
-            where.fail(path, f"expected a string, got {value!r}")
-        return value
-    raise TypeError(typ)  # pragma: no cover - the schema uses only the types above
-
-
-def _build(cls, raw: dict, path: str, where: _Where):
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    kwargs = {}
-    for key, value in raw.items():
-        sub = f"{path}.{key}" if path else str(key)
-        if key not in fields:
-            close = difflib.get_close_matches(str(key), fields, n=1)
-            where.fail(sub, "unknown key" + (f" (did you mean '{close[0]}'?)" if close else ""))
-        kwargs[key] = _convert(value, hints[key], sub, where)
-    for name, f in fields.items():
-        if name not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            where.fail(f"{path}.{name}" if path else name, "required key missing")
-    return cls(**kwargs)
-
-
-def _one_of(where: _Where, path: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        where.fail(path, f"must be one of {', '.join(allowed)}, got {value!r}")
-
-
-def _check(recipe: Recipe, where: _Where) -> None:
+def check(recipe: Recipe, where: Where) -> None:
     if not recipe.stages:
         where.fail("stages", "a recipe needs at least one stage")
     names = [s.name for s in recipe.stages]
@@ -259,67 +253,49 @@ def _check(recipe: Recipe, where: _Where) -> None:
         where.fail("stages", f"stage names must be unique, got {names}")
     for i, s in enumerate(recipe.stages):
         p = f"stages.{i}"
-        for key, allowed in (("algorithm", ALGORITHMS), ("ordering", ORDERINGS), ("difficulty_schedule", SCHEDULES),
-                             ("loss_type", LOSS_TYPES)):
-            _one_of(where, f"{p}.{key}", getattr(s, key), allowed)
-        for key in ("steps", "batch_size", "num_generations", "max_completion_length"):
-            if getattr(s, key) <= 0:
-                where.fail(f"{p}.{key}", f"must be > 0, got {getattr(s, key)}")
-        for key in ("lr", "temperature"):
-            if not getattr(s, key) > 0:
-                where.fail(f"{p}.{key}", f"must be > 0, got {getattr(s, key)}")
-        if s.beta < 0:
-            where.fail(f"{p}.beta", f"must be >= 0, got {s.beta}")
-        if not 0 <= s.warmup_ratio < 1:
-            where.fail(f"{p}.warmup_ratio", f"must be in [0, 1), got {s.warmup_ratio}")
         if s.algorithm == "grpo":
             _check_grpo_batching(s, p, where)
         else:
             for key, default in (("rollout_batch_size", 0), ("num_iterations", 1)):
                 if getattr(s, key) != default:
                     where.fail(f"{p}.{key}", f"a GRPO setting; stage {s.name!r} is {s.algorithm}")
-        if not s.data:
-            where.fail(f"{p}.data", "a stage needs at least one data source")
-        if s.lora.r < 0:
-            where.fail(f"{p}.lora.r", f"must be >= 0, got {s.lora.r}")
-        if s.lora.r and not s.lora.alpha > 0:
-            where.fail(f"{p}.lora.alpha", f"must be > 0, got {s.lora.alpha}")
-        if not 0 <= s.lora.dropout < 1:
-            where.fail(f"{p}.lora.dropout", f"must be in [0, 1), got {s.lora.dropout}")
         if s.lora.r and s.lora.include_vision and s.freeze_vision:
             where.fail(f"{p}.lora.include_vision", "contradicts freeze_vision: true")
-        for j, d in enumerate(s.data):
-            if not d.weight > 0:
-                where.fail(f"{p}.data.{j}.weight", f"must be > 0, got {d.weight}")
-    _one_of(where, "eval.attribution", recipe.eval.attribution, ATTRIBUTIONS)
-    _one_of(where, "precision", recipe.precision, PRECISIONS)
-    _one_of(where, "rollouts.engine", recipe.rollouts.engine, ENGINES)
-    _one_of(where, "rollouts.vllm_mode", recipe.rollouts.vllm_mode, VLLM_MODES)
-    if not 0 < recipe.rollouts.vllm_gpu_memory_utilization <= 1:
-        where.fail("rollouts.vllm_gpu_memory_utilization", f"must be in (0, 1], got {recipe.rollouts.vllm_gpu_memory_utilization}")
-    if recipe.rollouts.vllm_tensor_parallel_size < 1:
-        where.fail("rollouts.vllm_tensor_parallel_size", f"must be >= 1, got {recipe.rollouts.vllm_tensor_parallel_size}")
-    if recipe.eval.limit < 0:
-        where.fail("eval.limit", f"must be >= 0, got {recipe.eval.limit}")
+        if s.trl:
+            _check_trl(s, f"{p}.trl", where)
 
 
-def _check_grpo_batching(s: Stage, p: str, where: _Where) -> None:
+def _check_grpo_batching(s: Stage, p: str, where: Where) -> None:
     if s.num_generations < 2:
         where.fail(f"{p}.num_generations", "GRPO needs at least 2 completions per prompt")
     if s.batch_size % s.num_generations:
         where.fail(f"{p}.batch_size", f"{s.batch_size} is not divisible by num_generations={s.num_generations}")
-    if s.rollout_batch_size < 0:
-        where.fail(f"{p}.rollout_batch_size", f"must be >= 0 (0 = batch_size), got {s.rollout_batch_size}")
     if s.rollout_batch_size % s.batch_size:
         where.fail(f"{p}.rollout_batch_size", f"{s.rollout_batch_size} is not a multiple of batch_size={s.batch_size} "
                    "(a rollout round is split into whole update minibatches)")
-    if s.num_iterations < 1:
-        where.fail(f"{p}.num_iterations", f"must be >= 1, got {s.num_iterations}")
     per_round = updates_per_round(s)
     if s.steps % per_round:
         where.fail(f"{p}.steps", f"{s.steps} is not a whole number of rollout rounds of {per_round} updates "
                    f"(rollout_batch_size / batch_size × num_iterations)")
 
+
+def _check_trl(s: Stage, p: str, where: Where) -> None:
+    """Every key of `stages.k.trl` is a field of the installed TRL's config class that seethink does not set."""
+    import trl
+
+    cls = trl.GRPOConfig if s.algorithm == "grpo" else trl.SFTConfig
+    known = {f.name for f in dataclasses.fields(cls) if f.init}
+    for key in s.trl:
+        if key in TRL_SET_BY_SEETHINK:
+            where.fail(f"{p}.{key}", f"set by seethink from {TRL_SET_BY_SEETHINK[key]}; change that instead")
+        if key not in known:
+            try:
+                unknown_key(key, known, p, where)
+            except SeethinkError as e:
+                raise SeethinkError(f"{e} -- not a field of {cls.__name__} in TRL {trl.__version__}") from None
+
+
+# ---------------------------------------------------------------- budgets
 
 def updates_per_round(stage: Stage) -> int:
     """Optimizer updates one GRPO rollout round feeds: its minibatches, each used num_iterations times."""
@@ -333,44 +309,7 @@ def rollouts(stage: Stage) -> int:
     return stage.steps // stage.num_iterations * stage.batch_size
 
 
-def apply_overrides(raw: dict, overrides: list[str], file: str) -> dict:
-    """`a.b.0.c=value` → raw["a"]["b"][0]["c"] = yaml(value). Creates mapping keys, never list items."""
-    for item in overrides:
-        if "=" not in item:
-            raise SeethinkError(f"--set {item!r}: expected key.path=value")
-        key, value = item.split("=", 1)
-        parts = key.split(".")
-        node = raw
-        for i, part in enumerate(parts):
-            last = i == len(parts) - 1
-            if isinstance(node, list):
-                if not part.isdigit() or int(part) >= len(node):
-                    raise SeethinkError(f"--set {key}: {'.'.join(parts[:i + 1])} is not an item of a {len(node)}-item list")
-                part = int(part)
-            elif not isinstance(node, dict):
-                raise SeethinkError(f"--set {key}: {'.'.join(parts[:i])} is not a mapping")
-            if last:
-                node[part] = yaml.safe_load(value)
-            else:
-                if isinstance(node, dict) and part not in node:
-                    node[part] = {}
-                node = node[part]
-    return raw
-
-
-def _read_yaml(path: Path) -> dict:
-    if not path.is_file():
-        raise SeethinkError(f"recipe {path} {'is a folder, not a YAML file' if path.is_dir() else 'does not exist'}")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark else ""
-        raise SeethinkError(f"{path}: not valid YAML{where}") from None
-    if not isinstance(raw, dict):
-        raise SeethinkError(f"{path}: a recipe must be a YAML mapping")
-    return raw
-
+# ---------------------------------------------------------------- derived recipes and loading
 
 def merged_stage(staged: Recipe) -> Stage:
     """One GRPO stage over the union of the staged recipe's data with the same total rollouts.
@@ -397,7 +336,10 @@ def merged_stage(staged: Recipe) -> Stage:
                                freeze_vision=False, ordering="shuffle")
 
 
-def _stage_changes(changes, where: _Where, fixed: frozenset) -> dict:
+MERGED_FIXED = frozenset({"name", "data", "steps", "batch_size", "rollout_batch_size", "num_iterations"})
+
+
+def _stage_changes(changes, where: Where, fixed: frozenset) -> dict:
     """A derived recipe's `stage_overrides`: stage fields only, and none of those that define the comparison."""
     changes = changes or {}
     if not isinstance(changes, dict):
@@ -405,36 +347,40 @@ def _stage_changes(changes, where: _Where, fixed: frozenset) -> dict:
     stage_fields = {f.name for f in dataclasses.fields(Stage)}
     for key in changes:
         if key not in stage_fields:
-            close = difflib.get_close_matches(str(key), stage_fields, n=1)
-            where.fail(f"stage_overrides.{key}", "unknown key" + (f" (did you mean '{close[0]}'?)" if close else ""))
+            unknown_key(key, stage_fields, "stage_overrides", where)
         if key in fixed:
             where.fail(f"stage_overrides.{key}", "fixed by the recipe this one derives from")
     return changes
 
 
-def load_recipe(path: str | Path, overrides: list[str] = ()) -> Recipe:
-    path = Path(path)
-    where = _Where(str(path))
-    raw = _read_yaml(path)
+def _derived(raw: dict, path: Path, where: Where) -> dict:
+    """The raw mapping of a `merged_from` or `based_on` recipe, with its parent's stages filled in."""
     if raw.get("merged_from"):
         if "stages" in raw:
             where.fail("stages", "a merged recipe derives its stage from merged_from; change it with --set")
         staged = load_recipe((path.parent / raw["merged_from"]).resolve())
         inherited = {k: v for k, v in to_dict(staged).items()
                      if k in ("model", "data", "seed", "eval", "precision", "rollouts")}
-        changes = _stage_changes(raw.pop("stage_overrides", None), where, frozenset({"name", "data", "steps", "batch_size", "rollout_batch_size", "num_iterations"}))
-        raw = {**inherited, **raw, "stages": [{**dataclasses.asdict(merged_stage(staged)), **changes}]}
-    elif raw.get("based_on"):
+        changes = _stage_changes(raw.pop("stage_overrides", None), where, MERGED_FIXED)
+        return {**inherited, **raw, "stages": [{**dataclasses.asdict(merged_stage(staged)), **changes}]}
+    if raw.get("based_on"):
         if "stages" in raw:
             where.fail("stages", "a recipe based_on another takes its stages from it; change them with stage_overrides")
         base = to_dict(load_recipe((path.parent / raw["based_on"]).resolve()))
         changes = _stage_changes(raw.pop("stage_overrides", None), where, frozenset({"name", "data"}))
-        raw = {**{k: v for k, v in base.items() if k not in ("name", "merged_from")}, **raw,
-               "stages": [{**st, **changes} for st in base["stages"]]}
-    elif "stage_overrides" in raw:
+        return {**{k: v for k, v in base.items() if k not in ("name", "merged_from")}, **raw,
+                "stages": [{**st, **changes} for st in base["stages"]]}
+    if "stage_overrides" in raw:
         where.fail("stage_overrides", "only a derived recipe (merged_from or based_on) has stages to change")
-    recipe = _build(Recipe, apply_overrides(raw, list(overrides), str(path)), "", where)
-    _check(recipe, where)
+    return raw
+
+
+def load_recipe(path: str | Path, overrides: list[str] = ()) -> Recipe:
+    path = Path(path)
+    where = Where(str(path))
+    raw = _derived(read_yaml(path, "recipe"), path, where)
+    recipe = build(Recipe, apply_overrides(raw, list(overrides)), "", where)
+    check(recipe, where)
     return recipe
 
 

@@ -1,1 +1,1 @@
-"""Evaluation: batched generation, scoring with the training rewards, answer-prior baselines."""
+"""Evaluation: scoring with the training rewards, CIs and answer priors, pass@K, error attribution, judges."""

@@ -31,14 +31,17 @@ from typing import Callable
 
 import numpy as np
 
+from seethink.eval.judge import parse_verdict, request_for
 from seethink.eval.metrics import bootstrap_ci
+from seethink.models.generate import generate
+from seethink.recipe import ATTRIBUTIONS
 from seethink.rewards import accuracy
-from seethink.data.mcq import LETTERS, format_mcq, place_answer
+from seethink.records.mcq import LETTERS, format_mcq, place_answer
 from seethink.seeding import derive_seed
-from seethink.world.language import noun_phrase
+from seethink.records.facts import noun_phrase
 
 Answerer = Callable[[list[dict]], list[str]]  # records -> one completion each, in order
-METHODS = ("auto", "facts", "caption", "judge")
+METHODS = tuple(m for m in ATTRIBUTIONS if m != "none")
 CAUSES = ("perception", "reasoning", "unattributed")
 MAX_COUNT = 7  # count probes offer values up to this (the world has at most 6 objects)
 
@@ -130,7 +133,6 @@ def attribute(records: list[dict], correct: list[bool], answer: Answerer, method
             v["evidence"] = {"right_from_caption": right}
             v["cause"] = "perception" if right else "reasoning"
     if judged:
-        from seethink.eval.judge import parse_verdict, request_for
 
         for (v, _, _), reply in zip(judged, judge([request_for(r, c) for _, r, c in judged])):
             v["evidence"] = {"judge_reply": reply[:500]}
@@ -159,7 +161,6 @@ def summarise_attribution(verdicts: list[dict], n_answers: dict[str, int] | None
 
 def model_answerer(model, processor, max_new_tokens: int = 96, batch_size: int = 64, seed: int = 0) -> Answerer:
     """Greedy answers of a model, through the same generation path as evaluation."""
-    from seethink.eval.generate import generate
 
     def answer(records: list[dict]) -> list[str]:
         outs = generate(model, processor, records, max_new_tokens=max_new_tokens, batch_size=batch_size,

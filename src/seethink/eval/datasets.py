@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from seethink.data.io import load_records
+from seethink.records.io import load_records
 from seethink.errors import SeethinkError
-from seethink.world.build import SPLITS
+from seethink.records.schema import CAPABILITIES, SPLITS
 
-EVAL_DATASETS = ("perception", "text_reasoning", "visual_reasoning")
 
 
 def find_datasets(path: str | Path, split: str) -> dict[str, Path]:
@@ -18,7 +17,7 @@ def find_datasets(path: str | Path, split: str) -> dict[str, Path]:
         raise SeethinkError(f"data path {p} does not exist")
     if p.is_file():
         return {p.stem: p}
-    subs = {name: p / name for name in EVAL_DATASETS if (p / name).is_dir()}
+    subs = {name: p / name for name in CAPABILITIES if (p / name).is_dir()}
     if subs:
         return subs
     if any((p / f"{s}.{e}").exists() for s in SPLITS for e in ("jsonl", "parquet")):

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from seethink.configs import one_of, require
 from seethink.errors import SeethinkError
-from seethink.eval.generate import generate
-from seethink.eval.metrics import bootstrap_ci
+from seethink.eval.attribution import attribute, model_answerer, summarise_attribution
+from seethink.eval.judge import VerdictCache, cached
+from seethink.eval.datasets import find_datasets, load_split, load_train_for_priors
+from seethink.eval.metrics import bootstrap_ci, prior_accuracy
+from seethink.eval.passk import sample_correct
+from seethink.fileio import ensure_dir, write_json, write_jsonl
+from seethink.models.generate import generate
+from seethink.models.load import load_model
+from seethink.recipe import ATTRIBUTIONS, Attribution
 from seethink.rewards import score
+from seethink.seeding import derive_seed
 
 
 def score_rows(records: list[dict], completions) -> list[dict]:
@@ -59,9 +69,6 @@ def evaluate(model, processor, records: list[dict], max_new_tokens: int = 96, ba
 def sample_counts(model, processor, records: list[dict], k: int, temperature: float = 1.0, max_new_tokens: int = 96,
                   batch_size: int = 64, seed: int = 0) -> list[int]:
     """How many of `k` answers sampled at `temperature` are right, per record (batch_size sequences per call)."""
-    from seethink.passk import sample_correct
-    from seethink.seeding import derive_seed
-
     items = max(1, batch_size // k)
     counts = []
     for start in range(0, len(records), items):
@@ -83,64 +90,86 @@ def add_sampling(summary: dict, rows: list[dict], counts: list[int], k: int) -> 
         summary[level][key].update(sampled_accuracy=float(np.mean(cs)) / k, pass_at_k=float(np.mean([c > 0 for c in cs])), k=k)
 
 
-def evaluate_datasets(model_path, datasets: dict[str, list[dict]], out: Path, max_new_tokens: int = 96,
-                      batch_size: int = 64, seed: int = 0, extra: dict | None = None,
-                      attribution: str = "none", temperature: float = 0.0, judge=None,
-                      judge_cache: Path | None = None, samples: int = 0, sample_temperature: float = 1.0) -> dict:
+@dataclass(frozen=True)
+class EvalOptions:
+    """How an evaluation decodes and what it adds to accuracy; checks its own values."""
+
+    max_new_tokens: int = 96
+    batch_size: int = 64
+    """Prompts per generate call."""
+    seed: int = 0
+    temperature: float = 0.0
+    """0: greedy; > 0: one sampled answer per record at this temperature."""
+    attribution: Attribution = "none"
+    """Attribute every wrong answer to perception or reasoning (`seethink.eval.attribution`); `none`: off."""
+    samples: int = 0
+    """> 0: also sample this many answers per record at `sample_temperature` (sampled accuracy and pass@k)."""
+    sample_temperature: float = 1.0
+
+    def __post_init__(self):
+        require(self.max_new_tokens > 0 and self.batch_size > 0, "max_new_tokens/batch_size", "must be > 0")
+        require(self.temperature >= 0, "temperature", f"must be >= 0 (0 = greedy), got {self.temperature}")
+        require(self.samples >= 0, "samples", f"must be >= 0, got {self.samples}")
+        require(not self.samples or self.sample_temperature > 0, "sample_temperature",
+                f"must be > 0, got {self.sample_temperature}")
+        one_of(self.attribution, ATTRIBUTIONS, "attribution")
+
+
+def check_judge(attribution: str, has_judge: bool) -> None:
+    """Attribution `judge` needs a judge, and only it uses one."""
+    if attribution == "judge" and not has_judge:
+        raise SeethinkError("attribution judge needs a judge (an OpenAI-compatible URL or a local model folder)")
+    if attribution != "judge" and has_judge:
+        raise SeethinkError(f"a judge is used by attribution judge, not by attribution {attribution}")
+
+
+def _judge_asker(opts: EvalOptions, judge, cache: Path):
+    """The cached judge for attribution `judge` (None otherwise)."""
+    check_judge(opts.attribution, judge is not None)
+    return cached(judge, VerdictCache(cache)) if judge is not None else None
+
+
+def evaluate_datasets(model_path, datasets: dict[str, list[dict]], out: Path, opts: EvalOptions = EvalOptions(),
+                      extra: dict | None = None, judge=None, judge_cache: Path | None = None) -> dict:
     """Load the model once, evaluate every dataset, write `out/samples.jsonl` and `out/summary.json`.
 
-    `attribution` (auto | facts | caption | judge; none = off): also attribute every wrong answer to perception
-    or reasoning (`seethink.eval.attribution`), written to `out/attribution.jsonl` and the summary. `judge`
-    (a `seethink.eval.judge.Judge`) is needed for "judge"; its replies are cached in `judge_cache`
-    (default `out/judge_cache.jsonl`). `samples` > 0: also sample that many answers per record at
-    `sample_temperature` and report sampled accuracy and pass@k (`add_sampling`)."""
-    from seethink.eval.attribution import attribute, model_answerer, summarise_attribution
-    from seethink.fileio import ensure_dir, write_json, write_jsonl
-    from seethink.models.load import load_model
-
+    With `opts.attribution` set, every wrong answer is attributed to perception or reasoning, written to
+    `out/attribution.jsonl` and the summary; `judge` (a `seethink.eval.judge.Judge`) is needed for "judge", its
+    replies cached in `judge_cache` (default `out/judge_cache.jsonl`). With `opts.samples`, sampled accuracy and
+    pass@k join greedy accuracy (`add_sampling`)."""
     out = ensure_dir(out)
-    ask_judge = None
-    if attribution == "judge":
-        from seethink.eval.judge import VerdictCache, cached
-
-        if judge is None:
-            raise SeethinkError("attribution 'judge' needs a judge (--judge URL or folder)")
-        ask_judge = cached(judge, VerdictCache(judge_cache or out / "judge_cache.jsonl"))
+    ask_judge = _judge_asker(opts, judge, judge_cache or out / "judge_cache.jsonl")
     model, processor = load_model(model_path)
     summary = {**(extra or {}), "capability": {}, "family": {}}
     all_rows, verdicts, t0 = [], [], time.time()
     for recs in datasets.values():
-        rows, s = evaluate(model, processor, recs, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed,
-                           temperature=temperature)
+        rows, s = evaluate(model, processor, recs, max_new_tokens=opts.max_new_tokens, batch_size=opts.batch_size,
+                           seed=opts.seed, temperature=opts.temperature)
         all_rows += rows
-        if samples:
-            add_sampling(s, rows, sample_counts(model, processor, recs, samples, sample_temperature, max_new_tokens,
-                                                batch_size, seed), samples)
+        if opts.samples:
+            counts = sample_counts(model, processor, recs, opts.samples, opts.sample_temperature, opts.max_new_tokens,
+                                   opts.batch_size, opts.seed)
+            add_sampling(s, rows, counts, opts.samples)
         for level in ("capability", "family"):
             summary[level].update(s[level])
-        if attribution != "none":
-            answer = model_answerer(model, processor, max_new_tokens, batch_size, seed)
-            verdicts += attribute(recs, [row["accuracy"] == 1.0 for row in rows], answer, attribution,
+        if opts.attribution != "none":
+            answer = model_answerer(model, processor, opts.max_new_tokens, opts.batch_size, opts.seed)
+            verdicts += attribute(recs, [row["accuracy"] == 1.0 for row in rows], answer, opts.attribution,
                                   completions=[row["completion"] for row in rows], judge=ask_judge)
     summary["seconds"] = round(time.time() - t0, 2)
     summary["samples_per_second"] = round(len(all_rows) / max(summary["seconds"], 1e-9), 1)
-    if attribution != "none":
+    if opts.attribution != "none":
         answers = {cap: s["n"] for cap, s in summary["capability"].items()}
-        summary["attribution"] = summarise_attribution(verdicts, {"all": len(all_rows), **answers}, seed)
+        summary["attribution"] = summarise_attribution(verdicts, {"all": len(all_rows), **answers}, opts.seed)
         write_jsonl(out / "attribution.jsonl", verdicts)
     write_jsonl(out / "samples.jsonl", all_rows)
     write_json(out / "summary.json", summary)
     return summary
 
 
-def evaluate_folder(model_path, data, split: str, out: Path, limit: int | None = None, batch_size: int = 64,
-                    max_new_tokens: int = 96, seed: int = 0, attribution: str = "none",
-                    temperature: float = 0.0, judge=None, judge_cache: Path | None = None, samples: int = 0,
-                    sample_temperature: float = 1.0) -> dict:
+def evaluate_folder(model_path, data, split: str, out: Path, opts: EvalOptions = EvalOptions(), limit: int | None = None,
+                    judge=None, judge_cache: Path | None = None) -> dict:
     """Evaluate a world folder, dataset folder or file; adds answer-prior baselines where a train split exists."""
-    from seethink.eval.datasets import find_datasets, load_split, load_train_for_priors
-    from seethink.eval.metrics import prior_accuracy
-
     sources = find_datasets(data, split)  # check the data before loading a model
     datasets = {name: load_split(src, split, limit) for name, src in sources.items()}
     prior = {}
@@ -149,10 +178,9 @@ def evaluate_folder(model_path, data, split: str, out: Path, limit: int | None =
         if train is not None:
             prior.update({f"{recs[0]['capability']}/{fam}": acc for fam, acc in prior_accuracy(train, recs).items()})
     extra = {"model": str(model_path), "data": str(data), "split": split, "prior": prior,
-             "decoding": "greedy" if temperature <= 0 else f"sampled, temperature {temperature}"}
+             "decoding": "greedy" if opts.temperature <= 0 else f"sampled, temperature {opts.temperature}"}
     if judge is not None:
         extra["judge"] = judge.identity
-    if samples:
-        extra["sampling"] = {"k": samples, "temperature": sample_temperature}
-    return evaluate_datasets(model_path, datasets, out, max_new_tokens, batch_size, seed, extra, attribution,
-                             temperature, judge, judge_cache, samples, sample_temperature)
+    if opts.samples:
+        extra["sampling"] = {"k": opts.samples, "temperature": opts.sample_temperature}
+    return evaluate_datasets(model_path, datasets, out, opts, extra, judge, judge_cache)

@@ -5,7 +5,7 @@ or to compare with the paper's protocol, a judge model reads the question, the g
 description when there is one, the wrong answer and (if it is multimodal) the image, and names the cause:
 PERCEPTION or REASONING.
 
-The judge is a tool model from `seethink.llm` (an OpenAI-compatible endpoint or a local HF folder), asked
+The judge is a tool model from `seethink.models.chat` (an OpenAI-compatible endpoint or a local HF folder), asked
 greedily for a one-word reply; verdicts are cached there (a rerun never pays for a verdict twice).
 """
 
@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from seethink.llm import ChatModel, LocalChat, OpenAIChat, ReplyCache, cached as _cached, make_chat
+from seethink.models.chat import ChatModel, LocalChat, OpenAIChat, ReplyCache, cached as _cached, make_chat
 
 PROMPT_VERSION = 1  # part of every cache key: changing the prompt invalidates old verdicts
 

@@ -1,7 +1,9 @@
-"""Accuracy with bootstrap confidence intervals, and answer-prior baselines."""
+"""Accuracy with bootstrap confidence intervals, paired differences over seeds with t-intervals, and answer-prior
+baselines."""
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 
 import numpy as np
@@ -18,6 +20,32 @@ def bootstrap_ci(values, n_boot: int = 1000, seed: int = 0, level: float = 0.95)
     means = x[rng.integers(0, x.size, size=(n_boot, x.size))].mean(axis=1)
     lo, hi = np.quantile(means, [(1 - level) / 2, 1 - (1 - level) / 2])
     return float(lo), float(hi)
+
+
+T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
+        15: 2.131, 20: 2.086, 30: 2.042}
+
+
+def t975(df: int) -> float:
+    """Two-sided 95% Student-t quantile; between table entries the smaller df's (wider) value."""
+    return T975[max(k for k in T975 if k <= df)]
+
+
+def t_halfwidth(values) -> float:
+    """Half-width of the Student-t 95% CI of the mean of >= 2 values."""
+    return t975(len(values) - 1) * float(np.std(values, ddof=1)) / math.sqrt(len(values))
+
+
+def paired(a: dict[int, float], b: dict[int, float], relative: bool = False) -> dict:
+    """Mean per-seed difference a - b (or 100 (a - b) / b) with a t-based 95% CI over the seeds in both:
+    {"n", "mean", "ci95", "seeds"} (ci95 None with fewer than 2 seeds)."""
+    seeds = sorted(set(a) & set(b))
+    d = np.array([100 * (a[s] - b[s]) / b[s] if relative else a[s] - b[s] for s in seeds], dtype=float)
+    if len(d) < 2:
+        return {"n": len(d), "mean": float(d[0]) if len(d) else None, "ci95": None, "seeds": seeds}
+    half = t_halfwidth(d)
+    return {"n": len(d), "mean": float(d.mean()), "ci95": [float(d.mean() - half), float(d.mean() + half)],
+            "seeds": seeds}
 
 
 def _gold_text(r: dict) -> str:

@@ -32,6 +32,9 @@ from seethink.errors import SeethinkError
 from seethink.fileio import atomic_dir, check_folder_target, write_text
 from seethink.prompting import INSTRUCTION
 from seethink.recipe import Recipe, to_dict, updates_per_round
+from seethink.records.io import load_image, load_records
+from seethink.train.data import resolve, stage_records
+from seethink.train.stage import rows_per_round, stage_rows
 
 ENGINE_NOTE = "EasyR1 config keys as used by the paper's scripts (data.format_prompt, worker.reward.reward_function)"
 
@@ -48,7 +51,6 @@ def engine_rows(records: list[dict], split: str) -> list[dict]:
 
     @lru_cache(maxsize=None)
     def image_bytes(path: str) -> bytes:
-        from seethink.data.io import load_image
 
         load_image(path)  # a corrupt file fails here, with its name, not on the cluster
         return Path(path).read_bytes()
@@ -153,12 +155,10 @@ echo "final model: $MODEL"
 """
 
 
-def export_verl(recipe: Recipe, root: Path, out: str | Path, gpus: int = 8, val_limit: int = 256) -> Path:
-    """Write the export folder (atomically: it appears complete or not at all)."""
-    from seethink.data.io import load_records
-    from seethink.train.data import resolve, stage_records
-    from seethink.train.stage import rows_per_round, stage_rows
-
+def export_verl(recipe: Recipe, root: Path, out: str | Path, gpus: int = 8, val_limit: int = 256,
+                model: str | Path | None = None) -> Path:
+    """Write the export folder (atomically: it appears complete or not at all). `model`: the first stage's starting
+    model for the launch script (default: the recipe's `model` as a path; `seethink.resolve` maps `base`)."""
     for s in recipe.stages:
         if s.algorithm != "grpo":
             raise SeethinkError(f"stage {s.name!r} is {s.algorithm}: only GRPO stages export to EasyR1/verl "
@@ -183,9 +183,7 @@ def export_verl(recipe: Recipe, root: Path, out: str | Path, gpus: int = 8, val_
         shutil.copyfile(Path(__file__).with_name("easyr1_reward.py"), tmp / "reward.py")
         write_text(tmp / "format_prompt.jinja", "{{ content | trim }}\n" + INSTRUCTION + "\n")
         write_text(tmp / "recipe.yaml", yaml.safe_dump(to_dict(recipe), sort_keys=False))
-        from seethink.train.run import resolve_model
-
-        model = str(resolve_model(recipe).resolve())
+        model = str(Path(model or recipe.model).resolve())
         calls = "\n".join(f"run_stage {shlex.quote(n)}" for n in names)
         launch = tmp / "launch_easyr1.sh"
         write_text(launch, LAUNCH.format(name=recipe.name, n=len(names), model=model, calls=calls))

@@ -10,6 +10,7 @@ from safetensors import SafetensorError
 from transformers import AutoModelForImageTextToText, AutoProcessor, ProcessorMixin
 
 from seethink.errors import SeethinkError
+from seethink.models.processors import load_image_only
 
 
 def check_model_dir(path: str | Path) -> Path:
@@ -33,8 +34,6 @@ def load_processor(path: str | Path) -> ProcessorMixin:
         proc, problem = None, str(e).splitlines()[0]
     if isinstance(proc, ProcessorMixin):
         return proc
-    from seethink.models.processors import load_image_only  # video-capable VLMs without torchvision
-
     try:
         return load_image_only(p)
     except (SeethinkError, OSError, ValueError, TypeError):

@@ -16,7 +16,7 @@ from pathlib import Path
 from datasets import Dataset
 
 from seethink.curriculum import filter_by_pass_rate, order_blocks, source_rows
-from seethink.data.io import load_image, load_records
+from seethink.records.io import load_image, load_records
 from seethink.prompting import prompt_messages, target_text
 from seethink.recipe import Stage
 

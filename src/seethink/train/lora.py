@@ -14,7 +14,7 @@ import torch
 
 from seethink.errors import SeethinkError
 from seethink.recipe import Lora
-from seethink.train.freeze import is_vision_param
+from seethink.models.freeze import is_vision_param
 
 
 def _peft():

@@ -10,6 +10,7 @@ from transformers import TrainerCallback
 from transformers.trainer_callback import ProgressCallback
 
 from seethink.fileio import write_jsonl
+from seethink.train.dist import is_main
 
 # TRL log key -> our column
 GRPO_KEYS = {"reward": "reward", "rewards/accuracy_reward/mean": "accuracy", "rewards/format_reward/mean": "format",
@@ -54,8 +55,6 @@ class StepLog(TrainerCallback):
             self.flush()
 
     def flush(self) -> None:
-        from seethink.train.dist import is_main
-
         self._last_flush = time.monotonic()
         if self._dirty and is_main():  # in a multi-process run every process logs the same rows; one writes them
             write_jsonl(self.path, self.rows)

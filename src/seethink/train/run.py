@@ -1,4 +1,4 @@
-"""Run a whole recipe: resolve model and data, run stages in order, evaluate after each, resume on rerun.
+"""Run a whole recipe from its model and data: stages in order, a held-out evaluation after each, resume on rerun.
 
     runs/<name>/recipe.yaml               the resolved recipe (after --set), what actually ran
     runs/<name>/environment.json          versions and machine
@@ -19,34 +19,17 @@ from pathlib import Path
 import yaml
 
 from seethink.errors import SeethinkError
+from seethink.eval.evaluate import EvalOptions, evaluate_datasets
+from seethink.eval.judge import make_judge
 from seethink.fileio import ensure_dir, write_json, write_text
 from seethink.recipe import EvalSettings, Recipe, rollouts, to_dict
+from seethink.models.load import check_model_dir
+from seethink.records.io import load_records, split_file
+from seethink.train.data import resolve, stage_records
 from seethink.train.dist import on_main, say, state
-from seethink.train.stage import is_complete, run_stage
-
-BUILTIN_WORLD_SIZES = {"train": 2000, "validation": 200, "test": 700}
-
-
-def resolve_model(recipe: Recipe) -> Path:
-    from seethink.models.base import base_path
-
-    return base_path() if recipe.model == "base" else Path(recipe.model)
-
-
-def resolve_data(recipe: Recipe) -> Path:
-    """`world` means the built-in world with the recipe's seed, built once under the output folder."""
-    if recipe.data != "world":
-        root = Path(recipe.data)
-        if not root.is_dir():
-            raise SeethinkError(f"recipe data folder {root} does not exist")
-        return root
-    from seethink.world.build import build_world
-
-    root = Path(recipe.output_dir) / f"world-seed{recipe.seed}"
-    if not (root / "world.json").is_file():
-        say(f"building the built-in world at {root} (once)")
-        on_main(build_world, root, recipe.seed, BUILTIN_WORLD_SIZES)
-    return root
+from seethink.train.lora import _peft
+from seethink.train.stage import is_complete, rows_per_round, run_stage, stage_rows
+from seethink.train.trl_config import trl_config
 
 
 def environment() -> dict:
@@ -63,15 +46,8 @@ def preflight(recipe: Recipe, start: Path, root: Path) -> None:
     """Check the model and every stage's data before anything is evaluated or trained: files, every row's
     schema, image files, pass rates where an ordering or filter needs them. A bad row in the last stage's
     data must not surface after hours of the earlier stages."""
-    from seethink.data.io import split_file
-    from seethink.models.load import check_model_dir
-    from seethink.train.data import resolve, stage_records
-    from seethink.train.stage import rows_per_round, stage_rows
-
     check_model_dir(start)
     if any(s.lora.r for s in recipe.stages):
-        from seethink.train.lora import _peft
-
         _peft()  # a missing peft must not surface after the earlier stages have trained
     if recipe.rollouts.engine == "vllm" and any(s.algorithm == "grpo" for s in recipe.stages):
         import importlib.util
@@ -85,6 +61,7 @@ def preflight(recipe: Recipe, start: Path, root: Path) -> None:
             except SeethinkError as e:
                 raise SeethinkError(f"stage {stage.name}: data {d.path}: {e}") from None
         stage_records(stage, root, stage_rows(stage), rows_per_round(stage), recipe.seed)  # the rows it will train on
+        trl_config(stage, recipe, Path("preflight"))  # TRL's own checks of the settings, before anything trains
     for name in recipe.eval.datasets:
         try:
             split_file(root / name, recipe.eval.split)
@@ -112,17 +89,15 @@ def evaluate_into(model_path: Path, settings: EvalSettings, root: Path, out: Pat
 
 
 def _evaluate(model_path: Path, settings: EvalSettings, root: Path, out: Path, seed: int) -> dict:
-    from seethink.data.io import load_records
-    from seethink.eval.evaluate import evaluate_datasets
-
     if (out / "summary.json").is_file():
         return json.loads((out / "summary.json").read_text())
     datasets = {}
     for name in settings.datasets:
         recs = load_records(root / name, settings.split)
         datasets[name] = recs[: settings.limit] if settings.limit else recs
-    return evaluate_datasets(model_path, datasets, out, settings.max_new_tokens, settings.batch_size, seed,
-                             attribution=settings.attribution)
+    judge = make_judge(settings.judge, settings.judge_model or None) if settings.attribution == "judge" else None
+    opts = EvalOptions(settings.max_new_tokens, settings.batch_size, seed, attribution=settings.attribution)
+    return evaluate_datasets(model_path, datasets, out, opts, judge=judge)
 
 
 def _report(label: str, summary: dict | None) -> None:
@@ -138,9 +113,8 @@ def _line(summary: dict) -> str:
     return line
 
 
-def run_recipe(recipe: Recipe) -> Path:
-    start = resolve_model(recipe)
-    root = resolve_data(recipe)
+def run_recipe(recipe: Recipe, start: Path, root: Path) -> Path:
+    """Run `recipe` from the model folder `start` on the data under `root` (`seethink.resolve.recipe_paths`)."""
     preflight(recipe, start, root)
     run_dir = Path(recipe.output_dir) / recipe.name
     _claim_run_dir(run_dir, to_dict(recipe))
@@ -157,8 +131,7 @@ def run_recipe(recipe: Recipe) -> Path:
         else:
             t = time.time()
             say(f"  stage {k} {stage.name}: {stage.algorithm}, {stage.steps} steps, freeze_vision={stage.freeze_vision}")
-            run_stage(stage, start, stage_dir, root, recipe.seed, recipe.report_to, recipe.precision, recipe.rollouts,
-                      recipe.shuffle_rewards)
+            run_stage(stage, recipe, start, stage_dir, root)
             on_main(write_json, stage_dir / "timing.json", {"seconds": round(time.time() - t, 1)})
         start = stage_dir / "checkpoint"
         _report(f"after {stage.name}", evaluate_into(start, recipe.eval, root, stage_dir / "eval", recipe.seed))

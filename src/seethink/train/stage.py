@@ -15,19 +15,20 @@ import shutil
 import warnings
 from pathlib import Path
 
-import torch
 from transformers.trainer_callback import ProgressCallback
 from transformers.utils import logging as hf_logging
+from trl import GRPOTrainer, SFTTrainer
 
 from seethink.errors import SeethinkError
 from seethink.fileio import atomic_dir, write_json
 from seethink.models.load import last_checkpoint, load_model
-from seethink.recipe import Rollouts, Stage, updates_per_round
+from seethink.recipe import Recipe, Stage, updates_per_round
 from seethink.rewards import DEFAULT_REWARD, REWARDS, shuffled_within_groups
 from seethink.train.data import grpo_dataset, sft_dataset, stage_records
 from seethink.train.dist import on_main, state
-from seethink.train.freeze import freeze_vision
+from seethink.models.freeze import freeze_vision
 from seethink.train.lora import lora_config, merged
+from seethink.train.trl_config import UPSTREAM_DEPRECATION, trl_config
 from seethink.train.metrics import GRPO_KEYS, SFT_KEYS, MetricsWriter, NonFiniteGuard, SampleLog, StageProgress
 
 
@@ -47,73 +48,27 @@ def stage_rows(stage: Stage, processes: int | None = None) -> int:
     return rounds * rows_per_round(stage, processes)
 
 
-def use_bf16(precision: str) -> bool:
-    """`auto`: bf16 mixed precision where the GPU supports it (the paper trains in bf16), fp32 on CPU."""
-    if precision == "auto":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    return precision == "bf16"
-
-
-def _common_args(stage: Stage, work: Path, seed: int, report_to: str, precision: str = "auto") -> dict:
-    # transformers 5 reads a warmup_steps value below 1 as a ratio of the total steps. In-stage checkpoints fall
-    # on the end of a GRPO rollout round: a resumed stage samples a new round rather than reuse half of one
-    per_round = updates_per_round(stage) if stage.algorithm == "grpo" else 1
-    return dict(output_dir=str(work), max_steps=stage.steps, learning_rate=stage.lr,
-                lr_scheduler_type="constant_with_warmup" if stage.warmup_ratio else "constant",
-                warmup_steps=stage.warmup_ratio, weight_decay=stage.weight_decay, max_grad_norm=stage.max_grad_norm,
-                per_device_train_batch_size=stage.batch_size, logging_steps=1, save_strategy="steps",
-                save_steps=max(1, stage.steps // 4 // per_round) * per_round, save_total_limit=1, report_to=report_to, seed=seed, data_seed=seed,
-                use_cpu=not torch.cuda.is_available(), bf16=use_bf16(precision), dataloader_num_workers=0, disable_tqdm=False,
-                logging_nan_inf_filter=False)  # NonFiniteGuard must see a NaN loss
-
-
-def vllm_args(rollouts: Rollouts | None) -> dict:
-    """GRPOConfig settings for TRL's vLLM rollouts (none for generate() inside the trainer)."""
-    if rollouts is None or rollouts.engine != "vllm":
-        return {}
-    return dict(use_vllm=True, vllm_mode=rollouts.vllm_mode, vllm_gpu_memory_utilization=rollouts.vllm_gpu_memory_utilization,
-                vllm_tensor_parallel_size=rollouts.vllm_tensor_parallel_size,
-                vllm_server_base_url=rollouts.vllm_server_base_url or None)
-
-
-def build_trainer(stage: Stage, model, processor, root: Path, work: Path, seed: int, report_to: str = "none",
-                  samples: Path | None = None, precision: str = "auto", peft_config=None, rollouts: Rollouts | None = None,
-                  shuffle_rewards: bool = False):
+def build_trainer(stage: Stage, recipe: Recipe, model, processor, root: Path, work: Path, samples: Path | None = None,
+                  peft_config=None):
     """The stage's TRL trainer and the log keys it reports. `samples`: keep a few rollouts there (GRPO);
-    `peft_config`: let TRL wrap the model with these adapters; `shuffle_rewards`: the null control (rewards
-    permuted within each group; samples.jsonl keeps the true scores)."""
-    records = stage_records(stage, root, stage_rows(stage), rows_per_round(stage), seed)
-    args = _common_args(stage, work, seed, report_to, precision)
+    `peft_config`: let TRL wrap the model with these adapters. With `recipe.shuffle_rewards`, the null control:
+    rewards permuted within each group (samples.jsonl keeps the true scores)."""
+    records = stage_records(stage, root, stage_rows(stage), rows_per_round(stage), recipe.seed)
+    config = trl_config(stage, recipe, work)
     if stage.algorithm == "grpo":
-        from trl import GRPOConfig, GRPOTrainer
-
-        config = GRPOConfig(**args, num_generations=stage.num_generations, max_completion_length=stage.max_completion_length,
-                            steps_per_generation=(stage.rollout_batch_size or stage.batch_size) // stage.batch_size,
-                            num_iterations=stage.num_iterations,
-                            temperature=stage.temperature, beta=stage.beta, loss_type=stage.loss_type,
-                            epsilon=stage.epsilon, epsilon_high=stage.epsilon_high, shuffle_dataset=False,
-                            reward_weights=list(DEFAULT_REWARD.values()), remove_unused_columns=False,
-                            **vllm_args(rollouts))
         rewards = [REWARDS[k] for k in DEFAULT_REWARD]
         log = SampleLog(rewards[0], samples, every=stage.steps // 10) if samples else None
         rewards[0] = log or rewards[0]
-        if shuffle_rewards:
-            rewards = [shuffled_within_groups(f, seed) for f in rewards]
-        trainer = GRPOTrainer(model=model, reward_funcs=rewards, args=config,
-                              train_dataset=grpo_dataset(records), processing_class=processor,
-                              callbacks=[log] if log else None, peft_config=peft_config)
+        if recipe.shuffle_rewards:
+            rewards = [shuffled_within_groups(f, recipe.seed) for f in rewards]
+        trainer = GRPOTrainer(model=model, reward_funcs=rewards, args=config, train_dataset=grpo_dataset(records),
+                              processing_class=processor, callbacks=[log] if log else None, peft_config=peft_config)
         return trainer, GRPO_KEYS
-    from trl import SFTConfig, SFTTrainer
-
-    config = SFTConfig(**args, shuffle_dataset=False, max_length=None, remove_unused_columns=False)
     trainer = SFTTrainer(model=model, args=config, train_dataset=sft_dataset(records), processing_class=processor,
                          peft_config=peft_config)
     return trainer, SFT_KEYS
 
 
-# TRL 1.16 still uses transformers 5.23's `gradient_checkpointing*` names, deprecated for `activation_checkpointing*`:
-# a FutureWarning on every rollout that nobody running a recipe can act on
-_UPSTREAM_DEPRECATION = r"`(is_)?gradient_checkpointing\w*` is deprecated"
 
 
 @contextlib.contextmanager
@@ -129,8 +84,7 @@ def _quiet_saves():
             hf_logging.enable_progress_bar()
 
 
-def run_stage(stage: Stage, start: Path, stage_dir: Path, root: Path, seed: int, report_to: str = "none",
-              precision: str = "auto", rollouts: Rollouts | None = None, shuffle_rewards: bool = False) -> Path:
+def run_stage(stage: Stage, recipe: Recipe, start: Path, stage_dir: Path, root: Path) -> Path:
     """Train `stage` from checkpoint `start`; returns `stage_dir/checkpoint`. Resumes in-stage checkpoints."""
     work = stage_dir / "work"
     work.mkdir(parents=True, exist_ok=True)
@@ -143,9 +97,8 @@ def run_stage(stage: Stage, start: Path, stage_dir: Path, root: Path, seed: int,
     frozen = freeze_vision(model) if stage.freeze_vision else 0
     peft_config = lora_config(model, stage.lora) if lora else None
     with warnings.catch_warnings(), _quiet_saves():
-        warnings.filterwarnings("ignore", message=_UPSTREAM_DEPRECATION, category=FutureWarning)
-        trainer, keys = build_trainer(stage, model, processor, root, work, seed, report_to, stage_dir / "samples.jsonl",
-                                      precision, peft_config, rollouts, shuffle_rewards)
+        warnings.filterwarnings("ignore", message=UPSTREAM_DEPRECATION, category=FutureWarning)
+        trainer, keys = build_trainer(stage, recipe, model, processor, root, work, stage_dir / "samples.jsonl", peft_config)
         metrics = MetricsWriter(stage_dir / "metrics.jsonl", keys)
         guard = NonFiniteGuard()
         trainer.add_callback(metrics)

@@ -1,1 +1,0 @@
-"""Records: one schema for every pipeline step, and its loading and saving."""

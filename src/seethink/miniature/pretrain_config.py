@@ -1,0 +1,80 @@
+"""The settings that fix the pretrained base (no heavy imports: the CLI reads its defaults from here)."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import yaml
+
+from seethink.errors import SeethinkError
+from seethink.miniature.world.generate import WorldConfig
+
+SIZE_NAMES = ("tiny", "small", "medium")  # presets of seethink.miniature.tiny.SIZES
+
+
+@dataclass
+class PretrainConfig:
+    """Everything that fixes the base; saved next to it as `pretrain_config.json`."""
+
+    size: str = "tiny"
+    """Model size preset (`seethink.miniature.tiny.SIZES`)."""
+    patch_size: int = 16
+    """Vision-tower patch size in pixels: (image_size / patch_size)² image tokens."""
+    seed: int = 0
+    steps: int = 2000
+    batch_size: int = 48
+    lr: float = 2e-3
+    warmup_steps: int = 100
+    weight_decay: float = 0.01
+    # records drawn from the world per dataset (each seen about steps*batch/total times)
+    mix: dict = field(default_factory=lambda: {"captions": 8000, "perception": 8000, "visual_reasoning": 8000,
+                                               "text_reasoning": 6000})
+    data_scale: float = 1.0  # multiplies every count in `mix` (tests and smoke runs use a small fraction)
+    world: dict = field(default_factory=lambda: asdict(WorldConfig()))
+
+    def __post_init__(self):
+        if self.size not in SIZE_NAMES:
+            raise SeethinkError(f"size: must be one of {', '.join(SIZE_NAMES)}, got {self.size!r}")
+        for name in ("patch_size", "steps", "batch_size"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise SeethinkError(f"{name}: must be a whole number >= 1, got {getattr(self, name)!r}")
+        if not 0 < self.lr < 1:
+            raise SeethinkError(f"lr: must be in (0, 1), got {self.lr}")
+        if not 0 < self.data_scale <= 10:
+            raise SeethinkError(f"data_scale: must be in (0, 10], got {self.data_scale}")
+        try:
+            world = WorldConfig(**self.world)
+        except TypeError as e:
+            raise SeethinkError(f"world: {e}") from None
+        if world.image_size % self.patch_size:
+            raise SeethinkError(f"patch_size: {self.patch_size} does not divide world.image_size {world.image_size}")
+        unknown = set(self.mix) - {"captions", "perception", "visual_reasoning", "text_reasoning"}
+        if unknown or not all(isinstance(n, int) and n >= 0 for n in self.mix.values()):
+            raise SeethinkError(f"mix: expected record counts (whole numbers >= 0) of captions, perception, "
+                                f"visual_reasoning, text_reasoning; got {self.mix}")
+
+
+def load_pretrain_config(path: str | Path) -> PretrainConfig:
+    """A PretrainConfig from YAML; unknown keys and bad values are one line naming the file and the field."""
+    p = Path(path)
+    if not p.is_file():
+        raise SeethinkError(f"pretraining config {p} does not exist")
+    try:
+        raw = yaml.safe_load(p.read_text())
+    except yaml.YAMLError:
+        raise SeethinkError(f"{p}: not valid YAML") from None
+    if not isinstance(raw, dict):
+        raise SeethinkError(f"{p}: expected a mapping of pretraining settings")
+    names = [f.name for f in fields(PretrainConfig)]
+    for key in raw:
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            raise SeethinkError(f"{p}: {key}: unknown key" + (f" (did you mean '{close[0]}'?)" if close else ""))
+    if "world" in raw:
+        raw["world"] = {**asdict(WorldConfig()), **(raw["world"] or {})}
+    try:
+        return PretrainConfig(**raw)
+    except SeethinkError as e:
+        raise SeethinkError(f"{p}: {e}") from None

@@ -1,0 +1,82 @@
+"""`seethink world build`: write the world's splits to disk as JSONL + PNG, one folder per capability.
+
+Layout (each folder is self-contained; image paths are relative to it):
+    OUT/world.json                         settings, seed, sizes, schema version
+    OUT/<capability>/<split>.jsonl         records (see seethink.records.schema)
+    OUT/<capability>/images/<split>/*.png
+Capabilities: perception, text_reasoning, visual_reasoning, plus `captions` (image → dense caption, for
+caption SFT and base pretraining). Each capability folder is built in a temporary folder and renamed into
+place, so an interrupted build leaves no partial folder; a rerun rebuilds byte-identical files.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from seethink import __version__
+from seethink.errors import SeethinkError
+from seethink.fileio import atomic_dir, ensure_dir, write_json, write_jsonl
+from seethink.progress import progress_bar
+from seethink.records.schema import SPLITS
+from seethink.miniature.world import DATASETS
+from seethink.miniature.world.generate import WorldConfig, generate
+from seethink.miniature.world.scene import png_bytes
+
+DEFAULT_SIZES = {"train": 2000, "validation": 500, "test": 1000}  # also the built-in world of every recipe
+SCHEMA_VERSION = 1
+
+
+def build_world(out: str | Path, seed: int = 0, sizes: dict[str, int] | None = None,
+                cfg: WorldConfig = WorldConfig(), datasets=DATASETS) -> Path:
+    out = ensure_dir(out)
+    datasets = tuple(dict.fromkeys(datasets))
+    _check_no_stale_datasets(out, datasets)
+    sizes = {**DEFAULT_SIZES, **(sizes or {})}
+    total = sum(sizes[s] for s in SPLITS) * len(datasets)
+    with progress_bar() as progress:
+        task = progress.add_task("building world", total=total)
+        for name in datasets:
+            with atomic_dir(out / name) as tmp:
+                for split in SPLITS:
+                    rows = []
+                    img_dir = tmp / "images" / split
+                    img_dir.mkdir(parents=True, exist_ok=True)
+                    for g in generate(name, split, sizes[split], seed, cfg):
+                        rec = g.record
+                        if g.image is not None:
+                            rel = f"images/{split}/{rec['id']}.png"
+                            # a plain write: `tmp` is private and renamed into place whole. write_bytes'
+                            # per-file atomicity lists the folder for stale temporaries on every call,
+                            # which made a build quadratic in its size
+                            (tmp / rel).write_bytes(png_bytes(g.image))
+                            rec["images"] = [rel]
+                        else:
+                            rec["images"] = []
+                        rows.append(rec)
+                        progress.advance(task)
+                    write_jsonl(tmp / f"{split}.jsonl", rows)
+    write_json(out / "world.json", {"seed": seed, "sizes": sizes, "config": asdict(cfg), "datasets": list(datasets),
+                                    "schema_version": SCHEMA_VERSION, "seethink_version": __version__})
+    return out
+
+
+def _check_no_stale_datasets(out: Path, datasets: tuple[str, ...]) -> None:
+    """Rebuilding only some datasets of an existing world would leave the others from another seed or size."""
+    meta = out / "world.json"
+    if not meta.is_file():
+        return
+    try:
+        previous = json.loads(meta.read_text()).get("datasets", [])
+    except (ValueError, AttributeError):
+        raise SeethinkError(f"{meta} is not a world description; build into a new folder") from None
+    others = [d for d in previous if d not in datasets]
+    if others:
+        raise SeethinkError(f"{out} holds a world with {', '.join(others)} too, which this build would not rewrite; "
+                            "build into a new folder, or rebuild all its datasets")
+
+
+def read_world_config(root: str | Path) -> WorldConfig:
+    meta = json.loads((Path(root) / "world.json").read_text())
+    return WorldConfig(**meta["config"])

@@ -1,0 +1,250 @@
+"""Question families of the synthetic world, one function each, grouped by capability.
+
+A family turns a scene (or, for text reasoning, just a random generator) into candidate questions. Every
+candidate carries its gold answer computed from the scene graph, the perception `facts` that answer
+depends on (machine-readable, so errors can later be attributed exactly), and the reasoning lines that
+become the `<think>` part of the reference solution. Options, letter balance and answer balance are
+handled by `seethink.miniature.world.generate`, not here.
+
+Facts are those of `seethink.records.facts`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import dataclass, field
+
+from seethink.miniature.world.language import region_phrase
+from seethink.records.facts import fact, noun_phrase
+from seethink.miniature.world.scene import COLOURS, REGIONS, SHAPES, SIZES, Obj, Scene, count, unique_description
+
+RELATIONS = ("left of", "right of", "above", "below")
+
+
+@dataclass
+class Candidate:
+    question: str
+    answer: str
+    facts: list[dict]
+    reasoning: list[str]
+    distractor_pool: list[str] = field(default_factory=list)  # MCQ only: plausible wrong options
+
+
+def _count_filters():
+    yield {}
+    for c in COLOURS:
+        yield {"colour": c}
+    for s in SHAPES:
+        yield {"shape": s}
+    for c, s in itertools.product(COLOURS, SHAPES):
+        yield {"colour": c, "shape": s}
+
+
+def _count_sentence(f: dict, n: int) -> str:
+    return f"There {'is' if n == 1 else 'are'} {n} {noun_phrase(f, plural=n != 1)}."
+
+
+def _unique_objects(scene: Scene) -> list[tuple[Obj, dict]]:
+    return [(o, d) for o in scene.objects if (d := unique_description(scene, o)) is not None]
+
+
+# ---------------------------------------------------------------- perception (4-option MCQs)
+
+def count_mcq(scene: Scene, max_count: int) -> list[Candidate]:
+    out = []
+    for f in _count_filters():
+        n = count(scene, **f)
+        pool = [str(v) for v in range(max(0, n - 3), n + 4) if v != n and v <= max_count + 1]
+        out.append(Candidate(f"How many {noun_phrase(f, plural=True)} are there?", str(n),
+                             [fact("count", f, n)], [_count_sentence(f, n)], pool))
+    return out
+
+
+def colour_mcq(scene: Scene, max_count: int) -> list[Candidate]:
+    out = []
+    for o, d in _unique_objects(scene):
+        if "colour" in d:  # asking the colour of "the red circle" would give the answer away
+            continue
+        out.append(Candidate(f"What colour is the {noun_phrase(d)}?", o.colour, [fact("colour", d, o.colour)],
+                             [f"The {noun_phrase(d)} is {o.colour}."], [c for c in COLOURS if c != o.colour]))
+    return out
+
+
+def shape_mcq(scene: Scene, max_count: int) -> list[Candidate]:
+    out = []
+    for o in scene.objects:
+        d = {"colour": o.colour}
+        if count(scene, **d) != 1:
+            continue
+        out.append(Candidate(f"What shape is the {noun_phrase(d)}?", o.shape, [fact("shape", d, o.shape)],
+                             [f"The {noun_phrase(d)} is a {o.shape}."], [s for s in SHAPES if s != o.shape]))
+    return out
+
+
+def size_mcq(scene: Scene, max_count: int) -> list[Candidate]:
+    """Which listed object is the biggest? Needs one strictly biggest object, unique by colour and shape."""
+    rank = {s: i for i, s in enumerate(SIZES)}
+    top = max(rank[o.size] for o in scene.objects)
+    biggest = [o for o in scene.objects if rank[o.size] == top]
+    if len(biggest) != 1 or count(scene, colour=biggest[0].colour, shape=biggest[0].shape) != 1:
+        return []
+    o = biggest[0]
+    name = f"{o.colour} {o.shape}"
+    others = sorted({f"{p.colour} {p.shape}" for p in scene.objects if p is not o})
+    if not others:
+        return []
+    absent = [f"{c} {s}" for c, s in itertools.product(COLOURS, SHAPES)
+              if count(scene, colour=c, shape=s) == 0 and (c == o.colour or s == o.shape)]
+    f = {"colour": o.colour, "shape": o.shape}
+    return [Candidate("Which object is the biggest?", name, [fact("biggest", f, o.size)],
+                      [f"The biggest object is the {o.size} {name}."], others + absent)]
+
+
+def position_mcq(scene: Scene, max_count: int) -> list[Candidate]:
+    out = []
+    for o, d in _unique_objects(scene):
+        r, c = o.row, o.col
+        near = [REGIONS[rr][cc] for rr in range(3) for cc in range(3) if (rr, cc) != (r, c) and abs(rr - r) + abs(cc - c) <= 2]
+        out.append(Candidate(f"Where is the {noun_phrase(d)}?", o.region, [fact("region", d, o.region)],
+                             [f"The {noun_phrase(d)} is {region_phrase(o.region)}."], near))
+    return out
+
+
+def relation_mcq(scene: Scene, max_count: int) -> list[Candidate]:
+    out = []
+    objs = _unique_objects(scene)
+    for (a, da), (b, db) in itertools.permutations(objs, 2):
+        if a.row == b.row:
+            rel = "left of" if a.col < b.col else "right of"
+        elif a.col == b.col:
+            rel = "above" if a.row < b.row else "below"
+        else:
+            continue
+        # see, then think: the reasoning states where each object is before it compares them
+        out.append(Candidate(f"Where is the {noun_phrase(da)} relative to the {noun_phrase(db)}?", rel,
+                             [fact("relation", da, rel, other=db)],
+                             [f"The {noun_phrase(da)} is {region_phrase(a.region)}.",
+                              f"The {noun_phrase(db)} is {region_phrase(b.region)}.",
+                              f"So the {noun_phrase(da)} is {rel} the {noun_phrase(db)}."], [r for r in RELATIONS if r != rel]))
+    return out
+
+
+def existence_mcq(scene: Scene, max_count: int) -> list[Candidate]:
+    out = []
+    for o in scene.objects:
+        name = f"{o.colour} {o.shape}"
+        # plausible distractors share a colour or a shape with something in the scene but are absent
+        absent = [f"{c} {s}" for c, s in itertools.product(COLOURS, SHAPES) if count(scene, colour=c, shape=s) == 0
+                  and any(p.colour == c or p.shape == s for p in scene.objects)]
+        if len(absent) < 3:
+            continue
+        f = {"colour": o.colour, "shape": o.shape}
+        out.append(Candidate("Which of these objects is in the image?", name, [fact("exists", f, "yes")],
+                             [f"I see a {name}."], absent))
+    return out
+
+
+# ---------------------------------------------------------------- visual reasoning (numeric answers)
+
+def _nonempty_filters(scene: Scene):
+    return [f for f in _count_filters() if f and count(scene, **f) > 0]
+
+
+def subtract(scene: Scene, max_count: int) -> list[Candidate]:
+    total = len(scene.objects)
+    out = []
+    for f in _nonempty_filters(scene):
+        n = count(scene, **f)
+        out.append(Candidate(f"Subtract all {noun_phrase(f, plural=True)}. How many objects are left?", str(total - n),
+                             [fact("count", {}, total), fact("count", f, n)],
+                             [_count_sentence({}, total), _count_sentence(f, n), f"{total} - {n} = {total - n}."]))
+    return out
+
+
+def add(scene: Scene, max_count: int) -> list[Candidate]:
+    out = []
+    for f in _count_filters():
+        if not f.get("colour") or not f.get("shape"):
+            continue
+        col = {"colour": f["colour"]}
+        n = count(scene, **col)
+        for k in (1, 2, 3):
+            out.append(Candidate(
+                f"Add {k} {noun_phrase(f, plural=k != 1)}. How many {noun_phrase(col, plural=True)} are there now?",
+                str(n + k), [fact("count", col, n)], [_count_sentence(col, n), f"{n} + {k} = {n + k}."]))
+    return out
+
+
+def compare(scene: Scene, max_count: int) -> list[Candidate]:
+    out = []
+    fs = [f for f in _count_filters() if len(f) == 1]
+    for fa, fb in itertools.permutations(fs, 2):
+        na, nb = count(scene, **fa), count(scene, **fb)
+        # "red objects" vs "circles" overlap, so comparisons stay within one attribute
+        if na <= nb or set(fa) != set(fb):
+            continue
+        out.append(Candidate(
+            f"How many more {noun_phrase(fa, plural=True)} than {noun_phrase(fb, plural=True)} are there?",
+            str(na - nb), [fact("count", fa, na), fact("count", fb, nb)],
+            [_count_sentence(fa, na), _count_sentence(fb, nb), f"{na} - {nb} = {na - nb}."]))
+    return out
+
+
+def multihop(scene: Scene, max_count: int) -> list[Candidate]:
+    """Subtract a colour and a shape: total - colour - shape + (colour and shape)."""
+    total = len(scene.objects)
+    out = []
+    for c, s in itertools.product(COLOURS, SHAPES):
+        fc, fs, fcs = {"colour": c}, {"shape": s}, {"colour": c, "shape": s}
+        nc, ns, ncs = count(scene, **fc), count(scene, **fs), count(scene, **fcs)
+        if nc == 0 or ns == 0:
+            continue
+        left = total - nc - ns + ncs
+        lines = [_count_sentence({}, total), _count_sentence(fc, nc), _count_sentence(fs, ns)]
+        if ncs:
+            lines += [_count_sentence(fcs, ncs), f"{total} - {nc} - {ns} + {ncs} = {left}."]
+        else:
+            lines += [f"{total} - {nc} - {ns} = {left}."]
+        out.append(Candidate(
+            f"Subtract all {noun_phrase(fc, plural=True)}. Subtract all {noun_phrase(fs, plural=True)}. "
+            "How many objects are left?", str(left),
+            [fact("count", {}, total), fact("count", fc, nc), fact("count", fs, ns), fact("count", fcs, ncs)], lines))
+    return out
+
+
+# ---------------------------------------------------------------- text reasoning (no image)
+
+NAMES = ("Ann", "Ben", "Cara", "Dev", "Eli", "Fay", "Gus", "Hana")
+ITEMS = ("apples", "marbles", "stickers", "coins", "books", "shells")
+GAIN = ("gets {k} more", "finds {k} more", "buys {k} more")
+LOSS = ("gives away {k}", "loses {k}", "uses {k}")
+
+
+def word_problem(rng: random.Random, steps: int, max_start: int = 40, max_operand: int = 20,
+                 max_value: int = 0) -> Candidate:
+    """A multi-step add/subtract word problem; the value never goes negative (nor above `max_value`, if set)."""
+    name, item = rng.choice(NAMES), rng.choice(ITEMS)
+    pronoun = "she" if name in ("Ann", "Cara", "Fay", "Hana") else "he"
+    value = rng.randint(2, max_start)
+    sentences = [f"{name} has {value} {item}."]
+    lines = []
+    for i in range(steps):
+        k = rng.randint(1, max_operand)
+        if value - k >= 0 and (rng.random() < 0.5 or (max_value and value + k > max_value)):
+            verb, new, op = rng.choice(LOSS), value - k, "-"
+        else:
+            verb, new, op = rng.choice(GAIN), value + k, "+"
+        clause = f"{pronoun} {verb.format(k=k)}."
+        sentences.append(f"Then {clause}" if i else clause.capitalize())
+        lines.append(f"{value} {op} {k} = {new}.")
+        value = new
+    sentences.append(f"How many {item} does {name} have now?")
+    return Candidate(" ".join(sentences), str(value), [], lines)
+
+
+# name -> (capability, candidates function); text reasoning is generated without a scene
+PERCEPTION = {"count": count_mcq, "colour": colour_mcq, "shape": shape_mcq, "size": size_mcq,
+              "position": position_mcq, "relation": relation_mcq, "existence": existence_mcq}
+VISUAL_REASONING = {"subtract": subtract, "add": add, "compare": compare, "multihop": multihop}
+TEXT_REASONING = ("word_problem",)

@@ -1,0 +1,136 @@
+"""Turn scenes and question families into records of the seethink schema.
+
+Two shortcuts are removed here, because a policy trained with RL finds them within minutes:
+- the correct letter is dealt from shuffled blocks of "ABCD" per family, so every letter is gold equally often;
+- among a scene's candidate questions, the one whose gold answer is rarest so far in that family is chosen,
+  so gold answers are spread as evenly as the world allows (no "always answer 2").
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass
+from typing import Iterator
+
+from PIL import Image
+
+from seethink.errors import SeethinkError
+from seethink.records.mcq import LetterDealer, format_mcq, place_answer
+from seethink.seeding import derive_seed
+from seethink.miniature.world import DATASETS
+from seethink.miniature.world import families as fam
+from seethink.miniature.world.language import caption
+from seethink.miniature.world.scene import Scene, render, sample_scene
+
+VISUAL_DIFFICULTY = {"subtract": 1, "add": 1, "compare": 2, "multihop": 3}
+CAPTION_PROMPT = "Describe the image in detail."
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    """The settings that fix how hard the world is."""
+
+    image_size: int = 64
+    min_objects: int = 1
+    max_objects: int = 6
+    max_text_steps: int = 4
+    text_max_start: int = 40  # word problems start from 2..text_max_start
+    text_max_operand: int = 20  # and add or take away 1..text_max_operand per step
+    text_max_value: int = 0  # and never go above this (0: no limit)
+
+    def __post_init__(self):
+        if not 1 <= self.min_objects <= self.max_objects <= 9:
+            raise SeethinkError(f"world: min_objects/max_objects must satisfy 1 <= min <= max <= 9 (a 3×3 grid), "
+                                f"got {self.min_objects}, {self.max_objects}")
+        if self.image_size < 32:
+            raise SeethinkError(f"world: image_size must be >= 32, got {self.image_size}")
+        if self.max_text_steps < 1 or self.text_max_operand < 1 or self.text_max_start < 2:
+            raise SeethinkError("world: word problems need max_text_steps >= 1, text_max_operand >= 1 and "
+                                f"text_max_start >= 2, got {self.max_text_steps}, {self.text_max_operand}, "
+                                f"{self.text_max_start}")
+        if self.text_max_value and self.text_max_value < self.text_max_start:
+            raise SeethinkError(f"world: text_max_value ({self.text_max_value}) is below text_max_start "
+                                f"({self.text_max_start})")
+
+
+def solution_text(reasoning: list[str], answer: str) -> str:
+    """The reference completion: reasoning inside <think>, final answer boxed (the paper's format)."""
+    return f"<think>{' '.join(reasoning)}</think>\\boxed{{{answer}}}"
+
+
+@dataclass
+class Generated:
+    record: dict
+    scene: Scene | None
+
+    @property
+    def image(self) -> Image.Image | None:
+        """Rendered on demand: callers that only need text (the tokenizer corpus) skip the drawing."""
+        return None if self.scene is None else render(self.scene)
+
+
+def _pick(cands: list[fam.Candidate], seen: Counter, rng: random.Random) -> fam.Candidate:
+    low = min(seen[c.answer] for c in cands)
+    return rng.choice([c for c in cands if seen[c.answer] == low])
+
+
+def _base_record(rid: str, capability: str, family: str, scene: Scene | None) -> dict:
+    return {"id": rid, "capability": capability, "family": family, "source": "seethink-world", "pass_rate": None,
+            "caption": caption(scene) if scene else None, "scene": scene.to_dict() if scene else None}
+
+
+def generate(capability: str, split: str, n: int, seed: int, cfg: WorldConfig = WorldConfig()) -> Iterator[Generated]:
+    """Yield `n` records (with their rendered image, if any) for one capability and split, deterministically."""
+    rng = random.Random(derive_seed(seed, capability, split))
+    if capability == "captions":
+        for i in range(n):
+            scene = sample_scene(rng, cfg.image_size, cfg.min_objects, cfg.max_objects)
+            rec = _base_record(f"captions-{split}-{i:06d}", "perception", "caption", scene)
+            rec.update(problem=CAPTION_PROMPT, answer=rec["caption"], solution=rec["caption"], options=None, facts=[],
+                       difficulty=len(scene.objects))
+            yield Generated(rec, scene)
+        return
+    if capability == "text_reasoning":
+        seen = Counter()
+        for i in range(n):
+            steps = 1 + i % cfg.max_text_steps
+            cands = [fam.word_problem(rng, steps, cfg.text_max_start, cfg.text_max_operand, cfg.text_max_value) for _ in range(4)]
+            c = _pick(cands, seen, rng)
+            seen[c.answer] += 1
+            rec = _base_record(f"text_reasoning-{split}-{i:06d}", capability, "word_problem", None)
+            rec.update(problem=c.question, answer=c.answer, solution=solution_text(c.reasoning, c.answer),
+                       options=None, facts=[], difficulty=steps)
+            yield Generated(rec, None)
+        return
+    if capability not in ("perception", "visual_reasoning"):
+        raise ValueError(f"unknown capability {capability!r}; expected one of {DATASETS}")
+    table = fam.PERCEPTION if capability == "perception" else fam.VISUAL_REASONING
+    names = list(table)
+    seen = {f: Counter() for f in names}
+    dealers = {f: LetterDealer(rng) for f in names}
+    for i in range(n):
+        family = names[i % len(names)]
+        while True:
+            scene = sample_scene(rng, cfg.image_size, cfg.min_objects, cfg.max_objects)
+            cands = table[family](scene, cfg.max_objects)
+            if capability == "perception":
+                cands = [c for c in cands if len(set(c.distractor_pool) - {c.answer}) >= 3]
+            if cands:
+                break
+        c = _pick(cands, seen[family], rng)
+        seen[family][c.answer] += 1
+        rec = _base_record(f"{capability}-{split}-{i:06d}", capability, family, scene)
+        if capability == "perception":
+            letter = dealers[family]()
+            wrong = rng.sample(sorted(set(c.distractor_pool) - {c.answer}), 3)
+            options = place_answer(c.answer, wrong, letter)
+            # the reference solution boxes the option text (scored as correct, like the letter): the tiny
+            # default decoder did not learn to map a value back to its letter within its pretraining budget
+            rec.update(problem=format_mcq(c.question, options), answer=letter, options=options,
+                       solution=solution_text(c.reasoning, c.answer), difficulty=len(scene.objects))
+        else:
+            rec.update(problem=c.question, answer=c.answer, options=None, solution=solution_text(c.reasoning, c.answer),
+                       difficulty=VISUAL_DIFFICULTY[family])
+        rec["facts"] = c.facts
+        yield Generated(rec, scene)

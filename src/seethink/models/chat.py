@@ -1,0 +1,239 @@
+"""Chat models used as tools: the attribution judge, the MCQ generator, the filter models.
+
+A tool model turns prompts (text, optionally one image) into replies, `model(prompts) -> list[str]`, greedy.
+Two backends:
+
+    OpenAIChat   any OpenAI-compatible chat endpoint (OpenAI, vLLM, SGLang, llama.cpp, Ollama …), over plain
+                 HTTP with the standard library; several requests in flight; retries on 408/429/5xx.
+    LocalChat    a local Hugging Face folder: a VLM (sees the image) or a text-only causal LM.
+
+Replies are cached in an append-only JSONL file keyed by the model's identity and the exact prompt, so a rerun
+(or an interrupted run) never asks a question twice; a torn last line is ignored on reading.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+import re
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Protocol
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from seethink.errors import SeethinkError
+from seethink.models.generate import new_tokens
+from seethink.models.load import check_model_dir, load_processor, load_weights
+from seethink.progress import progress_bar
+from seethink.records.io import load_image
+
+
+class Asking(Protocol):
+    """What a tool model is asked: the prompt text and an optional image path."""
+
+    image: str | None
+
+    def text(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Prompt:
+    body: str
+    image: str | None = None
+
+    def text(self) -> str:
+        return self.body
+
+
+class ChatModel(Protocol):
+    identity: str
+    sees_images: bool
+
+    def __call__(self, prompts: list[Asking]) -> list[str]: ...
+
+
+def _data_url(path: str) -> str:
+    buf = io.BytesIO()
+    load_image(path).save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+class OpenAIChat:
+    """POST {base_url}/chat/completions, temperature 0. The API key comes from the environment variable
+    `api_key_env` (none needed for local servers). `role` names the tool in error messages."""
+
+    def __init__(self, base_url: str, model: str, api_key_env: str = "OPENAI_API_KEY", sees_images: bool = True,
+                 max_tokens: int = 16, timeout: float = 120.0, retries: int = 4, concurrency: int = 8,
+                 role: str = "model"):
+        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.model, self.sees_images, self.role = model, sees_images, role
+        self.key = os.environ.get(api_key_env, "")
+        self.max_tokens, self.timeout, self.retries, self.concurrency = max_tokens, timeout, retries, concurrency
+        self.identity = f"openai:{self.url}:{model}:{'image' if sees_images else 'text'}"
+
+    def _body(self, prompt: Asking) -> bytes:
+        content: list[dict] = [{"type": "text", "text": prompt.text()}]
+        if self.sees_images and prompt.image:
+            content.insert(0, {"type": "image_url", "image_url": {"url": _data_url(prompt.image)}})
+        return json.dumps({"model": self.model, "temperature": 0, "max_tokens": self.max_tokens,
+                           "messages": [{"role": "user", "content": content}]}).encode()
+
+    def ask(self, prompt: Asking) -> str:
+        headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {self.key}"} if self.key else {})}
+        body = self._body(prompt)
+        for attempt in range(self.retries + 1):
+            try:
+                with urllib.request.urlopen(urllib.request.Request(self.url, body, headers), timeout=self.timeout) as r:
+                    payload = r.read()
+                break
+            except urllib.error.HTTPError as e:
+                if e.code not in (408, 429, 500, 502, 503, 504) or attempt == self.retries:
+                    raise SeethinkError(f"{self.role} {self.url}: HTTP {e.code} {e.reason}") from None
+            except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
+                if attempt == self.retries:
+                    raise SeethinkError(f"{self.role} {self.url}: {getattr(e, 'reason', e)}") from None
+            time.sleep(min(2 ** attempt, 30))
+        try:
+            return json.loads(payload)["choices"][0]["message"]["content"] or ""
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise SeethinkError(f"{self.role} {self.url}: reply is not an OpenAI chat completion: {payload[:200]!r}") from None
+
+    def __call__(self, prompts: list[Asking]) -> list[str]:
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            return list(pool.map(self.ask, prompts))
+
+
+class LocalChat:
+    """A local Hugging Face folder, greedy. A VLM (a folder with a multimodal processor) sees the image; a
+    text-only causal LM gets the text. Prompts without a chat template are used as plain text."""
+
+    def __init__(self, path: str | Path, max_new_tokens: int = 16, batch_size: int = 8, role: str = "model"):
+        p = check_model_dir(path)
+        self.identity = f"local:{p.resolve()}"
+        self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
+        try:
+            self.processor = load_processor(p)  # only a folder with a multimodal processor is a VLM
+        except SeethinkError:
+            self.processor = None
+        self.sees_images = self.processor is not None
+        if self.sees_images:
+            self.model = load_weights(p)
+            self.tokenizer = self.processor.tokenizer
+        else:
+            try:
+                self.tokenizer = AutoTokenizer.from_pretrained(p, local_files_only=True)
+                self.model = AutoModelForCausalLM.from_pretrained(p, local_files_only=True, dtype=torch.float32).eval()
+            except (OSError, ValueError, KeyError) as e:
+                raise SeethinkError(f"{role} {p}: not a loadable VLM or causal LM ({str(e).splitlines()[0]})") from None
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+
+    def _prompt(self, prompt: Asking) -> str:
+        if self.processor is None:
+            content = prompt.text()
+        else:
+            content = ([{"type": "image"}] if self.sees_images and prompt.image else []) + \
+                      [{"type": "text", "text": prompt.text()}]
+        template = self.processor or self.tokenizer
+        if getattr(template, "chat_template", None):
+            return template.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True,
+                                                tokenize=False)
+        return prompt.text() + "\n"
+
+    def __call__(self, prompts: list[Asking]) -> list[str]:
+        out = []
+        for start in range(0, len(prompts), self.batch_size):
+            batch = prompts[start: start + self.batch_size]
+            texts = [self._prompt(r) for r in batch]
+            if self.processor is not None:
+                images = [load_image(r.image) for r in batch if r.image and self.sees_images]
+                enc = self.processor(text=texts, padding=True, return_tensors="pt", **({"images": images} if images else {}))
+            else:
+                enc = self.tokenizer(texts, padding=True, return_tensors="pt")
+            new = new_tokens(self.model, self.tokenizer.pad_token_id, enc, self.max_new_tokens, do_sample=False)
+            out += self.tokenizer.batch_decode(new, skip_special_tokens=True)
+        return out
+
+
+def make_chat(spec: str, model: str | None = None, api_key_env: str = "OPENAI_API_KEY", sees_images: bool = True,
+              max_tokens: int = 16, role: str = "model", flag: str = "--model") -> ChatModel:
+    """`spec` is an http(s) URL of an OpenAI-compatible API (then `model` names the model it serves) or a local
+    folder. `flag` is the option that names the served model, for the error message."""
+    if re.match(r"https?://", spec):
+        if not model:
+            raise SeethinkError(f"{role} {spec}: an endpoint needs {flag} (the model name it serves)")
+        return OpenAIChat(spec, model, api_key_env, sees_images, max_tokens=max_tokens, role=role)
+    if model:
+        raise SeethinkError(f"{flag} is only for endpoints; {spec} is a local folder")
+    chat = LocalChat(spec, max_new_tokens=max_tokens, role=role)
+    chat.sees_images = chat.sees_images and sees_images
+    return chat
+
+
+def tool_model(spec: str, role: str, max_tokens: int, api_key_env: str) -> ChatModel:
+    """A filter model or generator named on the command line as `FOLDER` or `URL::SERVED_NAME`."""
+    url, _, served = spec.partition("::") if "://" in spec else (spec, "", "")
+    return make_chat(url, served or None, api_key_env, True, max_tokens, role=role, flag="URL::NAME")
+
+
+# ---------------------------------------------------------------- cache
+
+class ReplyCache:
+    """Append-only JSONL of {"key", "reply"}; each reply is on disk before the next chunk is asked.
+    `namespace` enters every key: change it when the prompts change meaning."""
+
+    def __init__(self, path: str | Path, namespace: str | int = ""):
+        self.path, self.namespace = Path(path), namespace
+        self.replies: dict[str, str] = {}
+        if self.path.is_file():
+            for line in self.path.read_text(encoding="utf-8").splitlines():
+                try:
+                    row = json.loads(line)
+                    self.replies[row["key"]] = row["reply"]
+                except (ValueError, KeyError, TypeError):
+                    continue  # a line torn by a kill, or foreign content: asked again
+
+    def key(self, identity: str, text: str, image: str | None) -> str:
+        digest = hashlib.sha256(Path(image).read_bytes()).hexdigest() if image else ""
+        blob = json.dumps([self.namespace, identity, text, digest])
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def add(self, key: str, reply: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)  # on first use: a run that fails early leaves nothing
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"key": key, "reply": reply}, ensure_ascii=False) + "\n")
+        self.replies[key] = reply
+
+
+def cached(model: ChatModel, cache: ReplyCache, chunk: int = 32,
+           label: str = "asking") -> Callable[[list[Asking]], list[str]]:
+    """Wrap a model: cached replies are reused; new ones are asked `chunk` at a time and saved at once.
+    A model that does not see images is keyed without them."""
+
+    def ask(prompts: list[Asking]) -> list[str]:
+        keys = [cache.key(model.identity, p.text(), p.image if model.sees_images else None) for p in prompts]
+        first: dict[str, int] = {}  # a question that occurs twice is asked once
+        for i, k in enumerate(keys):
+            if k not in cache.replies:
+                first.setdefault(k, i)
+        todo = list(first.values())
+        with progress_bar() as progress:
+            task = progress.add_task(label, total=len(todo))
+            for start in range(0, len(todo), chunk):
+                idx = todo[start: start + chunk]
+                for i, reply in zip(idx, model([prompts[i] for i in idx])):
+                    cache.add(keys[i], reply)
+                progress.advance(task, len(idx))
+        return [cache.replies[k] for k in keys]
+
+    return ask

@@ -1,0 +1,77 @@
+"""Batched generation for evaluation and pass@K: many records per `generate` call, left padding."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from seethink.records.io import load_image
+from seethink.models.load import image_token_id
+from seethink.progress import progress_bar
+from seethink.prompting import prompt_messages
+from seethink.rewards import think_span
+
+
+@dataclass
+class Completion:
+    text: str
+    n_tokens: int
+    think_tokens: int = 0
+    """Tokens inside the first <think>…</think> block (0 if there is none)."""
+
+
+def encode_prompts(processor, records: list[dict]):
+    texts = [processor.apply_chat_template(prompt_messages(r), add_generation_prompt=True, tokenize=False)
+             for r in records]
+    images = [load_image(p) for r in records for p in r["images"]]
+    kwargs = {"images": images} if images else {}
+    return processor(text=texts, padding=True, return_tensors="pt", **kwargs)
+
+
+def decode(processor, ids: torch.Tensor) -> Completion:
+    """Cut at the first end-of-sequence token; keep special tokens such as <think> in the text."""
+    tok = processor.tokenizer
+    ids = ids.tolist()
+    if tok.eos_token_id in ids:
+        ids = ids[: ids.index(tok.eos_token_id)]
+    ids = [i for i in ids if i != tok.pad_token_id]
+    text = tok.decode(ids, skip_special_tokens=False)
+    span = think_span(text)
+    think = len(tok.encode(text[span[0]:span[1]], add_special_tokens=False)) if span else 0
+    return Completion(text, len(ids), think)
+
+
+@torch.inference_mode()
+def new_tokens(model, pad_token_id: int, encoded, max_new_tokens: int, **sampling) -> torch.Tensor:
+    """The tokens `model.generate` adds to one encoded, left-padded batch (the image token suppressed: a sampled
+    image token would break the next forward pass). Every batched generation in seethink goes through here."""
+    suppress = [t for t in [image_token_id(model)] if t is not None]
+    enc = encoded.to(model.device)
+    gen = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=pad_token_id,
+                         suppress_tokens=suppress or None, **sampling)
+    return gen[:, enc["input_ids"].shape[1]:]
+
+
+def generate(model, processor, records: list[dict], max_new_tokens: int = 96, batch_size: int = 64,
+             do_sample: bool = False, temperature: float = 1.0, top_p: float = 1.0, top_k: int = 0,
+             num_return_sequences: int = 1,
+             seed: int = 0, desc: str = "generating") -> list[list[Completion]]:
+    """Completions for every record (a list of `num_return_sequences` each), in input order, greedy unless
+    `do_sample`. The processor's padding side is forced to the left for decoder-only generation."""
+    processor.tokenizer.padding_side = "left"
+    torch.manual_seed(seed)
+    sampling = dict(do_sample=do_sample, num_return_sequences=num_return_sequences)
+    if do_sample:
+        sampling.update(temperature=temperature, top_p=top_p, top_k=top_k or None)
+    out: list[list[Completion]] = []
+    with progress_bar() as progress:
+        task = progress.add_task(desc, total=len(records))
+        for start in range(0, len(records), batch_size):
+            batch = records[start: start + batch_size]
+            new = new_tokens(model, processor.tokenizer.pad_token_id, encode_prompts(processor, batch), max_new_tokens,
+                             **sampling)
+            for i in range(len(batch)):
+                out.append([decode(processor, new[i * num_return_sequences + j]) for j in range(num_return_sequences)])
+            progress.advance(task, len(batch))
+    return out

@@ -1,0 +1,82 @@
+"""The record schema shared by every step (world, training, pass@K, evaluation, attribution).
+
+Compatible with the paper's released rows (`problem`, `answer`, `images`, `pass_rate`), plus:
+    id          unique string
+    capability  perception | text_reasoning | visual_reasoning
+    family      question family (count, subtract, word_problem, caption, …) or "" when unknown
+    options     list of option texts for an MCQ (gold `answer` is then the letter A–D), else None
+    caption     dense description of the image, when known
+    facts       perception facts the answer depends on, when known (exact for the synthetic world)
+    difficulty  a number, larger = harder (world: steps/hops/objects)
+    solution    a reference completion in the answer format, when known (used for SFT)
+    source      where the record came from
+Unknown extra columns pass through untouched.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, TypedDict, get_args
+
+from seethink.errors import SeethinkError
+
+Capability = Literal["perception", "text_reasoning", "visual_reasoning"]
+CAPABILITIES: tuple[str, ...] = get_args(Capability)
+SPLITS = ("train", "validation", "test")
+
+
+class Record(TypedDict, total=False):
+    """One record, as `validate_record` returns it (the first four fields are required on input)."""
+
+    id: str
+    problem: str
+    answer: str
+    capability: Capability
+    images: list[str]
+    family: str
+    options: list[str] | None
+    caption: str | None
+    facts: list[dict]
+    difficulty: float | None
+    pass_rate: float | None
+    solution: str | None
+    source: str
+
+
+REQUIRED = {"id": str, "problem": str, "answer": str, "capability": str}
+OPTIONAL_DEFAULTS = {"images": list, "family": lambda: "", "options": lambda: None, "caption": lambda: None,
+                     "facts": list, "difficulty": lambda: None, "pass_rate": lambda: None, "solution": lambda: None,
+                     "source": lambda: ""}
+
+
+def validate_record(rec: dict, where: str) -> Record:
+    """Check required fields and types, fill optional defaults; raise one line naming `where` and the field."""
+    if not isinstance(rec, dict):
+        raise SeethinkError(f"{where}: expected a JSON object, got {type(rec).__name__}")
+    for key, typ in REQUIRED.items():
+        if key not in rec or rec[key] is None:
+            raise SeethinkError(f"{where}: missing required field '{key}'")
+        if key == "answer" and isinstance(rec[key], (int, float)):
+            rec[key] = str(rec[key])
+        if not isinstance(rec[key], typ):
+            raise SeethinkError(f"{where}: field '{key}' must be {typ.__name__}, got {type(rec[key]).__name__}")
+    if rec["capability"] not in CAPABILITIES:
+        raise SeethinkError(f"{where}: field 'capability' is {rec['capability']!r}; expected one of {', '.join(CAPABILITIES)}")
+    for key, default in OPTIONAL_DEFAULTS.items():
+        if rec.get(key) is None:
+            rec[key] = default()
+    if isinstance(rec["images"], str):
+        rec["images"] = [rec["images"]]
+    if not isinstance(rec["images"], list) or not all(isinstance(p, str) for p in rec["images"]):
+        raise SeethinkError(f"{where}: field 'images' must be a list of image paths")
+    opts = rec["options"]
+    if opts is not None and (not isinstance(opts, list) or not all(isinstance(o, str) for o in opts) or not 2 <= len(opts) <= 26):
+        raise SeethinkError(f"{where}: field 'options' must be a list of 2–26 strings")
+    if not isinstance(rec["facts"], list) or not all(isinstance(f, dict) and isinstance(f.get("attribute"), str)
+                                                     and "value" in f for f in rec["facts"]):
+        raise SeethinkError(f"{where}: field 'facts' must be a list of objects with 'attribute' and 'value'")
+    for key, low, high in (("pass_rate", 0, 1), ("difficulty", float("-inf"), float("inf"))):
+        v = rec[key]
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not low <= v <= high):
+            raise SeethinkError(f"{where}: field '{key}' must be a number{' in [0, 1]' if key == 'pass_rate' else ''}, "
+                                f"got {v!r}")
+    return rec

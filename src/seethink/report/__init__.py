@@ -1,0 +1,1 @@
+"""Reports: Markdown and PNG plots from run folders (`seethink report`) and from a study's results."""

@@ -1,0 +1,121 @@
+"""`seethink report RUN [RUN …] --out DIR`: a Markdown report with PNG plots, readable without running anything.
+
+    report.md          side-by-side table of runs, per-stage held-out numbers, the plots
+    curves.png         reward, accuracy and completion length over training steps (stages marked)
+    accuracy.png       final held-out accuracy per capability per run, with 95% CIs (and the start model)
+    lengths.png        mean completion and <think> tokens per capability per run
+    attribution.png    wrong visual-reasoning answers by cause (perception / reasoning) per run
+
+Everything is read from run folders (`seethink train` writes them); nothing is recomputed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from seethink.errors import SeethinkError
+from seethink.fileio import ensure_dir, write_bytes, write_text
+from seethink.records.schema import CAPABILITIES
+from seethink.report.plots import run_plots
+
+
+@dataclass
+class StageResult:
+    name: str
+    algorithm: str
+    metrics: list[dict]
+    eval: dict | None
+    seconds: float | None
+
+
+@dataclass
+class Run:
+    name: str
+    path: Path
+    start: dict | None
+    stages: list[StageResult] = field(default_factory=list)
+
+    @property
+    def final(self) -> dict | None:
+        done = [s.eval for s in self.stages if s.eval]
+        return done[-1] if done else None
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise SeethinkError(f"{path}: malformed JSON ({e.msg})") from None
+
+
+def load_run(path: str | Path) -> Run:
+    p = Path(path)
+    if not (p / "recipe.yaml").is_file():
+        raise SeethinkError(f"{p} is not a seethink run folder (no recipe.yaml)")
+    recipe = yaml.safe_load((p / "recipe.yaml").read_text())
+    start = p / "eval" / "start" / "summary.json"
+    run = Run(recipe.get("name", p.name), p, _read_json(start) if start.is_file() else None)
+    for k, st in enumerate(recipe.get("stages", []), 1):
+        d = p / "stages" / f"{k}-{st['name']}"
+        metrics = [json.loads(line) for line in (d / "metrics.jsonl").read_text().splitlines() if line.strip()] \
+            if (d / "metrics.jsonl").is_file() else []
+        ev = _read_json(d / "eval" / "summary.json") if (d / "eval" / "summary.json").is_file() else None
+        timing = _read_json(d / "timing.json")["seconds"] if (d / "timing.json").is_file() else None
+        run.stages.append(StageResult(st["name"], st.get("algorithm", "grpo"), metrics, ev, timing))
+    return run
+
+
+def _cell(summary: dict | None, cap: str) -> str:
+    s = (summary or {}).get("capability", {}).get(cap)
+    return "–" if not s else f"{s['accuracy']:.3f} [{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}]"
+
+
+def _markdown(runs: list[Run], plots: dict[str, bytes]) -> str:
+    lines = ["# seethink report", "", "Runs: " + ", ".join(f"`{r.path}`" for r in runs), "",
+             "## Runs side by side (final stage, held-out split, greedy)", "",
+             "| run | stages | steps | train time (s) | " + " | ".join(CAPABILITIES) +
+             " | mean think tokens | VR errors from perception |",
+             "|---|---|---|---|" + "---|" * len(CAPABILITIES) + "---|---|"]
+    rows = ([("start", "–", "–", "–", runs[0].start)] if runs[0].start else [])
+    for r in runs:
+        steps = sum(max((m["step"] for m in s.metrics), default=0) for s in r.stages)
+        secs = sum(s.seconds or 0 for s in r.stages)
+        rows.append((r.name, " → ".join(s.name for s in r.stages), str(steps), f"{secs:.0f}", r.final))
+    for name, stages, steps, secs, summary in rows:
+        summary = summary or {}
+        think = [summary["capability"][c]["mean_think_tokens"] for c in CAPABILITIES
+                 if c in summary.get("capability", {}) and "mean_think_tokens" in summary["capability"][c]]
+        att = summary.get("attribution", {}).get("visual_reasoning")
+        share = "–" if not att or not att["errors"] else \
+            f"{att['perception_share']:.0%} ({att['perception']}/{att['errors']})"
+        think_cell = f"{sum(think) / len(think):.1f}" if think else "–"
+        lines.append(f"| {name} | {stages} | {steps} | {secs} | " + " | ".join(_cell(summary, c) for c in CAPABILITIES)
+                     + f" | {think_cell} | {share} |")
+    for r in runs:
+        lines += ["", f"## {r.name}: after each stage", "", "| after | " + " | ".join(CAPABILITIES) + " | seconds |",
+                  "|---|" + "---|" * len(CAPABILITIES) + "---|"]
+        if r.start:
+            lines.append("| start | " + " | ".join(_cell(r.start, c) for c in CAPABILITIES) + " | – |")
+        for s in r.stages:
+            lines.append(f"| {s.name} ({s.algorithm}) | " + " | ".join(_cell(s.eval, c) for c in CAPABILITIES)
+                         + f" | {s.seconds if s.seconds is not None else '–'} |")
+    titles = {"curves.png": "Training curves", "accuracy.png": "Held-out accuracy",
+              "lengths.png": "Reasoning length", "attribution.png": "Error attribution"}
+    for name, title in titles.items():
+        if name in plots:
+            lines += ["", f"## {title}", "", f"![{title}]({name})"]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(run_paths: list[str | Path], out: str | Path) -> Path:
+    runs = [load_run(p) for p in run_paths]  # every run is checked before anything is written
+    out = ensure_dir(out, "report folder")
+    plots = run_plots(runs)
+    for name, data in plots.items():
+        write_bytes(out / name, data)
+    write_text(out / "report.md", _markdown(runs, plots))
+    return out / "report.md"

@@ -1,0 +1,47 @@
+"""Where a recipe's model and data are: a local folder, or the offline miniature's built-in names.
+
+`model: base` is the tiny base shipped in `seethink.miniature`; `data: world` is the synthetic world of the
+recipe's seed, built once under the recipe's output folder. This module is the one place outside
+`seethink.miniature` that imports it (the command line's own `world` and `pretrain` verbs aside; tested), so the
+method -- records, rewards, recipes, models, training, evaluation -- runs unchanged on real models and data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from seethink.errors import SeethinkError
+from seethink.miniature.base import base_path
+from seethink.miniature.world.build import DEFAULT_SIZES, build_world
+from seethink.train.dist import on_main, say
+
+BUILTIN_MODEL = "base"
+BUILTIN_DATA = "world"
+
+
+def model_path(model: str | None) -> Path:
+    """A model folder; `base` or None is the shipped base."""
+    return base_path() if model in (None, BUILTIN_MODEL) else Path(model)
+
+
+def data_root(data: str, seed: int = 0, output_dir: str | Path = "runs") -> Path:
+    """The data root of a recipe: a folder, or for `world` the built-in world of `seed` under `output_dir`."""
+    if data != BUILTIN_DATA:
+        root = Path(data)
+        if not root.is_dir():
+            raise SeethinkError(f"recipe data folder {root} does not exist")
+        return root
+    return builtin_world(Path(output_dir) / f"world-seed{seed}", seed)
+
+
+def builtin_world(root: Path, seed: int = 0) -> Path:
+    """The built-in world of `seed` at `root`, built there once (by the main process)."""
+    if not (root / "world.json").is_file():
+        say(f"building the built-in world at {root} (once)")
+        on_main(build_world, root, seed, DEFAULT_SIZES)
+    return root
+
+
+def recipe_paths(recipe) -> tuple[Path, Path]:
+    """(starting model, data root) of a recipe (`seethink.recipe.Recipe`)."""
+    return model_path(recipe.model), data_root(recipe.data, recipe.seed, recipe.output_dir)

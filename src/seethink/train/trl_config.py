@@ -1,0 +1,71 @@
+"""A stage's TRL config: seethink's recipe settings mapped onto GRPOConfig or SFTConfig, then the stage's `trl`
+pass-through (any other field of those classes; the recipe refuses the ones seethink sets itself)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import torch
+import trl
+
+from seethink.errors import SeethinkError
+from seethink.recipe import Recipe, Rollouts, Stage, updates_per_round
+from seethink.rewards import DEFAULT_REWARD
+
+# TRL 1.16 still uses transformers 5.23's `gradient_checkpointing*` names, deprecated for `activation_checkpointing*`:
+# a FutureWarning on every config and rollout that nobody running a recipe can act on
+UPSTREAM_DEPRECATION = r"`(is_)?gradient_checkpointing\w*` is deprecated"
+
+
+def use_bf16(precision: str) -> bool:
+    """`auto`: bf16 mixed precision where the GPU supports it (the paper trains in bf16), fp32 on CPU."""
+    if precision == "auto":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return precision == "bf16"
+
+
+def _common(stage: Stage, recipe: Recipe, work: Path) -> dict:
+    # transformers 5 reads a warmup_steps value below 1 as a ratio of the total steps. In-stage checkpoints fall
+    # on the end of a GRPO rollout round: a resumed stage samples a new round rather than reuse half of one
+    per_round = updates_per_round(stage) if stage.algorithm == "grpo" else 1
+    return dict(output_dir=str(work), max_steps=stage.steps, learning_rate=stage.lr,
+                lr_scheduler_type="constant_with_warmup" if stage.warmup_ratio else "constant",
+                warmup_steps=stage.warmup_ratio, weight_decay=stage.weight_decay, max_grad_norm=stage.max_grad_norm,
+                per_device_train_batch_size=stage.batch_size, logging_steps=1, save_strategy="steps",
+                save_steps=max(1, stage.steps // 4 // per_round) * per_round, save_total_limit=1,
+                report_to=recipe.report_to, seed=recipe.seed, data_seed=recipe.seed, use_cpu=not torch.cuda.is_available(),
+                bf16=use_bf16(recipe.precision), dataloader_num_workers=0, disable_tqdm=False,
+                logging_nan_inf_filter=False,  # NonFiniteGuard must see a NaN loss
+                shuffle_dataset=False, remove_unused_columns=False)  # the stage's own order; the rewards' columns
+
+
+def vllm_args(rollouts: Rollouts | None) -> dict:
+    """GRPOConfig settings for TRL's vLLM rollouts (none for generate() inside the trainer)."""
+    if rollouts is None or rollouts.engine != "vllm":
+        return {}
+    return dict(use_vllm=True, vllm_mode=rollouts.vllm_mode, vllm_gpu_memory_utilization=rollouts.vllm_gpu_memory_utilization,
+                vllm_tensor_parallel_size=rollouts.vllm_tensor_parallel_size,
+                vllm_server_base_url=rollouts.vllm_server_base_url or None)
+
+
+def _grpo(stage: Stage, recipe: Recipe) -> dict:
+    return dict(num_generations=stage.num_generations, max_completion_length=stage.max_completion_length,
+                steps_per_generation=(stage.rollout_batch_size or stage.batch_size) // stage.batch_size,
+                num_iterations=stage.num_iterations, temperature=stage.temperature, beta=stage.beta,
+                loss_type=stage.loss_type, epsilon=stage.epsilon, epsilon_high=stage.epsilon_high,
+                reward_weights=list(DEFAULT_REWARD.values()), **vllm_args(recipe.rollouts))
+
+
+def trl_config(stage: Stage, recipe: Recipe, work: Path):
+    """The stage's GRPOConfig or SFTConfig; a value TRL refuses is one line naming the stage."""
+    args = _common(stage, recipe, work)
+    args.update(_grpo(stage, recipe) if stage.algorithm == "grpo" else dict(max_length=None))
+    args.update(stage.trl)
+    cls = trl.GRPOConfig if stage.algorithm == "grpo" else trl.SFTConfig
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=UPSTREAM_DEPRECATION, category=FutureWarning)
+            return cls(**args)
+    except (TypeError, ValueError) as e:
+        raise SeethinkError(f"stage {stage.name}: {cls.__name__} refuses these settings: {str(e).splitlines()[0]}") from None
