@@ -1,6 +1,8 @@
 import inspect
 import json
 import os
+import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -9,6 +11,16 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def seethink(*args, check=True, timeout=900, **kw) -> subprocess.CompletedProcess:
+    """The real command line in a fresh process (`from conftest import seethink`); with `check`, a non-zero exit
+    fails the test and shows the end of both outputs."""
+    p = subprocess.run([sys.executable, "-m", "seethink", *map(str, args)], capture_output=True, text=True,
+                       timeout=timeout, **kw)
+    if check and p.returncode != 0:
+        raise AssertionError(f"exit {p.returncode}\nstdout:\n{p.stdout[-3000:]}\nstderr:\n{p.stderr[-3000:]}")
+    return p
 
 
 @pytest.fixture(scope="session")

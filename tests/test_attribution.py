@@ -60,7 +60,8 @@ def test_misperceiving_policy_is_attributed_to_perception(vr, method):
     assert len(verdicts) == correct.count(False) >= 10  # enough planted errors to mean something
     assert all(v["cause"] == "perception" and v["method"] == method for v in verdicts)
     s = summarise_attribution(verdicts)["all"]
-    assert s["perception_share"] == 1.0 and s["reasoning"] == 0
+    assert s["perception_share"] == 1.0
+    assert s["reasoning"] == 0
 
 
 @pytest.mark.parametrize("method", ["facts", "caption"])
@@ -73,7 +74,8 @@ def test_misreasoning_policy_is_attributed_to_reasoning(vr, method):
 
 def test_always_right_policy_has_nothing_to_attribute(vr):
     correct, verdicts = run(vr, policy(true_value), "auto")
-    assert all(correct) and verdicts == []
+    assert all(correct)
+    assert verdicts == []
 
 
 def test_probes_are_balanced_mcqs_about_each_count_fact(vr):
@@ -81,8 +83,10 @@ def test_probes_are_balanced_mcqs_about_each_count_fact(vr):
     probes = count_probes(r, probes_per_fact=2)
     assert len(probes) == 2 * len(r["facts"])
     for p, f in zip(probes, [f for f in r["facts"] for _ in range(2)]):
-        assert p["problem"].startswith("How many ") and p["images"] == r["images"]
-        assert p["options"][ "ABCD".index(p["answer"])] == f["value"] and len(set(p["options"])) == 4
+        assert p["problem"].startswith("How many ")
+        assert p["images"] == r["images"]
+        assert p["options"][ "ABCD".index(p["answer"])] == f["value"]
+        assert len(set(p["options"])) == 4
     letters = {p["answer"] for r in vr for p in count_probes(r)}
     assert letters == set("ABCD")
 
@@ -100,4 +104,6 @@ def test_text_and_perception_errors_need_no_probes(world_dir):
 
 def test_caption_record_replaces_the_image_with_the_description(vr):
     c = caption_record(vr[0])
-    assert c["images"] == [] and vr[0]["caption"] in c["problem"] and c["answer"] == vr[0]["answer"]
+    assert c["images"] == []
+    assert vr[0]["caption"] in c["problem"]
+    assert c["answer"] == vr[0]["answer"]

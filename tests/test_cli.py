@@ -1,33 +1,26 @@
 """The real command line, end to end: help, world build/show, a short pretraining run, eval, bad input."""
 
 import json
-import subprocess
-import sys
 
 import pytest
-
-
-def run(*args, check=True):
-    p = subprocess.run([sys.executable, "-m", "seethink", *map(str, args)], capture_output=True, text=True, timeout=600)
-    if check and p.returncode != 0:
-        raise AssertionError(f"exit {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}")
-    return p
+from conftest import seethink
 
 
 @pytest.mark.parametrize("verb", [[], ["world"], ["world", "build"], ["world", "show"], ["pretrain"], ["eval"], ["train"],
                                   ["report"], ["passk"], ["experiment"], ["experiment", "paper"]])
 def test_help_on_every_verb(verb):
-    p = run(*verb, "--help")
+    p = seethink(*verb, "--help")
     assert "usage: seethink" in p.stdout
 
 
 def test_world_build_and_show(tmp_path):
-    run("world", "build", "--out", tmp_path / "w", "--seed", 1, "--train", 8, "--validation", 4, "--test", 4)
+    seethink("world", "build", "--out", tmp_path / "w", "--seed", 1, "--train", 8, "--validation", 4, "--test", 4)
     meta = json.loads((tmp_path / "w" / "world.json").read_text())
-    assert meta["seed"] == 1 and meta["sizes"] == {"train": 8, "validation": 4, "test": 4}
+    assert meta["seed"] == 1
+    assert meta["sizes"] == {"train": 8, "validation": 4, "test": 4}
     for name in ("perception", "text_reasoning", "visual_reasoning", "captions"):
         assert len((tmp_path / "w" / name / "test.jsonl").read_text().splitlines()) == 4
-    p = run("world", "show", tmp_path / "w", "-n", 2)
+    p = seethink("world", "show", tmp_path / "w", "-n", 2)
     assert "answer:" in p.stdout
     from PIL import Image
 
@@ -36,53 +29,61 @@ def test_world_build_and_show(tmp_path):
 
 def test_world_build_of_some_datasets_keeps_their_held_out_splits(tmp_path):
     """A bigger train split of one dataset, built alone, is evaluated on the very same validation records."""
-    run("world", "build", "--out", tmp_path / "a", "--train", 6, "--validation", 5, "--test", 2)
-    run("world", "build", "--out", tmp_path / "b", "--train", 40, "--validation", 5, "--test", 2, "--datasets", "perception")
+    seethink("world", "build", "--out", tmp_path / "a", "--train", 6, "--validation", 5, "--test", 2)
+    seethink("world", "build", "--out", tmp_path / "b", "--train", 40, "--validation", 5, "--test", 2, "--datasets", "perception")
     assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["perception", "world.json"]
     assert json.loads((tmp_path / "b" / "world.json").read_text())["datasets"] == ["perception"]
     for split in ("validation", "test"):
         a, b = (tmp_path / w / "perception" / f"{split}.jsonl" for w in "ab")
         assert a.read_bytes() == b.read_bytes()
     assert len((tmp_path / "b" / "perception" / "train.jsonl").read_text().splitlines()) == 40
-    p = run("world", "build", "--out", tmp_path / "c", "--datasets", "colour", check=False)
-    assert p.returncode == 2 and "--datasets" in p.stderr and not (tmp_path / "c").exists()
+    p = seethink("world", "build", "--out", tmp_path / "c", "--datasets", "colour", check=False)
+    assert p.returncode == 2
+    assert "--datasets" in p.stderr
+    assert not (tmp_path / "c").exists()
     # a part of an existing world is not rebuilt alone: the rest would come from another size or seed
     before = (tmp_path / "a" / "perception" / "train.jsonl").read_bytes()
-    p = run("world", "build", "--out", tmp_path / "a", "--train", 9, "--datasets", "perception", check=False)
-    assert p.returncode == 2 and "text_reasoning, visual_reasoning, captions too" in p.stderr
+    p = seethink("world", "build", "--out", tmp_path / "a", "--train", 9, "--datasets", "perception", check=False)
+    assert p.returncode == 2
+    assert "text_reasoning, visual_reasoning, captions too" in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1
     assert (tmp_path / "a" / "perception" / "train.jsonl").read_bytes() == before
-    run("world", "build", "--out", tmp_path / "b", "--train", 9, "--datasets", "perception", "perception")
+    seethink("world", "build", "--out", tmp_path / "b", "--train", 9, "--datasets", "perception", "perception")
     assert json.loads((tmp_path / "b" / "world.json").read_text())["datasets"] == ["perception"]
 
 
 @pytest.mark.slow
 def test_short_pretrain_then_eval(tmp_path, world_dir):
-    run("pretrain", "--out", tmp_path / "base", "--steps", 3, "--batch-size", 8, "--data-scale", 0.004)
+    seethink("pretrain", "--out", tmp_path / "base", "--steps", 3, "--batch-size", 8, "--data-scale", 0.004)
     assert (tmp_path / "base" / "model.safetensors").is_file()
     assert not list(tmp_path.glob(".base.work*"))  # in-progress checkpoints are cleaned up
     stats = json.loads((tmp_path / "base" / "pretrain_stats.json").read_text())
-    assert stats["examples"] > 0 and stats["params"] > 100_000
-    p = run("eval", tmp_path / "base", "--data", world_dir, "--limit", 6, "--max-new-tokens", 8, "--out", tmp_path / "ev")
+    assert stats["examples"] > 0
+    assert stats["params"] > 100_000
+    p = seethink("eval", tmp_path / "base", "--data", world_dir, "--limit", 6, "--max-new-tokens", 8, "--out", tmp_path / "ev")
     summary = json.loads((tmp_path / "ev" / "summary.json").read_text())
     assert set(summary["capability"]) == {"perception", "text_reasoning", "visual_reasoning"}
     assert summary["prior"]  # train splits found next to test: prior baselines computed
     rows = (tmp_path / "ev" / "samples.jsonl").read_text().splitlines()
-    assert len(rows) == 18 and "completion" in json.loads(rows[0])
+    assert len(rows) == 18
+    assert "completion" in json.loads(rows[0])
     assert "samples in" in p.stdout
 
 
 def test_eval_with_attribution_on_the_shipped_base(tmp_path, world_dir):
-    p = run("eval", "--data", world_dir, "--limit", 24, "--attribute", "--out", tmp_path / "ev")
+    p = seethink("eval", "--data", world_dir, "--limit", 24, "--attribute", "--out", tmp_path / "ev")
     summary = json.loads((tmp_path / "ev" / "summary.json").read_text())
     att = summary["attribution"]
     verdicts = [json.loads(line) for line in (tmp_path / "ev" / "attribution.jsonl").read_text().splitlines()]
     wrong = [json.loads(line) for line in (tmp_path / "ev" / "samples.jsonl").read_text().splitlines()]
     wrong = [r["id"] for r in wrong if r["accuracy"] < 1]
-    assert [v["id"] for v in verdicts] == wrong and att["all"]["errors"] == len(wrong)
+    assert [v["id"] for v in verdicts] == wrong
+    assert att["all"]["errors"] == len(wrong)
     vr = [v for v in verdicts if v["capability"] == "visual_reasoning"]
-    assert vr and all(v["method"] == "facts" and v["evidence"]["probes"] >= 2 for v in vr)
-    assert att["all"]["answers"] == 72 and "perception share" in p.stdout
+    assert vr
+    assert all(v["method"] == "facts" and v["evidence"]["probes"] >= 2 for v in vr)
+    assert att["all"]["answers"] == 72
+    assert "perception share" in p.stdout
     assert summary["capability"]["text_reasoning"]["mean_think_tokens"] > 0
 
 
@@ -90,7 +91,7 @@ def test_eval_can_sample(tmp_path, world_dir):
     outs = []
     for seed in (0, 0, 1):
         out = tmp_path / f"ev{len(outs)}"
-        run("eval", "--data", world_dir / "visual_reasoning", "--limit", 16, "--temperature", 1.0, "--seed", seed,
+        seethink("eval", "--data", world_dir / "visual_reasoning", "--limit", 16, "--temperature", 1.0, "--seed", seed,
             "--out", out)
         assert json.loads((out / "summary.json").read_text())["decoding"] == "sampled, temperature 1.0"
         outs.append([json.loads(line)["completion"] for line in (out / "samples.jsonl").read_text().splitlines()])
@@ -98,12 +99,14 @@ def test_eval_can_sample(tmp_path, world_dir):
 
 
 def test_eval_reports_sampled_accuracy_and_pass_at_k(tmp_path, world_dir):
-    run("eval", "--data", world_dir / "visual_reasoning", "--limit", 16, "--samples", 4, "--out", tmp_path / "ev")
+    seethink("eval", "--data", world_dir / "visual_reasoning", "--limit", 16, "--samples", 4, "--out", tmp_path / "ev")
     summary = json.loads((tmp_path / "ev" / "summary.json").read_text())
     rows = [json.loads(line) for line in (tmp_path / "ev" / "samples.jsonl").read_text().splitlines()]
     cap = summary["capability"]["visual_reasoning"]
-    assert summary["decoding"] == "greedy" and summary["sampling"] == {"k": 4, "temperature": 1.0}
-    assert cap["k"] == 4 and 0 <= cap["sampled_accuracy"] <= cap["pass_at_k"] <= 1
+    assert summary["decoding"] == "greedy"
+    assert summary["sampling"] == {"k": 4, "temperature": 1.0}
+    assert cap["k"] == 4
+    assert 0 <= cap["sampled_accuracy"] <= cap["pass_at_k"] <= 1
     assert cap["sampled_accuracy"] == sum(r["sampled_correct"] for r in rows) / (4 * len(rows))
     assert cap["pass_at_k"] == sum(r["sampled_correct"] > 0 for r in rows) / len(rows)
     assert cap["pass_at_k"] > 0  # the shipped base solves some of these when it samples
@@ -124,7 +127,7 @@ def test_eval_reports_sampled_accuracy_and_pass_at_k(tmp_path, world_dir):
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, msg):
     (tmp_path / "file.txt").write_text("x")
     (tmp_path / "test.jsonl").write_text(json.dumps({"id": "a", "problem": "1+1?", "answer": "2", "capability": "text_reasoning"}) + "\n")
-    p = run(*[a.format(tmp=tmp_path) for a in args], check=False)
+    p = seethink(*[a.format(tmp=tmp_path) for a in args], check=False)
     assert p.returncode == 2
     assert msg in p.stderr
     assert "Traceback" not in p.stderr
@@ -133,5 +136,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, msg):
 
 @pytest.mark.parametrize("args", [["world", "build", "--out", "x", "--train", "0"], ["pretrain", "--out", "x", "--steps", "-1"]])
 def test_argument_errors_exit_2(args):
-    p = run(*args, check=False)
-    assert p.returncode == 2 and "must be > 0" in p.stderr and "Traceback" not in p.stderr
+    p = seethink(*args, check=False)
+    assert p.returncode == 2
+    assert "must be > 0" in p.stderr
+    assert "Traceback" not in p.stderr

@@ -18,7 +18,9 @@ def write(tmp_path, lines, name="train.jsonl"):
 
 def test_loads_and_fills_defaults(tmp_path):
     (rec,) = load_records(write(tmp_path, [json.dumps(GOOD)]))
-    assert rec["options"] is None and rec["facts"] == [] and rec["family"] == ""
+    assert rec["options"] is None
+    assert rec["facts"] == []
+    assert rec["family"] == ""
 
 
 def test_numeric_answers_become_strings(tmp_path):

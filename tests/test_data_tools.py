@@ -3,8 +3,6 @@ the paper's schemas; generator and filter models are a scripted stub endpoint on
 
 import io
 import json
-import subprocess
-import sys
 from collections import Counter
 
 import pytest
@@ -16,6 +14,7 @@ from seethink.datatools.paper import import_rows
 from seethink.datatools.synth import Unusable, parse_mcq, synth_perception
 from seethink.errors import SeethinkError
 from seethink.models.chat import OpenAIChat, ReplyCache, cached
+from conftest import seethink
 
 
 def png(colour: str) -> bytes:
@@ -24,17 +23,11 @@ def png(colour: str) -> bytes:
     return buf.getvalue()
 
 
-def run(*args, check=True):
-    p = subprocess.run([sys.executable, "-m", "seethink", *map(str, args)], capture_output=True, text=True, timeout=600)
-    if check and p.returncode != 0:
-        raise AssertionError(f"exit {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}")
-    return p
-
-
 def one_error_line(stderr: str) -> str:
     """The error line; nothing else but library progress bars (model loading) may precede it."""
     lines = [ln for ln in stderr.strip().splitlines() if "it/s]" not in ln]
-    assert len(lines) == 1 and lines[0].startswith("seethink: error:"), stderr
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("seethink: error:"), stderr
     return lines[0]
 
 
@@ -59,14 +52,18 @@ def test_import_released_parquet_rows(tmp_path):
     recs = load_records(tmp_path / "out", "train")
     mcq, open_q = recs
     assert mcq["problem"] == "What colour is the mug?\nA. red\nB. blue\nC. green\nD. white"
-    assert mcq["options"] == ["red", "blue", "green", "white"] and mcq["answer"] == "B"
-    assert open_q["options"] is None and open_q["problem"] == "How many birds are on the wire?"
-    assert mcq["pass_rate"] == 0.25 and mcq["predictions"] == ["B", "A"]  # extra columns pass through
+    assert mcq["options"] == ["red", "blue", "green", "white"]
+    assert mcq["answer"] == "B"
+    assert open_q["options"] is None
+    assert open_q["problem"] == "How many birds are on the wire?"
+    assert mcq["pass_rate"] == 0.25
+    assert mcq["predictions"] == ["B", "A"]  # extra columns pass through
     assert load_image(mcq["images"][0]).getpixel((0, 0)) == (255, 0, 0)
     stored = json.loads(target.read_text().splitlines()[0])["images"][0]
     assert stored.startswith("images/")  # relative: the folder can move
     import_rows(str(src.parent), tmp_path / "out", as_split="validation", limit=1)  # another split, same folder
-    assert len(load_records(tmp_path / "out", "train")) == 2 and len(load_records(tmp_path / "out", "validation")) == 1
+    assert len(load_records(tmp_path / "out", "train")) == 2
+    assert len(load_records(tmp_path / "out", "validation")) == 1
     assert len(list((tmp_path / "out" / "images").iterdir())) == 2  # the shared image is stored once
 
 
@@ -86,9 +83,11 @@ def test_import_the_papers_stage1_files_and_a_saved_dataset(tmp_path):
     assert [r["id"] for r in load_records(tmp_path / "p", "validation")] == ["val_1"]
     recs = load_records(tmp_path / "p", "train")
     assert [r["id"] for r in recs] == ["train_00009", "train_00009-2"]  # two MCQs about one image stay apart
-    assert recs[0]["answer"] == "C" and recs[0]["options"][2] == "above"
+    assert recs[0]["answer"] == "C"
+    assert recs[0]["options"][2] == "above"
     assert recs[0]["problem"].startswith("Where is the lamp relative to the sofa?\nA. left")
-    assert "Respond using only" not in recs[0]["problem"] and "<image>" not in recs[0]["problem"]
+    assert "Respond using only" not in recs[0]["problem"]
+    assert "<image>" not in recs[0]["problem"]
 
     text = datasets.DatasetDict({"train": datasets.Dataset.from_dict(
         {"problem": ["What is 3 + 4 * 2?", "Solve x + 1 = 3."], "answer": ["\\boxed{11}", "2"], "source": ["orz", "orz"]})})
@@ -96,7 +95,9 @@ def test_import_the_papers_stage1_files_and_a_saved_dataset(tmp_path):
     import_rows(str(tmp_path / "saved"), tmp_path / "t")
     recs = load_records(tmp_path / "t", "train")
     assert [r["capability"] for r in recs] == ["text_reasoning"] * 2  # no images
-    assert recs[0]["answer"] == "11" and recs[0]["source"] == "orz" and len({r["id"] for r in recs}) == 2
+    assert recs[0]["answer"] == "11"
+    assert recs[0]["source"] == "orz"
+    assert len({r["id"] for r in recs}) == 2
 
 
 @pytest.mark.parametrize("row, msg", [
@@ -113,7 +114,8 @@ def test_import_errors_name_the_row(tmp_path, row, msg):
     with pytest.raises(SeethinkError, match=msg) as e:
         import_rows(str(tmp_path / "rows.parquet"), tmp_path / "out")
     assert "rows.parquet: row 0" in str(e.value)
-    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*"))
+    assert not (tmp_path / "out").exists()
+    assert not list(tmp_path.glob(".out*"))
 
 
 def test_rows_that_are_not_objects_are_refused_by_every_reader(tmp_path):
@@ -141,9 +143,10 @@ def test_import_image_rows_need_a_capability(tmp_path):
     (tmp_path / "rows.jsonl").write_text(json.dumps({"problem": "q?", "answer": "1", "images": ["x.png"]}) + "\n")
     with pytest.raises(SeethinkError, match="--capability"):
         import_rows(str(tmp_path / "rows.jsonl"), tmp_path / "out")
-    p = run("data", "import", tmp_path / "rows.jsonl", "--out", tmp_path / "out", "--capability", "visual_reasoning",
+    p = seethink("data", "import", tmp_path / "rows.jsonl", "--out", tmp_path / "out", "--capability", "visual_reasoning",
             "--as-split", "validation")
-    assert "1 records written" in p.stdout and (tmp_path / "out" / "validation.jsonl").is_file()
+    assert "1 records written" in p.stdout
+    assert (tmp_path / "out" / "validation.jsonl").is_file()
 
 
 # ---------------------------------------------------------------- synth-perception
@@ -205,23 +208,28 @@ def test_synth_perception_with_an_endpoint(stub, tmp_path):
     summary = synth_perception(str(src), tmp_path / "mcq", gen, seed=1, limit=6)
     assert len(server.requests) == 6
     summary = synth_perception(str(src), tmp_path / "mcq", gen, seed=1)  # the first six come from the cache
-    assert len(server.requests) == 10 and all("image_url" not in json.dumps(r) for r in server.requests)
-    assert summary["captions"] == 10 and summary["mcqs"] == 8
+    assert len(server.requests) == 10
+    assert all("image_url" not in json.dumps(r) for r in server.requests)
+    assert summary["captions"] == 10
+    assert summary["mcqs"] == 8
     assert summary["skipped"] == {"no JSON object": 1, "repeated options": 1}
     recs = load_records(tmp_path / "mcq", "train")
     assert Counter(r["answer"] for r in recs) == {"A": 2, "B": 2, "C": 2, "D": 2}  # the generator always said A
     for r in recs:
         assert r["options"]["ABCD".index(r["answer"])] == r["caption"].split()[1]  # the gold option is the colour
-        assert r["capability"] == "perception" and r["caption"] and load_image(r["images"][0])
+        assert r["capability"] == "perception"
+        assert r["caption"]
+        assert load_image(r["images"][0])
     skipped = [json.loads(line) for line in (tmp_path / "mcq" / "skipped.jsonl").read_text().splitlines()]
     assert {s["id"] for s in skipped} == {"docci-3", "docci-7"}
 
 
 def test_synth_perception_survives_a_generator_that_writes_nonsense(tiny_text_lm_dir, tmp_path):
     src = caption_rows(tmp_path, 3)
-    p = run("data", "synth-perception", src, "--generator", tiny_text_lm_dir, "--out", tmp_path / "mcq",
+    p = seethink("data", "synth-perception", src, "--generator", tiny_text_lm_dir, "--out", tmp_path / "mcq",
             "--max-new-tokens", 12, check=False)
-    assert p.returncode == 2 and one_error_line(p.stderr).startswith("seethink: error: generator local:")
+    assert p.returncode == 2
+    assert one_error_line(p.stderr).startswith("seethink: error: generator local:")
     assert "no usable MCQ in 3 replies (no JSON object: 3)" in p.stderr
     assert len((tmp_path / "mcq" / "skipped.jsonl").read_text().splitlines()) == 3
     assert not (tmp_path / "mcq" / "train.jsonl").exists()
@@ -229,12 +237,14 @@ def test_synth_perception_survives_a_generator_that_writes_nonsense(tiny_text_lm
 
 def test_synth_cli_argument_errors(tmp_path):
     src = caption_rows(tmp_path, 2)
-    p = run("data", "synth-perception", src, "--generator", "http://127.0.0.1:9/v1", "--out", tmp_path / "o", check=False)
-    assert p.returncode == 2 and "--generator-model" in p.stderr
+    p = seethink("data", "synth-perception", src, "--generator", "http://127.0.0.1:9/v1", "--out", tmp_path / "o", check=False)
+    assert p.returncode == 2
+    assert "--generator-model" in p.stderr
     (tmp_path / "bad.jsonl").write_text(json.dumps({"image": "img/0.png"}) + "\n")
-    p = run("data", "synth-perception", tmp_path / "bad.jsonl", "--generator", "http://127.0.0.1:9/v1",
+    p = seethink("data", "synth-perception", tmp_path / "bad.jsonl", "--generator", "http://127.0.0.1:9/v1",
             "--generator-model", "m", "--out", tmp_path / "o", check=False)
-    assert p.returncode == 2 and "bad.jsonl:1: no caption" in p.stderr
+    assert p.returncode == 2
+    assert "bad.jsonl:1: no caption" in p.stderr
 
 
 # ---------------------------------------------------------------- filters
@@ -313,16 +323,17 @@ def test_blind_and_keep_rule_with_an_endpoint(stub, tmp_path):
 
 
 def test_filter_cli_with_a_tiny_local_model(world_dir, tiny_model_dir, tmp_path):
-    p = run("data", "filter", world_dir / "perception", "--split", "validation", "--out", tmp_path / "f",
+    p = seethink("data", "filter", world_dir / "perception", "--split", "validation", "--out", tmp_path / "f",
             "--dedup", "--blind", tiny_model_dir, "--keep-model", tiny_model_dir, "--max-new-tokens", 8)
     report = json.loads((tmp_path / "f" / "filter_report.json").read_text())
     assert [f["filter"] for f in report["filters"]] == ["dedup", "blind", "keep-rule"]
     kept = (tmp_path / "f" / "validation.jsonl").read_text().splitlines()
     dropped = (tmp_path / "f" / "dropped.jsonl").read_text().splitlines()
-    assert len(kept) + len(dropped) == report["records"] == 28 and report["kept"] == len(kept)
+    assert len(kept) + len(dropped) == report["records"] == 28
+    assert report["kept"] == len(kept)
     assert "keep-rule: kept" in p.stdout
     cache_lines = len((tmp_path / "f" / "filter_cache.jsonl").read_text().splitlines())
-    run("data", "filter", world_dir / "perception", "--split", "validation", "--out", tmp_path / "f",
+    seethink("data", "filter", world_dir / "perception", "--split", "validation", "--out", tmp_path / "f",
         "--dedup", "--blind", tiny_model_dir, "--keep-model", tiny_model_dir, "--max-new-tokens", 8)
     assert len((tmp_path / "f" / "filter_cache.jsonl").read_text().splitlines()) == cache_lines  # nothing asked twice
 
@@ -337,9 +348,10 @@ def test_filter_cli_with_a_tiny_local_model(world_dir, tiny_model_dir, tmp_path)
     (["--pass-rate", "0:1"], "has no pass_rate"),
 ])
 def test_filter_cli_errors(world_dir, tmp_path, args, msg):
-    p = run("data", "filter", world_dir / "perception", "--split", "validation", "--out", tmp_path / "f", *args,
+    p = seethink("data", "filter", world_dir / "perception", "--split", "validation", "--out", tmp_path / "f", *args,
             check=False)
-    assert p.returncode == 2 and msg in one_error_line(p.stderr)
+    assert p.returncode == 2
+    assert msg in one_error_line(p.stderr)
     assert not (tmp_path / "f").exists()  # nothing written, not even the folder
 
 
@@ -372,7 +384,7 @@ def test_imported_paper_data_trains_and_evaluates(world_dir, tmp_path):
             src.mkdir(parents=True, exist_ok=True)
             pq.write_table(pa.Table.from_pylist(paper_rows(load_records(world_dir / cap, split)[:n])),
                            src / f"{split}-00000-of-00001.parquet")
-            run("data", "import", src.parent, "--split", split, "--out", tmp_path / "paper" / cap)
+            seethink("data", "import", src.parent, "--split", split, "--out", tmp_path / "paper" / cap)
     imported = load_records(tmp_path / "paper" / "perception", "train")
     world = load_records(world_dir / "perception", "train")[:40]
     assert [(r["problem"], r["answer"], r["options"]) for r in imported] == \
@@ -381,7 +393,7 @@ def test_imported_paper_data_trains_and_evaluates(world_dir, tmp_path):
             "--set", "eval.limit=8"]
     for k in range(3):
         args += ["--set", f"stages.{k}.steps=2", "--set", f"stages.{k}.batch_size=8", "--set", f"stages.{k}.num_generations=4"]
-    p = run(*args)
+    p = seethink(*args)
     assert "after visual_reasoning: perception" in p.stdout
     summary = json.loads((tmp_path / "runs" / "staged" / "stages" / "3-visual_reasoning" / "eval" / "summary.json").read_text())
     assert set(summary["capability"]) == {"perception", "text_reasoning", "visual_reasoning"}

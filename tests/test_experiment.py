@@ -15,13 +15,15 @@ PAPER = load_study(Path(__file__).resolve().parents[1] / "experiments" / "paper"
 
 def test_paired_difference_and_t_interval():
     p = paired({0: 0.5, 1: 0.6, 2: 0.7}, {0: 0.4, 1: 0.4, 2: 0.6, 3: 0.9})  # seed 3 has no partner
-    assert p["seeds"] == [0, 1, 2] and p["mean"] == pytest.approx(0.4 / 3)
+    assert p["seeds"] == [0, 1, 2]
+    assert p["mean"] == pytest.approx(0.4 / 3)
     sd = 0.0577350269  # of the differences 0.1, 0.2, 0.1
     half = 4.303 * sd / 3 ** 0.5
     assert p["ci95"] == pytest.approx([0.4 / 3 - half, 0.4 / 3 + half])
     assert paired({0: 110.0}, {0: 100.0}, relative=True)["mean"] == pytest.approx(10.0)
     assert paired({0: 1.0}, {1: 1.0})["n"] == 0
-    assert t975(3) == 3.182 and t975(12) == 2.228  # between entries: the wider value
+    assert t975(3) == 3.182
+    assert t975(12) == 2.228  # between entries: the wider value
 
 
 @pytest.mark.parametrize("ci, direction, expected", [
@@ -44,11 +46,15 @@ def test_claims_from_hand_made_results():
             "merged": {s: row("merged", s, 0.4, 0.62 + 0.001 * s, think=20.0) for s in range(3)}}
     base = {"vr_perception_share": 0.83, "vr_perception_share_ci95": [0.79, 0.87], "vr_errors": 300}
     claims = {c["claim"]: c for c in evaluate_claims(PAPER, base, runs)}
-    assert claims["1"]["verdict"] == "reproduced" and "83.0%" in claims["1"]["miniature"]
-    assert claims["2b"]["verdict"] == "reproduced" and claims["2b"]["estimate"] == pytest.approx(0.11)
+    assert claims["1"]["verdict"] == "reproduced"
+    assert "83.0%" in claims["1"]["miniature"]
+    assert claims["2b"]["verdict"] == "reproduced"
+    assert claims["2b"]["estimate"] == pytest.approx(0.11)
     assert claims["2a"]["verdict"] == "not reproduced (opposite direction)"
-    assert claims["3"]["verdict"] == "reproduced" and claims["3"]["estimate"] == pytest.approx(-15.0)
-    assert claims["5"]["verdict"] == "not run" and claims["6c"]["verdict"] == "not run"
+    assert claims["3"]["verdict"] == "reproduced"
+    assert claims["3"]["estimate"] == pytest.approx(-15.0)
+    assert claims["5"]["verdict"] == "not run"
+    assert claims["6c"]["verdict"] == "not run"
     assert evaluate_claims(PAPER, None, {})[0]["verdict"] == "not run"
 
 
@@ -61,23 +67,29 @@ def test_tiny_study_end_to_end_and_resume(world_dir, tmp_path):
     results = sorted(f.name for f in (tmp_path / "xp" / "results").glob("*.json"))
     assert results == ["base.json", "merged-s0.json", "staged-s0.json"]
     staged = json.loads((tmp_path / "xp" / "results" / "staged-s0.json").read_text())
-    assert staged["steps"] == 5 and [s["name"] for s in staged["stages"]] == ["perception", "text_reasoning",
-                                                                              "visual_reasoning"]
-    assert staged["split"] == "validation" and staged["n"]["visual_reasoning"] == 28
+    assert staged["steps"] == 5
+    assert [s["name"] for s in staged["stages"]] == ["perception", "text_reasoning", "visual_reasoning"]
+    assert staged["split"] == "validation"
+    assert staged["n"]["visual_reasoning"] == 28
     report = (tmp_path / "xp" / "reproduction.md").read_text()
-    assert "| 2a | Staged beats merged on visual reasoning |" in report and "Indicative only" in report
+    assert "| 2a | Staged beats merged on visual reasoning |" in report
+    assert "Indicative only" in report
     assert (tmp_path / "xp" / "accuracy.png").stat().st_size > 10_000
     again = subprocess.run(args, capture_output=True, text=True, timeout=900)
-    assert again.returncode == 0 and again.stdout.count("done, skipped") == 2
+    assert again.returncode == 0
+    assert again.stdout.count("done, skipped") == 2
     (tmp_path / "xp" / "results" / "merged-s0.json").unlink()
     only_report = subprocess.run(args + ["--report-only"], capture_output=True, text=True, timeout=300)
-    assert only_report.returncode == 0 and "training" not in only_report.stdout
+    assert only_report.returncode == 0
+    assert "training" not in only_report.stdout
     report = (tmp_path / "xp" / "reproduction.md").read_text()
-    assert "Partial: 1 of 2 planned runs finished" in report and "| 2a | Staged beats merged on visual reasoning | " \
-        "+1.1 to +3.8 avg | not run | not run |" in report
+    assert "Partial: 1 of 2 planned runs finished" in report
+    assert "| 2a | Staged beats merged on visual reasoning | " "+1.1 to +3.8 avg | not run | not run |" in report
 
 
 def test_unknown_configuration_is_one_line(tmp_path):
     p = subprocess.run([sys.executable, "-m", "seethink", "experiment", "paper", "--only", "stagd", "--out",
                         str(tmp_path)], capture_output=True, text=True, timeout=300)
-    assert p.returncode == 2 and "unknown configuration(s) stagd" in p.stderr and "Traceback" not in p.stderr
+    assert p.returncode == 2
+    assert "unknown configuration(s) stagd" in p.stderr
+    assert "Traceback" not in p.stderr

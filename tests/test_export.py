@@ -38,19 +38,24 @@ def test_parquet_rows_are_the_stage_schedule(exported, world_dir):
         prompts = stage.batch_size // stage.num_generations * 2  # two GPUs
         assert len(train) == stage.steps * prompts
         row = train[0]
-        assert row["data_source"] == f"seethink/{stage.name}" and row["reward_model"]["ground_truth"] == row["ground_truth"]
+        assert row["data_source"] == f"seethink/{stage.name}"
+        assert row["reward_model"]["ground_truth"] == row["ground_truth"]
         assert row["prompt"][0]["content"].startswith(row["problem"])
         if stage.name == "text_reasoning":
-            assert "images" not in train.column_names and "<image>" not in row["problem"]
+            assert "images" not in train.column_names
+            assert "<image>" not in row["problem"]
         else:
-            assert row["problem"].startswith("<image>") and row["images"][0].size == (64, 64)  # decodes as an image
+            assert row["problem"].startswith("<image>")
+            assert row["images"][0].size == (64, 64)  # decodes as an image
             first = load_records(world_dir / stage.name, "train")  # the image bytes are the file's own
             assert train.cast_column("images", datasets.List(datasets.Image(decode=False)))[0]["images"][0]["bytes"] in \
                 {open(p, "rb").read() for r in first for p in r["images"]}
         config = yaml.safe_load((d / "easyr1.yaml").read_text())
-        assert config["data"]["rollout_batch_size"] == prompts and config["trainer"]["max_steps"] == stage.steps
+        assert config["data"]["rollout_batch_size"] == prompts
+        assert config["trainer"]["max_steps"] == stage.steps
         assert config["worker"]["actor"]["model"]["freeze_vision_tower"] == stage.freeze_vision
-        assert config["worker"]["rollout"]["n"] == stage.num_generations and config["data"]["shuffle"] is False
+        assert config["worker"]["rollout"]["n"] == stage.num_generations
+        assert config["data"]["shuffle"] is False
         assert len(datasets.Dataset.from_parquet(str(d / "val.parquet"))) == 5  # the stage's own validation split, eval.limit rows
 
 
@@ -164,7 +169,10 @@ def test_gpu_recipes_export_from_the_cli(world_dir, tmp_path):
     assert p.returncode == 0, p.stderr
     config = yaml.safe_load((tmp_path / "x" / "stages" / "1-perception" / "easyr1.yaml").read_text())
     # 320 completions per device x 8 GPUs / group 5 = the paper's 512 prompts per round, updated 128 at a time
-    assert config["data"]["rollout_batch_size"] == 512 and config["worker"]["actor"]["global_batch_size"] == 128
-    assert config["trainer"]["max_steps"] == 1 and config["worker"]["actor"]["ppo_epochs"] == 1  # 4 updates = 1 round
-    assert config["algorithm"]["kl_coef"] == 0.01 and config["worker"]["actor"]["optim"]["lr"] == 1e-6
+    assert config["data"]["rollout_batch_size"] == 512
+    assert config["worker"]["actor"]["global_batch_size"] == 128
+    assert config["trainer"]["max_steps"] == 1
+    assert config["worker"]["actor"]["ppo_epochs"] == 1  # 4 updates = 1 round
+    assert config["algorithm"]["kl_coef"] == 0.01
+    assert config["worker"]["actor"]["optim"]["lr"] == 1e-6
     assert config["data"]["max_response_length"] == 2048

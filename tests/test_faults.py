@@ -21,6 +21,7 @@ import pytest
 
 from seethink.cli import main
 from seethink.miniature.base import base_path
+from conftest import seethink
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
@@ -165,7 +166,9 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, world_dir, tmp_pa
     err = [line for line in capsys.readouterr().err.splitlines()
            if line.strip() and not line.startswith("Loading weights")]  # transformers' own bar when a model loads
     assert code == 2
-    assert len(err) == 1 and err[0].startswith("seethink: error: ") and msg in err[0], err
+    assert len(err) == 1, err
+    assert err[0].startswith("seethink: error: "), err
+    assert msg in err[0], err
     written = _files(tmp_path) - before
     assert not written, f"{case} wrote {sorted(written)}"
 
@@ -183,13 +186,6 @@ def test_pathological_gold_answers_are_scored_quickly(world_dir, tmp_path):
 
 
 # ---------------------------------------------------------------- kill and rerun
-
-def seethink(*args, cwd=None):
-    p = subprocess.run([sys.executable, "-m", "seethink", *map(str, args)], capture_output=True, text=True,
-                       timeout=900, cwd=cwd)
-    assert p.returncode == 0, f"exit {p.returncode}\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}"
-    return p
-
 
 def kill_during(args, when, cwd=None, timeout: float = 300) -> float:
     """Run the command and SIGKILL its whole process group when `when` (seconds, or a predicate polled every
@@ -245,7 +241,8 @@ def test_pretrain_killed_mid_run_resumes_to_identical_weights(tmp_path):
     p = seethink(*args, tmp_path / "b")
     assert json.loads((tmp_path / "b" / "pretrain_stats.json").read_text())["resumed"], p.stdout
     assert (tmp_path / "b" / "model.safetensors").read_bytes() == (tmp_path / "ref" / "model.safetensors").read_bytes()
-    assert not work.exists() and not leftovers(tmp_path)
+    assert not work.exists()
+    assert not leftovers(tmp_path)
 
 
 @pytest.mark.slow
@@ -260,7 +257,8 @@ def test_grpo_stage_killed_after_an_in_stage_checkpoint_resumes_exactly(world_di
     stage = "stage3-only/stages/1-visual_reasoning"
     ckpt = tmp_path / "b" / stage / "work" / "checkpoint-4" / "trainer_state.json"
     kill_during(args(tmp_path / "b"), ckpt.is_file)
-    assert list(ckpt.parents[1].glob("checkpoint-*")) and not (tmp_path / "b" / stage / "checkpoint").exists()
+    assert list(ckpt.parents[1].glob("checkpoint-*"))
+    assert not (tmp_path / "b" / stage / "checkpoint").exists()
     seethink(*args(tmp_path / "b"))
     ref, got = tmp_path / "ref" / stage, tmp_path / "b" / stage
     assert (got / "metrics.jsonl").read_text() == (ref / "metrics.jsonl").read_text()
@@ -335,7 +333,8 @@ def test_nan_loss_stops_the_stage_and_keeps_earlier_checkpoints(world_dir, tmp_p
     capsys.readouterr()
     assert main(["train", *argv]) == 2
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("seethink: error:")]
-    assert len(err) == 1 and "stage text_reasoning: loss became NaN/inf at step 3" in err[0]
+    assert len(err) == 1
+    assert "stage text_reasoning: loss became NaN/inf at step 3" in err[0]
     stages = tmp_path / "staged" / "stages"
     assert is_complete(stages / "1-perception")
     assert not (stages / "2-text_reasoning" / "checkpoint").exists()

@@ -2,8 +2,6 @@
 judges, and the CLI path. No network beyond 127.0.0.1."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -12,6 +10,7 @@ from seethink.errors import SeethinkError
 from seethink.eval.attribution import attribute, summarise_attribution
 from seethink.eval.judge import (JudgeRequest, LocalJudge, OpenAIJudge, VerdictCache, cached, make_judge,
                                  parse_verdict)
+from conftest import seethink
 
 
 @pytest.mark.parametrize("reply, verdict", [
@@ -71,12 +70,15 @@ def test_endpoint_judge_attributes_by_its_replies_and_caches_them(stub, vr, tmp_
     # what went over the wire: the model, temperature 0, the image as a PNG data URL, the key, gold answer
     # requests run concurrently: find record 0's by its caption (problems repeat across records, scenes don't)
     req = next(r for r in server.requests if vr[0]["caption"] in r["messages"][0]["content"][1]["text"])
-    assert req["model"] == "stub-judge" and req["temperature"] == 0
+    assert req["model"] == "stub-judge"
+    assert req["temperature"] == 0
     image = req["messages"][0]["content"][0]
-    assert image["type"] == "image_url" and image["image_url"]["url"].startswith("data:image/png;base64,")
+    assert image["type"] == "image_url"
+    assert image["image_url"]["url"].startswith("data:image/png;base64,")
     assert server.headers[0]["Authorization"] == "Bearer sk-test"
     text = req["messages"][0]["content"][1]["text"]
-    assert vr[0]["problem"] in text and f"Correct answer: {vr[0]['answer']}" in text
+    assert vr[0]["problem"] in text
+    assert f"Correct answer: {vr[0]['answer']}" in text
 
     # a rerun reads every reply from the cache; a torn last line (a killed run) is ignored
     n = len(server.requests)
@@ -84,7 +86,8 @@ def test_endpoint_judge_attributes_by_its_replies_and_caches_them(stub, vr, tmp_
         f.write('{"key": "abc", "rep')
     again = attribute(vr, [False] * len(vr), no_answerer, "judge", completions=completions,
                       judge=cached(judge, VerdictCache(cache_file)))
-    assert len(server.requests) == n == len(vr) and again == verdicts
+    assert len(server.requests) == n == len(vr)
+    assert again == verdicts
     # a different judge (another model name) is not served from that cache
     other = OpenAIJudge(server.url, "another-judge", api_key_env="STUB_KEY")
     attribute(vr[:3], [False] * 3, no_answerer, "judge", completions=completions[:3],
@@ -113,7 +116,8 @@ def test_endpoint_failures_are_one_line_errors(stub, kw, msg):
     server = stub(**kw)
     with pytest.raises(SeethinkError, match=msg) as e:
         OpenAIJudge(server.url, "stub", retries=0)([JudgeRequest("q?", "3", "\\boxed{4}")])
-    assert server.url in str(e.value) and "\n" not in str(e.value)
+    assert server.url in str(e.value)
+    assert "\n" not in str(e.value)
 
 
 def test_unreachable_endpoint_is_a_one_line_error():
@@ -152,29 +156,26 @@ def test_local_vlm_judge_told_not_to_look(tiny_model_dir, vr, tmp_path):
 
 def test_local_text_only_judge(tiny_text_lm_dir, vr):
     judge = make_judge(str(tiny_text_lm_dir))
-    assert not judge.sees_images and judge.processor is None
+    assert not judge.sees_images
+    assert judge.processor is None
     replies = judge([JudgeRequest("q?", "3", "\\boxed{4}", "a red circle", vr[0]["images"][0])] * 2)
-    assert len(replies) == 2 and replies[0] == replies[1]  # greedy
-
-
-def run(*args, check=True):
-    p = subprocess.run([sys.executable, "-m", "seethink", *map(str, args)], capture_output=True, text=True, timeout=600)
-    if check and p.returncode != 0:
-        raise AssertionError(f"exit {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}")
-    return p
+    assert len(replies) == 2
+    assert replies[0] == replies[1]  # greedy
 
 
 def test_cli_eval_with_an_endpoint_judge(stub, world_dir, tmp_path):
     server = stub(lambda text: "REASONING")
-    run("eval", "--data", world_dir, "--limit", 10, "--max-new-tokens", 24, "--judge", server.url,
+    seethink("eval", "--data", world_dir, "--limit", 10, "--max-new-tokens", 24, "--judge", server.url,
         "--judge-model", "stub", "--out", tmp_path / "ev")
     summary = json.loads((tmp_path / "ev" / "summary.json").read_text())
     verdicts = [json.loads(line) for line in (tmp_path / "ev" / "attribution.jsonl").read_text().splitlines()]
     judged = [v for v in verdicts if v["method"] == "judge"]
-    assert judged and all(v["cause"] == "reasoning" for v in judged)
+    assert judged
+    assert all(v["cause"] == "reasoning" for v in judged)
     assert len(server.requests) == len(judged)  # only image questions outside perception go to the judge
     assert {v["method"] for v in verdicts} <= {"judge", "no-image", "perception-question"}
-    assert summary["judge"].startswith("openai:") and summary["attribution"]["all"]["errors"] == len(verdicts)
+    assert summary["judge"].startswith("openai:")
+    assert summary["attribution"]["all"]["errors"] == len(verdicts)
     assert len((tmp_path / "ev" / "judge_cache.jsonl").read_text().splitlines()) == len(judged)
 
 
@@ -184,5 +185,7 @@ def test_cli_eval_with_an_endpoint_judge(stub, world_dir, tmp_path):
     (["--judge", "http://localhost:1/v1"], "needs --judge-model"),
 ])
 def test_cli_judge_argument_errors(world_dir, args, msg):
-    p = run("eval", "--data", world_dir, *args, check=False)
-    assert p.returncode == 2 and msg in p.stderr and "Traceback" not in p.stderr
+    p = seethink("eval", "--data", world_dir, *args, check=False)
+    assert p.returncode == 2
+    assert msg in p.stderr
+    assert "Traceback" not in p.stderr

@@ -30,7 +30,8 @@ def test_mcq_prior_takes_the_better_of_letter_and_option_text():
 
 def test_bootstrap_ci_brackets_the_mean_and_shrinks_with_n():
     lo, hi = bootstrap_ci([0, 1] * 50)
-    assert lo < 0.5 < hi and hi - lo < 0.25
+    assert lo < 0.5 < hi
+    assert hi - lo < 0.25
     lo2, hi2 = bootstrap_ci([0, 1] * 500)
     assert hi2 - lo2 < hi - lo
     assert bootstrap_ci([1, 1, 1]) == (1.0, 1.0)

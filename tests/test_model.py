@@ -33,7 +33,8 @@ def test_tokenizer_keeps_format_tokens_whole(tiny_model_dir):
     tok = proc.tokenizer
     ids = tok("<think>2 + 3 = 5.</think>\\boxed{5}", add_special_tokens=False)["input_ids"]
     toks = tok.convert_ids_to_tokens(ids)
-    assert toks[0] == "<think>" and "</think>" in toks
+    assert toks[0] == "<think>"
+    assert "</think>" in toks
     assert tok.decode(ids) == "<think>2 + 3 = 5.</think>\\boxed{5}"
     assert tok.padding_side == "left"
     # TRL decodes completions with skip_special_tokens=True: the think tags must survive it
@@ -56,7 +57,8 @@ def test_generation_never_emits_the_image_token(tiny_model_dir, world_dir):
     model, proc = load_model(tiny_model_dir, device="cpu")
     recs = load_records(world_dir / "perception", "test")[:4]
     outs = gen(model, proc, recs, max_new_tokens=8, do_sample=True, num_return_sequences=2)
-    assert len(outs) == 4 and all(len(o) == 2 for o in outs)
+    assert len(outs) == 4
+    assert all(len(o) == 2 for o in outs)
     assert not any("<image>" in c.text for o in outs for c in o)
 
 

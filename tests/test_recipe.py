@@ -20,7 +20,8 @@ def test_recipes_exist():
 @pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
 def test_every_shipped_recipe_validates(path):
     r = load_recipe(path)
-    assert r.stages and r.name
+    assert r.stages
+    assert r.name
 
 
 def test_staged_recipe_is_the_paper_curriculum():
@@ -55,7 +56,10 @@ def test_merged_follows_overrides_of_the_staged_file(tmp_path):
 
 def test_set_overrides():
     r = load_recipe(RECIPES / "staged.yaml", ["stages.0.steps=2", "stages.2.lr=1e-6", "name=smoke", "eval.limit=5"])
-    assert r.stages[0].steps == 2 and r.stages[2].lr == 1e-6 and r.name == "smoke" and r.eval.limit == 5
+    assert r.stages[0].steps == 2
+    assert r.stages[2].lr == 1e-6
+    assert r.name == "smoke"
+    assert r.eval.limit == 5
     m = load_recipe(RECIPES / "merged.yaml", ["stages.0.steps=3"])
     assert m.stages[0].steps == 3
 
@@ -92,7 +96,8 @@ BASE = "name: x\nstages:\n  - name: a\n    data: [{path: perception}]\n"
 def test_bad_recipes_name_the_field(tmp_path, extra, msg):
     with pytest.raises(SeethinkError, match=msg) as e:
         load_recipe(write(tmp_path, BASE + extra))
-    assert "\n" not in str(e.value) and "r.yaml" in str(e.value)
+    assert "\n" not in str(e.value)
+    assert "r.yaml" in str(e.value)
 
 
 @pytest.mark.parametrize("text,msg", [
@@ -126,7 +131,8 @@ def test_precision_auto_is_fp32_without_a_gpu():
     from seethink.train.trl_config import use_bf16
 
     assert use_bf16("auto") == (torch.cuda.is_available() and torch.cuda.is_bf16_supported())
-    assert use_bf16("bf16") and not use_bf16("fp32")
+    assert use_bf16("bf16")
+    assert not use_bf16("fp32")
 
 
 def test_curriculum_recipes_derive_from_staged():
@@ -137,7 +143,8 @@ def test_curriculum_recipes_derive_from_staged():
     assert all(s.ordering == "difficulty" and s.difficulty_schedule == "once" for s in cxd.stages)
     (d,) = load_recipe(RECIPES / "difficulty.yaml").stages
     (m,) = load_recipe(RECIPES / "merged.yaml").stages
-    assert d.ordering == "difficulty" and (d.steps, d.batch_size, d.data) == (m.steps, m.batch_size, m.data)
+    assert d.ordering == "difficulty"
+    assert (d.steps, d.batch_size, d.data) == (m.steps, m.batch_size, m.data)
 
 
 @pytest.mark.parametrize("text,msg", [
@@ -186,8 +193,12 @@ def test_the_gpu_recipes_use_the_papers_batching():
 def test_the_null_control_is_the_same_recipe_with_shuffled_rewards():
     r = load_recipe(RECIPES / "staged.yaml")
     n = null_control(r)
-    assert n.shuffle_rewards and not r.shuffle_rewards and n.name == "staged-null"
-    assert n.stages == r.stages and n.seed == r.seed and n.model == r.model
+    assert n.shuffle_rewards
+    assert not r.shuffle_rewards
+    assert n.name == "staged-null"
+    assert n.stages == r.stages
+    assert n.seed == r.seed
+    assert n.model == r.model
     assert null_control(n) is n
 
 

@@ -119,8 +119,11 @@ def test_symbolic_worker_is_killed_at_the_deadline_and_replaced(monkeypatch):
         c.warm()
         # the answer does not arrive before the deadline (simulated: a real 0.1 ms deadline races the worker)
         monkeypatch.setattr(c._conn, "poll", lambda timeout: False)
-        assert c.decide("\\frac{1}{2}", "0.5") is None and c.kills == 1 and c._proc is None
-        assert c.equal("\\frac{1}{2}", "1/2") is True and c.kills == 1  # a fresh worker answered
+        assert c.decide("\\frac{1}{2}", "0.5") is None
+        assert c.kills == 1
+        assert c._proc is None
+        assert c.equal("\\frac{1}{2}", "1/2") is True
+        assert c.kills == 1  # a fresh worker answered
         c._proc.kill()  # a worker that died between calls is replaced too
         c._proc.join(5)
         assert c.equal("\\frac{1}{2}", "1/2") is True
@@ -148,7 +151,8 @@ def test_a_timed_out_comparison_is_not_remembered_as_wrong(monkeypatch):
     calls = _undecided_first(monkeypatch, 1)
     assert mathcheck.equivalent("\\frac{3}{7}", "6/14") is False
     assert mathcheck.equivalent("\\frac{3}{7}", "6/14") is True  # decided now, not the cached timeout
-    assert mathcheck.equivalent("\\frac{3}{7}", "6/14") is True and len(calls) == 2  # the verdict is cached
+    assert mathcheck.equivalent("\\frac{3}{7}", "6/14") is True
+    assert len(calls) == 2  # the verdict is cached
 
 
 def test_a_pair_that_times_out_twice_is_not_tried_again(monkeypatch):

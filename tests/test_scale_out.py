@@ -31,7 +31,8 @@ def test_accelerate_configs_resolve_to_a_launch_environment(name, expected):
 
     args = launch_command_parser().parse_args(["--config_file", str(CONFIGS / name), "-m", "seethink", "train"])
     args, _, _ = _validate_launch_command(args)
-    assert args.num_processes == 8 and args.mixed_precision == "bf16"
+    assert args.num_processes == 8
+    assert args.mixed_precision == "bf16"
     if args.use_deepspeed:
         args.deepspeed_fields_from_accelerate_config = ""
         _, env = prepare_deepspeed_cmd_env(args)
@@ -58,7 +59,8 @@ def test_vllm_rollouts_are_a_recipe_switch():
 def test_vllm_without_vllm_fails_before_training(world_dir, tmp_path):
     p = subprocess.run([sys.executable, "-m", "seethink", "train", "--set", f"data={world_dir}", "--set",
                         f"output_dir={tmp_path}", "--set", "rollouts.engine=vllm"], capture_output=True, text=True, timeout=300)
-    assert p.returncode == 2 and "rollouts.engine vllm needs vLLM" in p.stderr
+    assert p.returncode == 2
+    assert "rollouts.engine vllm needs vLLM" in p.stderr
     assert not (tmp_path / "staged").exists()
 
 
@@ -72,7 +74,8 @@ def test_two_process_data_parallel_run_on_cpu(world_dir, tmp_path):
     p = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
                         "-m", "seethink", *args], capture_output=True, text=True, timeout=900, env=env)
     assert p.returncode == 0, p.stderr[-3000:]
-    assert p.stdout.count("done:") == 1 and "over 2 processes" in p.stdout  # one process reports
+    assert p.stdout.count("done:") == 1
+    assert "over 2 processes" in p.stdout  # one process reports
     run = tmp_path / "ddp"
     for stage in ("1-perception", "2-text_reasoning", "3-visual_reasoning"):
         d = run / "stages" / stage
@@ -81,5 +84,6 @@ def test_two_process_data_parallel_run_on_cpu(world_dir, tmp_path):
         assert [row["step"] for row in rows] == [1, 2]
         # each step consumed both processes' prompts: 2 steps x 2 processes x 2 prompts = exactly one pass, not two
         assert rows[-1]["epoch"] == pytest.approx(1.0)
-        assert (d / "eval" / "summary.json").is_file() and not (d / "work").exists()
+        assert (d / "eval" / "summary.json").is_file()
+        assert not (d / "work").exists()
     assert not list(tmp_path.rglob("*.tmp"))

@@ -49,7 +49,8 @@ def test_small_sources_are_cycled_and_the_order_is_seeded(root):
     c = stage_records(stage(weights=(1, 3)), root, 40, 4, seed=1)
     assert [r["id"] for r in a] == [r["id"] for r in b] != [r["id"] for r in c]
     t = Counter(r["id"] for r in a if r["id"].startswith("t"))
-    assert sum(t.values()) == 28 and max(t.values()) - min(t.values()) <= 1  # 7 records cycled 4 times
+    assert sum(t.values()) == 28
+    assert max(t.values()) - min(t.values()) <= 1  # 7 records cycled 4 times
 
 
 def test_difficulty_runs_easy_to_hard_once(root):
@@ -77,9 +78,11 @@ def test_nonfinite_guard_stops_training():
 
     guard, control = NonFiniteGuard(), SimpleNamespace(should_training_stop=False)
     guard.on_log(None, SimpleNamespace(global_step=3), control, logs={"loss": 0.5})
-    assert not control.should_training_stop and guard.bad_step is None
+    assert not control.should_training_stop
+    assert guard.bad_step is None
     guard.on_log(None, SimpleNamespace(global_step=4), control, logs={"loss": float("nan")})
-    assert control.should_training_stop and guard.bad_step == 4
+    assert control.should_training_stop
+    assert guard.bad_step == 4
 
 
 def test_metrics_writer_drops_rows_past_the_resumed_step(tmp_path):
@@ -95,7 +98,8 @@ def test_metrics_writer_drops_rows_past_the_resumed_step(tmp_path):
     resumed.on_train_begin(None, SimpleNamespace(global_step=2), None)
     resumed.on_log(None, SimpleNamespace(global_step=3), None, logs={"reward": 0.9})
     rows = [json.loads(line) for line in path.read_text().splitlines()]
-    assert [r["step"] for r in rows] == [1, 2, 3] and rows[-1]["reward"] == 0.9
+    assert [r["step"] for r in rows] == [1, 2, 3]
+    assert rows[-1]["reward"] == 0.9
 
 
 def test_metrics_are_on_disk_up_to_each_checkpoint_but_not_rewritten_every_step(tmp_path):
@@ -142,7 +146,8 @@ def test_ties_are_broken_by_the_seed_not_the_file(tmp_path):
     write(tmp_path, "p", 40, "perception", pass_rate=lambda i: 0.5)
     st = Stage(name="s", data=[DataSource("p")], ordering="difficulty")
     a, b = (stage_records(st, tmp_path, 40, 4, seed=s) for s in (0, 1))
-    assert [r["id"] for r in a] != [f"p-{i}" for i in range(40)] and [r["id"] for r in a] != [r["id"] for r in b]
+    assert [r["id"] for r in a] != [f"p-{i}" for i in range(40)]
+    assert [r["id"] for r in a] != [r["id"] for r in b]
 
 
 def test_drop_solved_and_unsolved(tmp_path):

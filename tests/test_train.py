@@ -13,6 +13,7 @@ import torch
 from safetensors.torch import load_file
 
 from seethink.models.freeze import is_vision_param
+from conftest import seethink
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 MINIATURE = sorted(p for p in RECIPES.glob("*.yaml"))
@@ -27,14 +28,6 @@ def smoke_args(recipe: Path, world: Path, out: Path, steps: int = 2) -> list[str
     for k in range(n):
         args += ["--set", f"stages.{k}.steps={steps}"]
     return args
-
-
-def seethink(*args, check=True, **kw):
-    p = subprocess.run([sys.executable, "-m", "seethink", *map(str, args)], capture_output=True, text=True,
-                       timeout=900, **kw)
-    if check and p.returncode != 0:
-        raise AssertionError(f"exit {p.returncode}\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
-    return p
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +58,8 @@ def test_every_miniature_recipe_runs_end_to_end(recipe, world_dir, tmp_path, req
         world_dir = request.getfixturevalue("scored_world")
     p = seethink("train", *smoke_args(recipe, world_dir, tmp_path))
     # one bar per stage with a short postfix, no dict of every logged value per step, no upstream deprecations
-    assert "{'loss'" not in p.stdout + p.stderr and "gradient_checkpointing" not in p.stderr
+    assert "{'loss'" not in p.stdout + p.stderr
+    assert "gradient_checkpointing" not in p.stderr
     r = load_recipe(recipe)
     run = tmp_path / r.name
     assert json.loads((run / "eval" / "start" / "summary.json").read_text())["capability"]
@@ -79,7 +73,8 @@ def test_every_miniature_recipe_runs_end_to_end(recipe, world_dir, tmp_path, req
         assert keys <= set(rows[0])
         if stage.algorithm == "grpo":  # a few rollouts kept for reading, with their score
             samples = [json.loads(line) for line in (d / "samples.jsonl").read_text().splitlines()]
-            assert {s["step"] for s in samples} == {1, 2} and all(s["completion"] is not None for s in samples)
+            assert {s["step"] for s in samples} == {1, 2}
+            assert all(s["completion"] is not None for s in samples)
             assert all(s["accuracy_reward"] in (0.0, 1.0) and s["answer"] for s in samples)
         summary = json.loads((d / "eval" / "summary.json").read_text())
         assert set(summary["capability"]) == {"perception", "text_reasoning", "visual_reasoning"}
@@ -98,7 +93,8 @@ def test_vision_frozen_only_in_the_text_stage(world_dir, tmp_path):
     w1, w2, w3 = (_weights(stages / d / "checkpoint") for d in ("1-perception", "2-text_reasoning", "3-visual_reasoning"))
     vision = [k for k in w1 if is_vision_param(k)]
     text = [k for k in w1 if not is_vision_param(k)]
-    assert vision and text
+    assert vision
+    assert text
     assert all(torch.equal(w1[k], w2[k]) for k in vision)
     assert any(not torch.equal(w1[k], w2[k]) for k in text)
     assert any(not torch.equal(w2[k], w3[k]) for k in vision)
@@ -129,7 +125,8 @@ def test_a_different_recipe_cannot_reuse_a_run_folder(world_dir, tmp_path):
     args = smoke_args(RECIPES / "stage3-only.yaml", world_dir, tmp_path, steps=1)
     seethink("train", *args)
     p = seethink("train", *args[:-1], "stages.0.steps=2", check=False)
-    assert p.returncode == 2 and "holds a run of a different recipe" in p.stderr
+    assert p.returncode == 2
+    assert "holds a run of a different recipe" in p.stderr
 
 
 @pytest.mark.parametrize("extra,msg", [
@@ -144,7 +141,8 @@ def test_bad_recipes_fail_before_training(world_dir, tmp_path, extra, msg):
     args = smoke_args(RECIPES / "stage3-only.yaml", world_dir, tmp_path, steps=1)
     p = seethink("train", *args, *extra, check=False)
     assert p.returncode == 2, p.stderr
-    assert msg in p.stderr and "Traceback" not in p.stderr
+    assert msg in p.stderr
+    assert "Traceback" not in p.stderr
 
 
 @pytest.mark.slow
@@ -153,7 +151,8 @@ def test_tensorboard_events_are_kept_in_the_stage_folder(world_dir, tmp_path):
     seethink("train", *smoke_args(recipe, world_dir, tmp_path), "--set", "report_to=tensorboard")
     (stage,) = (tmp_path / "stage3-only" / "stages").iterdir()
     events = list((stage / "tensorboard").rglob("events.out.tfevents.*"))
-    assert events and all(e.stat().st_size > 0 for e in events)
+    assert events
+    assert all(e.stat().st_size > 0 for e in events)
     assert not (stage / "work").exists()
 
 
@@ -164,11 +163,13 @@ def test_report_from_a_run_folder(world_dir, tmp_path):
     seethink("train", *smoke_args(RECIPES / "staged.yaml", world_dir, tmp_path / "runs"))
     p = seethink("report", tmp_path / "runs" / "staged", "--out", tmp_path / "report")
     md = (tmp_path / "report" / "report.md").read_text()
-    assert "report written" in p.stdout and "| staged | perception → text_reasoning → visual_reasoning | 6 |" in md
+    assert "report written" in p.stdout
+    assert "| staged | perception → text_reasoning → visual_reasoning | 6 |" in md
     for name in ("curves.png", "accuracy.png", "lengths.png", "attribution.png"):
         assert f"]({name})" in md
         with Image.open(tmp_path / "report" / name) as im:
-            assert im.size[0] > 400 and im.size[1] > 250
+            assert im.size[0] > 400
+            assert im.size[1] > 250
 
 
 @pytest.mark.slow

@@ -127,7 +127,8 @@ def test_every_gold_answer_recomputed_independently(world_dir, name):
     for split in ("train", "validation", "test"):
         for r in load_records(world_dir / name, split):
             if name == "text_reasoning":
-                assert r["answer"] == word_problem_gold(r["problem"]) and r["images"] == []
+                assert r["answer"] == word_problem_gold(r["problem"])
+                assert r["images"] == []
             elif r["options"]:
                 assert r["options"]["ABCD".index(r["answer"])] == gold(r), r["id"]
                 assert len(set(r["options"])) == 4
@@ -184,4 +185,5 @@ def test_solutions_follow_the_answer_format(world_dir):
     for name in ("perception", "visual_reasoning", "text_reasoning"):
         for r in load_records(world_dir / name, "train"):
             s = score(r["solution"], r["answer"], r["options"])
-            assert s.accuracy == 1.0 and s.format == 1.0, r["id"]
+            assert s.accuracy == 1.0, r["id"]
+            assert s.format == 1.0, r["id"]
