@@ -11,7 +11,7 @@ import yaml
 from seethink.errors import SeethinkError
 from seethink.miniature.world.generate import WorldConfig
 
-SIZE_NAMES = ("tiny", "small", "medium")  # presets of seethink.miniature.tiny.SIZES
+SIZE_NAMES = ("tiny", "tiny-v2", "small", "medium")  # presets of seethink.miniature.tiny.SIZES
 
 
 @dataclass
