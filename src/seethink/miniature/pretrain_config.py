@@ -16,23 +16,26 @@ SIZE_NAMES = ("tiny", "tiny-v2", "small", "medium")  # presets of seethink.minia
 
 @dataclass
 class PretrainConfig:
-    """Everything that fixes the base; saved next to it as `pretrain_config.json`."""
+    """Everything that fixes the base; saved next to it as `pretrain_config.json`. The defaults are the shipped
+    base's (base v2; `configs/base.yaml` spells them out)."""
 
-    size: str = "tiny"
+    size: str = "tiny-v2"
     """Model size preset (`seethink.miniature.tiny.SIZES`)."""
-    patch_size: int = 16
+    patch_size: int = 8
     """Vision-tower patch size in pixels: (image_size / patch_size)² image tokens."""
     seed: int = 0
-    steps: int = 2000
+    steps: int = 5625
     batch_size: int = 48
     lr: float = 2e-3
     warmup_steps: int = 100
     weight_decay: float = 0.01
-    # records drawn from the world per dataset (each seen about steps*batch/total times)
-    mix: dict = field(default_factory=lambda: {"captions": 8000, "perception": 8000, "visual_reasoning": 8000,
-                                               "text_reasoning": 6000})
+    # records drawn from the world per dataset, each seen once (steps * batch_size = their sum)
+    mix: dict = field(default_factory=lambda: {"captions": 90000, "perception": 80000, "visual_reasoning": 60000,
+                                               "text_reasoning": 40000})
     data_scale: float = 1.0  # multiplies every count in `mix` (tests and smoke runs use a small fraction)
-    world: dict = field(default_factory=lambda: asdict(WorldConfig()))
+    world: dict = field(default_factory=lambda: asdict(WorldConfig(max_text_steps=4)))
+    """The world the base learns from: the built-in one, but with word problems of at most 4 steps, so the text
+    stage's problems (1-6 steps) ask for longer reasoning than the base was ever shown."""
 
     def __post_init__(self):
         if self.size not in SIZE_NAMES:

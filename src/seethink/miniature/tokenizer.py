@@ -24,11 +24,17 @@ CHAT_TEMPLATE = (
 )
 
 
+# The tokenizer's corpus is drawn from a fixed world (the first world's word problems: 1-4 steps, start <= 40,
+# operands <= 20), not from today's defaults, so that changing the world never changes the tokenizer of a base
+# that `seethink pretrain` regenerates.
+CORPUS_WORLD = WorldConfig(max_text_steps=4, text_max_start=40, text_max_operand=20, text_max_value=0)
+
+
 def corpus(seed: int = 12345, n: int = 1500) -> list[str]:
     """Text from every dataset of the world: questions, options, reasoning, captions, the instruction."""
     texts = [INSTRUCTION, "user", "assistant", "\\boxed{}"]
     for name in ("perception", "text_reasoning", "visual_reasoning", "captions"):
-        for g in generate(name, "tokenizer", n, seed, WorldConfig()):
+        for g in generate(name, "tokenizer", n, seed, CORPUS_WORLD):
             texts += [g.record["problem"], g.record["solution"]]
     return texts
 

@@ -34,10 +34,10 @@ class WorldConfig:
     image_size: int = 64
     min_objects: int = 1
     max_objects: int = 6
-    max_text_steps: int = 4
-    text_max_start: int = 40  # word problems start from 2..text_max_start
-    text_max_operand: int = 20  # and add or take away 1..text_max_operand per step
-    text_max_value: int = 0  # and never go above this (0: no limit)
+    max_text_steps: int = 6  # word problems take 1..max_text_steps add/subtract steps
+    text_max_start: int = 30  # start from 2..text_max_start
+    text_max_operand: int = 12  # add or take away 1..text_max_operand per step
+    text_max_value: int = 99  # and never go above this (0: no limit), so every number is one or two digits
 
     def __post_init__(self):
         if not 1 <= self.min_objects <= self.max_objects <= 9:
