@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import datasets
 import pytest
@@ -176,3 +177,19 @@ def test_gpu_recipes_export_from_the_cli(world_dir, tmp_path):
     assert config["algorithm"]["kl_coef"] == 0.01
     assert config["worker"]["actor"]["optim"]["lr"] == 1e-6
     assert config["data"]["max_response_length"] == 2048
+
+
+def test_the_launch_script_never_runs_a_path_as_code(world_dir, tmp_path):
+    """A model path and an output folder holding `$(…)`, quotes and spaces reach EasyR1 as they are."""
+    hostile = tmp_path / "it's a $(touch pwned) model"
+    hostile.mkdir()
+    out = tmp_path / "out $(touch pwned2)" / "x"
+    recipe = load_recipe(RECIPES_DIR / "stage3-only.yaml", [f"data={world_dir}", "stages.0.steps=1"])
+    export_verl(recipe, world_dir, out, gpus=1, model=hostile)
+    home, log = fake_easyr1(tmp_path), tmp_path / "log.jsonl"
+    p = launch(out, home, log)
+    assert p.returncode == 0, p.stderr
+    train = [json.loads(line)["train"] for line in log.read_text().splitlines() if "train" in line][0]
+    assert train["worker.actor.model.model_path"] == str(hostile)
+    assert not list(tmp_path.rglob("pwned*"))
+    assert not list(Path.cwd().glob("pwned*"))

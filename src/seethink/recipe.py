@@ -34,6 +34,11 @@ ALGORITHMS: tuple[str, ...] = get_args(Algorithm)
 RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"  # the shipped recipes (in a source checkout)
 
 
+def is_folder_name(name: str) -> bool:
+    """One path component that stays where it is put: not empty, no separator, not . or .., printable."""
+    return bool(name) and name not in (".", "..") and "/" not in name and "\\" not in name and name.isprintable()
+
+
 @dataclass
 class DataSource:
     path: str
@@ -135,6 +140,7 @@ class Stage:
     seethink sets from the settings above (`TRL_SET_BY_SEETHINK`) are refused with the setting to use instead."""
 
     def __post_init__(self):
+        require(is_folder_name(self.name), "name", f"must be a plain folder name (no /, .., control characters), got {self.name!r}")
         for key in ("steps", "batch_size", "num_generations", "max_completion_length", "num_iterations"):
             require(getattr(self, key) > 0, key, f"must be > 0, got {getattr(self, key)}")
         for key in ("lr", "temperature"):
@@ -221,6 +227,10 @@ class Recipe:
     """The built-in null control: every GRPO stage's rewards are permuted at random within each prompt's group
     (`seethink.rewards.shuffled_within_groups`), so updates keep their size and lose their signal. Read any RL
     gain against this run of the same recipe (`seethink train RECIPE --null`)."""
+
+    def __post_init__(self):
+        require(is_folder_name(self.name), "name", f"must be a plain folder name (no /, .., control characters), "
+                f"got {self.name!r}: a run writes only inside its output folder")
 
 
 # TRL config fields that seethink sets itself, and the recipe setting that decides each (`Stage.trl` refuses them)

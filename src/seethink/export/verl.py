@@ -130,7 +130,8 @@ LAUNCH = """#!/usr/bin/env bash
 set -euo pipefail
 : "${{EASYR1_HOME:?set EASYR1_HOME to an EasyR1 checkout}}"
 HERE="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)"
-MODEL="${{MODEL_PATH:-{model}}}"
+FIRST_MODEL={model}  # quoted for the shell: a path is never run as code
+MODEL="${{MODEL_PATH:-$FIRST_MODEL}}"
 CHECKPOINTS="${{CHECKPOINTS:-$HERE/checkpoints}}"
 PYTHON="${{PYTHON:-python3}}"
 
@@ -186,6 +187,7 @@ def export_verl(recipe: Recipe, root: Path, out: str | Path, gpus: int = 8, val_
         model = str(Path(model or recipe.model).resolve())
         calls = "\n".join(f"run_stage {shlex.quote(n)}" for n in names)
         launch = tmp / "launch_easyr1.sh"
-        write_text(launch, LAUNCH.format(name=recipe.name, n=len(names), model=model, calls=calls))
+        write_text(launch, LAUNCH.format(name=recipe.name.replace("\n", " "), n=len(names), model=shlex.quote(model),
+                                         calls=calls))
         launch.chmod(0o755)
     return out
