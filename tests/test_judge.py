@@ -189,3 +189,19 @@ def test_cli_judge_argument_errors(world_dir, args, msg):
     assert p.returncode == 2
     assert msg in p.stderr
     assert "Traceback" not in p.stderr
+
+
+def test_an_api_key_never_reaches_an_output(stub, world_dir, tmp_path, monkeypatch):
+    """The key goes to the endpoint (in its Authorization header) and nowhere else: not the summary, the cache, the
+    attribution file or the command's own output."""
+    sentinel = "sk-SENTINEL-do-not-write-3141592653"
+    monkeypatch.setenv("OPENAI_API_KEY", sentinel)
+    server = stub(lambda text: "REASONING")
+    p = seethink("eval", "--data", world_dir, "--limit", 6, "--max-new-tokens", 24, "--judge", server.url,
+                 "--judge-model", "stub", "--out", tmp_path / "ev")
+    assert server.headers
+    assert all(h.get("Authorization") == f"Bearer {sentinel}" for h in server.headers)
+    written = [f for f in (tmp_path / "ev").rglob("*") if f.is_file()]
+    assert {f.name for f in written} >= {"summary.json", "samples.jsonl", "judge_cache.jsonl", "attribution.jsonl"}
+    assert not [f for f in written if sentinel.encode() in f.read_bytes()]
+    assert sentinel not in p.stdout + p.stderr

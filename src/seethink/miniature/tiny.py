@@ -1,9 +1,9 @@
 """The tiny default VLM: LLaVA architecture (CLIP vision tower + projector + Llama decoder) built from configs.
 
 Why LLaVA: it round-trips through `AutoProcessor` / `AutoModelForImageTextToText` with stock classes,
-has a fixed number of image tokens (64×64 image, patch 16 → 16 tokens) and plain RoPE, and was the
-fastest architecture per step on this CPU class (see shared notes). Sizes are presets; `tiny` is the
-default because it gave the most skill per CPU-minute in `benchmarks/pretrain.py` (see README).
+has a fixed number of image tokens ((image size / patch size)²: 64 for the base's 64×64 images and 8-pixel
+patches) and plain RoPE, and was the fastest architecture per step on this CPU class. Sizes are presets; the
+base uses `tiny-v2` (docs/base-model.md says why).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Each object sits in its own cell of a 3×3 grid with a random offset inside the cell, so objects never
 overlap, every object has an exact region name ("top left", "centre", …) and the layout is not aligned
-with the vision tower's patches (a 4×4 patch grid on the default 64×64 image). Everything is a pure
+with the vision tower's patches (an 8×8 grid of 8-pixel patches on the default 64×64 image). Everything is a pure
 function of a `random.Random`, so a seed fixes the scene graph and the PNG bytes.
 """
 
