@@ -21,6 +21,7 @@ from typing import Literal, get_args
 from seethink.configs import Where, apply_overrides, build, read_yaml, require, unknown_key
 from seethink.curriculum import Ordering, Schedule
 from seethink.errors import SeethinkError
+from seethink.trl_fields import TRL_SET_BY_SEETHINK
 
 Algorithm = Literal["grpo", "sft"]
 LossType = Literal["grpo", "dapo", "dr_grpo", "bnpo"]
@@ -232,25 +233,6 @@ class Recipe:
         require(is_folder_name(self.name), "name", f"must be a plain folder name (no /, .., control characters), "
                 f"got {self.name!r}: a run writes only inside its output folder")
 
-
-# TRL config fields that seethink sets itself, and the recipe setting that decides each (`Stage.trl` refuses them)
-TRL_SET_BY_SEETHINK = {
-    "output_dir": "the run folder", "max_steps": "steps", "learning_rate": "lr", "lr_scheduler_type": "warmup_ratio",
-    "warmup_steps": "warmup_ratio", "warmup_ratio": "warmup_ratio", "weight_decay": "weight_decay",
-    "max_grad_norm": "max_grad_norm", "per_device_train_batch_size": "batch_size",
-    "gradient_accumulation_steps": "batch_size", "seed": "seed", "data_seed": "seed", "report_to": "report_to",
-    "bf16": "precision", "fp16": "precision", "use_cpu": "the machine", "save_strategy": "in-stage checkpoints",
-    "save_steps": "in-stage checkpoints", "save_total_limit": "in-stage checkpoints", "logging_steps": "metrics.jsonl",
-    "logging_nan_inf_filter": "the NaN guard", "remove_unused_columns": "the rewards' columns",
-    "shuffle_dataset": "ordering", "num_generations": "num_generations", "max_completion_length": "max_completion_length",
-    "temperature": "temperature", "beta": "beta", "loss_type": "loss_type", "epsilon": "epsilon",
-    "epsilon_high": "epsilon_high", "steps_per_generation": "rollout_batch_size",
-    "generation_batch_size": "rollout_batch_size", "num_iterations": "num_iterations",
-    "reward_weights": "the paper's reward (0.9 accuracy + 0.1 format)", "use_vllm": "rollouts.engine",
-    "vllm_mode": "rollouts.vllm_mode", "vllm_server_base_url": "rollouts.vllm_server_base_url",
-    "vllm_gpu_memory_utilization": "rollouts.vllm_gpu_memory_utilization",
-    "vllm_tensor_parallel_size": "rollouts.vllm_tensor_parallel_size",
-}
 
 
 # ---------------------------------------------------------------- rules across fields
