@@ -38,3 +38,50 @@ def test_atomic_dir_replaces_an_existing_folder_whole(tmp_path):
         (d / "new").write_text("y")
     assert [p.name for p in (tmp_path / "d").iterdir()] == ["new"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d"]
+
+
+def _hold(lock, log, tag):
+    import time
+
+    from seethink.fileio import held_lock
+
+    with held_lock(lock):
+        with open(log, "a") as f:
+            f.write(f"{tag} in\n")
+        time.sleep(0.3)
+        with open(log, "a") as f:
+            f.write(f"{tag} out\n")
+
+
+def test_a_held_lock_makes_processes_take_turns(tmp_path):
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_hold, args=(tmp_path / ".lock", tmp_path / "log", t)) for t in "ab"]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(30)
+    lines = (tmp_path / "log").read_text().split()
+    events = [" ".join(lines[i:i + 2]) for i in range(0, len(lines), 2)]
+    assert len(events) == 4
+    assert events[0].split()[0] == events[1].split()[0]  # the first holder leaves before the second enters
+    assert events[1].endswith("out") and events[2].endswith("in")
+
+
+def test_two_runs_on_one_output_folder_build_the_world_once(tmp_path, monkeypatch):
+    import seethink.resolve as resolve
+
+    built = []
+
+    def fake_build(root, seed, sizes):
+        built.append(root)
+        root.mkdir(parents=True)
+        (root / "world.json").write_text("{}")
+
+    monkeypatch.setattr(resolve, "build_world", fake_build)
+    root = tmp_path / "runs" / "world-seed0"
+    resolve._build_once(root, 0)
+    resolve._build_once(root, 0)  # a second run that waited on the lock finds it built
+    assert built == [root]
+    assert resolve.builtin_world(root, 0) == root

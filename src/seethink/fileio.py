@@ -55,6 +55,24 @@ def _remove_stale(target: Path) -> None:
 
 
 @contextmanager
+def held_lock(path: str | os.PathLike) -> Iterator[None]:
+    """Hold an exclusive lock on the file `path` (created if missing) while the block runs, so that two processes
+    building the same thing (two runs sharing a world folder) take turns; a lock dies with its process. Where
+    `fcntl` is missing (Windows) the block runs unlocked."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+@contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to `path`; on success it is renamed to `path`, on failure removed."""
     target = Path(path)

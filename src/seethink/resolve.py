@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from seethink.errors import SeethinkError
+from seethink.fileio import ensure_dir, held_lock
 from seethink.miniature.base import base_path
 from seethink.miniature.world.build import DEFAULT_SIZES, build_world
 from seethink.train.dist import on_main, say
@@ -35,11 +36,18 @@ def data_root(data: str, seed: int = 0, output_dir: str | Path = "runs") -> Path
 
 
 def builtin_world(root: Path, seed: int = 0) -> Path:
-    """The built-in world of `seed` at `root`, built there once (by the main process)."""
+    """The built-in world of `seed` at `root`, built there once by the main process. Runs started together on one
+    output folder take turns through a lock file: the later ones find it built."""
     if not (root / "world.json").is_file():
         say(f"building the built-in world at {root} (once)")
-        on_main(build_world, root, seed, DEFAULT_SIZES)
+        on_main(_build_once, root, seed)
     return root
+
+
+def _build_once(root: Path, seed: int) -> None:
+    with held_lock(ensure_dir(root.parent) / f".{root.name}.lock"):
+        if not (root / "world.json").is_file():
+            build_world(root, seed, DEFAULT_SIZES)
 
 
 def recipe_paths(recipe) -> tuple[Path, Path]:
