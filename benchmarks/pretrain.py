@@ -3,7 +3,8 @@
     python benchmarks/pretrain.py --model src/seethink/miniature/assets/base    # check the shipped base
     python benchmarks/pretrain.py --config configs/base.yaml --out B   # pretrain a base, then check it
 
-Evaluates on a fresh test split of the base's own world (1,000 records per capability by default): greedy
+Evaluates on the test split of the built-in world (the world every recipe trains and evaluates on; 1,000
+records per capability by default; `--pretraining-world` uses the world the base learnt from instead): greedy
 accuracy, T = 1 sampled accuracy and pass@8 (8 samples per record), and the best blind answer prior, per
 capability and family. Then checks the targets a base must meet before any RL runs on it (issue 17):
   - format >= 0.98 on every capability;
@@ -77,6 +78,8 @@ def main() -> int:
     ap.add_argument("--out", help="where to keep the trained base (default: a temporary folder)")
     ap.add_argument("--test", type=int, default=1000, help="test records per capability")
     ap.add_argument("--samples", type=int, default=8, help="samples per record at temperature 1")
+    ap.add_argument("--pretraining-world", action="store_true",
+                    help="evaluate on the world the base learnt from (its config's `world`), not the built-in one")
     args = ap.parse_args()
     torch.set_num_threads(min(2, torch.get_num_threads()))
     tmp = Path(tempfile.mkdtemp(prefix="seethink-bench-"))
@@ -92,7 +95,8 @@ def main() -> int:
         stats = json.loads((model / "pretrain_stats.json").read_text())
         stats["wall_seconds"] = round(time.time() - t, 1)
     world = build_world(tmp / "world", seed=0, sizes={"train": 2000, "validation": 10, "test": args.test},
-                        cfg=WorldConfig(**cfg.world), datasets=CAPABILITIES)
+                        cfg=WorldConfig(**cfg.world) if args.pretraining_world else WorldConfig(),
+                        datasets=CAPABILITIES)
     t = time.time()
     summary = evaluate_folder(model, world, "test", tmp / "eval", EvalOptions(samples=args.samples))
     eval_seconds = time.time() - t
