@@ -23,6 +23,19 @@ def seethink(*args, check=True, timeout=900, **kw) -> subprocess.CompletedProces
     return p
 
 
+def small_rounds(recipe) -> list[str]:
+    """`--set` arguments that make every GRPO stage of a recipe file take rollout rounds of 4 prompts feeding one
+    update each, so smoke runs of the shipped recipes (32-prompt rounds, 2 updates each) take any number of steps
+    and seconds, not minutes."""
+    from seethink.recipe import load_recipe
+
+    out = []
+    for k, s in enumerate(load_recipe(recipe).stages):
+        if s.algorithm == "grpo":
+            out += ["--set", f"stages.{k}.batch_size=32", "--set", f"stages.{k}.rollout_batch_size=32"]
+    return out
+
+
 @pytest.fixture(scope="session")
 def world_dir(tmp_path_factory):
     """A small world built once through the real code path (not the CLI: the CLI has its own test)."""

@@ -67,7 +67,7 @@ def test_tiny_study_end_to_end_and_resume(world_dir, tmp_path):
     results = sorted(f.name for f in (tmp_path / "xp" / "results").glob("*.json"))
     assert results == ["base.json", "merged-s0.json", "staged-s0.json"]
     staged = json.loads((tmp_path / "xp" / "results" / "staged-s0.json").read_text())
-    assert staged["steps"] == 5
+    assert staged["steps"] == 6  # one rollout round (2 updates) per stage
     assert [s["name"] for s in staged["stages"]] == ["perception", "text_reasoning", "visual_reasoning"]
     assert staged["split"] == "validation"
     assert staged["n"]["visual_reasoning"] == 28

@@ -18,7 +18,7 @@ from seethink.records.io import load_records
 from seethink.errors import SeethinkError
 from seethink.export.verl import export_verl
 from seethink.miniature.base import base_path
-from seethink.recipe import RECIPES_DIR, load_recipe
+from seethink.recipe import RECIPES_DIR, load_recipe, updates_per_round
 from seethink.rewards import REWARDS
 
 
@@ -52,8 +52,9 @@ def test_parquet_rows_are_the_stage_schedule(exported, world_dir):
             assert train.cast_column("images", datasets.List(datasets.Image(decode=False)))[0]["images"][0]["bytes"] in \
                 {open(p, "rb").read() for r in first for p in r["images"]}
         config = yaml.safe_load((d / "easyr1.yaml").read_text())
-        assert config["data"]["rollout_batch_size"] == prompts
-        assert config["trainer"]["max_steps"] == stage.steps
+        rounds = stage.steps // updates_per_round(stage)  # EasyR1's steps are rollout rounds
+        assert config["data"]["rollout_batch_size"] == (stage.rollout_batch_size or stage.batch_size) // stage.num_generations * 2
+        assert config["trainer"]["max_steps"] == rounds
         assert config["worker"]["actor"]["model"]["freeze_vision_tower"] == stage.freeze_vision
         assert config["worker"]["rollout"]["n"] == stage.num_generations
         assert config["data"]["shuffle"] is False
@@ -140,12 +141,12 @@ def test_launch_script_chains_stages_through_the_merge_step(exported, tmp_path):
                                                             "3-visual_reasoning"]  # stage 1 not redone
     assert trains[0]["worker.actor.model.model_path"] == str(base_path().resolve())  # the model passed in
     ckpt = tmp_path / "ckpt"
-    assert trains[1]["worker.actor.model.model_path"] == f"{ckpt}/1-perception/global_step_10/actor/huggingface"
-    assert trains[3]["worker.actor.model.model_path"] == f"{ckpt}/2-text_reasoning/global_step_2/actor/huggingface"
+    assert trains[1]["worker.actor.model.model_path"] == f"{ckpt}/1-perception/global_step_5/actor/huggingface"
+    assert trains[3]["worker.actor.model.model_path"] == f"{ckpt}/2-text_reasoning/global_step_1/actor/huggingface"
     assert trains[0]["worker.reward.reward_function"] == f"{out}/reward.py:compute_score"
     assert [e["merge"].split("/")[-3] for e in events if "merge" in e] == ["1-perception", "2-text_reasoning",
                                                                            "3-visual_reasoning"]
-    assert p.stdout.strip().endswith(f"final model: {ckpt}/3-visual_reasoning/global_step_2/actor/huggingface")
+    assert p.stdout.strip().endswith(f"final model: {ckpt}/3-visual_reasoning/global_step_1/actor/huggingface")
 
 
 def test_sft_stages_do_not_export(world_dir, tmp_path):
@@ -184,7 +185,7 @@ def test_the_launch_script_never_runs_a_path_as_code(world_dir, tmp_path):
     hostile = tmp_path / "it's a $(touch pwned) model"
     hostile.mkdir()
     out = tmp_path / "out $(touch pwned2)" / "x"
-    recipe = load_recipe(RECIPES_DIR / "stage3-only.yaml", [f"data={world_dir}", "stages.0.steps=1"])
+    recipe = load_recipe(RECIPES_DIR / "stage3-only.yaml", [f"data={world_dir}", "stages.0.steps=2"])
     export_verl(recipe, world_dir, out, gpus=1, model=hostile)
     home, log = fake_easyr1(tmp_path), tmp_path / "log.jsonl"
     p = launch(out, home, log)

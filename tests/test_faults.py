@@ -21,7 +21,7 @@ import pytest
 
 from seethink.cli import main
 from seethink.miniature.base import base_path
-from conftest import seethink
+from conftest import seethink, small_rounds
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
@@ -250,7 +250,7 @@ def test_grpo_stage_killed_after_an_in_stage_checkpoint_resumes_exactly(world_di
     """The resumed stage loads the checkpoint's weights (transformers 5.23 alone silently keeps the starting
     weights of LLaVA-style models), so weights and per-step metrics equal an uninterrupted run's."""
     def args(out):
-        return ["train", RECIPES / "stage3-only.yaml", "--set", f"data={world_dir}", "--set", f"output_dir={out}",
+        return ["train", RECIPES / "stage3-only.yaml", *small_rounds(RECIPES / "stage3-only.yaml"), "--set", f"data={world_dir}", "--set", f"output_dir={out}",
                 "--set", "eval.limit=4", "--set", "eval.max_new_tokens=8", "--set", "stages.0.steps=8"]
 
     seethink(*args(tmp_path / "ref"))
@@ -327,7 +327,7 @@ def test_nan_loss_stops_the_stage_and_keeps_earlier_checkpoints(world_dir, tmp_p
         return loss
 
     monkeypatch.setattr(GRPOTrainer, "compute_loss", diverging)
-    argv = [str(RECIPES / "staged.yaml"), "--set", f"data={world_dir}", "--set", f"output_dir={tmp_path}",
+    argv = [str(RECIPES / "staged.yaml"), *small_rounds(RECIPES / "staged.yaml"), "--set", f"data={world_dir}", "--set", f"output_dir={tmp_path}",
             "--set", "eval.limit=4", "--set", "eval.max_new_tokens=8", "--set", "stages.0.steps=4",
             "--set", "stages.1.steps=6", "--set", "stages.2.steps=2"]
     capsys.readouterr()

@@ -45,7 +45,7 @@ def test_merged_has_the_same_rollouts_as_staged():
 
 
 def test_merged_follows_overrides_of_the_staged_file(tmp_path):
-    staged = (RECIPES / "staged.yaml").read_text().replace("steps: 200", "steps: 40")
+    staged = (RECIPES / "staged.yaml").read_text().replace("steps: 60", "steps: 40")
     (tmp_path / "staged.yaml").write_text(staged)
     (tmp_path / "merged.yaml").write_text("name: merged\nmerged_from: staged.yaml\n")
     m = load_recipe(tmp_path / "merged.yaml").stages[0]
@@ -60,8 +60,8 @@ def test_set_overrides():
     assert r.stages[2].lr == 1e-6
     assert r.name == "smoke"
     assert r.eval.limit == 5
-    m = load_recipe(RECIPES / "merged.yaml", ["stages.0.steps=3"])
-    assert m.stages[0].steps == 3
+    m = load_recipe(RECIPES / "merged.yaml", ["stages.0.steps=4"])
+    assert m.stages[0].steps == 4
 
 
 def write(tmp_path, text):

@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import load_file
 
 from seethink.models.freeze import is_vision_param
-from conftest import seethink
+from conftest import seethink, small_rounds
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 MINIATURE = sorted(p for p in RECIPES.glob("*.yaml"))
@@ -24,7 +24,7 @@ def smoke_args(recipe: Path, world: Path, out: Path, steps: int = 2) -> list[str
 
     n = len(load_recipe(recipe).stages)
     args = [str(recipe), "--set", f"data={world}", "--set", f"output_dir={out}", "--set", "eval.limit=6",
-            "--set", "eval.max_new_tokens=24"]
+            "--set", "eval.max_new_tokens=24", *small_rounds(recipe)]
     for k in range(n):
         args += ["--set", f"stages.{k}.steps={steps}"]
     return args
