@@ -392,7 +392,8 @@ def test_imported_paper_data_trains_and_evaluates(world_dir, tmp_path):
     args = ["train", "--set", f"data={tmp_path / 'paper'}", "--set", f"output_dir={tmp_path / 'runs'}",
             "--set", "eval.limit=8"]
     for k in range(3):
-        args += ["--set", f"stages.{k}.steps=2", "--set", f"stages.{k}.batch_size=8", "--set", f"stages.{k}.num_generations=4"]
+        args += ["--set", f"stages.{k}.steps=2", "--set", f"stages.{k}.batch_size=8", "--set", f"stages.{k}.num_generations=4",
+                 "--set", f"stages.{k}.rollout_batch_size=8"]
     p = seethink(*args)
     assert "after visual_reasoning: perception" in p.stdout
     summary = json.loads((tmp_path / "runs" / "staged" / "stages" / "3-visual_reasoning" / "eval" / "summary.json").read_text())

@@ -69,7 +69,8 @@ def test_two_process_data_parallel_run_on_cpu(world_dir, tmp_path):
     args = ["train", "--set", f"data={world_dir}", "--set", f"output_dir={tmp_path}", "--set", "name=ddp",
             "--set", "eval.limit=4", "--set", "eval.attribution=none"]
     for k in range(3):
-        args += ["--set", f"stages.{k}.steps=2", "--set", f"stages.{k}.batch_size=8", "--set", f"stages.{k}.num_generations=4"]
+        args += ["--set", f"stages.{k}.steps=2", "--set", f"stages.{k}.batch_size=8", "--set", f"stages.{k}.num_generations=4",
+                 "--set", f"stages.{k}.rollout_batch_size=8"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     p = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
                         "-m", "seethink", *args], capture_output=True, text=True, timeout=900, env=env)
