@@ -26,8 +26,10 @@ import sys
 import time
 from pathlib import Path
 
+from seethink.fileio import write_json
 from seethink.records.schema import CAPABILITIES
 from seethink.report.runs import Run, load_run
+
 
 def run_one(recipe: str, out: Path, name: str, seed: int, sets: list[str], null: bool) -> tuple[float, float]:
     """One `seethink train` in a child process: (wall seconds, peak RSS in GB of the child)."""
@@ -112,7 +114,7 @@ def main() -> None:
             saved = out / f"{key}.cost.json"
             if not saved.is_file():
                 seconds, rss = run_one(a.recipe, out, name, seed, a.sets, is_null)
-                saved.write_text(json.dumps({"wall_seconds": seconds, "peak_rss_gb": rss}))
+                write_json(saved, {"wall_seconds": seconds, "peak_rss_gb": rss})  # atomic: a killed run leaves no cost
             c = json.loads(saved.read_text())
             cost[key] = (c["wall_seconds"], c["peak_rss_gb"])
             runs[key] = load_run(out / key)
