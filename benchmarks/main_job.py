@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from statistics import fmean as mean
 
 from seethink.fileio import write_json
 from seethink.records.schema import CAPABILITIES
@@ -47,10 +48,6 @@ def run_one(recipe: str, out: Path, name: str, seed: int, sets: list[str], null:
 
 def accuracies(summary: dict) -> dict[str, float]:
     return {c: summary["capability"][c]["accuracy"] for c in CAPABILITIES}
-
-
-def mean(xs) -> float:
-    return sum(xs) / len(xs)
 
 
 def table(runs: dict[str, Run], cost: dict[str, tuple[float, float]]) -> None:

@@ -20,6 +20,7 @@ from seethink.export.verl import export_verl
 from seethink.miniature.base import base_path
 from seethink.recipe import RECIPES_DIR, load_recipe, updates_per_round
 from seethink.rewards import REWARDS
+from seethink.train.stage import rows_per_round
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +54,7 @@ def test_parquet_rows_are_the_stage_schedule(exported, world_dir):
                 {open(p, "rb").read() for r in first for p in r["images"]}
         config = yaml.safe_load((d / "easyr1.yaml").read_text())
         rounds = stage.steps // updates_per_round(stage)  # EasyR1's steps are rollout rounds
-        assert config["data"]["rollout_batch_size"] == (stage.rollout_batch_size or stage.batch_size) // stage.num_generations * 2
+        assert config["data"]["rollout_batch_size"] == rows_per_round(stage, processes=2)
         assert config["trainer"]["max_steps"] == rounds
         assert config["worker"]["actor"]["model"]["freeze_vision_tower"] == stage.freeze_vision
         assert config["worker"]["rollout"]["n"] == stage.num_generations

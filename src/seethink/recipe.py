@@ -289,9 +289,14 @@ def _check_trl(s: Stage, p: str, where: Where) -> None:
 
 # ---------------------------------------------------------------- budgets
 
+def round_completions(stage: Stage) -> int:
+    """Completions one GRPO rollout round samples per device (`rollout_batch_size`; 0 means `batch_size`)."""
+    return stage.rollout_batch_size or stage.batch_size
+
+
 def updates_per_round(stage: Stage) -> int:
     """Optimizer updates one GRPO rollout round feeds: its minibatches, each used num_iterations times."""
-    return (stage.rollout_batch_size or stage.batch_size) // stage.batch_size * stage.num_iterations
+    return round_completions(stage) // stage.batch_size * stage.num_iterations
 
 
 def rollouts(stage: Stage) -> int:
@@ -319,7 +324,7 @@ def merged_stage(staged: Recipe) -> Stage:
         total_w = sum(d.weight for d in s.data)
         sources += [DataSource(d.path, rollouts(s) * d.weight / total_w, d.split) for d in s.data]
     total = sum(rollouts(s) for s in staged.stages)
-    per_round = first.rollout_batch_size or first.batch_size
+    per_round = round_completions(first)
     if total % per_round:
         raise SeethinkError(f"cannot merge {staged.name}: total rollouts {total} not divisible by the first stage's "
                             f"rollout batch {per_round}")

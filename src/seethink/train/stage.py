@@ -22,7 +22,7 @@ from trl import GRPOTrainer, SFTTrainer
 from seethink.errors import SeethinkError
 from seethink.fileio import atomic_dir, write_json
 from seethink.models.load import last_checkpoint, load_model
-from seethink.recipe import Recipe, Stage, updates_per_round
+from seethink.recipe import Recipe, Stage, round_completions, updates_per_round
 from seethink.rewards import DEFAULT_REWARD, REWARDS, shuffled_within_groups
 from seethink.train.data import grpo_dataset, sft_dataset, stage_records
 from seethink.train.dist import on_main, state
@@ -38,7 +38,7 @@ def rows_per_round(stage: Stage, processes: int | None = None) -> int:
     if processes is None:
         processes = state().num_processes
     if stage.algorithm == "grpo":
-        return (stage.rollout_batch_size or stage.batch_size) // stage.num_generations * processes
+        return round_completions(stage) // stage.num_generations * processes
     return stage.batch_size * processes
 
 

@@ -10,7 +10,7 @@ import torch
 import trl
 
 from seethink.errors import SeethinkError
-from seethink.recipe import Recipe, Rollouts, Stage, updates_per_round
+from seethink.recipe import Recipe, Rollouts, Stage, round_completions, updates_per_round
 from seethink.rewards import DEFAULT_REWARD
 
 # TRL 1.16 still uses transformers 5.23's `gradient_checkpointing*` names, deprecated for `activation_checkpointing*`:
@@ -51,7 +51,7 @@ def vllm_args(rollouts: Rollouts | None) -> dict:
 
 def _grpo(stage: Stage, recipe: Recipe) -> dict:
     return dict(num_generations=stage.num_generations, max_completion_length=stage.max_completion_length,
-                steps_per_generation=(stage.rollout_batch_size or stage.batch_size) // stage.batch_size,
+                steps_per_generation=round_completions(stage) // stage.batch_size,
                 num_iterations=stage.num_iterations, temperature=stage.temperature, beta=stage.beta,
                 loss_type=stage.loss_type, epsilon=stage.epsilon, epsilon_high=stage.epsilon_high,
                 reward_weights=list(DEFAULT_REWARD.values()), **vllm_args(recipe.rollouts))
