@@ -68,6 +68,16 @@ def test_short_pretrain_then_eval(tmp_path, world_dir):
     assert len(rows) == 18
     assert "completion" in json.loads(rows[0])
     assert "samples in" in p.stdout
+    # continued pretraining starts from that base's weights and keeps its tokenizer
+    seethink("pretrain", "--out", tmp_path / "more", "--init", tmp_path / "base", "--steps", 1, "--batch-size", 4,
+             "--data-scale", 0.001, "--lr", 1e-9, "--seed", 1)
+    from safetensors.torch import load_file
+
+    before, after = (load_file(tmp_path / d / "model.safetensors") for d in ("base", "more"))
+    assert before.keys() == after.keys()
+    assert max((before[k] - after[k]).abs().max().item() for k in before) < 1e-4  # lr 1e-9: the same weights
+    assert (tmp_path / "base" / "tokenizer.json").read_bytes() == (tmp_path / "more" / "tokenizer.json").read_bytes()
+    assert json.loads((tmp_path / "more" / "pretrain_config.json").read_text())["init"] == str(tmp_path / "base")
 
 
 def test_eval_with_attribution_on_the_shipped_base(tmp_path, world_dir):
@@ -122,6 +132,7 @@ def test_eval_reports_sampled_accuracy_and_pass_at_k(tmp_path, world_dir):
     (["world", "show", "{tmp}"], "no train.jsonl"),
     (["pretrain", "--out", "{tmp}/b", "--lr", "5"], "lr: must be in (0, 1), got 5"),
     (["pretrain", "--out", "{tmp}/b", "--config", "{tmp}/file.txt"], "file.txt: expected a mapping"),
+    (["pretrain", "--out", "{tmp}/b", "--init", "{tmp}"], "is not a base written by `seethink pretrain`"),
     (["eval", "--data", "{tmp}", "--samples", "2", "--sample-temperature", "0"], "sample_temperature: must be > 0"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, msg):

@@ -364,3 +364,30 @@ def test_synth_perception_killed_mid_run_asks_nothing_twice(stub, tmp_path):
     assert len(server.requests) - asked == 80 - done  # the rerun asked only what the killed run had not stored
     assert digest(tmp_path / "run", skip={"generator_cache.jsonl"}) == digest(tmp_path / "ref", skip={"generator_cache.jsonl"})
     assert not leftovers(tmp_path)
+
+
+# ---------------------------------------------------------------- two writers on one output
+@pytest.mark.parametrize("verb", ["train", "eval", "world build", "passk"])
+def test_a_second_writer_of_an_output_stops_at_once_naming_the_first(verb, world_dir, tmp_path):
+    from test_fileio import _start_holder
+
+    data = _scratch_dataset(world_dir, tmp_path, "scratch")
+    args, target = {
+        "train": (["train", RECIPES / "stage3-only.yaml", "--set", f"data={world_dir}", "--set", f"output_dir={tmp_path / 'runs'}",
+                   "--set", "name=r"], tmp_path / "runs" / "r"),
+        "eval": (["eval", "--data", world_dir, "--limit", 2, "--out", tmp_path / "ev"], tmp_path / "ev"),
+        "world build": (["world", "build", "--out", tmp_path / "w", "--train", 2], tmp_path / "w"),
+        "passk": (["passk", "--data", data, "--split", "validation", "--k", 2], data),
+    }[verb]
+    holder = _start_holder(target)
+    try:
+        t = time.time()
+        p = seethink(*args, check=False)
+        assert p.returncode == 2
+        assert f"is being written by pid {holder.pid}" in p.stderr and "Traceback" not in p.stderr
+        assert len(p.stderr.strip().splitlines()) == 1
+        assert time.time() - t < 60
+        assert not target.exists() or target == data
+    finally:
+        holder.kill()
+        holder.wait()

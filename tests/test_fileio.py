@@ -85,3 +85,62 @@ def test_two_runs_on_one_output_folder_build_the_world_once(tmp_path, monkeypatc
     resolve._build_once(root, 0)  # a second run that waited on the lock finds it built
     assert built == [root]
     assert resolve.builtin_world(root, 0) == root
+
+
+HOLDER = """
+import sys, time
+from seethink.fileio import writer_lock
+with writer_lock(sys.argv[1], "seethink test-holder"):
+    print("held", flush=True)
+    time.sleep(600)
+"""
+
+
+def _start_holder(target):
+    import subprocess
+    import sys
+
+    p = subprocess.Popen([sys.executable, "-c", HOLDER, str(target)], stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "held"
+    return p
+
+
+def test_a_second_writer_stops_at_once_and_a_dead_writers_lock_is_taken_over(tmp_path, capsys):
+    from seethink.errors import SeethinkError
+    from seethink.fileio import writer_lock
+
+    out = tmp_path / "runs" / "a"
+    holder = _start_holder(out)
+    try:
+        with pytest.raises(SeethinkError, match=rf"is being written by pid {holder.pid} on .*seethink test-holder"):
+            with writer_lock(out, "seethink train"):
+                pass
+        with writer_lock(tmp_path / "runs" / "b", "seethink train"):  # another name in the same folder: no conflict
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with writer_lock(out, "seethink train"):  # killed: its note is stale, the flock died with it
+        pass
+    assert f"left locked by pid {holder.pid}" in capsys.readouterr().err
+    with writer_lock(out, "seethink train"):  # released cleanly: no notice
+        pass
+    assert capsys.readouterr().err == ""
+
+
+def test_a_lock_from_another_host_counts_until_its_heartbeat_is_old(tmp_path, capsys):
+    import json
+    import time
+
+    from seethink.errors import SeethinkError
+    from seethink.fileio import writer_lock
+
+    lock = tmp_path / ".out.writer"
+    lock.write_text(json.dumps({"pid": 1, "host": "elsewhere.invalid", "command": "seethink train", "started": "x"}))
+    with pytest.raises(SeethinkError, match="elsewhere.invalid .*heartbeat"):
+        with writer_lock(tmp_path / "out", "seethink eval", stale_after=60):
+            pass
+    os.utime(lock, (time.time() - 120, time.time() - 120))
+    with writer_lock(tmp_path / "out", "seethink eval", stale_after=60):
+        assert json.loads(lock.read_text())["command"] == "seethink eval"
+    assert "left locked by pid 1 on elsewhere.invalid" in capsys.readouterr().err

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from seethink.errors import SeethinkError
 from seethink.records.io import load_records
 from seethink.miniature.world.build import build_world
 
@@ -187,3 +188,16 @@ def test_solutions_follow_the_answer_format(world_dir):
             s = score(r["solution"], r["answer"], r["options"])
             assert s.accuracy == 1.0, r["id"]
             assert s.format == 1.0, r["id"]
+
+
+def test_text_step_weights_set_how_often_each_chain_length_appears():
+    from seethink.miniature.world.generate import WorldConfig, generate
+
+    default = [g.record for g in generate("text_reasoning", "train", 60, 3)]
+    assert Counter(r["difficulty"] for r in default) == {k: 10 for k in range(1, 7)}  # in turn, as before
+    cfg = WorldConfig(text_step_weights=[1, 1, 1, 1, 0.2, 0])
+    seen = Counter(g.record["difficulty"] for g in generate("text_reasoning", "train", 2000, 3, cfg))
+    assert seen[6] == 0 and 40 < seen[5] < 130 and all(400 < seen[k] < 560 for k in range(1, 5))
+    for bad in ([1, 1], [1, 1, 1, 1, 1, -1], [0] * 6, "uniform"):
+        with pytest.raises(SeethinkError, match="text_step_weights must be 6 weights"):
+            WorldConfig(text_step_weights=bad)

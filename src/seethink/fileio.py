@@ -72,6 +72,100 @@ def held_lock(path: str | os.PathLike) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+WRITER_STALE_SECONDS = 120.0
+"""A writer lock naming another host counts as abandoned once its heartbeat is this old (see `writer_lock`)."""
+
+
+@contextmanager
+def writer_lock(target: str | os.PathLike, command: str, stale_after: float = WRITER_STALE_SECONDS) -> Iterator[None]:
+    """Make this process the only writer of the output `target` while the block runs.
+
+    The lock is `.NAME.writer` beside `target` (the output itself may not exist yet, or be replaced whole): an
+    exclusive `flock`, which the kernel drops when its process dies, plus a note of who holds it (pid, host,
+    command, start), its modification time refreshed every `stale_after / 4` seconds, removed on release. A
+    second writer stops at once with one line naming the holder. A note left by a process that is gone (killed)
+    is taken over with a one-line notice; so is one from another host (a shared filesystem, where `flock` may not
+    reach across hosts) whose heartbeat is older than `stale_after`."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; one writer per output is then the user's to keep
+        yield
+        return
+    import threading
+
+    p = Path(target)
+    ensure_dir(p.parent, "output folder")
+    lock = p.parent / f".{p.name}.writer"
+    while True:
+        f = open(lock, "a+")
+        try:
+            if _claim(f, lock, p, command, stale_after, fcntl):
+                break
+        except BaseException:
+            f.close()
+            raise
+        f.close()  # the holder released (and removed) the file between our open and our lock: try again
+    stop = threading.Event()
+
+    def beat():
+        while not stop.wait(stale_after / 4):
+            os.utime(lock)
+
+    threading.Thread(target=beat, daemon=True).start()
+    try:
+        yield
+    finally:
+        stop.set()
+        lock.unlink(missing_ok=True)  # released cleanly: nothing is left; a killed writer leaves its note
+        f.close()  # drops the flock
+
+
+def _holder(note) -> str:
+    if not isinstance(note, dict):
+        return "another process"
+    return f"pid {note.get('pid')} on {note.get('host')} ({note.get('command')}, started {note.get('started')})"
+
+
+def _claim(f, lock: Path, target: Path, command: str, stale_after: float, fcntl) -> bool:
+    """Take the flock of the open lock file `f` and write this process's note into it, or raise naming the holder.
+    False: `f` was removed by a writer that released it meanwhile (the caller opens the file anew)."""
+    import socket
+    import sys
+    import time
+
+    f.seek(0)
+    try:
+        note = json.loads(f.read() or "null")
+    except ValueError:
+        note = None
+    host = socket.gethostname()
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        raise SeethinkError(f"{target} is being written by {_holder(note)}; wait for it to finish or choose another "
+                            "output") from None
+    try:
+        if os.stat(lock).st_ino != os.fstat(f.fileno()).st_ino:
+            return False
+    except FileNotFoundError:
+        return False
+    if isinstance(note, dict) and note.get("host") not in (None, host):
+        age = time.time() - lock.stat().st_mtime
+        if age < stale_after:
+            fcntl.flock(f, fcntl.LOCK_UN)
+            raise SeethinkError(f"{target} is being written by {_holder(note)} (heartbeat {age:.0f} s ago); wait for "
+                                "it to finish or choose another output")
+    if isinstance(note, dict):
+        print(f"note: {target} was left locked by {_holder(note)}, which is no longer running; taking it over",
+              file=sys.stderr)
+    f.seek(0)
+    f.truncate()
+    f.write(json.dumps({"pid": os.getpid(), "host": host, "command": command,
+                        "started": time.strftime("%Y-%m-%d %H:%M:%S")}))
+    f.flush()
+    return True
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to `path`; on success it is renamed to `path`, on failure removed."""

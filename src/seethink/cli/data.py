@@ -6,12 +6,14 @@ from pathlib import Path
 
 from seethink.cli.common import nonneg, positive
 from seethink.errors import SeethinkError
+from seethink.fileio import writer_lock
 
 
 def data_import(a) -> None:
     from seethink.datatools.paper import import_rows
 
-    target, counts = import_rows(a.source, a.out, a.split, a.as_split, a.capability, a.limit or 0)
+    with writer_lock(a.out, "seethink data import"):
+        target, counts = import_rows(a.source, a.out, a.split, a.as_split, a.capability, a.limit or 0)
     print(f"{sum(counts.values())} records written to {target} "
           f"({', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))})")
 
@@ -22,7 +24,8 @@ def synth(a) -> None:
 
     gen = make_chat(a.generator, a.generator_model, a.api_key_env, sees_images=False, max_tokens=a.max_new_tokens,
                     role="generator", flag="--generator-model")
-    s = synth_perception(a.captions, a.out, gen, a.split, a.seed, a.limit or 0)
+    with writer_lock(a.out, "seethink data synth-perception"):
+        s = synth_perception(a.captions, a.out, gen, a.split, a.seed, a.limit or 0)
     skipped = sum(s["skipped"].values())
     print(f"{s['mcqs']} MCQs from {s['captions']} captions written to {Path(a.out) / (a.split + '.jsonl')}; "
           f"{skipped} replies skipped" + (f" ({', '.join(f'{k}: {v}' for k, v in s['skipped'].items())})" if skipped else "")
@@ -53,9 +56,10 @@ def data_filter(a) -> None:
                 for spec in specs]
 
     plan.blind, plan.keep = models(a.blind, "blind model"), models(a.keep_model, "filter model")
-    for r in filter_dataset(a.data, a.split, a.out, plan):
-        why = ", ".join(f"{k}: {v}" for k, v in r.reasons.most_common())
-        print(f"{r.name:>10}: kept {r.kept}, dropped {r.dropped}" + (f" ({why})" if why else ""))
+    with writer_lock(a.out, "seethink data filter"):
+        for r in filter_dataset(a.data, a.split, a.out, plan):
+            why = ", ".join(f"{k}: {v}" for k, v in r.reasons.most_common())
+            print(f"{r.name:>10}: kept {r.kept}, dropped {r.dropped}" + (f" ({why})" if why else ""))
     print(f"kept records written to {Path(a.out) / (a.split + '.jsonl')}; dropped ones with reasons in dropped.jsonl")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from seethink.cli.common import nonneg, positive, print_summary
+from seethink.fileio import writer_lock
 
 
 def evaluate(a) -> None:
@@ -22,17 +23,19 @@ def evaluate(a) -> None:
         judge = make_judge(a.judge, a.judge_model, a.judge_api_key_env, sees_images=not a.judge_text_only)
     model = model_path(a.model)
     out = Path(a.out or Path("runs") / "eval" / model.name)
-    print_summary(evaluate_folder(model, a.data, a.split, out, opts, a.limit, judge, a.judge_cache), out)
+    with writer_lock(out, "seethink eval"):
+        print_summary(evaluate_folder(model, a.data, a.split, out, opts, a.limit, judge, a.judge_cache), out)
 
 
 def passk(a) -> None:
     from seethink.eval.passk import passk
     from seethink.resolve import model_path
 
-    for r in passk(model_path(a.model), a.data, a.split, a.k, a.batch_size, a.temperature, a.max_new_tokens, a.seed,
-                   a.top_p, a.top_k):
-        print(f"{r['file']}: {r['items']} items, mean pass rate {r['mean_pass_rate']:.3f}, "
-              f"{r['solved']} always solved, {r['unsolved']} never solved")
+    with writer_lock(a.data, "seethink passk"):  # pass rates are written into the data's own files
+        for r in passk(model_path(a.model), a.data, a.split, a.k, a.batch_size, a.temperature, a.max_new_tokens,
+                       a.seed, a.top_p, a.top_k):
+            print(f"{r['file']}: {r['items']} items, mean pass rate {r['mean_pass_rate']:.3f}, "
+                  f"{r['solved']} always solved, {r['unsolved']} never solved")
 
 
 def report(a) -> None:

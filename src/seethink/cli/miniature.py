@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from seethink.cli.common import nonneg, positive, print_summary
+from seethink.fileio import writer_lock
 
 
 def world_build(a) -> None:
@@ -14,7 +15,9 @@ def world_build(a) -> None:
     from seethink.miniature.world.generate import WorldConfig
 
     cfg = WorldConfig(image_size=a.image_size, min_objects=a.min_objects, max_objects=a.max_objects)
-    out = build_world(a.out, a.seed, {"train": a.train, "validation": a.validation, "test": a.test}, cfg, tuple(a.datasets))
+    with writer_lock(a.out, "seethink world build"):
+        out = build_world(a.out, a.seed, {"train": a.train, "validation": a.validation, "test": a.test}, cfg,
+                          tuple(a.datasets))
     print(f"world written to {out} (seed {a.seed}; {', '.join(a.datasets)}; "
           f"train/validation/test = {a.train}/{a.validation}/{a.test} per dataset)")
 
@@ -41,8 +44,10 @@ def pretrain(a) -> None:
     from seethink.miniature.pretrain_config import PretrainConfig, load_pretrain_config
 
     cfg = load_pretrain_config(a.config) if a.config else PretrainConfig()
-    given = {k: getattr(a, k) for k in ("size", "seed", "steps", "batch_size", "lr", "data_scale") if getattr(a, k) is not None}
-    out = pretrain(a.out, dataclasses.replace(cfg, **given))  # the config checks the flags' values too
+    given = {k: getattr(a, k) for k in ("size", "seed", "steps", "batch_size", "lr", "data_scale", "init") if getattr(a, k) is not None}
+    cfg = dataclasses.replace(cfg, **given)  # the config checks the flags' values too
+    with writer_lock(a.out, "seethink pretrain"):
+        out = pretrain(a.out, cfg)
     stats = json.loads((out / "pretrain_stats.json").read_text())
     print(f"base written to {out}: {stats['params']:,} parameters, {stats['train_seconds']}s training, "
           f"{stats['examples_per_second']} examples/s, final loss {stats['final_loss']}")
@@ -90,5 +95,6 @@ def add_parsers(sub) -> None:
     pt.add_argument("--lr", type=float, help=f"peak learning rate (default {d.lr})")
     pt.add_argument("--seed", type=nonneg, help=f"seed (default {d.seed})")
     pt.add_argument("--data-scale", type=float, help="fraction of the configured pretraining records (default 1)")
+    pt.add_argument("--init", help="continue from this base folder (written by `seethink pretrain`) instead of a new model")
     pt.add_argument("--eval-data", help="a world folder: evaluate the base on its test split afterwards")
     pt.set_defaults(func=pretrain)

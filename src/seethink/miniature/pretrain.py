@@ -32,7 +32,7 @@ from PIL import Image
 from transformers import Trainer, TrainingArguments, set_seed
 
 from seethink.fileio import atomic_dir, check_folder_target, ensure_dir, write_json
-from seethink.models.load import last_checkpoint
+from seethink.models.load import last_checkpoint, load_processor, load_weights
 from seethink.miniature.pretrain_config import PretrainConfig
 from seethink.miniature.tiny import build_model, build_processor
 from seethink.prompting import prompt_messages, target_text
@@ -123,8 +123,11 @@ def pretrain(out: str | Path, cfg: PretrainConfig = PretrainConfig()) -> Path:
     work = ensure_dir(out.with_name(f".{out.name}.work"), "work folder")  # in-progress checkpoints for resume
     set_seed(cfg.seed)
     t0 = time.time()
-    processor = build_processor(image_size=cfg.world["image_size"], patch_size=cfg.patch_size)
-    model = build_model(processor, cfg.size, image_size=cfg.world["image_size"], patch_size=cfg.patch_size, seed=cfg.seed)
+    if cfg.init:  # continued pretraining of an earlier base (its tokenizer and image processor are kept)
+        processor, model = load_processor(cfg.init), load_weights(cfg.init, device="cpu")
+    else:
+        processor = build_processor(image_size=cfg.world["image_size"], patch_size=cfg.patch_size)
+        model = build_model(processor, cfg.size, image_size=cfg.world["image_size"], patch_size=cfg.patch_size, seed=cfg.seed)
     data = pretrain_data(processor, cfg)
     t_data = time.time() - t0
     args = TrainingArguments(

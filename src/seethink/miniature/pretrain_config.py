@@ -36,6 +36,10 @@ class PretrainConfig:
     world: dict = field(default_factory=lambda: asdict(WorldConfig(max_text_steps=4)))
     """The world the base learns from: the built-in one, but with word problems of at most 4 steps, so the text
     stage's problems (1-6 steps) ask for longer reasoning than the base was ever shown."""
+    init: str | None = None
+    """A base folder written by `seethink pretrain` to continue from (None: a new model from `size`). Its size and
+    patch size must be the ones given here; the data stream is the same `pretrain` stream of the world, so give a
+    `seed` other than the first run's to draw new examples."""
 
     def __post_init__(self):
         if self.size not in SIZE_NAMES:
@@ -53,10 +57,27 @@ class PretrainConfig:
             raise SeethinkError(f"world: {e}") from None
         if world.image_size % self.patch_size:
             raise SeethinkError(f"patch_size: {self.patch_size} does not divide world.image_size {world.image_size}")
+        if self.init is not None:
+            self._check_init()
         unknown = set(self.mix) - {"captions", "perception", "visual_reasoning", "text_reasoning"}
         if unknown or not all(isinstance(n, int) and n >= 0 for n in self.mix.values()):
             raise SeethinkError(f"mix: expected record counts (whole numbers >= 0) of captions, perception, "
                                 f"visual_reasoning, text_reasoning; got {self.mix}")
+
+
+    def _check_init(self) -> None:
+        import json
+
+        stamp = Path(str(self.init)) / "pretrain_config.json"
+        if not stamp.is_file():
+            raise SeethinkError(f"init: {self.init} is not a base written by `seethink pretrain` (no pretrain_config.json)")
+        try:
+            before = json.loads(stamp.read_text())
+        except ValueError:
+            raise SeethinkError(f"init: {stamp} is not valid JSON") from None
+        for name in ("size", "patch_size"):
+            if before.get(name) != getattr(self, name):
+                raise SeethinkError(f"init: {self.init} has {name} {before.get(name)!r}, this config {getattr(self, name)!r}")
 
 
 def load_pretrain_config(path: str | Path) -> PretrainConfig:

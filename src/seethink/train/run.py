@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import platform
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import yaml
@@ -21,12 +22,12 @@ import yaml
 from seethink.errors import SeethinkError
 from seethink.eval.evaluate import EvalOptions, evaluate_datasets
 from seethink.eval.judge import make_judge
-from seethink.fileio import ensure_dir, write_json, write_text
+from seethink.fileio import ensure_dir, write_json, write_text, writer_lock
 from seethink.recipe import EvalSettings, Recipe, rollouts, to_dict
 from seethink.models.load import check_model_dir
 from seethink.records.io import load_records, split_file
 from seethink.train.data import resolve, stage_records
-from seethink.train.dist import on_main, say, state
+from seethink.train.dist import is_main, on_main, say, state
 from seethink.train.lora import _peft
 from seethink.train.stage import is_complete, rows_per_round, run_stage, stage_rows
 from seethink.train.trl_config import trl_config
@@ -117,6 +118,11 @@ def run_recipe(recipe: Recipe, start: Path, root: Path) -> Path:
     """Run `recipe` from the model folder `start` on the data under `root` (`seethink.resolve.recipe_paths`)."""
     preflight(recipe, start, root)
     run_dir = Path(recipe.output_dir) / recipe.name
+    with writer_lock(run_dir, "seethink train") if is_main() else nullcontext():  # one writer per run folder
+        return _run(recipe, start, root, run_dir)
+
+
+def _run(recipe: Recipe, start: Path, root: Path, run_dir: Path) -> Path:
     _claim_run_dir(run_dir, to_dict(recipe))
     processes = state().num_processes
     total = sum(rollouts(s) * processes for s in recipe.stages if s.algorithm == "grpo")

@@ -38,6 +38,9 @@ class WorldConfig:
     text_max_start: int = 30  # start from 2..text_max_start
     text_max_operand: int = 12  # add or take away 1..text_max_operand per step
     text_max_value: int = 99  # and never go above this (0: no limit), so every number is one or two digits
+    text_step_weights: tuple | None = None
+    """Relative frequency of word problems of 1..max_text_steps steps (None: equally often, in turn). A pretraining
+    world uses it to show long chains rarely rather than never."""
 
     def __post_init__(self):
         if not 1 <= self.min_objects <= self.max_objects <= 9:
@@ -49,6 +52,13 @@ class WorldConfig:
             raise SeethinkError("world: word problems need max_text_steps >= 1, text_max_operand >= 1 and "
                                 f"text_max_start >= 2, got {self.max_text_steps}, {self.text_max_operand}, "
                                 f"{self.text_max_start}")
+        w = self.text_step_weights
+        if w is not None:
+            if (not isinstance(w, (list, tuple)) or len(w) != self.max_text_steps
+                    or not all(isinstance(x, (int, float)) and x >= 0 for x in w) or not sum(w) > 0):
+                raise SeethinkError(f"world: text_step_weights must be {self.max_text_steps} weights >= 0 (one per "
+                                    f"number of steps, 1..max_text_steps), not all 0; got {w!r}")
+            object.__setattr__(self, "text_step_weights", tuple(w))
         if self.text_max_value and self.text_max_value < self.text_max_start:
             raise SeethinkError(f"world: text_max_value ({self.text_max_value}) is below text_max_start "
                                 f"({self.text_max_start})")
@@ -93,8 +103,12 @@ def generate(capability: str, split: str, n: int, seed: int, cfg: WorldConfig = 
         return
     if capability == "text_reasoning":
         seen = Counter()
+        step_rng = random.Random(derive_seed(seed, capability, split, "steps"))  # the problems' own stream stays put
         for i in range(n):
-            steps = 1 + i % cfg.max_text_steps
+            if cfg.text_step_weights is None:
+                steps = 1 + i % cfg.max_text_steps
+            else:
+                steps = step_rng.choices(range(1, cfg.max_text_steps + 1), weights=cfg.text_step_weights)[0]
             cands = [fam.word_problem(rng, steps, cfg.text_max_start, cfg.text_max_operand, cfg.text_max_value) for _ in range(4)]
             c = _pick(cands, seen, rng)
             seen[c.answer] += 1
