@@ -266,6 +266,29 @@ def test_grpo_stage_killed_after_an_in_stage_checkpoint_resumes_exactly(world_di
     assert not leftovers(tmp_path)
 
 
+@pytest.mark.slow
+def test_a_damaged_in_stage_checkpoint_is_set_aside_and_the_stage_restarts_cleanly(world_dir, tmp_path):
+    """A checkpoint that was complete and then damaged (here: its weights cut in half) is never resumed from: the
+    rerun says so in one line and ends with exactly the weights of an uninterrupted run."""
+    def args(out):
+        return ["train", RECIPES / "stage3-only.yaml", *small_rounds(RECIPES / "stage3-only.yaml"), "--set", f"data={world_dir}",
+                "--set", f"output_dir={out}", "--set", "eval.limit=4", "--set", "eval.max_new_tokens=8", "--set", "stages.0.steps=8"]
+
+    seethink(*args(tmp_path / "ref"))
+    stage = "stage3-only/stages/1-visual_reasoning"
+    ckpt = tmp_path / "b" / stage / "work" / "checkpoint-4"
+    kill_during(args(tmp_path / "b"), (ckpt / "trainer_state.json").is_file)
+    _truncate(ckpt / "model.safetensors")
+    p = seethink(*args(tmp_path / "b"))
+    notes = [line for line in p.stderr.splitlines() if "is damaged" in line]
+    # an older checkpoint the Trainer was rotating away when the kill came may be named too (it is half deleted)
+    assert any("checkpoint-4 is damaged (model.safetensors is truncated" in n for n in notes), p.stderr
+    ref, got = tmp_path / "ref" / stage, tmp_path / "b" / stage
+    assert (got / "checkpoint" / "model.safetensors").read_bytes() == (ref / "checkpoint" / "model.safetensors").read_bytes()
+    assert (got / "metrics.jsonl").read_text() == (ref / "metrics.jsonl").read_text()  # the killed run's rows are gone
+    assert not (got / "work").exists()
+
+
 def _scratch_dataset(world: Path, tmp: Path, name: str) -> Path:
     d = tmp / name
     d.mkdir()

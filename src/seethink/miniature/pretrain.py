@@ -32,7 +32,8 @@ from PIL import Image
 from transformers import Trainer, TrainingArguments, set_seed
 
 from seethink.fileio import atomic_dir, check_folder_target, ensure_dir, write_json
-from seethink.models.load import last_checkpoint, load_processor, load_weights
+from seethink.models.checkpoints import last_checkpoint
+from seethink.models.load import load_processor, load_weights
 from seethink.miniature.pretrain_config import PretrainConfig
 from seethink.miniature.tiny import build_model, build_processor
 from seethink.prompting import prompt_messages, target_text
@@ -109,7 +110,7 @@ def _resumable(work: Path, cfg: PretrainConfig) -> Path | None:
     """The checkpoint to resume, only of a run with the same settings; anything else in `work` is discarded."""
     stamp = work / "pretrain_config.json"
     if stamp.is_file() and json.loads(stamp.read_text()) == asdict(cfg):
-        return last_checkpoint(work)
+        return last_checkpoint(work, label="pretrain: ")
     for old in work.glob("checkpoint-*"):
         shutil.rmtree(old)
     write_json(stamp, asdict(cfg))

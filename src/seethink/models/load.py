@@ -62,17 +62,6 @@ def load_weights(path: str | Path, device: str | None = None, dtype: torch.dtype
     return model
 
 
-def last_checkpoint(work: str | Path) -> Path | None:
-    """The newest complete `checkpoint-N` a Trainer left in `work` (its trainer_state.json is written last).
-
-    Resume must load the weights from it itself: transformers 5.23's Trainer restores optimizer, scheduler
-    and RNG from a checkpoint, but loads its weights with `load_state_dict(strict=False)` without the key
-    renaming that models such as LLaVA and Qwen-VL save with -- so nothing matches and the weights silently
-    stay at the start (transformers#43701)."""
-    done = [c for c in Path(work).glob("checkpoint-*") if c.name[11:].isdigit() and (c / "trainer_state.json").is_file()]
-    return max(done, key=lambda c: int(c.name[11:]), default=None)
-
-
 def image_token_id(model) -> int | None:
     cfg = model.config
     for key in ("image_token_index", "image_token_id"):

@@ -21,11 +21,12 @@ from trl import GRPOTrainer, SFTTrainer
 
 from seethink.errors import SeethinkError
 from seethink.fileio import atomic_dir, write_json
-from seethink.models.load import last_checkpoint, load_model
+from seethink.models.checkpoints import last_checkpoint
+from seethink.models.load import load_model
 from seethink.recipe import Recipe, Stage, round_completions, updates_per_round
 from seethink.rewards import DEFAULT_REWARD, REWARDS, shuffled_within_groups
 from seethink.train.data import grpo_dataset, sft_dataset, stage_records
-from seethink.train.dist import on_main, state
+from seethink.train.dist import is_main, on_main, state
 from seethink.models.freeze import freeze_vision
 from seethink.train.lora import lora_config, merged
 from seethink.train.trl_config import UPSTREAM_DEPRECATION, trl_config
@@ -88,7 +89,7 @@ def run_stage(stage: Stage, recipe: Recipe, start: Path, stage_dir: Path, root: 
     """Train `stage` from checkpoint `start`; returns `stage_dir/checkpoint`. Resumes in-stage checkpoints."""
     work = stage_dir / "work"
     work.mkdir(parents=True, exist_ok=True)
-    resume = last_checkpoint(work)
+    resume = last_checkpoint(work, set_aside=is_main(), label=f"stage {stage.name}: ")
     lora = stage.lora.r > 0
     # the weights of an in-stage checkpoint (see last_checkpoint); with LoRA it holds only the adapters, which
     # the Trainer restores itself on resume (checked by a test: resumed LoRA stages are bit-identical)
