@@ -383,8 +383,9 @@ def test_synth_perception_killed_mid_run_asks_nothing_twice(stub, tmp_path):
     kill_during([*args, tmp_path / "run"], lambda: cache.is_file() and len(cache.read_text().splitlines()) >= 20)
     done, asked = len(cache.read_text().splitlines()), len(server.requests)
     assert 20 <= done < 80
-    seethink(*args, tmp_path / "run")
+    p = seethink(*args, tmp_path / "run")
     assert len(server.requests) - asked == 80 - done  # the rerun asked only what the killed run had not stored
+    assert f"generator {server.url}/chat/completions: {80 - done} requests, 0 retried, 0 given up" in p.stdout
     assert digest(tmp_path / "run", skip={"generator_cache.jsonl"}) == digest(tmp_path / "ref", skip={"generator_cache.jsonl"})
     assert not leftovers(tmp_path)
 

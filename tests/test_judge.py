@@ -7,6 +7,7 @@ import pytest
 
 from seethink.records.io import load_records
 from seethink.errors import SeethinkError
+from seethink.models.endpoint import Policy
 from seethink.eval.attribution import attribute, summarise_attribution
 from seethink.eval.judge import (JudgeRequest, LocalJudge, OpenAIJudge, VerdictCache, cached, make_judge,
                                  parse_verdict)
@@ -104,18 +105,19 @@ def test_text_only_judge_gets_no_image(stub, vr, tmp_path):
 
 def test_endpoint_retries_busy_servers(stub):
     server = stub(fail_first=1, status=503)
-    assert OpenAIJudge(server.url, "stub", retries=2)([JudgeRequest("q?", "3", "\\boxed{4}")]) == ["PERCEPTION"]
+    assert OpenAIJudge(server.url, "stub", policy=Policy(tries=3, backoff=0.01))([JudgeRequest("q?", "3", "\\boxed{4}")]) == ["PERCEPTION"]
     assert len(server.requests) == 2
 
 
 @pytest.mark.parametrize("kw, msg", [
     (dict(fail_first=1, status=401), "HTTP 401"),
-    (dict(raw=b"<html>not json</html>"), "not an OpenAI chat completion"),
+    (dict(raw=b"<html>not json</html>"), "reply is not JSON"),
+    (dict(raw=b'{"choices": []}'), "not an OpenAI chat completion"),
 ])
 def test_endpoint_failures_are_one_line_errors(stub, kw, msg):
     server = stub(**kw)
     with pytest.raises(SeethinkError, match=msg) as e:
-        OpenAIJudge(server.url, "stub", retries=0)([JudgeRequest("q?", "3", "\\boxed{4}")])
+        OpenAIJudge(server.url, "stub", policy=Policy(tries=1))([JudgeRequest("q?", "3", "\\boxed{4}")])
     assert server.url in str(e.value)
     assert "\n" not in str(e.value)
 
@@ -127,7 +129,7 @@ def test_unreachable_endpoint_is_a_one_line_error():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with pytest.raises(SeethinkError, match=f"127.0.0.1:{port}"):
-        OpenAIJudge(f"http://127.0.0.1:{port}/v1", "stub", retries=0)([JudgeRequest("q?", "3", "x")])
+        OpenAIJudge(f"http://127.0.0.1:{port}/v1", "stub", policy=Policy(tries=1))([JudgeRequest("q?", "3", "x")])
 
 
 def test_make_judge_checks_its_arguments(tmp_path):

@@ -28,6 +28,13 @@ def add_set(parser: argparse.ArgumentParser, help: str = "override a recipe fiel
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=help)
 
 
+def endpoint_summary(*models) -> None:
+    """One line per OpenAI-compatible tool model the command used: requests, retries, failures."""
+    for m in models:
+        if getattr(m, "stats", None) is not None and m.stats.requests:
+            print(m.stats.line(f"{m.role} {m.url}"))
+
+
 def console():
     from rich.console import Console
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from seethink.cli.common import nonneg, positive
+from seethink.cli.common import endpoint_summary, nonneg, positive
 from seethink.errors import SeethinkError
 from seethink.fileio import writer_lock
 
@@ -30,6 +30,7 @@ def synth(a) -> None:
     print(f"{s['mcqs']} MCQs from {s['captions']} captions written to {Path(a.out) / (a.split + '.jsonl')}; "
           f"{skipped} replies skipped" + (f" ({', '.join(f'{k}: {v}' for k, v in s['skipped'].items())})" if skipped else "")
           + f"; correct letters {s['correct_letters']}")
+    endpoint_summary(gen)
 
 
 def _pass_rate_range(text: str | None) -> tuple[float, float] | None:
@@ -51,9 +52,12 @@ def data_filter(a) -> None:
     plan = FilterPlan(_pass_rate_range(a.pass_rate), a.dedup, require=require)  # checks its own values
     cache = ReplyCache(check_folder_target(a.out) / "filter_cache.jsonl", "filter-v1")
 
+    raw = []
+
     def models(specs, role):
-        return [(spec, cached(tool_model(spec, role, a.max_new_tokens, a.api_key_env), cache, label=f"{role} {spec}"))
-                for spec in specs]
+        made = [tool_model(spec, role, a.max_new_tokens, a.api_key_env) for spec in specs]
+        raw.extend(made)  # for the summary of requests, retries and failures
+        return [(spec, cached(m, cache, label=f"{role} {spec}")) for spec, m in zip(specs, made)]
 
     plan.blind, plan.keep = models(a.blind, "blind model"), models(a.keep_model, "filter model")
     with writer_lock(a.out, "seethink data filter"):
@@ -61,6 +65,7 @@ def data_filter(a) -> None:
             why = ", ".join(f"{k}: {v}" for k, v in r.reasons.most_common())
             print(f"{r.name:>10}: kept {r.kept}, dropped {r.dropped}" + (f" ({why})" if why else ""))
     print(f"kept records written to {Path(a.out) / (a.split + '.jsonl')}; dropped ones with reasons in dropped.jsonl")
+    endpoint_summary(*raw)
 
 
 def add_parsers(sub) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from seethink.cli.common import nonneg, positive, print_summary
+from seethink.cli.common import endpoint_summary, nonneg, positive, print_summary
 from seethink.fileio import writer_lock
 
 
@@ -25,6 +25,7 @@ def evaluate(a) -> None:
     out = Path(a.out or Path("runs") / "eval" / model.name)
     with writer_lock(out, "seethink eval"):
         print_summary(evaluate_folder(model, a.data, a.split, out, opts, a.limit, judge, a.judge_cache), out)
+    endpoint_summary(judge)
 
 
 def passk(a) -> None:

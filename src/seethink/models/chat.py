@@ -4,7 +4,8 @@ A tool model turns prompts (text, optionally one image) into replies, `model(pro
 Two backends:
 
     OpenAIChat   any OpenAI-compatible chat endpoint (OpenAI, vLLM, SGLang, llama.cpp, Ollama …), over plain
-                 HTTP with the standard library; several requests in flight; retries on 408/429/5xx.
+                 HTTP with the standard library; several requests in flight; deadlines, retries and backoff
+                 (`seethink.models.endpoint`).
     LocalChat    a local Hugging Face folder: a VLM (sees the image) or a text-only causal LM.
 
 Replies are cached in an append-only JSONL file keyed by the model's identity and the exact prompt, so a rerun
@@ -19,9 +20,6 @@ import io
 import json
 import os
 import re
-import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +29,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from seethink.errors import SeethinkError
+from seethink.models.endpoint import Policy, Stats, post_json
 from seethink.models.generate import new_tokens
 from seethink.models.load import check_model_dir, load_processor, load_weights
 from seethink.progress import progress_bar
@@ -69,15 +68,16 @@ def _data_url(path: str) -> str:
 
 class OpenAIChat:
     """POST {base_url}/chat/completions, temperature 0. The API key comes from the environment variable
-    `api_key_env` (none needed for local servers). `role` names the tool in error messages."""
+    `api_key_env` (none needed for local servers). `role` names the tool in error messages. Timeouts, retries
+    and backoff: `seethink.models.endpoint` (`policy` defaults to the SEETHINK_ENDPOINT_* variables)."""
 
     def __init__(self, base_url: str, model: str, api_key_env: str = "OPENAI_API_KEY", sees_images: bool = True,
-                 max_tokens: int = 16, timeout: float = 120.0, retries: int = 4, concurrency: int = 8,
-                 role: str = "model"):
+                 max_tokens: int = 16, concurrency: int = 8, role: str = "model", policy: Policy | None = None):
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.model, self.sees_images, self.role = model, sees_images, role
         self.key = os.environ.get(api_key_env, "")
-        self.max_tokens, self.timeout, self.retries, self.concurrency = max_tokens, timeout, retries, concurrency
+        self.max_tokens, self.concurrency = max_tokens, concurrency
+        self.policy, self.stats = policy or Policy.from_env(), Stats()
         self.identity = f"openai:{self.url}:{model}:{'image' if sees_images else 'text'}"
 
     def _body(self, prompt: Asking) -> bytes:
@@ -89,23 +89,12 @@ class OpenAIChat:
 
     def ask(self, prompt: Asking) -> str:
         headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {self.key}"} if self.key else {})}
-        body = self._body(prompt)
-        for attempt in range(self.retries + 1):
-            try:
-                with urllib.request.urlopen(urllib.request.Request(self.url, body, headers), timeout=self.timeout) as r:
-                    payload = r.read()
-                break
-            except urllib.error.HTTPError as e:
-                if e.code not in (408, 429, 500, 502, 503, 504) or attempt == self.retries:
-                    raise SeethinkError(f"{self.role} {self.url}: HTTP {e.code} {e.reason}") from None
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
-                if attempt == self.retries:
-                    raise SeethinkError(f"{self.role} {self.url}: {getattr(e, 'reason', e)}") from None
-            time.sleep(min(2 ** attempt, 30))
+        reply = post_json(self.url, self._body(prompt), headers, self.policy, self.stats, f"{self.role} {self.url}")
         try:
-            return json.loads(payload)["choices"][0]["message"]["content"] or ""
-        except (ValueError, KeyError, IndexError, TypeError):
-            raise SeethinkError(f"{self.role} {self.url}: reply is not an OpenAI chat completion: {payload[:200]!r}") from None
+            return reply["choices"][0]["message"]["content"] or ""
+        except (KeyError, IndexError, TypeError):
+            raise SeethinkError(f"{self.role} {self.url}: reply is not an OpenAI chat completion: "
+                                f"{json.dumps(reply)[:200]}") from None
 
     def __call__(self, prompts: list[Asking]) -> list[str]:
         with ThreadPoolExecutor(self.concurrency) as pool:
