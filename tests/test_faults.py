@@ -289,6 +289,80 @@ def test_a_damaged_in_stage_checkpoint_is_set_aside_and_the_stage_restarts_clean
     assert not (got / "work").exists()
 
 
+def _stage3_args(world_dir, out):
+    return ["train", RECIPES / "stage3-only.yaml", *small_rounds(RECIPES / "stage3-only.yaml"), "--set", f"data={world_dir}",
+            "--set", f"output_dir={out}", "--set", "eval.limit=4", "--set", "eval.max_new_tokens=8", "--set", "stages.0.steps=8"]
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 16 MB tmpfs (room for one in-stage checkpoint of the tiny model, about 11 MB, not for two); `grow()`
+    frees space by remounting it larger. Skipped where mounting is not allowed."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mnt)], capture_output=True, text=True)
+    if p.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {p.stderr.strip() or p.returncode}")
+    try:
+        yield mnt, lambda: subprocess.run(["mount", "-o", "remount,size=200m", str(mnt)], check=True)
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+@pytest.mark.slow
+def test_a_full_disk_during_an_in_stage_checkpoint_is_one_line_and_the_rerun_finishes_identically(world_dir, tmp_path, small_disk):
+    mnt, grow = small_disk
+    seethink(*_stage3_args(world_dir, tmp_path / "ref"))
+    p = seethink(*_stage3_args(world_dir, mnt), check=False)
+    assert p.returncode == 2, p.stderr
+    err = [line[line.index("seethink: error"):] for line in p.stderr.splitlines() if "seethink: error" in line]
+    assert len(err) == 1 and "no space left on device under" in err[0] and str(mnt) in err[0], p.stderr
+    assert "Traceback" not in p.stderr
+    work = mnt / "stage3-only" / "stages" / "1-visual_reasoning" / "work"
+    kept = list(work.glob("checkpoint-*"))
+    assert kept and all((c / "trainer_state.json").is_file() for c in kept)  # no half-written checkpoint
+    from seethink.models.checkpoints import checkpoint_problem
+
+    assert all(checkpoint_problem(c) is None for c in kept)  # the previous good checkpoint is intact
+    grow()
+    seethink(*_stage3_args(world_dir, mnt))
+    stage = "stage3-only/stages/1-visual_reasoning"
+    got, ref = mnt / stage, tmp_path / "ref" / stage
+    assert (got / "checkpoint" / "model.safetensors").read_bytes() == (ref / "checkpoint" / "model.safetensors").read_bytes()
+    assert (got / "metrics.jsonl").read_text() == (ref / "metrics.jsonl").read_text()
+    assert not leftovers(mnt)
+
+
+@pytest.mark.slow
+def test_a_full_disk_while_the_final_checkpoint_is_written_leaves_no_half_folder(world_dir, tmp_path, capsys, monkeypatch):
+    """Injected in process: the stage's final save writes part of a file and then hits ENOSPC."""
+    import errno
+
+    import seethink.train.stage as stage_module
+
+    seethink(*_stage3_args(world_dir, tmp_path / "ref"))
+
+    class Full:
+        def __init__(self, model):
+            self.model = model
+
+        def save_pretrained(self, folder, *a, **kw):
+            (Path(folder) / "model.safetensors").write_bytes(b"\0" * 1000)
+            raise OSError(errno.ENOSPC, "No space left on device", str(Path(folder) / "model.safetensors"))
+
+    monkeypatch.setattr(stage_module, "merged", Full)
+    assert main([str(a) for a in _stage3_args(world_dir, tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert "seethink: error: no space left on device under" in err and "Traceback" not in err
+    stage_dir = tmp_path / "b" / "stage3-only" / "stages" / "1-visual_reasoning"
+    assert not (stage_dir / "checkpoint").exists() and not leftovers(tmp_path / "b")
+    assert any(c.is_dir() for c in (stage_dir / "work").glob("checkpoint-*"))  # the in-stage checkpoints are kept
+    monkeypatch.undo()
+    assert main([str(a) for a in _stage3_args(world_dir, tmp_path / "b")]) == 0
+    ref = tmp_path / "ref" / "stage3-only" / "stages" / "1-visual_reasoning"
+    assert (stage_dir / "checkpoint" / "model.safetensors").read_bytes() == (ref / "checkpoint" / "model.safetensors").read_bytes()
+
+
 def _scratch_dataset(world: Path, tmp: Path, name: str) -> Path:
     d = tmp / name
     d.mkdir()

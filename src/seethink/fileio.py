@@ -72,6 +72,41 @@ def held_lock(path: str | os.PathLike) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def _is_disk_full(e: BaseException, where: Path) -> bool:
+    """ENOSPC/EDQUOT, or a writer's error that hides it (torch: "file write failed"; safetensors: "StorageFull")
+    while the filesystem under `where` has (almost) nothing left."""
+    import errno
+
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(e)
+    if "No space left" in text or "StorageFull" in text or "Disk quota exceeded" in text:
+        return True
+    if isinstance(e, (OSError, RuntimeError)) or type(e).__name__ == "SafetensorError":
+        try:
+            return shutil.disk_usage(where).free < 1 << 20
+        except OSError:
+            return False
+    return False
+
+
+@contextmanager
+def disk_full_is_one_line(where: str | os.PathLike, cleanup=None) -> Iterator[None]:
+    """A full disk while the block writes under `where` becomes one line naming `where` and "no space left";
+    `cleanup()` runs first (e.g. removing a half-written checkpoint). Everything else passes through."""
+    try:
+        yield
+    except SeethinkError:
+        raise
+    except Exception as e:
+        if not _is_disk_full(e, Path(where)):
+            raise
+        if cleanup is not None:
+            cleanup()
+        raise SeethinkError(f"no space left on device under {where}; free some space and rerun the same command "
+                            "to resume") from None
+
+
 WRITER_STALE_SECONDS = 120.0
 """A writer lock naming another host counts as abandoned once its heartbeat is this old (see `writer_lock`)."""
 

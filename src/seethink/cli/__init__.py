@@ -7,6 +7,7 @@ exit 2; Ctrl-C exits 130. Everything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 
 from seethink import __version__
@@ -35,6 +36,13 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and closed early
         sys.stderr.close()
         return 0
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        where = f" writing {e.filename}" if e.filename else ""
+        print(f"seethink: error: no space left on device{where}; free some space and rerun the same command",
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("seethink: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130

@@ -31,8 +31,8 @@ import torch
 from PIL import Image
 from transformers import Trainer, TrainingArguments, set_seed
 
-from seethink.fileio import atomic_dir, check_folder_target, ensure_dir, write_json
-from seethink.models.checkpoints import last_checkpoint
+from seethink.fileio import atomic_dir, check_folder_target, disk_full_is_one_line, ensure_dir, write_json
+from seethink.models.checkpoints import drop_unfinished, last_checkpoint
 from seethink.models.load import load_processor, load_weights
 from seethink.miniature.pretrain_config import PretrainConfig
 from seethink.miniature.tiny import build_model, build_processor
@@ -142,9 +142,10 @@ def pretrain(out: str | Path, cfg: PretrainConfig = PretrainConfig()) -> Path:
     if resume:  # the Trainer restores optimizer, scheduler and RNG but not these weights (see last_checkpoint)
         model.load_state_dict(type(model).from_pretrained(resume).state_dict())
     t1 = time.time()
-    result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    with disk_full_is_one_line(work, cleanup=lambda: drop_unfinished(work)):
+        result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     t_train = time.time() - t1
-    with atomic_dir(out) as tmp:
+    with disk_full_is_one_line(out.parent), atomic_dir(out) as tmp:
         model.save_pretrained(tmp)
         processor.save_pretrained(tmp)
         write_json(tmp / "pretrain_config.json", asdict(cfg))

@@ -89,3 +89,13 @@ def last_checkpoint(work: str | Path, set_aside: bool = True, label: str = "") -
                   "or from the start", file=sys.stderr)
             c.rename(c.with_name(DAMAGED_PREFIX + c.name))
     return None
+
+
+def drop_unfinished(work: str | Path) -> None:
+    """Remove the `checkpoint-N` folders in `work` that have no `trainer_state.json`: a save that failed (a full
+    disk) or was killed. Never resumed from anyway; removed so that no half-written folder stays behind."""
+    import shutil
+
+    for c in _numbered(Path(work)):
+        if not (c / "trainer_state.json").is_file():
+            shutil.rmtree(c, ignore_errors=True)

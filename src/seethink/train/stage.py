@@ -20,8 +20,8 @@ from transformers.utils import logging as hf_logging
 from trl import GRPOTrainer, SFTTrainer
 
 from seethink.errors import SeethinkError
-from seethink.fileio import atomic_dir, write_json
-from seethink.models.checkpoints import last_checkpoint
+from seethink.fileio import atomic_dir, disk_full_is_one_line, write_json
+from seethink.models.checkpoints import drop_unfinished, last_checkpoint
 from seethink.models.load import load_model
 from seethink.recipe import Recipe, Stage, round_completions, updates_per_round
 from seethink.rewards import DEFAULT_REWARD, REWARDS, shuffled_within_groups
@@ -106,7 +106,8 @@ def run_stage(stage: Stage, recipe: Recipe, start: Path, stage_dir: Path, root: 
         trainer.add_callback(guard)
         if trainer.pop_callback(ProgressCallback) is not None:
             trainer.add_callback(StageProgress(keys))
-        trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+        with disk_full_is_one_line(stage_dir, cleanup=lambda: on_main(drop_unfinished, work)):
+            trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     if guard.bad_step is not None:
         on_main(shutil.rmtree, work, ignore_errors=True)  # in-stage checkpoints may already hold diverged weights
         raise SeethinkError(f"stage {stage.name}: loss became NaN/inf at step {guard.bad_step}; stopped and its "
@@ -127,7 +128,7 @@ def run_stage(stage: Stage, recipe: Recipe, start: Path, stage_dir: Path, root: 
         _keep_tensorboard(work, stage_dir)
         shutil.rmtree(work, ignore_errors=True)
 
-    with _quiet_saves():
+    with _quiet_saves(), disk_full_is_one_line(stage_dir):  # atomic_dir leaves no half-written checkpoint
         on_main(save)
     return final
 
