@@ -489,3 +489,40 @@ def test_a_second_writer_of_an_output_stops_at_once_naming_the_first(verb, world
     finally:
         holder.kill()
         holder.wait()
+
+
+# ---------------------------------------------------------------- hostile paths and names
+@pytest.mark.slow
+def test_paths_and_names_with_spaces_quotes_substitutions_and_non_ascii_work(tmp_path, monkeypatch):
+    """Every verb takes such paths as plain strings: nothing is run by a shell, nothing lands elsewhere."""
+    monkeypatch.chdir(tmp_path)
+    odd = tmp_path / "wörld $(touch pwned) 'q' \"dq\" `touch pwned2`"
+    seethink("world", "build", "--out", odd, "--train", 8, "--validation", 4, "--test", 4)
+    via_dotdot = odd / ".." / odd.name  # `..` inside a path resolves like any other component
+    seethink("eval", "--data", via_dotdot, "--limit", 2, "--max-new-tokens", 8, "--out", odd / "ëval $(x)")
+    assert (odd / "ëval $(x)" / "summary.json").is_file()
+    name = "rün $(touch pwned3) 'q'"
+    seethink("train", RECIPES / "stage3-only.yaml", *small_rounds(RECIPES / "stage3-only.yaml"), "--set", f"data={odd}",
+             "--set", f"output_dir={odd / 'rüns'}", "--set", f"name={name}", "--set", "eval.limit=2",
+             "--set", "eval.max_new_tokens=8", "--set", "stages.0.steps=2")
+    assert (odd / "rüns" / name / "stages" / "1-visual_reasoning" / "checkpoint" / "model.safetensors").is_file()
+    assert not list(tmp_path.rglob("pwned*")) and not list(Path.cwd().glob("pwned*"))
+    for bad in ("../out", "a/b"):
+        p = seethink("train", RECIPES / "stage3-only.yaml", "--set", f"name={bad}", "--dry-run", check=False)
+        assert p.returncode == 2 and "name: must be a plain folder name" in p.stderr
+
+
+@pytest.mark.slow
+def test_two_runs_with_different_names_in_one_folder_both_finish(world_dir, tmp_path):
+    base = ["train", RECIPES / "stage3-only.yaml", *small_rounds(RECIPES / "stage3-only.yaml"), "--set", f"data={world_dir}",
+            "--set", f"output_dir={tmp_path / 'runs'}", "--set", "eval.limit=2", "--set", "eval.max_new_tokens=8",
+            "--set", "stages.0.steps=2"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen([sys.executable, "-m", "seethink", *map(str, base), "--set", f"name={n}"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in ("a", "b")]
+    for p in procs:
+        out, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err[-2000:]
+    for n in ("a", "b"):
+        assert (tmp_path / "runs" / n / "stages" / "1-visual_reasoning" / "checkpoint" / "model.safetensors").is_file()
+    assert not list((tmp_path / "runs").glob(".*.writer"))  # released
