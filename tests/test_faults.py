@@ -100,12 +100,12 @@ BAD_INPUT = {
     "model config malformed": lambda w, t: (["eval", _model_copy(t, lambda m: (m / "config.json").write_text("{")),
                                              "--data", w], "config.json: malformed JSON"),
     "model weights truncated": lambda w, t: (EVAL + [t / "out", _model_copy(t, lambda m: _truncate(m / "model.safetensors")),
-                                                     "--data", w], "cannot load model weights"),
+                                                     "--data", w], "model.safetensors is truncated"),
     "model weights missing": lambda w, t: (EVAL + [t / "out", _model_copy(t, lambda m: (m / "model.safetensors").unlink()),
                                                    "--data", w], "cannot load model weights"),
     "output folder is a file": lambda w, t: (["eval", "--data", w, "--out", _garbage(t / "f")], "exists and is not a directory"),
     "output folder cannot be created": lambda w, t: (["eval", "--data", w, "--out", "/proc/seethink-test/out"],
-                                                     "cannot create output directory /proc/seethink-test/out"),
+                                                     "cannot create output directory /proc/seethink-test"),
     "recipe: unknown key": lambda w, t: (["train", "--set", "stages.0.stepz=1"], "stages.0.stepz: unknown key"),
     "recipe: typo in a stage's data": lambda w, t: (["train", "--set", f"data={w}", "--set", f"output_dir={t}",
                                                      "--set", "stages.1.data.0.path=text_reasonin"],
@@ -465,7 +465,7 @@ def test_synth_perception_killed_mid_run_asks_nothing_twice(stub, tmp_path):
 
 
 # ---------------------------------------------------------------- two writers on one output
-@pytest.mark.parametrize("verb", ["train", "eval", "world build", "passk"])
+@pytest.mark.parametrize("verb", ["train", "eval", "world build", "passk", "synth-perception", "filter", "experiment"])
 def test_a_second_writer_of_an_output_stops_at_once_naming_the_first(verb, world_dir, tmp_path):
     from test_fileio import _start_holder
 
@@ -476,6 +476,10 @@ def test_a_second_writer_of_an_output_stops_at_once_naming_the_first(verb, world
         "eval": (["eval", "--data", world_dir, "--limit", 2, "--out", tmp_path / "ev"], tmp_path / "ev"),
         "world build": (["world", "build", "--out", tmp_path / "w", "--train", 2], tmp_path / "w"),
         "passk": (["passk", "--data", data, "--split", "validation", "--k", 2], data),
+        "synth-perception": (["data", "synth-perception", world_dir / "captions", "--generator", "http://127.0.0.1:9/v1",
+                              "--generator-model", "g", "--out", tmp_path / "mcq"], tmp_path / "mcq"),
+        "filter": (["data", "filter", data, "--split", "validation", "--dedup", "--out", tmp_path / "f"], tmp_path / "f"),
+        "experiment": (["experiment", "paper", "--quick", "--out", tmp_path / "study"], tmp_path / "study"),
     }[verb]
     holder = _start_holder(target)
     try:

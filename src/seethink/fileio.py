@@ -129,7 +129,7 @@ def writer_lock(target: str | os.PathLike, command: str, stale_after: float = WR
     import threading
 
     p = Path(target)
-    ensure_dir(p.parent, "output folder")
+    ensure_dir(p.parent, "output directory")
     lock = p.parent / f".{p.name}.writer"
     while True:
         f = open(lock, "a+")

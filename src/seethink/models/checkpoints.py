@@ -24,7 +24,7 @@ def _numbered(work: Path) -> list[Path]:
     return sorted(found, key=lambda c: int(c.name[11:]), reverse=True)
 
 
-def _safetensors_problem(f: Path) -> str | None:
+def safetensors_problem(f: Path) -> str | None:
     """A safetensors file whose header does not parse, or that is shorter or longer than its header says."""
     try:
         with open(f, "rb") as fh:
@@ -52,7 +52,7 @@ def checkpoint_problem(c: Path) -> str | None:
     if not weights:
         return "no weights (*.safetensors)"
     for f in weights:
-        if problem := _safetensors_problem(f):
+        if problem := safetensors_problem(f):
             return problem
     for name in ("optimizer.pt", "scheduler.pt"):
         f = c / name

@@ -56,7 +56,10 @@ def load_weights(path: str | Path, device: str | None = None, dtype: torch.dtype
     try:
         model = AutoModelForImageTextToText.from_pretrained(p, local_files_only=True, dtype=dtype or torch.float32)
     except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as e:  # missing, truncated or foreign weights
-        raise SeethinkError(f"cannot load model weights from {p}: {str(e).splitlines()[0]}") from None
+        from seethink.models.checkpoints import safetensors_problem
+
+        named = next(filter(None, (safetensors_problem(f) for f in sorted(p.glob("*.safetensors")))), None)
+        raise SeethinkError(f"cannot load model weights from {p}: {named or str(e).splitlines()[0]}") from None
     model.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model.eval()
     return model
