@@ -1,6 +1,7 @@
-"""Real Hugging Face VLM families through the same stage code as the miniature: tiny random Qwen2-VL, Qwen2.5-VL
-and Idefics3 (SmolVLM) built from configs, saved as HF folders, trained one GRPO or SFT stage by `run_stage`
-(load, freeze, TRL trainer, atomic save) with the vision tower frozen or not, and loaded back.
+"""Real Hugging Face VLM families through the same stage code as the miniature: tiny random Qwen2-VL, Qwen2.5-VL,
+Qwen3-VL, Idefics3 (SmolVLM), InternVL, Gemma 3 and LLaVA-OneVision built from configs (`tiny_vlms.py`), saved as
+HF folders, trained one GRPO or SFT stage by `run_stage` (load, freeze, TRL trainer, atomic save) with the vision
+tower frozen or not, with LoRA, evaluated by `seethink eval`, and loaded back.
 
 Qwen-VL processors need torchvision for their video part; without it seethink rebuilds them image-only
 (`seethink.models.processors`), and this test runs on a machine without torchvision."""
@@ -30,6 +31,23 @@ def test_tiny_vlm_sees_the_image_and_round_trips(arch, tmp_path):
     with torch.no_grad():
         assert torch.equal(model(**red).logits, loaded(**again).logits)
     assert type(loaded_proc).__name__ == type(proc).__name__  # saved under the stock class name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", sorted(BUILDERS))
+def test_seethink_eval_runs_each_family_on_world_records(arch, world_dir, tmp_path):
+    import json
+
+    from conftest import seethink
+
+    model, proc = BUILDERS[arch]()
+    model.save_pretrained(tmp_path / "m")
+    proc.save_pretrained(tmp_path / "m")
+    seethink("eval", tmp_path / "m", "--data", world_dir, "--limit", 3, "--max-new-tokens", 6, "--out", tmp_path / "ev")
+    summary = json.loads((tmp_path / "ev" / "summary.json").read_text())
+    assert set(summary["capability"]) == {"perception", "text_reasoning", "visual_reasoning"}
+    rows = [json.loads(line) for line in (tmp_path / "ev" / "samples.jsonl").read_text().splitlines()]
+    assert len(rows) == 9 and all(isinstance(r["completion"], str) for r in rows)
 
 
 def train_one(stage_mod, stage: Stage, start, out, world):
@@ -85,7 +103,7 @@ def lora_stage(**kw):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("arch", ["llava", "qwen2.5-vl"])
+@pytest.mark.parametrize("arch", ["llava", *sorted(BUILDERS)])
 def test_lora_stage_merges_adapters_into_a_plain_checkpoint(arch, world_dir, tiny_model_dir, tmp_path, monkeypatch):
     import seethink.train.stage as stage_mod
     from seethink.train.lora import target_modules

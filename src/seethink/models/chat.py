@@ -146,6 +146,8 @@ class LocalChat:
             texts = [self._prompt(r) for r in batch]
             if self.processor is not None:
                 images = [load_image(r.image) for r in batch if r.image and self.sees_images]
+                if images and len(images) == len(batch):
+                    images = [[im] for im in images]  # nested per prompt (see seethink.models.generate.encode_prompts)
                 enc = self.processor(text=texts, padding=True, return_tensors="pt", **({"images": images} if images else {}))
             else:
                 enc = self.tokenizer(texts, padding=True, return_tensors="pt")

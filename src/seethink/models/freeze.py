@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from seethink.errors import SeethinkError
 
-VISION_PATTERNS = ("vision_tower", "multi_modal_projector", "visual", "vision_model", "connector")
+VISION_PATTERNS = ("vision_tower", "multi_modal_projector", "visual", "vision_model", "connector", "image_newline")
 
 
 def is_vision_param(name: str) -> bool:

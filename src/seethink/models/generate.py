@@ -24,8 +24,11 @@ class Completion:
 def encode_prompts(processor, records: list[dict]):
     texts = [processor.apply_chat_template(prompt_messages(r), add_generation_prompt=True, tokenize=False)
              for r in records]
-    images = [load_image(p) for r in records for p in r["images"]]
-    kwargs = {"images": images} if images else {}
+    per_record = [[load_image(p) for p in r["images"]] for r in records]
+    # nested per record when every record has images (Gemma 3 and multi-image records need it; the others accept
+    # it), flat for a batch that mixes text-only records in
+    images = per_record if all(per_record) else [im for ims in per_record for im in ims]
+    kwargs = {"images": images} if any(per_record) else {}
     return processor(text=texts, padding=True, return_tensors="pt", **kwargs)
 
 

@@ -12,6 +12,7 @@ is installed (a GPU machine).
 
 from __future__ import annotations
 
+import inspect
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -59,5 +60,9 @@ def load_image_only(path: Path) -> ProcessorMixin:
         raise SeethinkError(f"{cfg_file}: processor {cfg.get('processor_class')!r} cannot be rebuilt without torchvision")
     template = path / "chat_template.jinja"
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    accepted = inspect.signature(cls.__init__).parameters
+    settings = {k: v for k, v in cfg.items() if k in accepted and k not in  # e.g. image_seq_length, num_image_tokens
+                ("image_processor", "video_processor", "tokenizer", "chat_template")}
     return image_only(cls)(image_processor=_pil_image_processor(cfg["image_processor"]), tokenizer=tokenizer,
-                           chat_template=template.read_text() if template.is_file() else cfg.get("chat_template"))
+                           chat_template=template.read_text() if template.is_file() else cfg.get("chat_template"),
+                           **settings)
