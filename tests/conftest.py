@@ -77,7 +77,20 @@ def tiny_model_dir(tmp_path_factory):
     return out
 
 
-class Stub:
+class Loopback:
+    """A threaded HTTP server on 127.0.0.1 (a free port) running `handler`; `url` is its /v1 base."""
+
+    def serve(self, handler) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Stub(Loopback):
     """An OpenAI-compatible /v1/chat/completions server with scripted replies and a log of requests."""
 
     def __init__(self, reply, fail_first: int = 0, status: int = 503, raw: bytes | None = None):
@@ -108,13 +121,7 @@ class Stub:
                 self.end_headers()
                 self.wfile.write(payload)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.serve(Handler)
 
 
 @pytest.fixture

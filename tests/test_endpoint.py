@@ -3,20 +3,20 @@ Retry-After, never hangs, gives up with one line, counts what happened, and a ca
 
 import json
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from seethink.errors import SeethinkError
 from seethink.models.chat import OpenAIChat, Prompt, ReplyCache, cached
 from seethink.models.endpoint import Policy
+from conftest import Loopback
 
 GOOD = json.dumps({"choices": [{"message": {"role": "assistant", "content": "ok"}}]}).encode()
 
 
-class Flaky:
+class Flaky(Loopback):
     """Answers request i with `faults[i]` (then GOOD once the list is used up): 'reset' closes the connection
     unanswered, 'drip' sends a reply one byte per 0.5 s, 'invalid' answers 200 with a non-JSON body, an int
     answers that HTTP status, (status, retry_after) adds a Retry-After header."""
@@ -52,13 +52,7 @@ class Flaky:
                 else:
                     self.wfile.write(body)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.serve(Handler)
 
 
 @pytest.fixture

@@ -259,3 +259,11 @@ def test_a_run_name_cannot_leave_the_output_folder(name):
 def test_odd_but_harmless_names_are_fine():
     r = load_recipe(RECIPES / "staged.yaml", ["name='run $(touch x) \"q\" é'"])
     assert r.name == 'run $(touch x) "q" é'
+
+
+def test_a_gpu_recipe_per_paper_backbone_with_internvl_stage_2_damped():
+    names = {p.stem for p in (RECIPES / "gpu").glob("*.yaml")}
+    assert {"qwen2.5-vl-7b-staged", "qwen3-vl-8b-staged", "internvl3-8b-staged"} <= names
+    text = load_recipe(RECIPES / "gpu" / "internvl3-8b-staged.yaml").stages[1]
+    assert (text.name, text.lr, text.warmup_ratio, text.beta, text.epsilon, text.epsilon_high, text.max_grad_norm) == (
+        "text_reasoning", 3e-7, 0.05, 0.05, 0.15, 0.15, 0.5)
