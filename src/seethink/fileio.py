@@ -144,7 +144,10 @@ def writer_lock(target: str | os.PathLike, command: str, stale_after: float = WR
 
     def beat():
         while not stop.wait(stale_after / 4):
-            os.utime(lock)
+            try:
+                os.utime(lock)
+            except OSError:  # removed or unreachable: the flock still holds; only the heartbeat is lost
+                return
 
     threading.Thread(target=beat, daemon=True).start()
     try:
