@@ -30,7 +30,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from seethink.errors import SeethinkError
 from seethink.models.endpoint import Policy, Stats, post_json
-from seethink.models.generate import new_tokens
+from seethink.models.generate import image_kwargs, new_tokens
 from seethink.models.load import check_model_dir, load_processor, load_weights
 from seethink.progress import progress_bar
 from seethink.records.io import load_image
@@ -145,10 +145,8 @@ class LocalChat:
             batch = prompts[start: start + self.batch_size]
             texts = [self._prompt(r) for r in batch]
             if self.processor is not None:
-                images = [load_image(r.image) for r in batch if r.image and self.sees_images]
-                if images and len(images) == len(batch):
-                    images = [[im] for im in images]  # nested per prompt (see seethink.models.generate.encode_prompts)
-                enc = self.processor(text=texts, padding=True, return_tensors="pt", **({"images": images} if images else {}))
+                per_prompt = [[load_image(r.image)] if r.image and self.sees_images else [] for r in batch]
+                enc = self.processor(text=texts, padding=True, return_tensors="pt", **image_kwargs(per_prompt))
             else:
                 enc = self.tokenizer(texts, padding=True, return_tensors="pt")
             new = new_tokens(self.model, self.tokenizer.pad_token_id, enc, self.max_new_tokens, do_sample=False)

@@ -21,15 +21,20 @@ class Completion:
     """Tokens inside the first <think>…</think> block (0 if there is none)."""
 
 
+def image_kwargs(per_record: list[list]) -> dict:
+    """The `images=` argument of a processor call for a batch, given each record's images: nested per record when
+    every record has images (Gemma 3 and multi-image records need it; the others accept it), flat for a batch that
+    mixes text-only records in, absent when no record has one."""
+    if not any(per_record):
+        return {}
+    return {"images": per_record if all(per_record) else [im for ims in per_record for im in ims]}
+
+
 def encode_prompts(processor, records: list[dict]):
     texts = [processor.apply_chat_template(prompt_messages(r), add_generation_prompt=True, tokenize=False)
              for r in records]
     per_record = [[load_image(p) for p in r["images"]] for r in records]
-    # nested per record when every record has images (Gemma 3 and multi-image records need it; the others accept
-    # it), flat for a batch that mixes text-only records in
-    images = per_record if all(per_record) else [im for ims in per_record for im in ims]
-    kwargs = {"images": images} if any(per_record) else {}
-    return processor(text=texts, padding=True, return_tensors="pt", **kwargs)
+    return processor(text=texts, padding=True, return_tensors="pt", **image_kwargs(per_record))
 
 
 def decode(processor, ids: torch.Tensor) -> Completion:
