@@ -32,6 +32,13 @@ Attribution = Literal["none", "auto", "facts", "caption", "judge"]
 """How wrong answers are attributed to perception or reasoning (`seethink.eval.attribution`); `none`: not at all."""
 ATTRIBUTIONS: tuple[str, ...] = get_args(Attribution)
 ALGORITHMS: tuple[str, ...] = get_args(Algorithm)
+KEEP_METRICS: tuple[str, ...] = ("mean", "perception", "text_reasoning", "visual_reasoning")
+"""What `stages.k.keep: best:<metric>` can pick on: a capability's in-stage held-out accuracy, or their mean."""
+
+
+def keep_metric(keep: str) -> str | None:
+    """The metric of `best:<metric>` (None for `last` or anything else)."""
+    return keep[len("best:"):] if keep.startswith("best:") else None
 RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"  # the shipped recipes (in a source checkout)
 
 
@@ -132,6 +139,12 @@ class Stage:
     """AdamW weight decay (the paper: 0.01)."""
     max_grad_norm: float = 1.0
     """Gradient clipping norm (the paper: 1.0)."""
+    keep: str = "last"
+    """Which weights the stage hands on: `last` (the final step's) or `best:<metric>`, the in-stage evaluation
+    (`eval.every`) that scored highest on `<metric>`: a capability (`perception`, `text_reasoning`,
+    `visual_reasoning`) or `mean` (over the evaluated capabilities). The step kept is written to the stage's
+    seethink_stage.json and the run's recipe.yaml (`kept`). Picking on the split you report is optimistic:
+    point `eval.every_split` at a split you do not report."""
     lora: Lora = field(default_factory=Lora)
     """Train LoRA adapters (through peft) instead of the full weights; merged into the checkpoint at the stage's end,
     so the next stage starts from a plain HF model."""
@@ -150,6 +163,8 @@ class Stage:
         require(self.beta >= 0, "beta", f"must be >= 0, got {self.beta}")
         require(0 <= self.warmup_ratio < 1, "warmup_ratio", f"must be in [0, 1), got {self.warmup_ratio}")
         require(bool(self.data), "data", "a stage needs at least one data source")
+        require(self.keep == "last" or keep_metric(self.keep) in KEEP_METRICS, "keep",
+                f"must be last or best:<metric> with <metric> one of {', '.join(KEEP_METRICS)}, got {self.keep!r}")
 
 
 @dataclass
@@ -164,6 +179,14 @@ class EvalSettings:
     """Longest greedy answer generated during evaluation."""
     batch_size: int = 64
     """Prompts per generate call during evaluation."""
+    every: int = 0
+    """Also evaluate (greedy) inside every stage, every this many optimizer steps and at its last step, on
+    `every_limit` records per dataset of `every_split`; logged to metrics.jsonl (`val_<capability>`, `val_mean`)
+    and TensorBoard, drawn by `seethink report`, used by `stages.k.keep: best:<metric>`. 0: off."""
+    every_limit: int = 200
+    """Records per dataset in each in-stage evaluation (0: all)."""
+    every_split: str = ""
+    """The split in-stage evaluations use ("": `split`)."""
     attribution: Attribution = "auto"
     """Attribute wrong answers to perception or reasoning: auto | facts | caption | none, or judge (with `judge`)."""
     judge: str = ""
@@ -174,6 +197,8 @@ class EvalSettings:
 
     def __post_init__(self):
         require(self.limit >= 0, "limit", f"must be >= 0, got {self.limit}")
+        require(self.every >= 0, "every", f"must be >= 0 (0 = off), got {self.every}")
+        require(self.every_limit >= 0, "every_limit", f"must be >= 0 (0 = all), got {self.every_limit}")
         require((self.attribution == "judge") == bool(self.judge), "judge",
                 "attribution judge needs a judge (a URL or a model folder), and only it does")
 
@@ -255,6 +280,8 @@ def check(recipe: Recipe, where: Where) -> None:
             where.fail(f"{p}.lora.include_vision", "contradicts freeze_vision: true")
         if s.trl:
             _check_trl(s, f"{p}.trl", where)
+        if keep_metric(s.keep) and not recipe.eval.every:
+            where.fail(f"{p}.keep", f"{s.keep} picks among in-stage evaluations; set eval.every (e.g. 10)")
 
 
 def _check_grpo_batching(s: Stage, p: str, where: Where) -> None:

@@ -58,10 +58,11 @@ def summarise(rows: list[dict], seed: int = 0) -> dict:
 
 
 def evaluate(model, processor, records: list[dict], max_new_tokens: int = 96, batch_size: int = 64,
-             seed: int = 0, temperature: float = 0.0) -> tuple[list[dict], dict]:
-    """Greedy by default; `temperature` > 0 samples one answer per record (seeded)."""
+             seed: int = 0, temperature: float = 0.0, show: bool = True) -> tuple[list[dict], dict]:
+    """Greedy by default; `temperature` > 0 samples one answer per record (seeded). `show`: a progress bar."""
     completions = generate(model, processor, records, max_new_tokens=max_new_tokens, batch_size=batch_size,
-                           do_sample=temperature > 0, temperature=temperature or 1.0, seed=seed, desc="evaluating")
+                           do_sample=temperature > 0, temperature=temperature or 1.0, seed=seed, desc="evaluating",
+                           show=show)
     rows = score_rows(records, completions)
     return rows, summarise(rows, seed)
 

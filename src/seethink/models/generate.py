@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from dataclasses import dataclass
 
 import torch
@@ -61,19 +63,30 @@ def new_tokens(model, pad_token_id: int, encoded, max_new_tokens: int, **samplin
     return gen[:, enc["input_ids"].shape[1]:]
 
 
+class _Silent:
+    """The two Progress methods `generate` uses, doing nothing."""
+
+    def add_task(self, *a, **kw):
+        return None
+
+    def advance(self, *a, **kw):
+        pass
+
+
 def generate(model, processor, records: list[dict], max_new_tokens: int = 96, batch_size: int = 64,
              do_sample: bool = False, temperature: float = 1.0, top_p: float = 1.0, top_k: int = 0,
              num_return_sequences: int = 1,
-             seed: int = 0, desc: str = "generating") -> list[list[Completion]]:
+             seed: int = 0, desc: str = "generating", show: bool = True) -> list[list[Completion]]:
     """Completions for every record (a list of `num_return_sequences` each), in input order, greedy unless
-    `do_sample`. The processor's padding side is forced to the left for decoder-only generation."""
+    `do_sample`. The processor's padding side is forced to the left for decoder-only generation. `show`: a
+    progress bar (off inside a training stage, whose own bar is on screen)."""
     processor.tokenizer.padding_side = "left"
     torch.manual_seed(seed)
     sampling = dict(do_sample=do_sample, num_return_sequences=num_return_sequences)
     if do_sample:
         sampling.update(temperature=temperature, top_p=top_p, top_k=top_k or None)
     out: list[list[Completion]] = []
-    with progress_bar() as progress:
+    with progress_bar() if show else contextlib.nullcontext(_Silent()) as progress:
         task = progress.add_task(desc, total=len(records))
         for start in range(0, len(records), batch_size):
             batch = records[start: start + batch_size]

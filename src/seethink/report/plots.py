@@ -40,6 +40,8 @@ def run_plots(runs) -> dict[str, bytes]:
     bars = [("start", runs[0].start)] if runs[0].start else []
     bars += [(r.name, r.final) for r in runs if r.final]
     out = {"curves.png": curves_png(runs)}
+    if any("val_mean" in r for run in runs for st in run.stages for r in st.metrics):
+        out["validation.png"] = validation_png(runs)
     if bars:
         out["accuracy.png"] = accuracy_png(bars)
         out["lengths.png"] = lengths_png(bars)
@@ -88,6 +90,40 @@ def curves_png(runs) -> bytes:
     if axes[0].get_legend_handles_labels()[0]:
         axes[0].legend(fontsize=8, loc="lower right")
     fig.suptitle("training curves")
+    return _png(plt, fig)
+
+
+def validation_png(runs) -> bytes:
+    """In-stage held-out accuracy (`eval.every`) per capability and its mean over the steps of every stage, end
+    to end; a star marks the step a stage kept (`keep: best:<metric>`)."""
+    plt = pyplot()
+    colours = _colours(plt)
+    keys = ["val_mean"] + [f"val_{c}" for c in CAPABILITIES
+                           if any(f"val_{c}" in r for run in runs for st in run.stages for r in st.metrics)]
+    fig, axes = plt.subplots(len(keys), 1, figsize=(9, 2.3 * len(keys)), sharex=True, squeeze=False)
+    axes = axes[:, 0]
+    for i, run in enumerate(runs):
+        offset, c = 0, colours[i % len(colours)]
+        for s in run.stages:
+            rows = [r for r in s.metrics if "val_mean" in r]
+            kept = (run.kept or {}).get(s.name)
+            for ax, key in zip(axes, keys):
+                pts = [(offset + r["step"], r[key]) for r in rows if key in r]
+                if pts:
+                    ax.plot(*zip(*pts), color=c, lw=1.2, marker=".", label=run.name if s is run.stages[0] else None)
+                kept_pts = [(x, y) for (x, y), r in zip(pts, rows) if kept and r["step"] == kept["step"]]
+                if kept_pts:
+                    ax.plot(*kept_pts[0], marker="*", ms=12, color=c)
+            offset += max((r["step"] for r in s.metrics), default=0)
+            for ax in axes:
+                ax.axvline(offset, color=c, ls=":", lw=0.8)
+    for ax, key in zip(axes, keys):
+        ax.set_ylabel(key[len("val_"):].replace("_", " "), fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[-1].set_xlabel("optimizer step (stages concatenated; dotted lines end a stage; * the step a stage kept)")
+    if axes[0].get_legend_handles_labels()[0]:
+        axes[0].legend(fontsize=8, loc="lower right")
+    fig.suptitle("held-out accuracy during training (greedy)")
     return _png(plt, fig)
 
 

@@ -5,6 +5,7 @@
     accuracy.png       final held-out accuracy per capability per run, with 95% CIs (and the start model)
     lengths.png        mean completion and <think> tokens per capability per run
     attribution.png    wrong visual-reasoning answers by cause (perception / reasoning) per run
+    validation.png     in-stage held-out accuracy over training steps (recipes with eval.every)
 
 Everything is read from run folders (`seethink train` writes them); nothing is recomputed.
 """
@@ -38,6 +39,8 @@ class Run:
     path: Path
     start: dict | None
     stages: list[StageResult] = field(default_factory=list)
+    kept: dict | None = None
+    """{stage: {step, metric, value}} for stages that kept their best in-stage evaluation (recipe.yaml's `kept`)."""
 
     @property
     def final(self) -> dict | None:
@@ -58,7 +61,7 @@ def load_run(path: str | Path) -> Run:
         raise SeethinkError(f"{p} is not a seethink run folder (no recipe.yaml)")
     recipe = yaml.safe_load((p / "recipe.yaml").read_text())
     start = p / "eval" / "start" / "summary.json"
-    run = Run(recipe.get("name", p.name), p, _read_json(start) if start.is_file() else None)
+    run = Run(recipe.get("name", p.name), p, _read_json(start) if start.is_file() else None, kept=recipe.get("kept"))
     for k, st in enumerate(recipe.get("stages", []), 1):
         d = p / "stages" / f"{k}-{st['name']}"
         metrics = [json.loads(line) for line in (d / "metrics.jsonl").read_text().splitlines() if line.strip()] \
@@ -103,7 +106,7 @@ def _markdown(runs: list[Run], plots: dict[str, bytes]) -> str:
         for s in r.stages:
             lines.append(f"| {s.name} ({s.algorithm}) | " + " | ".join(_cell(s.eval, c) for c in CAPABILITIES)
                          + f" | {s.seconds if s.seconds is not None else '–'} |")
-    titles = {"curves.png": "Training curves", "accuracy.png": "Held-out accuracy",
+    titles = {"curves.png": "Training curves", "validation.png": "Held-out accuracy during training", "accuracy.png": "Held-out accuracy",
               "lengths.png": "Reasoning length", "attribution.png": "Error attribution"}
     for name, title in titles.items():
         if name in plots:

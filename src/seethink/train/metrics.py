@@ -17,6 +17,7 @@ GRPO_KEYS = {"reward": "reward", "rewards/accuracy_reward/mean": "accuracy", "re
              "completions/mean_length": "completion_length", "kl": "kl", "entropy": "entropy", "loss": "loss",
              "learning_rate": "lr", "grad_norm": "grad_norm", "frac_reward_zero_std": "frac_zero_std",
              "clip_ratio/region_mean": "clip_fraction", "epoch": "epoch"}
+VALIDATION_PREFIX = "val_"  # in-stage held-out accuracy (seethink.train.validation), kept as logged
 SFT_KEYS = {"loss": "loss", "learning_rate": "lr", "grad_norm": "grad_norm", "mean_token_accuracy": "token_accuracy",
             "entropy": "entropy", "epoch": "epoch"}
 
@@ -80,6 +81,7 @@ class MetricsWriter(StepLog):
 
     def on_log(self, args, state, control, logs=None, **kw):
         row = {ours: float(v) for ours, v in renamed(logs, self.keys).items()}
+        row.update({k: float(v) for k, v in (logs or {}).items() if k.startswith(VALIDATION_PREFIX)})
         measured = row.keys() - {"epoch"}  # the Trainer's end-of-training summary has only an epoch of ours
         if len(measured) > 1 or (measured and "loss" not in measured):
             self.add([{"step": state.global_step, **row}])

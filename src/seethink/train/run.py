@@ -63,16 +63,18 @@ def preflight(recipe: Recipe, start: Path, root: Path) -> None:
                 raise SeethinkError(f"stage {stage.name}: data {d.path}: {e}") from None
         stage_records(stage, root, stage_rows(stage), rows_per_round(stage), recipe.seed)  # the rows it will train on
         trl_config(stage, recipe, Path("preflight"))  # TRL's own checks of the settings, before anything trains
+    splits = {recipe.eval.split} | ({recipe.eval.every_split or recipe.eval.split} if recipe.eval.every else set())
     for name in recipe.eval.datasets:
-        try:
-            split_file(root / name, recipe.eval.split)
-        except SeethinkError as e:
-            raise SeethinkError(f"eval: dataset {name}: {e}") from None
+        for split in sorted(splits):
+            try:
+                split_file(root / name, split)
+            except SeethinkError as e:
+                raise SeethinkError(f"eval: dataset {name}: {e}") from None
 
 
 def _claim_run_dir(run_dir: Path, resolved: dict) -> None:
     f = run_dir / "recipe.yaml"
-    if f.exists() and yaml.safe_load(f.read_text()) != resolved:  # checked by every process: all of them stop
+    if f.exists() and {k: v for k, v in yaml.safe_load(f.read_text()).items() if k != KEPT} != resolved:  # checked by every process: all of them stop
         raise SeethinkError(f"{run_dir} holds a run of a different recipe; choose another name (--set name=…) or remove it")
 
     def write():
@@ -81,6 +83,21 @@ def _claim_run_dir(run_dir: Path, resolved: dict) -> None:
         write_json(run_dir / "environment.json", environment())
 
     on_main(write)
+
+
+KEPT = "kept"
+"""recipe.yaml's record of the step each finished stage handed on ({stage: {step, metric, value}}); not part of
+the recipe (a rerun compares everything else)."""
+
+
+def _record_kept(run_dir: Path, stage_name: str, stage_dir: Path) -> None:
+    f = run_dir / "recipe.yaml"
+    info = json.loads((stage_dir / "checkpoint" / "seethink_stage.json").read_text()).get("kept")
+    raw = yaml.safe_load(f.read_text())
+    if not info or info.get("metric") is None or raw.get(KEPT, {}).get(stage_name) == info:  # keep: last
+        return
+    raw[KEPT] = {**raw.get(KEPT, {}), stage_name: info}
+    write_text(f, yaml.safe_dump(raw, sort_keys=False))
 
 
 def evaluate_into(model_path: Path, settings: EvalSettings, root: Path, out: Path, seed: int) -> dict | None:
@@ -140,5 +157,6 @@ def _run(recipe: Recipe, start: Path, root: Path, run_dir: Path) -> Path:
             run_stage(stage, recipe, start, stage_dir, root)
             on_main(write_json, stage_dir / "timing.json", {"seconds": round(time.time() - t, 1)})
         start = stage_dir / "checkpoint"
+        on_main(_record_kept, run_dir, stage.name, stage_dir)
         _report(f"after {stage.name}", evaluate_into(start, recipe.eval, root, stage_dir / "eval", recipe.seed))
     return run_dir

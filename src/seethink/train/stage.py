@@ -30,6 +30,7 @@ from seethink.train.dist import is_main, on_main, state
 from seethink.models.freeze import freeze_vision
 from seethink.train.lora import lora_config, merged
 from seethink.train.trl_config import UPSTREAM_DEPRECATION, trl_config
+from seethink.train.validation import StageValidation, validation_records
 from seethink.train.metrics import GRPO_KEYS, SFT_KEYS, MetricsWriter, NonFiniteGuard, SampleLog, StageProgress
 
 
@@ -106,6 +107,8 @@ def run_stage(stage: Stage, recipe: Recipe, start: Path, stage_dir: Path, root: 
         trainer.add_callback(guard)
         if trainer.pop_callback(ProgressCallback) is not None:
             trainer.add_callback(StageProgress(keys))
+        validation = StageValidation(validation_records(recipe.eval, root), recipe.eval, stage.keep, work,
+                                     recipe.seed).attach(trainer) if recipe.eval.every else None
         with disk_full_is_one_line(stage_dir, cleanup=lambda: on_main(drop_unfinished, work)):
             trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     if guard.bad_step is not None:
@@ -113,6 +116,7 @@ def run_stage(stage: Stage, recipe: Recipe, start: Path, stage_dir: Path, root: 
         raise SeethinkError(f"stage {stage.name}: loss became NaN/inf at step {guard.bad_step}; stopped and its "
                             f"in-stage checkpoints discarded. The stage's starting checkpoint ({start}) is unchanged; "
                             "rerun with a lower lr under a new run name (--set name=...)")
+    kept = validation.restore_best(trainer.model) if validation else None  # keep: best:<metric>
     final = stage_dir / "checkpoint"
     # sharded weights (ZeRO-3, FSDP) are gathered by every process; in one process the model saves itself
     acc = trainer.accelerator
@@ -124,6 +128,7 @@ def run_stage(stage: Stage, recipe: Recipe, start: Path, stage_dir: Path, root: 
             processor.save_pretrained(tmp)
             write_json(tmp / "seethink_stage.json", {"stage": stage.name, "start": str(start), "frozen_vision_tensors": frozen,
                                                      "steps": trainer.state.global_step,
+                                                     "kept": kept or {"step": trainer.state.global_step, "metric": None},
                                                      "lora": dataclasses.asdict(stage.lora) if lora else None})
         _keep_tensorboard(work, stage_dir)
         shutil.rmtree(work, ignore_errors=True)

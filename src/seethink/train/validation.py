@@ -1,0 +1,174 @@
+"""Held-out evaluation inside a stage (`eval.every`) and the checkpoint a stage keeps (`stages.k.keep`).
+
+Every `every` optimizer steps, and at the stage's last step, the main process evaluates the model being trained
+(greedy, `every_limit` records per dataset) and logs `val_<capability>` and `val_mean` through the Trainer's
+callbacks, so the rows reach metrics.jsonl and TensorBoard like TRL's own. The evaluation leaves the run as it was:
+the random number generators, the model's train/eval mode and the tokenizer's padding side are restored, so a
+stage with in-stage evaluation trains exactly the weights it trains without (checked by a test).
+
+With `keep: best:<metric>`, each evaluation that beats the best so far snapshots the weights (the LoRA adapters,
+for a LoRA stage) to `work/best/`; the stage's checkpoint is then built from that snapshot instead of the last
+step. A resumed stage keeps a snapshot only if it was taken at or before the step it resumes from (a later one
+belongs to steps that run again).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import TrainerCallback
+
+from seethink.errors import SeethinkError
+from seethink.eval.evaluate import evaluate
+from seethink.fileio import atomic_dir, write_json
+from seethink.recipe import EvalSettings, keep_metric
+from seethink.train.dist import is_main, state
+
+BEST = "best"
+WEIGHTS = "weights.safetensors"
+
+
+@contextlib.contextmanager
+def untouched_rng():
+    """Run a block without moving Python's, NumPy's or torch's random state (CPU and CUDA)."""
+    py, np_state, cpu = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    try:
+        yield
+    finally:
+        random.setstate(py)
+        np.random.set_state(np_state)
+        torch.set_rng_state(cpu)
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)
+
+
+def scores(summary: dict) -> dict[str, float]:
+    """`val_<capability>` for each evaluated capability and `val_mean` over them."""
+    accs = {f"val_{cap}": float(s["accuracy"]) for cap, s in summary["capability"].items()}
+    return {**accs, "val_mean": float(np.mean(list(accs.values())))}
+
+
+def _broadcast(value):
+    """The main process's `value` on every process (one process: as it is)."""
+    if state().num_processes == 1:
+        return value
+    from accelerate.utils import broadcast_object_list
+
+    return broadcast_object_list([value])[0]
+
+
+def _adapter_state(model) -> dict[str, torch.Tensor] | None:
+    if not hasattr(model, "peft_config"):
+        return None
+    from peft import get_peft_model_state_dict
+
+    return get_peft_model_state_dict(model)
+
+
+class StageValidation(TrainerCallback):
+    """In-stage evaluation and the best-checkpoint snapshot of one stage; `attach(trainer)` before training."""
+
+    def __init__(self, records: list[dict], settings: EvalSettings, keep: str, work: Path, seed: int):
+        self.records, self.settings, self.seed = records, settings, seed
+        self.metric = keep_metric(keep)
+        self.dir = work / BEST
+        self.best: dict | None = None  # {"step", "metric", "value"} of the snapshot in self.dir
+        self.trainer = None
+
+    def attach(self, trainer) -> "StageValidation":
+        self.trainer = trainer
+        trainer.add_callback(self)
+        return self
+
+    # --- resume
+    def on_train_begin(self, args, state, control, **kw):
+        note = self.dir / "best.json"
+        best = json.loads(note.read_text()) if self.metric and note.is_file() else None
+        self.best = best if best and best["step"] <= state.global_step else None
+
+    # --- evaluate
+    def on_step_end(self, args, state, control, model=None, **kw):
+        step = state.global_step
+        if step % self.settings.every and step != state.max_steps:
+            return
+        row = _broadcast(self._evaluate(model) if is_main() else None)
+        logs = {**row}
+        state.log_history.append({**logs, "step": step})
+        self.trainer.callback_handler.on_log(args, state, control, logs=logs)
+        if self.metric:
+            value = row[f"val_{self.metric}"]
+            if self.best is None or value > self.best["value"]:
+                self._snapshot(model, {"step": step, "metric": self.metric, "value": value})
+
+    def _evaluate(self, model) -> dict[str, float]:
+        tokenizer = self.trainer.processing_class.tokenizer if hasattr(self.trainer.processing_class, "tokenizer") \
+            else self.trainer.processing_class
+        side, was_training = tokenizer.padding_side, model.training
+        model.eval()
+        try:
+            with untouched_rng(), torch.no_grad():
+                _, summary = evaluate(model, self.trainer.processing_class, self.records,
+                                      max_new_tokens=self.settings.max_new_tokens,
+                                      batch_size=self.settings.batch_size, seed=self.seed, show=False)
+        finally:
+            tokenizer.padding_side = side
+            model.train(was_training)
+        if self.metric and f"val_{self.metric}" not in scores(summary):
+            raise SeethinkError(f"keep: best:{self.metric}: the in-stage evaluation has no {self.metric} records "
+                                f"(it has {', '.join(summary['capability'])})")
+        return scores(summary)
+
+    # --- keep
+    def _snapshot(self, model, best: dict) -> None:
+        acc = self.trainer.accelerator
+        adapters = _adapter_state(model)
+        weights = adapters if adapters is not None else \
+            (acc.get_state_dict(self.trainer.model) if acc.num_processes > 1 else None)  # sharded: all processes gather
+        if is_main():
+            from safetensors.torch import save_file, save_model
+
+            with atomic_dir(self.dir) as tmp:
+                if weights is not None:
+                    save_file({k: v.detach().cpu().contiguous() for k, v in weights.items()}, str(tmp / WEIGHTS))
+                else:
+                    save_model(acc.unwrap_model(model), str(tmp / WEIGHTS))  # tied weights saved once
+                write_json(tmp / "best.json", best)
+        self.best = best
+
+    def restore_best(self, model) -> dict | None:
+        """Load the snapshot into `model` (the adapters of a LoRA model); returns its note, None if none was
+        taken (keep last). Every process loads it: the final save may gather from all of them."""
+        if not self.metric:
+            return None
+        if self.best is None:
+            raise SeethinkError(f"keep: best:{self.metric}: no in-stage evaluation ran, nothing to keep")
+        state().wait_for_everyone()  # the main process's snapshot is on disk
+        path = str(self.dir / WEIGHTS)
+        if hasattr(model, "peft_config"):
+            from peft import set_peft_model_state_dict
+            from safetensors.torch import load_file
+
+            set_peft_model_state_dict(model, load_file(path))
+        else:
+            from safetensors.torch import load_model
+
+            load_model(self.trainer.accelerator.unwrap_model(model), path)
+        return self.best
+
+
+def validation_records(settings: EvalSettings, root: Path) -> list[dict]:
+    """The records each in-stage evaluation scores: `every_limit` per dataset of `every_split` (or `split`)."""
+    from seethink.records.io import load_records
+
+    split = settings.every_split or settings.split
+    recs = []
+    for name in settings.datasets:
+        rows = load_records(root / name, split)
+        recs += rows[: settings.every_limit] if settings.every_limit else rows
+    return recs
