@@ -50,6 +50,39 @@ def test_seethink_eval_runs_each_family_on_world_records(arch, world_dir, tmp_pa
     assert len(rows) == 9 and all(isinstance(r["completion"], str) for r in rows)
 
 
+@pytest.mark.parametrize("arch", sorted(BUILDERS))
+def test_every_tested_family_passes_the_check_at_recipe_load(arch, tmp_path):
+    from seethink.models.freeze import TESTED_FAMILIES, check_family
+
+    model, _ = BUILDERS[arch]()
+    model.config.save_pretrained(tmp_path)  # the check reads config.json only: no weights, no memory
+    assert check_family(tmp_path, freeze=True) in TESTED_FAMILIES
+
+
+def test_an_unsupported_family_is_one_line_before_anything_runs(world_dir, tiny_text_lm_dir, tmp_path):
+    """A text-only LM, and a VLM whose vision modules the freeze patterns do not name (Fuyu feeds patches straight
+    into the decoder): `seethink train` stops at recipe load with one line naming config.json's model_type."""
+    from transformers import FuyuConfig
+
+    from conftest import seethink
+    from test_train import RECIPES, smoke_args
+
+    fuyu = tmp_path / "fuyu"
+    FuyuConfig(text_config={"model_type": "persimmon", "hidden_size": 32, "intermediate_size": 64,
+                            "num_hidden_layers": 1, "num_attention_heads": 2, "vocab_size": 300},
+               hidden_size=32, patch_size=8).save_pretrained(fuyu)
+    for model, recipe, msg in [
+        (tiny_text_lm_dir, "stage3-only.yaml", "config.json model_type 'llama' is not a vision-language model"),
+        (fuyu, "staged.yaml", "freeze_vision finds no vision modules in FuyuForCausalLM (model_type 'fuyu'"),
+    ]:
+        p = seethink("train", *smoke_args(RECIPES / recipe, world_dir, tmp_path / "runs", steps=1),
+                     "--set", f"model={model}", check=False)
+        assert p.returncode == 2, p.stderr
+        assert msg in p.stderr
+        assert len(p.stderr.strip().splitlines()) == 1, p.stderr
+        assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("summary.json"))
+
+
 def train_one(stage_mod, stage: Stage, start, out, world):
     """One stage through `run_stage` (with its test doubles patched into `stage_mod`), seed 0."""
     return stage_mod.run_stage(stage, Recipe(name="t", stages=[stage], seed=0), start, out, world)

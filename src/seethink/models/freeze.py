@@ -5,9 +5,14 @@
 | LLaVA               | vision_tower, multi_modal_projector             |
 | Qwen2/2.5/3-VL      | visual (includes the patch merger)              |
 | Idefics3 / SmolVLM  | vision_model, connector                         |
+| InternVL, Gemma 3   | vision_tower, multi_modal_projector             |
+| LLaVA-OneVision     | vision_tower, multi_modal_projector, image_newline |
 """
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 from seethink.errors import SeethinkError
 
@@ -30,3 +35,31 @@ def freeze_vision(model) -> int:
         raise SeethinkError(f"freeze_vision: no vision modules found in {type(model).__name__} "
                             f"(looked for {', '.join(VISION_PATTERNS)})")
     return n
+
+
+TESTED_FAMILIES = ("llava", "llava_onevision", "qwen2_vl", "qwen2_5_vl", "qwen3_vl", "idefics3", "internvl", "gemma3")
+"""config.json model_types the test suite trains and evaluates (tests/test_hf_vlms.py)."""
+
+
+def check_family(path: str | Path, freeze: bool) -> str:
+    """Before anything runs: the folder's model_type is one transformers loads as a VLM, and (`freeze`) its vision
+    modules are ones `freeze_vision` finds, read from the model built on the meta device (no memory, no weights).
+    Returns the model_type; a family outside the tested ones is allowed if it passes both checks."""
+    import torch
+    from transformers import AutoConfig, AutoModelForImageTextToText
+    from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES as VLMS
+
+    p = Path(path)
+    kind = json.loads((p / "config.json").read_text()).get("model_type")
+    tested = ", ".join(TESTED_FAMILIES)
+    if kind not in VLMS:
+        raise SeethinkError(f"model {p}: config.json model_type {kind!r} is not a vision-language model transformers "
+                            f"loads for image-text-to-text; seethink trains VLMs (tested: {tested})")
+    if freeze:
+        config = AutoConfig.from_pretrained(p, local_files_only=True)
+        with torch.device("meta"):
+            model = AutoModelForImageTextToText.from_config(config)
+        if not any(is_vision_param(name) for name, _ in model.named_parameters()):
+            raise SeethinkError(f"model {p}: freeze_vision finds no vision modules in {type(model).__name__} "
+                                f"(model_type {kind!r}; looked for {', '.join(VISION_PATTERNS)}; tested: {tested})")
+    return kind

@@ -24,6 +24,7 @@ from seethink.eval.evaluate import EvalOptions, evaluate_datasets
 from seethink.eval.judge import make_judge
 from seethink.fileio import ensure_dir, write_json, write_text, writer_lock
 from seethink.recipe import EvalSettings, Recipe, rollouts, to_dict
+from seethink.models.freeze import check_family
 from seethink.models.load import check_model_dir
 from seethink.records.io import load_records, split_file
 from seethink.train.data import resolve, stage_records
@@ -48,6 +49,7 @@ def preflight(recipe: Recipe, start: Path, root: Path) -> None:
     schema, image files, pass rates where an ordering or filter needs them. A bad row in the last stage's
     data must not surface after hours of the earlier stages."""
     check_model_dir(start)
+    check_family(start, freeze=any(s.freeze_vision for s in recipe.stages))
     if any(s.lora.r for s in recipe.stages):
         _peft()  # a missing peft must not surface after the earlier stages have trained
     if recipe.rollouts.engine == "vllm" and any(s.algorithm == "grpo" for s in recipe.stages):
