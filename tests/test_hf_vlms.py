@@ -200,3 +200,52 @@ def test_lora_recipe_fields_are_validated(tmp_path):
         extra = ["stages.1.lora.r=4"] if "include_vision" in override else []
         with pytest.raises(SeethinkError, match=msg):
             load_recipe(staged, [override, *extra])
+
+
+# ---------------------------------------------------------------- stage hand-off
+
+def _carried(folder) -> dict:
+    """What a checkpoint hands on besides its weights, as the next stage and evaluation load it."""
+    from transformers import GenerationConfig
+
+    proc = load_processor(folder)
+    tok = proc.tokenizer
+    gen = {k: v for k, v in GenerationConfig.from_pretrained(folder).to_diff_dict().items() if k != "transformers_version"}
+    return {"generation": gen, "template": proc.chat_template, "tokenizer_template": tok.chat_template,
+            "special": {k: str(v) for k, v in tok.special_tokens_map.items()},
+            "added": {i: str(t) for i, t in tok.added_tokens_decoder.items()}, "vocab": len(tok),
+            "processor": {k: v for k, v in proc.image_processor.to_dict().items() if k != "processor_class"},
+            "class": type(proc).__name__}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", sorted(BUILDERS))
+def test_a_stage_hands_on_its_generation_config_template_processor_and_tokens(arch, world_dir, tmp_path, monkeypatch):
+    """Start from a folder with a non-default generation config and chat template; after a GRPO stage and an SFT
+    stage from its checkpoint, each checkpoint carries the same settings, and encodes a world record (what the next
+    stage and `seethink eval` feed the model) to the same token ids and pixels."""
+    import seethink.train.stage as stage_mod
+    from seethink.models.generate import encode_prompts
+    from seethink.records.io import load_records
+
+    monkeypatch.setattr(stage_mod, "REWARDS", {"accuracy": parity, "format": parity})
+    model, proc = BUILDERS[arch]()
+    model.generation_config.update(do_sample=True, top_k=7, repetition_penalty=1.05, max_new_tokens=33)
+    proc.chat_template = proc.tokenizer.chat_template = proc.chat_template + "{# seethink hand-off #}"
+    start = tmp_path / "start"
+    model.save_pretrained(start)
+    proc.save_pretrained(start)
+    folders = [start]
+    for k, algorithm in enumerate(("grpo", "sft")):
+        stage = Stage(name=f"s{k}", data=[DataSource("perception")], algorithm=algorithm, steps=1, lr=1e-3,
+                      batch_size=8 if algorithm == "grpo" else 4, num_generations=4, max_completion_length=8,
+                      freeze_vision=algorithm == "sft")
+        folders.append(train_one(stage_mod, stage, folders[-1], tmp_path / stage.name, world_dir))
+    want = _carried(start)
+    assert want["generation"]["top_k"] == 7 and want["template"].endswith("{# seethink hand-off #}")
+    record = load_records(world_dir / "perception", "validation")[0]
+    encoded = [encode_prompts(load_processor(f), [record]) for f in folders]
+    for folder, enc in zip(folders[1:], encoded[1:]):
+        assert _carried(folder) == want, folder
+        assert enc.keys() == encoded[0].keys()
+        assert all(torch.equal(enc[key], encoded[0][key]) for key in enc), folder
