@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from seethink.errors import SeethinkError
 from seethink.recipe import RECIPES_DIR, load_recipe
@@ -88,3 +89,49 @@ def test_two_process_data_parallel_run_on_cpu(world_dir, tmp_path):
         assert (d / "eval" / "summary.json").is_file()
         assert not (d / "work").exists()
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+BASE_WEIGHTS = Path(__file__).resolve().parents[1] / "src" / "seethink" / "miniature" / "assets" / "base" / "model.safetensors"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algorithm", ["grpo", "sft"])
+def test_two_processes_never_split_a_step_between_image_and_text_batches(algorithm, world_dir, tmp_path):
+    """merged.yaml (perception, text and visual-reasoning records pooled, vision trainable) on 2 processes: a
+    step whose one process held images and the other text only would leave the vision tower's gradients unused on
+    one of them (DDP's reducer error or hang). seethink's layout rules it out by construction -- a step's rows
+    across all processes come from one source (`seethink.train.data`) -- and this test proves it from the inputs
+    each process's loss actually saw, for GRPO and for SFT: both processes agree at every step, steps of both
+    kinds occur, the run finishes, and the vision tower moves."""
+    from safetensors.torch import load_file
+
+    from seethink.models.freeze import is_vision_param
+
+    trace = tmp_path / "trace"
+    trace.mkdir()
+    batch = ["--set", "stages.0.batch_size=8", "--set", "stages.0.num_generations=4", "--set",
+             "stages.0.rollout_batch_size=8"] if algorithm == "grpo" else \
+        ["--set", "stages.0.algorithm=sft", "--set", "stages.0.batch_size=2", "--set", "stages.0.rollout_batch_size=0"]
+    args = ["train", str(RECIPES_DIR / "merged.yaml"), "--set", f"data={world_dir}", "--set", f"output_dir={tmp_path}",
+            "--set", "eval.limit=2", "--set", "eval.attribution=none", "--set", "stages.0.steps=8",
+            "--set", "stages.0.lr=1e-3", *batch]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "SEETHINK_TRACE": str(trace)}
+    port = "29534" if algorithm == "grpo" else "29535"
+    p = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", port,
+                        str(Path(__file__).parent / "ddp_trace.py"), *args], capture_output=True, text=True,
+                       timeout=900, env=env)
+    assert p.returncode == 0, p.stderr[-3000:]
+    rows = [json.loads(x) for r in (0, 1) for x in (trace / f"rank{r}.jsonl").read_text().splitlines()]
+    by_step: dict[int, set] = {}
+    for row in rows:
+        by_step.setdefault(row["step"], set()).add((row["rank"], row["images"]))
+    assert sorted(by_step) == list(range(8))
+    for step, seen in by_step.items():
+        assert {rank for rank, _ in seen} == {0, 1}, (step, seen)  # both processes trained at every step
+        assert len({images for _, images in seen}) == 1, f"step {step} mixed image and text batches: {seen}"
+    kinds = [next(iter(seen))[1] for _, seen in sorted(by_step.items())]
+    assert True in kinds and False in kinds  # the pooled data did put image and text steps side by side
+    ckpt = tmp_path / "merged" / "stages" / "1-merged" / "checkpoint"
+    before, after = load_file(str(BASE_WEIGHTS)), load_file(str(ckpt / "model.safetensors"))
+    vision = [k for k in before if is_vision_param(k)]
+    assert sum(not torch.equal(before[k], after[k]) for k in vision) >= len(vision) // 2

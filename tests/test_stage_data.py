@@ -161,3 +161,28 @@ def test_drop_solved_and_unsolved(tmp_path):
     write(tmp_path, "r", 4, "perception")
     with pytest.raises(SeethinkError, match="drop_solved/drop_unsolved needs pass_rate"):
         stage_records(Stage(name="s", data=[DataSource("r")], drop_solved=True), tmp_path, 4, 4, seed=0)
+
+
+@pytest.mark.parametrize("algorithm", ["grpo", "sft"])
+def test_the_trainer_draws_the_stages_rows_in_the_stages_order(algorithm, world_dir, tmp_path):
+    """What `stage_records` lays out is what the Trainer's dataloader hands the model, row for row: neither TRL's
+    dataset shuffle nor the Trainer's random sampler (an SFT stage used one until it was set sequential)."""
+    from seethink.models.load import load_model
+    from seethink.miniature.base import BASE_DIR
+    from seethink.recipe import Recipe
+    from seethink.train.stage import build_trainer
+
+    st = Stage(name="s", data=[DataSource("perception"), DataSource("text_reasoning")], algorithm=algorithm, steps=4,
+               batch_size=8 if algorithm == "grpo" else 2, num_generations=4)
+    model, proc = load_model(BASE_DIR)
+    trainer, _ = build_trainer(st, Recipe(name="r", stages=[st], seed=5), model, proc, world_dir, tmp_path / "work")
+    loader = trainer.get_train_dataloader()
+    if algorithm == "grpo":  # TRL's sampler hands each prompt num_generations times in a row
+        ids = [row["id"] for batch in loader for row in batch][:: st.num_generations]
+        assert ids == [row["id"] for row in trainer.train_dataset]
+    else:
+        import torch
+
+        for k, batch in enumerate(loader):  # a vision-language SFT dataset is tokenized by the collator
+            rows = [trainer.train_dataset[k * st.batch_size + i] for i in range(st.batch_size)]
+            assert torch.equal(batch["input_ids"], trainer.data_collator(rows)["input_ids"]), k

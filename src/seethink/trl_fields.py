@@ -11,7 +11,7 @@ TRL_SET_BY_SEETHINK = {
     "bf16": "precision", "fp16": "precision", "use_cpu": "the machine", "save_strategy": "in-stage checkpoints",
     "save_steps": "in-stage checkpoints", "save_total_limit": "in-stage checkpoints", "logging_steps": "metrics.jsonl",
     "logging_nan_inf_filter": "the NaN guard", "remove_unused_columns": "the rewards' columns",
-    "shuffle_dataset": "ordering", "num_generations": "num_generations", "max_completion_length": "max_completion_length",
+    "shuffle_dataset": "ordering", "train_sampling_strategy": "ordering", "num_generations": "num_generations", "max_completion_length": "max_completion_length",
     "temperature": "temperature", "beta": "beta", "loss_type": "loss_type", "epsilon": "epsilon",
     "epsilon_high": "epsilon_high", "steps_per_generation": "rollout_batch_size",
     "generation_batch_size": "rollout_batch_size", "num_iterations": "num_iterations",

@@ -37,7 +37,10 @@ def _common(stage: Stage, recipe: Recipe, work: Path) -> dict:
                 report_to=recipe.report_to, seed=recipe.seed, data_seed=recipe.seed, use_cpu=not torch.cuda.is_available(),
                 bf16=use_bf16(recipe.precision), dataloader_num_workers=0, disable_tqdm=False,
                 logging_nan_inf_filter=False,  # NonFiniteGuard must see a NaN loss
-                shuffle_dataset=False, remove_unused_columns=False)  # the stage's own order; the rewards' columns
+                # the stage's own order (seethink.train.data): TRL's shuffle off, and the Trainer's sampler sequential
+                # (GRPO's own sampler follows shuffle_dataset; an SFT stage would otherwise draw rows at random)
+                shuffle_dataset=False, train_sampling_strategy="sequential",
+                remove_unused_columns=False)  # the rewards' columns
 
 
 def vllm_args(rollouts: Rollouts | None) -> dict:
