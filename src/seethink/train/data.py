@@ -4,8 +4,10 @@ Sources are mixed by weight in whole batches: each source gets a whole number of
 remainder), is cycled in a seeded shuffled order if it has fewer records than its share, and is cut into
 batch-sized blocks; the blocks are then ordered by the stage's `ordering`. A batch therefore never mixes
 sources -- needed because TRL 1.16 cannot process a batch mixing image and text-only prompts -- while the
-stage's overall mixture is exactly the weights. TRL's own shuffling is switched off, so what is built here
-is what the trainer sees, and an easy→hard order cannot silently repeat or be reshuffled.
+stage's overall mixture is exactly the weights. A block is one optimizer step's rows over *all* processes, so
+in a multi-process run no step has images on one process and text on another (tests/test_scale_out.py). TRL's
+own shuffling and the Trainer's random sampler are switched off (`seethink.train.trl_config`), so what is built
+here is what the trainer sees, and an easy→hard order cannot silently repeat or be reshuffled.
 """
 
 from __future__ import annotations
