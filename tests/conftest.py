@@ -47,6 +47,16 @@ def world_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def pairs_world_dir(tmp_path_factory):
+    """A small world of the optional two-image dataset `image_pairs` only."""
+    from seethink.miniature.world.build import build_world
+
+    out = tmp_path_factory.mktemp("pairs")
+    build_world(out, seed=4, sizes={"train": 60, "validation": 12, "test": 12}, datasets=("image_pairs",))
+    return out
+
+
+@pytest.fixture(scope="session")
 def tiny_text_lm_dir(tmp_path_factory):
     """A tiny random text-only causal LM (Llama) with the world's tokenizer, seeded: it writes the same nonsense
     every run (unseeded, it now and then writes something that parses differently)."""

@@ -201,3 +201,51 @@ def test_text_step_weights_set_how_often_each_chain_length_appears():
     for bad in ([1, 1], [1, 1, 1, 1, 1, -1], [0] * 6, "uniform"):
         with pytest.raises(SeethinkError, match="text_step_weights must be 6 weights"):
             WorldConfig(text_step_weights=bad)
+
+
+def test_two_image_records_answer_from_both_scenes_and_carry_both_images(pairs_world_dir, world_dir):
+    from PIL import Image
+
+    from seethink.eval.attribution import count_probes
+    from seethink.miniature.world.scene import Scene, render
+
+    assert not (world_dir / "image_pairs").exists()  # the recipes' built-in world leaves the optional family out
+    recs = load_records(pairs_world_dir / "image_pairs", "train")
+    for r in recs:
+        assert r["capability"] == "visual_reasoning" and r["family"] == "compare_pair"
+        m = re.fullmatch(r"How many more (.+) are there in the first image than in the second image\?", r["problem"])
+        f = parse_filter(m[1])
+        first, second = (len(select(s["objects"], f)) for s in r["scenes"])
+        assert r["answer"] == str(first - second) and first > second, r["id"]
+        assert len(r["images"]) == 2
+        for path, scene in zip(r["images"], r["scenes"]):  # each file is its own scene, in order
+            with Image.open(path) as im:
+                assert list(im.convert("RGB").getdata()) == list(render(Scene.from_dict(scene)).convert("RGB").getdata())
+        # attribution probes each count on the image the count is about
+        probes = count_probes(r, probes_per_fact=1)
+        assert [p["images"] for p in probes] == [[r["images"][0]], [r["images"][1]]]
+    assert len(Counter(r["answer"] for r in recs)) >= 3
+
+
+def test_a_recipe_that_names_the_two_image_family_adds_it_to_the_built_in_world(tmp_path):
+    """The built-in world is built without `image_pairs`; a recipe whose stage trains on it adds it once, with the
+    world's seed and sizes, and leaves the datasets already there untouched (same bytes)."""
+    from seethink.recipe import DataSource, Recipe, Stage
+    from seethink.resolve import recipe_paths
+
+    def recipe(path):
+        return Recipe(name="r", seed=2, output_dir=str(tmp_path), stages=[Stage(name="s", data=[DataSource(path)])])
+
+    _, root = recipe_paths(recipe("perception"))
+    assert not (root / "image_pairs").exists()
+    before = tree_digest(root / "perception")
+    _, again = recipe_paths(recipe("image_pairs"))
+    assert again == root
+    assert tree_digest(root / "perception") == before
+    meta = json.loads((root / "world.json").read_text())
+    assert meta["datasets"][-1] == "image_pairs" and meta["seed"] == 2
+    assert len(load_records(root / "image_pairs", "validation")) == meta["sizes"]["validation"]
+    alone = tmp_path / "alone"  # the same records as a world built with the family from the start
+    build_world(alone, seed=2, sizes=meta["sizes"], datasets=("image_pairs",))
+    assert tree_digest(alone / "image_pairs") == tree_digest(root / "image_pairs")
+    assert not [p for p in root.iterdir() if p.name.startswith(".add-")]

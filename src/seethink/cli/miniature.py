@@ -59,7 +59,7 @@ def pretrain(a) -> None:
 
 def add_parsers(sub) -> None:
     from seethink.miniature.pretrain_config import SIZE_NAMES, PretrainConfig  # defaults live in one place
-    from seethink.miniature.world import DATASETS
+    from seethink.miniature.world import DATASETS, OPTIONAL_DATASETS
     from seethink.miniature.world.build import DEFAULT_SIZES
 
     world = sub.add_parser("world", help="build or inspect the synthetic visual world")
@@ -72,8 +72,10 @@ def add_parsers(sub) -> None:
     b.add_argument("--image-size", type=positive, default=64)
     b.add_argument("--min-objects", type=positive, default=1)
     b.add_argument("--max-objects", type=positive, default=6)
-    b.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS), metavar="DATASET",
-                   help=f"which datasets to write (default: all of {', '.join(DATASETS)}); each split of a dataset "
+    b.add_argument("--datasets", nargs="+", choices=DATASETS + OPTIONAL_DATASETS, default=list(DATASETS),
+                   metavar="DATASET",
+                   help=f"which datasets to write (default: all of {', '.join(DATASETS)}; also "
+                        f"{', '.join(OPTIONAL_DATASETS)}: two-image records); each split of a dataset "
                         "is the same whatever the other datasets and the sizes of its other splits")
     b.set_defaults(func=world_build)
     s = wsub.add_parser("show", help="print a few records and save their images as one PNG")

@@ -53,7 +53,13 @@ def _probe(record: dict, fact: dict, question: str, answer: str, pool: list[str]
     options = place_answer(answer, wrong, letter)
     return {"id": f"{record['id']}/probe-{'-'.join(map(str, key))}", "capability": "perception",
             "family": "probe", "problem": format_mcq(question, options), "answer": letter, "options": options,
-            "images": record["images"], "facts": [fact]}
+            "images": _fact_images(record, fact), "facts": [fact]}
+
+
+def _fact_images(record: dict, fact: dict) -> list[str]:
+    """The image a fact is about: the one it names (`image`: an index, in multi-image records), else all of them."""
+    k = fact.get("image")
+    return record["images"] if k is None else [record["images"][k]]
 
 
 def count_probes(record: dict, probes_per_fact: int = 2) -> list[dict]:

@@ -3,3 +3,7 @@
 # the world's datasets, one folder each (here, not in build.py, so the command line can list them without
 # importing the renderer)
 DATASETS = ("perception", "text_reasoning", "visual_reasoning", "captions")
+OPTIONAL_DATASETS = ("image_pairs",)
+"""Built only when asked (`seethink world build --datasets ... image_pairs`): `image_pairs` holds two-image visual
+reasoning records ("How many more red objects are there in the first image than in the second image?"), so
+multi-image records run through training and evaluation; the built-in world of the recipes leaves it out."""

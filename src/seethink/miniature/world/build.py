@@ -12,6 +12,8 @@ place, so an interrupted build leaves no partial folder; a rerun rebuilds byte-i
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
@@ -44,22 +46,36 @@ def build_world(out: str | Path, seed: int = 0, sizes: dict[str, int] | None = N
                     img_dir = tmp / "images" / split
                     img_dir.mkdir(parents=True, exist_ok=True)
                     for g in generate(name, split, sizes[split], seed, cfg):
-                        rec = g.record
-                        if g.image is not None:
-                            rel = f"images/{split}/{rec['id']}.png"
+                        rec, images = g.record, g.images
+                        rec["images"] = [f"images/{split}/{rec['id']}.png"] if len(images) == 1 else \
+                            [f"images/{split}/{rec['id']}-{k}.png" for k in range(len(images))]
+                        for rel, image in zip(rec["images"], images):
                             # a plain write: `tmp` is private and renamed into place whole. write_bytes'
                             # per-file atomicity lists the folder for stale temporaries on every call,
                             # which made a build quadratic in its size
-                            (tmp / rel).write_bytes(png_bytes(g.image))
-                            rec["images"] = [rel]
-                        else:
-                            rec["images"] = []
+                            (tmp / rel).write_bytes(png_bytes(image))
                         rows.append(rec)
                         progress.advance(task)
                     write_jsonl(tmp / f"{split}.jsonl", rows)
     write_json(out / "world.json", {"seed": seed, "sizes": sizes, "config": asdict(cfg), "datasets": list(datasets),
                                     "schema_version": SCHEMA_VERSION, "seethink_version": __version__})
     return out
+
+
+def add_datasets(root: str | Path, datasets: tuple[str, ...]) -> Path:
+    """Add datasets (e.g. the optional `image_pairs`) to an existing world, with its seed, sizes and settings; the
+    datasets already there stay as they are (each dataset's records depend only on those)."""
+    root = Path(root)
+    meta = json.loads((root / "world.json").read_text())
+    new = tuple(d for d in datasets if d not in meta["datasets"])
+    if not new:
+        return root
+    with tempfile.TemporaryDirectory(prefix=".add-", dir=root) as tmp:
+        build_world(tmp, meta["seed"], meta["sizes"], read_world_config(root), new)
+        for d in new:
+            os.replace(Path(tmp) / d, root / d)
+    write_json(root / "world.json", {**meta, "datasets": meta["datasets"] + list(new)})
+    return root
 
 
 def _check_no_stale_datasets(out: Path, datasets: tuple[str, ...]) -> None:

@@ -191,6 +191,25 @@ def compare(scene: Scene, max_count: int) -> list[Candidate]:
     return out
 
 
+def compare_pair(first: Scene, second: Scene, max_count: int) -> list[Candidate]:
+    """Two images: how many more objects of a kind the first shows than the second (counts of all objects, one
+    colour or one shape). Each count fact names its image (0 or 1), so attribution probes the right one."""
+    out = []
+    for f in _count_filters():
+        if len(f) > 1:
+            continue
+        na, nb = count(first, **f), count(second, **f)
+        if na <= nb:
+            continue
+        sentences = [_count_sentence(f, na), _count_sentence(f, nb)]
+        out.append(Candidate(
+            f"How many more {noun_phrase(f, plural=True)} are there in the first image than in the second image?",
+            str(na - nb), [{**fact("count", f, na), "image": 0}, {**fact("count", f, nb), "image": 1}],
+            [f"In the first image, {sentences[0][0].lower()}{sentences[0][1:]}",
+             f"In the second image, {sentences[1][0].lower()}{sentences[1][1:]}", f"{na} - {nb} = {na - nb}."]))
+    return out
+
+
 def multihop(scene: Scene, max_count: int) -> list[Candidate]:
     """Subtract a colour and a shape: total - colour - shape + (colour and shape)."""
     total = len(scene.objects)
@@ -247,4 +266,5 @@ def word_problem(rng: random.Random, steps: int, max_start: int = 40, max_operan
 PERCEPTION = {"count": count_mcq, "colour": colour_mcq, "shape": shape_mcq, "size": size_mcq,
               "position": position_mcq, "relation": relation_mcq, "existence": existence_mcq}
 VISUAL_REASONING = {"subtract": subtract, "add": add, "compare": compare, "multihop": multihop}
+IMAGE_PAIRS = {"compare_pair": compare_pair}  # the optional two-image dataset `image_pairs`
 TEXT_REASONING = ("word_problem",)

@@ -73,11 +73,18 @@ def solution_text(reasoning: list[str], answer: str) -> str:
 class Generated:
     record: dict
     scene: Scene | None
+    more: tuple[Scene, ...] = ()
+    """The further scenes of a multi-image record, in order (`scene` is the first)."""
 
     @property
     def image(self) -> Image.Image | None:
         """Rendered on demand: callers that only need text (the tokenizer corpus) skip the drawing."""
         return None if self.scene is None else render(self.scene)
+
+    @property
+    def images(self) -> list[Image.Image]:
+        """Every image of the record, in order."""
+        return [render(s) for s in ([self.scene] if self.scene else []) + list(self.more)]
 
 
 def _pick(cands: list[fam.Candidate], seen: Counter, rng: random.Random) -> fam.Candidate:
@@ -117,6 +124,9 @@ def generate(capability: str, split: str, n: int, seed: int, cfg: WorldConfig = 
                        options=None, facts=[], difficulty=steps)
             yield Generated(rec, None)
         return
+    if capability == "image_pairs":
+        yield from _pairs(split, n, rng, cfg)
+        return
     if capability not in ("perception", "visual_reasoning"):
         raise ValueError(f"unknown capability {capability!r}; expected one of {DATASETS}")
     table = fam.PERCEPTION if capability == "perception" else fam.VISUAL_REASONING
@@ -148,3 +158,23 @@ def generate(capability: str, split: str, n: int, seed: int, cfg: WorldConfig = 
                        difficulty=VISUAL_DIFFICULTY[family])
         rec["facts"] = c.facts
         yield Generated(rec, scene)
+
+
+def _pairs(split: str, n: int, rng: random.Random, cfg: WorldConfig) -> Iterator[Generated]:
+    """The two-image family: records of capability visual_reasoning with two scenes."""
+    seen = Counter()
+    for i in range(n):
+        while True:
+            first, second = (sample_scene(rng, cfg.image_size, cfg.min_objects, cfg.max_objects) for _ in range(2))
+            cands = fam.compare_pair(first, second, cfg.max_objects)
+            if cands:
+                break
+        c = _pick(cands, seen, rng)
+        seen[c.answer] += 1
+        rec = {"id": f"image_pairs-{split}-{i:06d}", "capability": "visual_reasoning", "family": "compare_pair",
+               "source": "seethink-world", "pass_rate": None,
+               "caption": f"First image: {caption(first)} Second image: {caption(second)}",
+               "scene": None, "scenes": [first.to_dict(), second.to_dict()], "problem": c.question,
+               "answer": c.answer, "options": None, "solution": solution_text(c.reasoning, c.answer), "difficulty": 2,
+               "facts": c.facts}
+        yield Generated(rec, first, (second,))
