@@ -72,12 +72,17 @@ def held_lock(path: str | os.PathLike) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def is_enospc(e: BaseException) -> bool:
+    """The operating system's own "no space left" (ENOSPC) or "quota exceeded" (EDQUOT)."""
+    import errno
+
+    return isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
 def _is_disk_full(e: BaseException, where: Path) -> bool:
     """ENOSPC/EDQUOT, or a writer's error that hides it (torch: "file write failed"; safetensors: "StorageFull")
     while the filesystem under `where` has (almost) nothing left."""
-    import errno
-
-    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+    if is_enospc(e):
         return True
     text = str(e)
     if "No space left" in text or "StorageFull" in text or "Disk quota exceeded" in text:

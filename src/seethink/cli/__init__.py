@@ -7,12 +7,12 @@ exit 2; Ctrl-C exits 130. Everything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
-import errno
 import sys
 
 from seethink import __version__
 from seethink.cli import data, evaluate, experiment, export, miniature, train
 from seethink.errors import SeethinkError
+from seethink.fileio import is_enospc
 
 GROUPS = (miniature, train, evaluate, data, export, experiment)
 
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     except OSError as e:
-        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+        if not is_enospc(e):
             raise
         where = f" writing {e.filename}" if e.filename else ""
         print(f"seethink: error: no space left on device{where}; free some space and rerun the same command",
