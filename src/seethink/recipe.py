@@ -21,7 +21,7 @@ from typing import Literal, get_args
 from seethink.configs import Where, apply_overrides, build, read_yaml, require, unknown_key
 from seethink.curriculum import Ordering, Schedule
 from seethink.errors import SeethinkError
-from seethink.trl_fields import TRL_SET_BY_SEETHINK
+from seethink.trl_fields import check_trl_fields
 
 Algorithm = Literal["grpo", "sft"]
 LossType = Literal["grpo", "dapo", "dr_grpo", "bnpo"]
@@ -140,11 +140,8 @@ class Stage:
     max_grad_norm: float = 1.0
     """Gradient clipping norm (the paper: 1.0)."""
     keep: str = "last"
-    """Which weights the stage hands on: `last` (the final step's) or `best:<metric>`, the in-stage evaluation
-    (`eval.every`) that scored highest on `<metric>`: a capability (`perception`, `text_reasoning`,
-    `visual_reasoning`) or `mean` (over the evaluated capabilities). The step kept is written to the stage's
-    seethink_stage.json and the run's recipe.yaml (`kept`). Picking on the split you report is optimistic:
-    point `eval.every_split` at a split you do not report."""
+    """The weights the stage hands on: `last` step's, or `best:<metric>` (a capability or `mean`): the in-stage
+    evaluation (`eval.every`) that scored highest; recorded in seethink_stage.json and recipe.yaml (`kept`)."""
     lora: Lora = field(default_factory=Lora)
     """Train LoRA adapters (through peft) instead of the full weights; merged into the checkpoint at the stage's end,
     so the next stage starts from a plain HF model."""
@@ -180,9 +177,8 @@ class EvalSettings:
     batch_size: int = 64
     """Prompts per generate call during evaluation."""
     every: int = 0
-    """Also evaluate (greedy) inside every stage, every this many optimizer steps and at its last step, on
-    `every_limit` records per dataset of `every_split`; logged to metrics.jsonl (`val_<capability>`, `val_mean`)
-    and TensorBoard, drawn by `seethink report`, used by `stages.k.keep: best:<metric>`. 0: off."""
+    """> 0: also evaluate inside each stage every this many steps and at its end (`seethink.train.validation`):
+    `val_<capability>` and `val_mean` in metrics.jsonl and TensorBoard, for `stages.k.keep: best:<metric>`."""
     every_limit: int = 200
     """Records per dataset in each in-stage evaluation (0: all)."""
     every_split: str = ""
@@ -279,7 +275,7 @@ def check(recipe: Recipe, where: Where) -> None:
         if s.lora.r and s.lora.include_vision and s.freeze_vision:
             where.fail(f"{p}.lora.include_vision", "contradicts freeze_vision: true")
         if s.trl:
-            _check_trl(s, f"{p}.trl", where)
+            check_trl_fields(s.trl, s.algorithm, f"{p}.trl", where)
         if keep_metric(s.keep) and not recipe.eval.every:
             where.fail(f"{p}.keep", f"{s.keep} picks among in-stage evaluations; set eval.every (e.g. 10)")
 
@@ -296,22 +292,6 @@ def _check_grpo_batching(s: Stage, p: str, where: Where) -> None:
     if s.steps % per_round:
         where.fail(f"{p}.steps", f"{s.steps} is not a whole number of rollout rounds of {per_round} updates "
                    f"(rollout_batch_size / batch_size × num_iterations)")
-
-
-def _check_trl(s: Stage, p: str, where: Where) -> None:
-    """Every key of `stages.k.trl` is a field of the installed TRL's config class that seethink does not set."""
-    import trl
-
-    cls = trl.GRPOConfig if s.algorithm == "grpo" else trl.SFTConfig
-    known = {f.name for f in dataclasses.fields(cls) if f.init}
-    for key in s.trl:
-        if key in TRL_SET_BY_SEETHINK:
-            where.fail(f"{p}.{key}", f"set by seethink from {TRL_SET_BY_SEETHINK[key]}; change that instead")
-        if key not in known:
-            try:
-                unknown_key(key, known, p, where)
-            except SeethinkError as e:
-                raise SeethinkError(f"{e} -- not a field of {cls.__name__} in TRL {trl.__version__}") from None
 
 
 # ---------------------------------------------------------------- budgets

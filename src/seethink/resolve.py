@@ -48,7 +48,7 @@ def builtin_world(root: Path, seed: int = 0, optional: tuple[str, ...] = ()) -> 
     return root
 
 
-def _build_once(root: Path, seed: int, optional: tuple[str, ...]) -> None:
+def _build_once(root: Path, seed: int, optional: tuple[str, ...] = ()) -> None:
     with held_lock(ensure_dir(root.parent) / f".{root.name}.lock"):
         if not (root / "world.json").is_file():
             build_world(root, seed, DEFAULT_SIZES)

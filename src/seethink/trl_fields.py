@@ -3,6 +3,11 @@
 A stage's `trl:` pass-through (`seethink.recipe.Stage.trl`) refuses these keys and names the setting to change instead;
 `seethink.train.trl_config` is where they are set."""
 
+import dataclasses
+
+from seethink.configs import unknown_key
+from seethink.errors import SeethinkError
+
 TRL_SET_BY_SEETHINK = {
     "output_dir": "the run folder", "max_steps": "steps", "learning_rate": "lr", "lr_scheduler_type": "warmup_ratio",
     "warmup_steps": "warmup_ratio", "warmup_ratio": "warmup_ratio", "weight_decay": "weight_decay",
@@ -20,3 +25,19 @@ TRL_SET_BY_SEETHINK = {
     "vllm_gpu_memory_utilization": "rollouts.vllm_gpu_memory_utilization",
     "vllm_tensor_parallel_size": "rollouts.vllm_tensor_parallel_size",
 }
+
+
+def check_trl_fields(fields: dict, algorithm: str, p: str, where) -> None:
+    """Every key of `stages.k.trl` is a field of the installed TRL's config class that seethink does not set."""
+    import trl
+
+    cls = trl.GRPOConfig if algorithm == "grpo" else trl.SFTConfig
+    known = {f.name for f in dataclasses.fields(cls) if f.init}
+    for key in fields:
+        if key in TRL_SET_BY_SEETHINK:
+            where.fail(f"{p}.{key}", f"set by seethink from {TRL_SET_BY_SEETHINK[key]}; change that instead")
+        if key not in known:
+            try:
+                unknown_key(key, known, p, where)
+            except SeethinkError as e:
+                raise SeethinkError(f"{e} -- not a field of {cls.__name__} in TRL {trl.__version__}") from None

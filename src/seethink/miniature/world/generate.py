@@ -109,20 +109,7 @@ def generate(capability: str, split: str, n: int, seed: int, cfg: WorldConfig = 
             yield Generated(rec, scene)
         return
     if capability == "text_reasoning":
-        seen = Counter()
-        step_rng = random.Random(derive_seed(seed, capability, split, "steps"))  # the problems' own stream stays put
-        for i in range(n):
-            if cfg.text_step_weights is None:
-                steps = 1 + i % cfg.max_text_steps
-            else:
-                steps = step_rng.choices(range(1, cfg.max_text_steps + 1), weights=cfg.text_step_weights)[0]
-            cands = [fam.word_problem(rng, steps, cfg.text_max_start, cfg.text_max_operand, cfg.text_max_value) for _ in range(4)]
-            c = _pick(cands, seen, rng)
-            seen[c.answer] += 1
-            rec = _base_record(f"text_reasoning-{split}-{i:06d}", capability, "word_problem", None)
-            rec.update(problem=c.question, answer=c.answer, solution=solution_text(c.reasoning, c.answer),
-                       options=None, facts=[], difficulty=steps)
-            yield Generated(rec, None)
+        yield from _word_problems(split, n, seed, rng, cfg)
         return
     if capability == "image_pairs":
         yield from _pairs(split, n, rng, cfg)
@@ -178,3 +165,20 @@ def _pairs(split: str, n: int, rng: random.Random, cfg: WorldConfig) -> Iterator
                "answer": c.answer, "options": None, "solution": solution_text(c.reasoning, c.answer), "difficulty": 2,
                "facts": c.facts}
         yield Generated(rec, first, (second,))
+
+
+def _word_problems(split: str, n: int, seed: int, rng: random.Random, cfg: WorldConfig) -> Iterator[Generated]:
+    seen = Counter()
+    step_rng = random.Random(derive_seed(seed, "text_reasoning", split, "steps"))  # the problems' own stream stays put
+    for i in range(n):
+        if cfg.text_step_weights is None:
+            steps = 1 + i % cfg.max_text_steps
+        else:
+            steps = step_rng.choices(range(1, cfg.max_text_steps + 1), weights=cfg.text_step_weights)[0]
+        cands = [fam.word_problem(rng, steps, cfg.text_max_start, cfg.text_max_operand, cfg.text_max_value) for _ in range(4)]
+        c = _pick(cands, seen, rng)
+        seen[c.answer] += 1
+        rec = _base_record(f"text_reasoning-{split}-{i:06d}", "text_reasoning", "word_problem", None)
+        rec.update(problem=c.question, answer=c.answer, solution=solution_text(c.reasoning, c.answer),
+                   options=None, facts=[], difficulty=steps)
+        yield Generated(rec, None)
