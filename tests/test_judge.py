@@ -207,3 +207,19 @@ def test_an_api_key_never_reaches_an_output(stub, world_dir, tmp_path, monkeypat
     assert {f.name for f in written} >= {"summary.json", "samples.jsonl", "judge_cache.jsonl", "attribution.jsonl"}
     assert not [f for f in written if sentinel.encode() in f.read_bytes()]
     assert sentinel not in p.stdout + p.stderr
+
+
+def test_a_training_run_judged_by_an_endpoint_reports_its_requests(stub, world_dir, tmp_path):
+    """`eval.attribution: judge` inside `seethink train`: each held-out evaluation prints the judge's request
+    counts, like `seethink eval` does (a flaky judge's retries would otherwise go unseen in a long run)."""
+    from test_train import RECIPES, smoke_args
+
+    server = stub(lambda text: "PERCEPTION", fail_first=1)  # one 503, retried
+    p = seethink("train", *smoke_args(RECIPES / "stage3-only.yaml", world_dir, tmp_path, steps=1), "--set",
+                 "eval.attribution=judge", "--set", f"eval.judge={server.url}", "--set", "eval.judge_model=stub")
+    lines = [line.strip() for line in p.stdout.splitlines() if line.strip().startswith(f"judge {server.url}")]
+    assert len(lines) == 2  # the start's evaluation and the stage's
+    asked, retried = (sum(int(line.split(": ")[1].split(", ")[k].split()[0]) for line in lines) for k in (0, 1))
+    assert asked > 0 and retried == 1
+    assert asked + retried == len(server.requests)  # every HTTP request the judge sent is in the counts
+    assert "1 retried" in lines[0]

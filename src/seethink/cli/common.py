@@ -30,9 +30,10 @@ def add_set(parser: argparse.ArgumentParser, help: str = "override a recipe fiel
 
 def endpoint_summary(*models) -> None:
     """One line per OpenAI-compatible tool model the command used: requests, retries, failures."""
-    for m in models:
-        if getattr(m, "stats", None) is not None and m.stats.requests:
-            print(m.stats.line(f"{m.role} {m.url}"))
+    from seethink.models.endpoint import usage_lines
+
+    for line in usage_lines(*models):
+        print(line)
 
 
 def console():

@@ -76,6 +76,13 @@ class Stats:
         return f"{name}: {self.requests} requests, {self.retries} retried, {self.failures} given up"
 
 
+def usage_lines(*models) -> list[str]:
+    """One line per OpenAI-compatible tool model (generator, filter, judge) that sent requests: how many, how many
+    were retried, how many given up. Local models and unused ones give none."""
+    return [m.stats.line(f"{m.role} {m.url}") for m in models
+            if getattr(m, "stats", None) is not None and m.stats.requests]
+
+
 class Transient(Exception):
     """A failure worth another try; `retry_after` is the server's own wait, in seconds, if it gave one."""
 

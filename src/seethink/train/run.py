@@ -24,6 +24,7 @@ from seethink.eval.evaluate import EvalOptions, evaluate_datasets
 from seethink.eval.judge import make_judge
 from seethink.fileio import ensure_dir, write_json, write_text, writer_lock
 from seethink.recipe import EvalSettings, Recipe, rollouts, to_dict
+from seethink.models.endpoint import usage_lines
 from seethink.models.freeze import check_family
 from seethink.models.load import check_model_dir
 from seethink.records.io import load_records, split_file
@@ -117,7 +118,10 @@ def _evaluate(model_path: Path, settings: EvalSettings, root: Path, out: Path, s
         datasets[name] = recs[: settings.limit] if settings.limit else recs
     judge = make_judge(settings.judge, settings.judge_model or None) if settings.attribution == "judge" else None
     opts = EvalOptions(settings.max_new_tokens, settings.batch_size, seed, attribution=settings.attribution)
-    return evaluate_datasets(model_path, datasets, out, opts, judge=judge)
+    summary = evaluate_datasets(model_path, datasets, out, opts, judge=judge)
+    for line in usage_lines(judge):  # an endpoint judge: its requests, retries and failures
+        print(f"  {line}")
+    return summary
 
 
 def _report(label: str, summary: dict | None) -> None:
