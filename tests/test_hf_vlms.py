@@ -219,8 +219,9 @@ def _carried(folder) -> dict:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("arch", sorted(BUILDERS))
-def test_a_stage_hands_on_its_generation_config_template_processor_and_tokens(arch, world_dir, tmp_path, monkeypatch):
+@pytest.mark.parametrize("arch", ["llava", *sorted(BUILDERS)])
+def test_a_stage_hands_on_its_generation_config_template_processor_and_tokens(arch, world_dir, tiny_model_dir, tmp_path,
+                                                                              monkeypatch):
     """Start from a folder with a non-default generation config and chat template; after a GRPO stage and an SFT
     stage from its checkpoint, each checkpoint carries the same settings, and encodes a world record (what the next
     stage and `seethink eval` feed the model) to the same token ids and pixels."""
@@ -229,7 +230,7 @@ def test_a_stage_hands_on_its_generation_config_template_processor_and_tokens(ar
     from seethink.records.io import load_records
 
     monkeypatch.setattr(stage_mod, "REWARDS", {"accuracy": parity, "format": parity})
-    model, proc = BUILDERS[arch]()
+    model, proc = load_model(tiny_model_dir) if arch == "llava" else BUILDERS[arch]()  # llava: the miniature's own
     model.generation_config.update(do_sample=True, top_k=7, repetition_penalty=1.05, max_new_tokens=33)
     proc.chat_template = proc.tokenizer.chat_template = proc.chat_template + "{# seethink hand-off #}"
     start = tmp_path / "start"
