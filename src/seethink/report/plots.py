@@ -83,13 +83,19 @@ def curves_png(runs) -> bytes:
                 ax.axvline(offset, color=c, ls=":", lw=0.8)
             axes[0].annotate(s.name, (offset, 1.0), xycoords=("data", "axes fraction"), rotation=90, fontsize=7,
                              ha="right", va="top", color=c)
-    for ax, (_, label) in zip(axes, CURVES):
-        ax.set_ylabel(label)
+    return _step_figure(plt, fig, axes, [label for _, label in CURVES], "training curves",
+                        "optimizer step (stages concatenated; dotted lines end a stage; 10-step mean)")
+
+
+def _step_figure(plt, fig, axes, labels: list[str], title: str, xlabel: str) -> bytes:
+    """Label and finish a column of plots over the optimizer steps of a run's stages."""
+    for ax, label in zip(axes, labels):
+        ax.set_ylabel(label, fontsize=9)
         ax.grid(alpha=0.3)
-    axes[-1].set_xlabel("optimizer step (stages concatenated; dotted lines end a stage; 10-step mean)")
+    axes[-1].set_xlabel(xlabel)
     if axes[0].get_legend_handles_labels()[0]:
         axes[0].legend(fontsize=8, loc="lower right")
-    fig.suptitle("training curves")
+    fig.suptitle(title)
     return _png(plt, fig)
 
 
@@ -111,20 +117,15 @@ def validation_png(runs) -> bytes:
                 pts = [(offset + r["step"], r[key]) for r in rows if key in r]
                 if pts:
                     ax.plot(*zip(*pts), color=c, lw=1.2, marker=".", label=run.name if s is run.stages[0] else None)
-                kept_pts = [(x, y) for (x, y), r in zip(pts, rows) if kept and r["step"] == kept["step"]]
-                if kept_pts:
-                    ax.plot(*kept_pts[0], marker="*", ms=12, color=c)
+                star = [(offset + r["step"], r[key]) for r in rows if key in r and kept and r["step"] == kept["step"]]
+                if star:
+                    ax.plot(*star[0], marker="*", ms=12, color=c)
             offset += max((r["step"] for r in s.metrics), default=0)
             for ax in axes:
                 ax.axvline(offset, color=c, ls=":", lw=0.8)
-    for ax, key in zip(axes, keys):
-        ax.set_ylabel(key[len("val_"):].replace("_", " "), fontsize=9)
-        ax.grid(alpha=0.3)
-    axes[-1].set_xlabel("optimizer step (stages concatenated; dotted lines end a stage; * the step a stage kept)")
-    if axes[0].get_legend_handles_labels()[0]:
-        axes[0].legend(fontsize=8, loc="lower right")
-    fig.suptitle("held-out accuracy during training (greedy)")
-    return _png(plt, fig)
+    return _step_figure(plt, fig, axes, [k[len("val_"):].replace("_", " ") for k in keys],
+                        "held-out accuracy during training (greedy)",
+                        "optimizer step (stages concatenated; dotted lines end a stage; * the step a stage kept)")
 
 
 def _slots(bars: list, colours: list[str]):
