@@ -44,7 +44,7 @@ def test_in_stage_evaluations_are_logged_drawn_and_leave_training_as_it_was(worl
     seethink("train", *run_args(world_dir, off, 3))
     assert same(weights(on / "stage3-only"), weights(off / "stage3-only"))  # RNG, mode, padding side restored
     val = [r for r in rows(on / "stage3-only") if "val_mean" in r]
-    assert [r["step"] for r in val] == [2, 3]  # every 2 steps and at the last one
+    assert [r["step"] for r in val] == [0, 2, 3]  # the start, every 2 steps and the last one
     for r in val:
         caps = [r[f"val_{c}"] for c in ("perception", "text_reasoning", "visual_reasoning")]
         assert r["val_mean"] == pytest.approx(sum(caps) / 3)
@@ -67,7 +67,7 @@ def test_keep_best_hands_on_the_weights_of_the_best_evaluated_step(world_dir, tm
     seethink("train", *run_args(world_dir, tmp_path / "a", 4, *best_args))
     run = tmp_path / "a" / "stage3-only"
     val = [r for r in rows(run) if "val_mean" in r]
-    assert [r["step"] for r in val] == [1, 2, 3, 4]
+    assert [r["step"] for r in val] == [0, 1, 2, 3, 4]
     top = max(r["val_mean"] for r in val)
     step = next(r["step"] for r in val if r["val_mean"] == top)  # the first of equals
     note = json.loads((run / "stages" / STAGE / "checkpoint" / "seethink_stage.json").read_text())

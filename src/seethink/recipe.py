@@ -177,7 +177,7 @@ class EvalSettings:
     batch_size: int = 64
     """Prompts per generate call during evaluation."""
     every: int = 0
-    """> 0: also evaluate inside each stage every this many steps and at its end (`seethink.train.validation`):
+    """> 0: also evaluate inside each stage at its start, every this many steps and at its end (train.validation):
     `val_<capability>` and `val_mean` in metrics.jsonl and TensorBoard, for `stages.k.keep: best:<metric>`."""
     every_limit: int = 200
     """Records per dataset in each in-stage evaluation (0: all)."""

@@ -1,6 +1,6 @@
 """Held-out evaluation inside a stage (`eval.every`) and the checkpoint a stage keeps (`stages.k.keep`).
 
-Every `every` optimizer steps, and at the stage's last step, the main process evaluates the model being trained
+At the stage's start (step 0), every `every` optimizer steps and at its last step, the main process evaluates the model being trained
 (greedy, `every_limit` records per dataset) and logs `val_<capability>` and `val_mean` through the Trainer's
 callbacks, so the rows reach metrics.jsonl and TensorBoard like TRL's own. The evaluation leaves the run as it was:
 the random number generators, the model's train/eval mode and the tokenizer's padding side are restored, so a
@@ -86,17 +86,21 @@ class StageValidation(TrainerCallback):
         trainer.add_callback(self)
         return self
 
-    # --- resume
-    def on_train_begin(self, args, state, control, **kw):
+    # --- resume, and the stage's starting point
+    def on_train_begin(self, args, state, control, model=None, **kw):
         note = self.dir / "best.json"
         best = json.loads(note.read_text()) if self.metric and note.is_file() else None
         self.best = best if best and best["step"] <= state.global_step else None
+        if state.global_step == 0:  # step 0: the stage's start on the same records (and a candidate to keep)
+            self._check(args, state, control, model)
 
     # --- evaluate
     def on_step_end(self, args, state, control, model=None, **kw):
+        if state.global_step % self.settings.every == 0 or state.global_step == state.max_steps:
+            self._check(args, state, control, model)
+
+    def _check(self, args, state, control, model) -> None:
         step = state.global_step
-        if step % self.settings.every and step != state.max_steps:
-            return
         row = _broadcast(self._evaluate(model) if is_main() else None)
         logs = {**row}
         state.log_history.append({**logs, "step": step})
