@@ -135,3 +135,26 @@ def test_two_processes_never_split_a_step_between_image_and_text_batches(algorit
     before, after = load_file(str(BASE_WEIGHTS)), load_file(str(ckpt / "model.safetensors"))
     vision = [k for k in before if is_vision_param(k)]
     assert sum(not torch.equal(before[k], after[k]) for k in vision) >= len(vision) // 2
+
+
+@pytest.mark.slow
+def test_two_processes_evaluate_inside_the_stage_and_keep_its_best(world_dir, tmp_path):
+    """eval.every and keep: best on 2 processes: the main process evaluates, every process learns the verdict, the
+    snapshot is gathered from both, and the checkpoint handed on scores what the kept step scored."""
+    args = ["train", str(RECIPES_DIR / "stage3-only.yaml"), "--set", f"data={world_dir}", "--set",
+            f"output_dir={tmp_path}", "--set", "eval.limit=4", "--set", "eval.every_limit=4", "--set", "eval.every=1",
+            "--set", "eval.attribution=none", "--set", "stages.0.keep=best:mean", "--set", "stages.0.steps=3",
+            "--set", "stages.0.lr=3e-3", "--set", "stages.0.warmup_ratio=0", "--set", "stages.0.batch_size=8",
+            "--set", "stages.0.num_generations=4", "--set", "stages.0.rollout_batch_size=8"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    p = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29536",
+                        "-m", "seethink", *args], capture_output=True, text=True, timeout=900, env=env)
+    assert p.returncode == 0, p.stderr[-3000:]
+    d = tmp_path / "stage3-only" / "stages" / "1-visual_reasoning"
+    val = [r for r in (json.loads(x) for x in (d / "metrics.jsonl").read_text().splitlines()) if "val_mean" in r]
+    assert [r["step"] for r in val] == [0, 1, 2, 3]  # logged once, not once per process
+    kept = json.loads((d / "checkpoint" / "seethink_stage.json").read_text())["kept"]
+    assert kept["value"] == max(r["val_mean"] for r in val)
+    row = next(r for r in val if r["step"] == kept["step"])
+    after = json.loads((d / "eval" / "summary.json").read_text())["capability"]
+    assert {c: s["accuracy"] for c, s in after.items()} == {c: row[f"val_{c}"] for c in after}

@@ -132,16 +132,16 @@ class StageValidation(TrainerCallback):
     def _snapshot(self, model, best: dict) -> None:
         acc = self.trainer.accelerator
         adapters = _adapter_state(model)
-        weights = adapters if adapters is not None else \
-            (acc.get_state_dict(self.trainer.model) if acc.num_processes > 1 else None)  # sharded: all processes gather
+        if adapters is not None:
+            weights = adapters
+        else:  # gathered by every process (sharded weights need all of them); the same names as the model's own
+            weights = acc.get_state_dict(self.trainer.model) if acc.num_processes > 1 else acc.unwrap_model(model).state_dict()
         if is_main():
-            from safetensors.torch import save_file, save_model
+            from safetensors.torch import save_file
 
             with atomic_dir(self.dir) as tmp:
-                if weights is not None:
-                    save_file({k: v.detach().cpu().contiguous() for k, v in weights.items()}, str(tmp / WEIGHTS))
-                else:
-                    save_model(acc.unwrap_model(model), str(tmp / WEIGHTS))  # tied weights saved once
+                # cloned: tied weights share storage, which save_file refuses; load_state_dict takes both names back
+                save_file({k: v.detach().cpu().clone().contiguous() for k, v in weights.items()}, str(tmp / WEIGHTS))
                 write_json(tmp / "best.json", best)
         self.best = best
 
@@ -153,16 +153,15 @@ class StageValidation(TrainerCallback):
         if self.best is None:
             raise SeethinkError(f"keep: best:{self.metric}: no in-stage evaluation ran, nothing to keep")
         state().wait_for_everyone()  # the main process's snapshot is on disk
-        path = str(self.dir / WEIGHTS)
+        from safetensors.torch import load_file
+
+        weights = load_file(str(self.dir / WEIGHTS))
         if hasattr(model, "peft_config"):
             from peft import set_peft_model_state_dict
-            from safetensors.torch import load_file
 
-            set_peft_model_state_dict(model, load_file(path))
+            set_peft_model_state_dict(model, weights)
         else:
-            from safetensors.torch import load_model
-
-            load_model(self.trainer.accelerator.unwrap_model(model), path)
+            self.trainer.accelerator.unwrap_model(model).load_state_dict(weights)
         return self.best
 
 
