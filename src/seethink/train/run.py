@@ -77,7 +77,8 @@ def preflight(recipe: Recipe, start: Path, root: Path) -> None:
 
 def _claim_run_dir(run_dir: Path, resolved: dict) -> None:
     f = run_dir / "recipe.yaml"
-    if f.exists() and {k: v for k, v in yaml.safe_load(f.read_text()).items() if k != KEPT} != resolved:  # checked by every process: all of them stop
+    # checked by every process: all of them stop; `kept` is what the run recorded, not part of the recipe
+    if f.exists() and {k: v for k, v in yaml.safe_load(f.read_text()).items() if k != KEPT} != resolved:
         raise SeethinkError(f"{run_dir} holds a run of a different recipe; choose another name (--set name=…) or remove it")
 
     def write():
