@@ -220,7 +220,7 @@ def test_two_image_records_answer_from_both_scenes_and_carry_both_images(pairs_w
         assert len(r["images"]) == 2
         for path, scene in zip(r["images"], r["scenes"]):  # each file is its own scene, in order
             with Image.open(path) as im:
-                assert list(im.convert("RGB").getdata()) == list(render(Scene.from_dict(scene)).convert("RGB").getdata())
+                assert im.convert("RGB").tobytes() == render(Scene.from_dict(scene)).convert("RGB").tobytes()
         # attribution probes each count on the image the count is about
         probes = count_probes(r, probes_per_fact=1)
         assert [p["images"] for p in probes] == [[r["images"][0]], [r["images"][1]]]
