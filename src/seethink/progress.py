@@ -10,5 +10,6 @@ from rich.console import Console
 from rich.progress import Progress
 
 
-def progress_bar(transient: bool = True) -> Progress:
-    return Progress(transient=transient, disable=transient and not Console().is_terminal)
+def progress_bar(transient: bool = True, show: bool = True) -> Progress:
+    """`show=False`: no bar at all (e.g. an evaluation inside a training stage, whose own bar is on screen)."""
+    return Progress(transient=transient, disable=not show or (transient and not Console().is_terminal))

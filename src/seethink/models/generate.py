@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-
 from dataclasses import dataclass
 
 import torch
@@ -63,16 +61,6 @@ def new_tokens(model, pad_token_id: int, encoded, max_new_tokens: int, **samplin
     return gen[:, enc["input_ids"].shape[1]:]
 
 
-class _Silent:
-    """The two Progress methods `generate` uses, doing nothing."""
-
-    def add_task(self, *a, **kw):
-        return None
-
-    def advance(self, *a, **kw):
-        pass
-
-
 def generate(model, processor, records: list[dict], max_new_tokens: int = 96, batch_size: int = 64,
              do_sample: bool = False, temperature: float = 1.0, top_p: float = 1.0, top_k: int = 0,
              num_return_sequences: int = 1,
@@ -86,7 +74,7 @@ def generate(model, processor, records: list[dict], max_new_tokens: int = 96, ba
     if do_sample:
         sampling.update(temperature=temperature, top_p=top_p, top_k=top_k or None)
     out: list[list[Completion]] = []
-    with progress_bar() if show else contextlib.nullcontext(_Silent()) as progress:
+    with progress_bar(show=show) as progress:
         task = progress.add_task(desc, total=len(records))
         for start in range(0, len(records), batch_size):
             batch = records[start: start + batch_size]

@@ -106,8 +106,9 @@ def _markdown(runs: list[Run], plots: dict[str, bytes]) -> str:
         for s in r.stages:
             lines.append(f"| {s.name} ({s.algorithm}) | " + " | ".join(_cell(s.eval, c) for c in CAPABILITIES)
                          + f" | {s.seconds if s.seconds is not None else '–'} |")
-    titles = {"curves.png": "Training curves", "validation.png": "Held-out accuracy during training", "accuracy.png": "Held-out accuracy",
-              "lengths.png": "Reasoning length", "attribution.png": "Error attribution"}
+    titles = {"curves.png": "Training curves", "validation.png": "Held-out accuracy during training",
+              "accuracy.png": "Held-out accuracy", "lengths.png": "Reasoning length",
+              "attribution.png": "Error attribution"}
     for name, title in titles.items():
         if name in plots:
             lines += ["", f"## {title}", "", f"![{title}]({name})"]

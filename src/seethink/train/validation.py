@@ -1,8 +1,8 @@
 """Held-out evaluation inside a stage (`eval.every`) and the checkpoint a stage keeps (`stages.k.keep`).
 
-At the stage's start (step 0), every `every` optimizer steps and at its last step, the main process evaluates the model being trained
-(greedy, `every_limit` records per dataset) and logs `val_<capability>` and `val_mean` through the Trainer's
-callbacks, so the rows reach metrics.jsonl and TensorBoard like TRL's own. The evaluation leaves the run as it was:
+At the stage's start (step 0), every `every` optimizer steps and at its last step, the main process evaluates
+the model being trained (greedy, `every_limit` records per dataset) and logs `val_<capability>` and `val_mean`
+through the Trainer's callbacks, so the rows reach metrics.jsonl and TensorBoard like TRL's own. The evaluation leaves the run as it was:
 the random number generators, the model's train/eval mode and the tokenizer's padding side are restored, so a
 stage with in-stage evaluation trains exactly the weights it trains without (checked by a test).
 
@@ -28,6 +28,7 @@ from seethink.eval.evaluate import evaluate
 from seethink.fileio import atomic_dir, write_json
 from seethink.recipe import EvalSettings, keep_metric
 from seethink.train.dist import is_main, state
+from seethink.train.metrics import VALIDATION_PREFIX
 
 BEST = "best"
 WEIGHTS = "weights.safetensors"
@@ -50,8 +51,8 @@ def untouched_rng():
 
 def scores(summary: dict) -> dict[str, float]:
     """`val_<capability>` for each evaluated capability and `val_mean` over them."""
-    accs = {f"val_{cap}": float(s["accuracy"]) for cap, s in summary["capability"].items()}
-    return {**accs, "val_mean": float(np.mean(list(accs.values())))}
+    accs = {f"{VALIDATION_PREFIX}{cap}": float(s["accuracy"]) for cap, s in summary["capability"].items()}
+    return {**accs, f"{VALIDATION_PREFIX}mean": float(np.mean(list(accs.values())))}
 
 
 def _broadcast(value):
@@ -106,7 +107,7 @@ class StageValidation(TrainerCallback):
         state.log_history.append({**logs, "step": step})
         self.trainer.callback_handler.on_log(args, state, control, logs=logs)
         if self.metric:
-            value = row[f"val_{self.metric}"]
+            value = row[f"{VALIDATION_PREFIX}{self.metric}"]
             if self.best is None or value > self.best["value"]:
                 self._snapshot(model, {"step": step, "metric": self.metric, "value": value})
 
@@ -123,10 +124,11 @@ class StageValidation(TrainerCallback):
         finally:
             tokenizer.padding_side = side
             model.train(was_training)
-        if self.metric and f"val_{self.metric}" not in scores(summary):
+        row = scores(summary)
+        if self.metric and f"{VALIDATION_PREFIX}{self.metric}" not in row:
             raise SeethinkError(f"keep: best:{self.metric}: the in-stage evaluation has no {self.metric} records "
                                 f"(it has {', '.join(summary['capability'])})")
-        return scores(summary)
+        return row
 
     # --- keep
     def _snapshot(self, model, best: dict) -> None:

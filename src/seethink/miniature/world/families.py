@@ -266,5 +266,4 @@ def word_problem(rng: random.Random, steps: int, max_start: int = 40, max_operan
 PERCEPTION = {"count": count_mcq, "colour": colour_mcq, "shape": shape_mcq, "size": size_mcq,
               "position": position_mcq, "relation": relation_mcq, "existence": existence_mcq}
 VISUAL_REASONING = {"subtract": subtract, "add": add, "compare": compare, "multihop": multihop}
-IMAGE_PAIRS = {"compare_pair": compare_pair}  # the optional two-image dataset `image_pairs`
 TEXT_REASONING = ("word_problem",)

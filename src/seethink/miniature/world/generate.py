@@ -158,12 +158,10 @@ def _pairs(split: str, n: int, rng: random.Random, cfg: WorldConfig) -> Iterator
                 break
         c = _pick(cands, seen, rng)
         seen[c.answer] += 1
-        rec = {"id": f"image_pairs-{split}-{i:06d}", "capability": "visual_reasoning", "family": "compare_pair",
-               "source": "seethink-world", "pass_rate": None,
-               "caption": f"First image: {caption(first)} Second image: {caption(second)}",
-               "scene": None, "scenes": [first.to_dict(), second.to_dict()], "problem": c.question,
-               "answer": c.answer, "options": None, "solution": solution_text(c.reasoning, c.answer), "difficulty": 2,
-               "facts": c.facts}
+        rec = _base_record(f"image_pairs-{split}-{i:06d}", "visual_reasoning", "compare_pair", None)
+        rec.update(caption=f"First image: {caption(first)} Second image: {caption(second)}",
+                   scenes=[first.to_dict(), second.to_dict()], problem=c.question, answer=c.answer, options=None,
+                   solution=solution_text(c.reasoning, c.answer), difficulty=2, facts=c.facts)
         yield Generated(rec, first, (second,))
 
 
