@@ -152,11 +152,13 @@ class Measured:
     mixed: float
     """Share of groups whose rewards are not all equal (the others have zero advantage)."""
     tokens: float
-    prompts: int = 0
+    """Mean completion length in tokens."""
+    prompts: int
 
 
-def measure(model, processor, records: list[dict], how: Sampling = Sampling()) -> Measured:
+def measure(model, processor, records: list[dict], how: Sampling | None = None) -> Measured:
     """Per-prompt GRPO gradients of `model` (trainable parameters only) on `records`, with the null beside them."""
+    how = how or Sampling()
     if len(records) < 2 * how.chunk:
         raise SeethinkError(f"the gradient noise scale needs at least {2 * how.chunk} prompts (two chunks), got {len(records)}")
     params: dict[str, list[torch.Tensor]] = {}
