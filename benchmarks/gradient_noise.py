@@ -35,7 +35,8 @@ import torch
 from seethink.models.load import load_model
 from seethink.records.io import load_records
 from seethink.resolve import builtin_world, model_path
-from seethink.train.noise_scale import Measured, Sampling, measure, param_group
+from seethink.models.freeze import freeze_vision
+from seethink.train.noise_scale import Measured, Sampling, measure, signal_fraction
 
 DATASETS = ("perception", "text_reasoning", "visual_reasoning")
 
@@ -49,7 +50,7 @@ def report(name: str, m: Measured, batches: list[int]) -> None:
           f"{'null |G|^2':>11} {'+-se':>9}")
     for k in ["all", *m.real.groups]:
         s, n = m.real.stats(k), m.null.stats(k)
-        frac = " ".join(f"{m.real.signal_fraction(k, b):8.3f}" for b in batches)
+        frac = " ".join(f"{signal_fraction(s, b):8.3f}" if s["signal"] > 0 else f"{'-':>8}" for b in batches)
         print(f"{k:>{width}} {s['signal']:10.3e} {s['se']:9.2e} {s['trace']:10.3e} {s['b_noise']:9.0f}  {frac}  "
               f"{n['signal']:11.2e} {n['se']:9.2e}")
 
@@ -75,9 +76,7 @@ def main() -> int:
     root = Path(args.data) if args.data else builtin_world(Path("runs") / "world-seed0", 0)
     model, processor = load_model(model_path(args.model))
     if args.freeze_vision:
-        for name, p in model.named_parameters():
-            if param_group(name) in ("vision tower", "projector"):
-                p.requires_grad_(False)
+        freeze_vision(model)
     how = Sampling(group=args.group, temperature=args.temperature, max_new_tokens=args.max_new_tokens,
                    chunk=args.chunk, per_tensor=args.per_tensor, seed=args.seed)
     rng = random.Random(args.seed)

@@ -11,7 +11,7 @@ from seethink.models.generate import encode_prompts
 from seethink.models.load import load_model
 from seethink.records.io import load_records
 from seethink.train.noise_scale import (NoiseScale, Sampling, advantages, completion_mask, measure, param_group,
-                                        sequence_logps)
+                                        sequence_logps, signal_fraction)
 
 
 def synthetic(signal: torch.Tensor, noise_sd: float, chunks: int, per_chunk: int, seed: int) -> NoiseScale:
@@ -34,7 +34,7 @@ def test_the_estimator_recovers_a_known_signal_and_noise():
     assert abs(s["signal"] - 1.0) < 3 * s["se"] and s["se"] < 0.3
     assert s["trace"] == pytest.approx(100, rel=0.05)
     assert s["b_noise"] == pytest.approx(100, rel=0.4)
-    assert ns.signal_fraction("a", 100) == pytest.approx(0.5, abs=0.15)
+    assert signal_fraction(s, 100) == pytest.approx(0.5, abs=0.15)
     # the naive |mean gradient|^2 would be biased up by tr(Sigma) / 1000 = 0.1; the pairwise estimate is not
     null = synthetic(torch.zeros(dim), sd, chunks=40, per_chunk=25, seed=1).stats("a")
     assert abs(null["signal"]) < 3 * null["se"] and abs(null["signal"]) < 0.05

@@ -112,10 +112,10 @@ class NoiseScale:
         trace = sum(self.sq[k]) / len(self.sq[k]) - g2
         return {"signal": g2, "se": se, "trace": trace, "b_noise": trace / g2 if g2 > 0 else math.inf}
 
-    def signal_fraction(self, k: str, batch: int) -> float:
-        """The expected share of signal in an update of `batch` prompts: |G|^2 / (|G|^2 + tr(Sigma) / batch)."""
-        s = self.stats(k)
-        return s["signal"] / (s["signal"] + s["trace"] / batch) if s["signal"] > 0 else 0.0
+def signal_fraction(stats: dict, batch: int) -> float:
+    """The expected share of signal in an update of `batch` prompts, from `NoiseScale.stats`:
+    |G|^2 / (|G|^2 + tr(Sigma) / batch), 0 when no signal was found."""
+    return stats["signal"] / (stats["signal"] + stats["trace"] / batch) if stats["signal"] > 0 else 0.0
 
 
 def flat_grads(loss: torch.Tensor, params: dict[str, list[torch.Tensor]], retain: bool) -> dict[str, torch.Tensor]:
