@@ -13,8 +13,14 @@ capability and family. Then checks the targets a base must meet before any RL ru
   - shape and relation each >= 15 points above their priors;
   - calibration: sampled accuracy >= 0.75 x greedy on every capability (rollouts are right about as often as
     the greedy answer, so GRPO groups carry signal);
-  - coverage: pass@8 >= greedy + 0.15 on text and visual reasoning (headroom that sampling reaches).
-Prints one table and PASS/FAIL per target; exits 1 if any fails.
+  - coverage: pass@8 >= greedy + 0.15 on text and visual reasoning (headroom that sampling reaches);
+  - signal: the GRPO gradient noise scale B_noise <= 150 prompts on every capability, its signal |G|^2 more
+    than 2 standard errors above zero (`--noise-prompts` train prompts each, `seethink.train.noise_scale`; 0
+    skips it). Added with base v3, before any RL ran on a v3 candidate: a main-job stage sees about 1,000 prompts, and after N prompts the reward's displacement of the
+    weights stands about sqrt(N / B_noise) times above the drift its noise causes, so 150 leaves a factor 2.6.
+    Base v2 measured B_noise of about 3,000 (perception), none found (text) and 390 (visual reasoning).
+Prints one table, the answer styles of the greedy answers (bases pretrained with `terse`/`look`/`guess` shares)
+and PASS/FAIL per target; exits 1 if any fails.
 """
 
 from __future__ import annotations
@@ -22,20 +28,26 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import torch
 
 from seethink.eval.evaluate import EvalOptions, evaluate_folder
+from seethink.models.load import load_model
+from seethink.records.io import load_records
+from seethink.train.noise_scale import Sampling, measure
 from seethink.miniature.pretrain import pretrain
 from seethink.miniature.pretrain_config import PretrainConfig, load_pretrain_config
 from seethink.miniature.world.build import build_world
 from seethink.miniature.world.generate import WorldConfig
 
 CAPABILITIES = ("perception", "text_reasoning", "visual_reasoning")
+MAX_B_NOISE = 150
 
 
 def peak_rss_gb() -> float:
@@ -71,6 +83,45 @@ def targets(summary: dict) -> list[tuple[str, bool, str]]:
     return rows
 
 
+STYLE_OPENINGS = (("guess", "<think>Guess: "), ("terse", "<think>The answer is "))
+
+
+def style_of(completion: str) -> str:
+    """The pretraining style a completion is written in, by how its reasoning opens (`look` cannot be told from
+    worked reasoning by its opening, so it counts as worked here)."""
+    return next((name for name, opening in STYLE_OPENINGS if completion.lstrip().startswith(opening)), "worked")
+
+
+def style_table(samples: Path) -> list[str]:
+    """Per capability, the share of greedy answers in each style and their accuracy."""
+    by = defaultdict(list)
+    for line in samples.read_text().splitlines():
+        row = json.loads(line)
+        by[(row["capability"], style_of(row["completion"]))].append(row["accuracy"])
+    out = []
+    for cap in CAPABILITIES:
+        n = sum(len(v) for (c, _), v in by.items() if c == cap)
+        cells = [f"{st} {len(v) / n:.0%} (accuracy {sum(v) / len(v):.3f})" for (c, st), v in sorted(by.items())
+                 if c == cap and v]
+        out.append(f"{cap:>32}  " + ", ".join(cells))
+    return out
+
+
+def noise_targets(model: Path, world: Path, prompts: int) -> list[tuple[str, bool, str]]:
+    """B_noise of each capability on `prompts` train records, as a GRPO stage samples them (T = 1, groups of 8,
+    completions as long as the evaluation's)."""
+    net, processor = load_model(model)
+    rows = []
+    for c in CAPABILITIES:
+        m = measure(net, processor, load_records(world / c, "train")[:prompts], Sampling(max_new_tokens=96))
+        s, null = m.real.stats(), m.null.stats()
+        rows.append((f"{c}: B_noise <= {MAX_B_NOISE} prompts, signal > 2 se",
+                     s["b_noise"] <= MAX_B_NOISE and s["signal"] > 2 * s["se"],
+                     f"{s['b_noise']:.0f} (|G|^2 {s['signal']:.2e} +- {s['se']:.1e}, tr {s['trace']:.2e}; "
+                     f"null |G|^2 {null['signal']:.1e} +- {null['se']:.1e})"))
+    return rows
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", help="check this base instead of training one")
@@ -78,11 +129,23 @@ def main() -> int:
     ap.add_argument("--out", help="where to keep the trained base (default: a temporary folder)")
     ap.add_argument("--test", type=int, default=1000, help="test records per capability")
     ap.add_argument("--samples", type=int, default=8, help="samples per record at temperature 1")
+    ap.add_argument("--noise-prompts", type=int, default=512,
+                    help="train prompts per capability for the B_noise target (0: skip it)")
+    ap.add_argument("--eval-out", help="keep the evaluation (summary.json, samples.jsonl) here (default: removed)")
     ap.add_argument("--pretraining-world", action="store_true",
                     help="evaluate on the world the base learnt from (its config's `world`), not the built-in one")
     args = ap.parse_args()
+    if args.noise_prompts and args.noise_prompts < 64:
+        ap.error("--noise-prompts: at least 64 (four chunks of 16, for the signal's standard error), or 0 to skip")
     torch.set_num_threads(min(2, torch.get_num_threads()))
     tmp = Path(tempfile.mkdtemp(prefix="seethink-bench-"))
+    try:
+        return check(args, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check(args, tmp: Path) -> int:
     stats = {}
     if args.model:
         model = Path(args.model)
@@ -98,7 +161,8 @@ def main() -> int:
                         cfg=WorldConfig(**cfg.world) if args.pretraining_world else WorldConfig(),
                         datasets=CAPABILITIES)
     t = time.time()
-    summary = evaluate_folder(model, world, "test", tmp / "eval", EvalOptions(samples=args.samples))
+    evals = Path(args.eval_out) if args.eval_out else tmp / "eval"
+    summary = evaluate_folder(model, world, "test", evals, EvalOptions(samples=args.samples))
     eval_seconds = time.time() - t
     print("\n== pretraining")
     for k in ("params", "examples", "data_seconds", "train_seconds", "wall_seconds", "examples_per_second", "final_loss"):
@@ -112,9 +176,12 @@ def main() -> int:
         p = summary["prior"].get(key, capability_prior(summary, key) if key in CAPABILITIES else float("nan"))
         print(f"{key:>32}  {s['accuracy']:.3f}   {s['sampled_accuracy']:.3f}    {s['pass_at_k']:.3f}   {p:.3f}  "
               f"{s['format']:.3f}  {s['mean_tokens']:.1f}")
+    print("\n== greedy answers by style")
+    print("\n".join(style_table(evals / "samples.jsonl")))
     print("\n== targets")
     ok = True
-    for name, passed, value in targets(summary):
+    rows = targets(summary) + (noise_targets(model, world, args.noise_prompts) if args.noise_prompts else [])
+    for name, passed, value in rows:
         ok &= passed
         print(f"  [{'PASS' if passed else 'FAIL'}] {name}: {value}")
     return 0 if ok else 1

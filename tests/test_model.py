@@ -5,7 +5,7 @@ import torch
 
 from seethink.errors import SeethinkError
 from seethink.models.load import load_model
-from seethink.miniature.world.generate import generate
+from seethink.miniature.world.generate import WorldConfig, generate
 
 
 def test_round_trip_gives_identical_outputs(tiny_model_dir, tmp_path):
@@ -71,3 +71,91 @@ def test_bad_model_paths_raise_one_line(tmp_path, make, msg):
     with pytest.raises(SeethinkError, match=msg) as e:
         load_model(make(tmp_path))
     assert "\n" not in str(e.value)
+
+
+def test_terse_share_of_pretraining_answers(tiny_model_dir):
+    """`terse` answers a share of a dataset's examples without worked reasoning; the other examples, and every
+    dataset it does not name, are the world's worked solutions exactly as without it."""
+    from seethink.miniature.pretrain import pretrain_data
+    from seethink.miniature.pretrain_config import PretrainConfig
+    from seethink.rewards import accuracy, format_ok
+
+    _, proc = load_model(tiny_model_dir, device="cpu")
+    mix = {"text_reasoning": 400, "visual_reasoning": 20}
+
+    def targets(terse):
+        data = pretrain_data(proc, PretrainConfig(mix=mix, terse=terse))
+        return [proc.tokenizer.decode(d["input_ids"][d["cut"]:], skip_special_tokens=True).strip() for d in data]
+
+    plain, mixed = targets({}), targets({"text_reasoning": 0.5})
+    assert targets({"text_reasoning": 0.5}) == mixed  # its own seeded stream: the same run gives the same styles
+    terse = [m for m in mixed[:400] if "The answer is" in m]
+    assert 160 <= len(terse) <= 240
+    assert all(m == p for m, p in zip(mixed, plain) if "The answer is" not in m)
+    assert mixed[400:] == plain[400:]  # visual reasoning untouched
+    gold = [p.split("\\boxed{")[1].rstrip("}") for p in plain[:400]]
+    for m, g in zip(mixed, gold):
+        if "The answer is" in m:
+            assert m == f"<think>The answer is {g}.</think>\\boxed{{{g}}}"
+            assert format_ok(m) and accuracy(m, g) == 1.0
+
+
+def test_look_style_describes_the_image_first(tiny_model_dir):
+    from seethink.miniature.pretrain import pretrain_data
+    from seethink.miniature.pretrain_config import PretrainConfig
+
+    _, proc = load_model(tiny_model_dir, device="cpu")
+    cfg = PretrainConfig(mix={"perception": 200}, terse={"perception": 0.25}, look={"perception": 0.5})
+    got = [proc.tokenizer.decode(d["input_ids"][d["cut"]:], skip_special_tokens=True).strip()
+           for d in pretrain_data(proc, cfg)]
+    plain = [g.record for g in generate("perception", "pretrain", 200, cfg.seed, WorldConfig(**cfg.world))]
+    looked = [t for t, r in zip(got, plain) if t == r["solution"].replace("<think>", f"<think>{r['caption']} ")]
+    terse = [t for t in got if t.startswith("<think>The answer is ")]
+    worked = [t for t, r in zip(got, plain) if t == r["solution"]]
+    assert len(looked) + len(terse) + len(worked) == 200
+    assert 70 <= len(looked) <= 130 and 25 <= len(terse) <= 75
+
+
+def test_guess_style_answers_from_the_prior_not_the_record(tiny_model_dir):
+    """A guess boxes one of the options at random (MCQ) or the previous example's answer (numeric): nothing of the
+    image or the question, so guesses are right about as often as the answer prior, and always in the format."""
+    from seethink.miniature.pretrain import pretrain_data
+    from seethink.miniature.pretrain_config import PretrainConfig
+    from seethink.rewards import accuracy, format_ok
+
+    _, proc = load_model(tiny_model_dir, device="cpu")
+    cfg = PretrainConfig(mix={"perception": 400, "visual_reasoning": 400}, guess={"perception": 0.5,
+                                                                                 "visual_reasoning": 0.5})
+    got = [proc.tokenizer.decode(d["input_ids"][d["cut"]:], skip_special_tokens=True).strip()
+           for d in pretrain_data(proc, cfg)]
+    world = WorldConfig(**cfg.world)
+    plain = [g.record for name in ("perception", "visual_reasoning")
+             for g in generate(name, "pretrain", 400, cfg.seed, world)]
+    guessed = [(i, t) for i, t in enumerate(got) if t.startswith("<think>Guess: ")]
+    assert all(t == r["solution"] for t, r in zip(got, plain) if not t.startswith("<think>Guess: "))
+    assert 320 <= len(guessed) <= 480
+    right = 0
+    for i, t in guessed:
+        assert format_ok(t)
+        value = t.split("\\boxed{")[1].rstrip("}")
+        if i < 400:
+            assert value in plain[i]["options"]
+        else:
+            assert i > 400 and value == plain[i - 1]["answer"]
+        right += accuracy(t, plain[i]["answer"]) if i >= 400 else value == plain[i]["options"][ord(plain[i]["answer"]) - 65]
+    assert right / len(guessed) < 0.4  # chance, not the record's answer
+
+
+@pytest.mark.parametrize("given, says", [({"terse": {"captions": 0.5}}, "terse: expected shares"),
+                                         ({"terse": {"text_reasoning": 1.5}}, "terse: expected shares"),
+                                         ({"terse": {"text_reasoning": True}}, "terse: expected shares"),
+                                         ({"terse": ["text_reasoning"]}, "terse: expected shares"),
+                                         ({"look": {"text_reasoning": 0.5}}, r"look: expected shares in \[0, 1\] of perception, visual_reasoning;"),
+                                         ({"guess": {"captions": 0.5}}, "guess: expected shares"),
+                                         ({"terse": {"perception": 0.6}, "look": {"perception": 0.6}}, "add up to more than 1"),
+                                         ({"terse": {"text_reasoning": 0.6}, "guess": {"text_reasoning": 0.5}}, "add up to more than 1")])
+def test_styles_must_be_shares_of_question_datasets(given, says):
+    from seethink.miniature.pretrain_config import PretrainConfig
+
+    with pytest.raises(SeethinkError, match=says):
+        PretrainConfig(**given)

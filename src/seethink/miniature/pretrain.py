@@ -18,6 +18,7 @@ schedule, logging, and checkpoint/resume.
 from __future__ import annotations
 
 import io
+import random
 import json
 import shutil
 import time
@@ -38,7 +39,8 @@ from seethink.miniature.pretrain_config import PretrainConfig
 from seethink.miniature.tiny import build_model, build_processor
 from seethink.prompting import prompt_messages, target_text
 from seethink.progress import progress_bar
-from seethink.miniature.world.generate import WorldConfig, generate
+from seethink.seeding import derive_seed
+from seethink.miniature.world.generate import WorldConfig, generate, solution_text
 from seethink.miniature.world.scene import png_bytes
 
 IGNORE = -100
@@ -88,6 +90,40 @@ def collate(batch: list[dict], processor) -> dict:
     return out
 
 
+def terse_solution(record: dict) -> str:
+    """The terse answer style: no worked reasoning, the answer stated and boxed (format reward still met)."""
+    return solution_text([f"The answer is {record['answer']}."], record["answer"])
+
+
+def look_solution(record: dict) -> str:
+    """The looking style: the image's dense caption first, then the worked reasoning of the world's solution."""
+    return record["solution"].replace("<think>", f"<think>{record['caption']} ", 1)
+
+
+def guess_solution(guess: str) -> str:
+    """The guessing style: an answer given without looking or working it out, boxed in the format."""
+    return solution_text([f"Guess: {guess}."], guess)
+
+
+STYLES = ("terse", "look", "guess")
+
+
+def styled(record: dict, shares: dict[str, float], draw: float, guess: str | None) -> dict:
+    """The record with its pretraining answer in the style `draw` (uniform in [0, 1)) falls on: the styles take
+    `shares` of [0, 1) in the order of STYLES, the rest stays worked. `guess` is the answer the guessing style
+    gives (None: that record is never a guess)."""
+    edge = 0.0
+    for name in STYLES:
+        edge += shares.get(name, 0.0)
+        if draw < edge:
+            if name == "terse":
+                return {**record, "solution": terse_solution(record)}
+            if name == "look":
+                return {**record, "solution": look_solution(record)}
+            return record if guess is None else {**record, "solution": guess_solution(guess)}
+    return record
+
+
 def pretrain_data(processor, cfg: PretrainConfig) -> list[dict]:
     """The pretraining examples, generated and encoded in a stream (only the encoded examples are kept)."""
     world = WorldConfig(**cfg.world)
@@ -98,9 +134,17 @@ def pretrain_data(processor, cfg: PretrainConfig) -> list[dict]:
         with progress_bar() as bar:
             task = bar.add_task("pretraining data", total=sum(counts.values()))
             for name, n in counts.items():
+                shares = {style: getattr(cfg, style).get(name, 0.0) for style in STYLES}
+                draws = random.Random(derive_seed(cfg.seed, name, "terse"))  # its own stream: the world's is untouched
+                previous = None  # a numeric guess is the answer of the dataset's previous record: a draw from its prior
                 for g in generate(name, "pretrain", n, cfg.seed, world):
-                    g.record["images"] = ["<in-memory>"] if g.scene is not None else []
-                    yield g.record, g.image
+                    rec = {**g.record, "images": ["<in-memory>"] if g.scene is not None else []}
+                    if any(shares.values()):
+                        draw = draws.random()
+                        guess = draws.choice(rec["options"]) if rec.get("options") else previous
+                        previous = rec["answer"]
+                        rec = styled(rec, shares, draw, guess)
+                    yield rec, g.image
                     bar.advance(task)
 
     return encode(processor, pairs())

@@ -36,6 +36,19 @@ class PretrainConfig:
     world: dict = field(default_factory=lambda: asdict(WorldConfig(max_text_steps=4)))
     """The world the base learns from: the built-in one, but with word problems of at most 4 steps, so the text
     stage's problems (1-6 steps) ask for longer reasoning than the base was ever shown."""
+    terse: dict = field(default_factory=dict)
+    """Per dataset, the share of its examples answered tersely: `<think>The answer is X.</think>\\boxed{X}`
+    instead of the world's worked solution (e.g. {text_reasoning: 0.5}). Bases the paper trains answer in more than
+    one style, and much of what RLVR does is choose among the behaviours a base already has (the style a sample
+    takes is not fixed by the prompt, so a base taught both samples both). Empty (base v2): every example worked."""
+    look: dict = field(default_factory=dict)
+    """Per image dataset, the share of its examples whose reasoning first describes the whole image (the record's
+    dense caption), then reasons as the worked solution does: "see first, then think" as a sampled behaviour."""
+    guess: dict = field(default_factory=dict)
+    """Per question dataset, the share of its examples answered with a guess: `<think>Guess: X.</think>\\boxed{X}`,
+    X one of the options at random (MCQs) or the answer of the dataset's previous example (a draw from its answer
+    prior), so nothing about the image or the question. The careless answers of a real pretraining corpus: a base
+    taught them samples them, and RL with a verifiable reward learns to stop."""
     init: str | None = None
     """A base folder written by `seethink pretrain` to continue from (None: a new model from `size`). Its size and
     patch size must be the ones given here; the data stream is the same `pretrain` stream of the world, so give a
@@ -63,6 +76,16 @@ class PretrainConfig:
         if unknown or not all(isinstance(n, int) and n >= 0 for n in self.mix.values()):
             raise SeethinkError(f"mix: expected record counts (whole numbers >= 0) of captions, perception, "
                                 f"visual_reasoning, text_reasoning; got {self.mix}")
+        for name, allowed in (("terse", ("perception", "visual_reasoning", "text_reasoning")),
+                              ("look", ("perception", "visual_reasoning")),
+                              ("guess", ("perception", "visual_reasoning", "text_reasoning"))):
+            shares = getattr(self, name)
+            if not isinstance(shares, dict) or any(k not in allowed or isinstance(v, bool) or not isinstance(v, (int, float))
+                                                   or not 0 <= v <= 1 for k, v in shares.items()):
+                raise SeethinkError(f"{name}: expected shares in [0, 1] of {', '.join(allowed)}; got {shares}")
+        if any(self.terse.get(k, 0) + self.look.get(k, 0) + self.guess.get(k, 0) > 1 for k in self.mix):
+            raise SeethinkError(f"terse + look + guess: the shares of one dataset add up to more than 1 "
+                                f"(terse {self.terse}, look {self.look}, guess {self.guess})")
 
 
     def _check_init(self) -> None:
