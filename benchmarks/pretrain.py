@@ -83,7 +83,7 @@ def targets(summary: dict) -> list[tuple[str, bool, str]]:
     return rows
 
 
-STYLE_OPENINGS = (("guess", "<think>Guess: "), ("terse", "<think>The answer is "))
+STYLE_OPENINGS = (("guess", "<think>Guess: "), ("terse", "<think>Answer: "))
 
 
 def style_of(completion: str) -> str:

@@ -89,14 +89,14 @@ def test_terse_share_of_pretraining_answers(tiny_model_dir):
 
     plain, mixed = targets({}), targets({"text_reasoning": 0.5})
     assert targets({"text_reasoning": 0.5}) == mixed  # its own seeded stream: the same run gives the same styles
-    terse = [m for m in mixed[:400] if "The answer is" in m]
+    terse = [m for m in mixed[:400] if "Answer: " in m]
     assert 160 <= len(terse) <= 240
-    assert all(m == p for m, p in zip(mixed, plain) if "The answer is" not in m)
+    assert all(m == p for m, p in zip(mixed, plain) if "Answer: " not in m)
     assert mixed[400:] == plain[400:]  # visual reasoning untouched
     gold = [p.split("\\boxed{")[1].rstrip("}") for p in plain[:400]]
     for m, g in zip(mixed, gold):
-        if "The answer is" in m:
-            assert m == f"<think>The answer is {g}.</think>\\boxed{{{g}}}"
+        if "Answer: " in m:
+            assert m == f"<think>Answer: {g}.</think>\\boxed{{{g}}}"
             assert format_ok(m) and accuracy(m, g) == 1.0
 
 
@@ -110,7 +110,7 @@ def test_look_style_describes_the_image_first(tiny_model_dir):
            for d in pretrain_data(proc, cfg)]
     plain = [g.record for g in generate("perception", "pretrain", 200, cfg.seed, WorldConfig(**cfg.world))]
     looked = [t for t, r in zip(got, plain) if t == r["solution"].replace("<think>", f"<think>{r['caption']} ")]
-    terse = [t for t in got if t.startswith("<think>The answer is ")]
+    terse = [t for t in got if t.startswith("<think>Answer: ")]
     worked = [t for t, r in zip(got, plain) if t == r["solution"]]
     assert len(looked) + len(terse) + len(worked) == 200
     assert 70 <= len(looked) <= 130 and 25 <= len(terse) <= 75

@@ -91,8 +91,10 @@ def collate(batch: list[dict], processor) -> dict:
 
 
 def terse_solution(record: dict) -> str:
-    """The terse answer style: no worked reasoning, the answer stated and boxed (format reward still met)."""
-    return solution_text([f"The answer is {record['answer']}."], record["answer"])
+    """The terse answer style: no worked reasoning, the answer stated and boxed (format reward still met). Its
+    opening is no worked solution's (those open with "The", "There", "I" or a number), so a stage that makes one
+    capability's worked answers likelier does not make another's terse answers likelier."""
+    return solution_text([f"Answer: {record['answer']}."], record["answer"])
 
 
 def look_solution(record: dict) -> str:

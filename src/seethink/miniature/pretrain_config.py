@@ -37,7 +37,7 @@ class PretrainConfig:
     """The world the base learns from: the built-in one, but with word problems of at most 4 steps, so the text
     stage's problems (1-6 steps) ask for longer reasoning than the base was ever shown."""
     terse: dict = field(default_factory=dict)
-    """Per dataset, the share of its examples answered tersely: `<think>The answer is X.</think>\\boxed{X}`
+    """Per dataset, the share of its examples answered tersely: `<think>Answer: X.</think>\\boxed{X}`
     instead of the world's worked solution (e.g. {text_reasoning: 0.5}). Bases the paper trains answer in more than
     one style, and much of what RLVR does is choose among the behaviours a base already has (the style a sample
     takes is not fixed by the prompt, so a base taught both samples both). Empty (base v2): every example worked."""
