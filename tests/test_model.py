@@ -146,12 +146,37 @@ def test_guess_style_answers_from_the_prior_not_the_record(tiny_model_dir):
     assert right / len(guessed) < 0.4  # chance, not the record's answer
 
 
+def test_a_style_share_can_rise_with_how_hard_the_question_is(tiny_model_dir):
+    """guess [0, 1] on perception: never on images of the world's fewest objects, always on its most; terse [0, 1]
+    on word problems: never on one step, always on the most steps the pretraining world has."""
+    from seethink.miniature.pretrain import hardness, pretrain_data
+    from seethink.miniature.pretrain_config import PretrainConfig
+
+    _, proc = load_model(tiny_model_dir, device="cpu")
+    cfg = PretrainConfig(mix={"perception": 300, "text_reasoning": 300}, guess={"perception": [0, 1]},
+                         terse={"text_reasoning": [0.0, 1.0]})
+    world = WorldConfig(**cfg.world)
+    got = [proc.tokenizer.decode(d["input_ids"][d["cut"]:], skip_special_tokens=True).strip()
+           for d in pretrain_data(proc, cfg)]
+    plain = [g.record for name in ("perception", "text_reasoning") for g in generate(name, "pretrain", 300, cfg.seed, world)]
+    careless = [t.startswith(("<think>Guess: ", "<think>Answer: ")) for t in got]
+    h = [hardness(r, world) for r in plain]
+    assert {round(x, 2) for x in h[:300]} == {0.0, 0.2, 0.4, 0.6, 0.8, 1.0}
+    assert {round(x, 2) for x in h[300:]} == {0.0, 0.33, 0.67, 1.0}
+    assert all(c for c, x in zip(careless, h) if x == 1.0) and not any(c for c, x in zip(careless, h) if x == 0.0)
+    mid = [c for c, x in zip(careless, h) if 0.3 < x < 0.7]
+    assert 0.25 < sum(mid) / len(mid) < 0.75
+
+
 @pytest.mark.parametrize("given, says", [({"terse": {"captions": 0.5}}, "terse: expected shares"),
                                          ({"terse": {"text_reasoning": 1.5}}, "terse: expected shares"),
                                          ({"terse": {"text_reasoning": True}}, "terse: expected shares"),
                                          ({"terse": ["text_reasoning"]}, "terse: expected shares"),
-                                         ({"look": {"text_reasoning": 0.5}}, r"look: expected shares in \[0, 1\] of perception, visual_reasoning;"),
+                                         ({"look": {"text_reasoning": 0.5}}, r"look: expected shares in \[0, 1\] \(or \[easiest, hardest\] pairs of them\) of perception, visual_reasoning;"),
                                          ({"guess": {"captions": 0.5}}, "guess: expected shares"),
+                                         ({"guess": {"perception": [0.1, 1.5]}}, "guess: expected shares"),
+                                         ({"guess": {"perception": [0.1]}}, "guess: expected shares"),
+                                         ({"guess": {"perception": [0.1, 0.9]}, "terse": {"perception": [0.0, 0.2]}}, "add up to more than 1"),
                                          ({"terse": {"perception": 0.6}, "look": {"perception": 0.6}}, "add up to more than 1"),
                                          ({"terse": {"text_reasoning": 0.6}, "guess": {"text_reasoning": 0.5}}, "add up to more than 1")])
 def test_styles_must_be_shares_of_question_datasets(given, says):

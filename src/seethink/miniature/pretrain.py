@@ -126,6 +126,24 @@ def styled(record: dict, shares: dict[str, float], draw: float, guess: str | Non
     return record
 
 
+def hardness(record: dict, world: WorldConfig) -> float:
+    """How hard a pretraining question is, in [0, 1]: the number of objects in its image (image questions) or of
+    steps in its word problem, from the world's least to its most."""
+    if record.get("scene"):
+        lo, hi, k = world.min_objects, world.max_objects, len(record["scene"]["objects"])
+    else:
+        lo, hi, k = 1, world.max_text_steps, record["difficulty"]
+    return 0.5 if hi == lo else min(1.0, max(0.0, (k - lo) / (hi - lo)))
+
+
+def style_share(share, record: dict, world: WorldConfig) -> float:
+    """A style's share for one record: the number itself, or [easiest, hardest] interpolated by its hardness."""
+    if isinstance(share, (int, float)):
+        return float(share)
+    easy, hard = share
+    return easy + (hard - easy) * hardness(record, world)
+
+
 def pretrain_data(processor, cfg: PretrainConfig) -> list[dict]:
     """The pretraining examples, generated and encoded in a stream (only the encoded examples are kept)."""
     world = WorldConfig(**cfg.world)
@@ -136,16 +154,16 @@ def pretrain_data(processor, cfg: PretrainConfig) -> list[dict]:
         with progress_bar() as bar:
             task = bar.add_task("pretraining data", total=sum(counts.values()))
             for name, n in counts.items():
-                shares = {style: getattr(cfg, style).get(name, 0.0) for style in STYLES}
+                shares = {style: getattr(cfg, style)[name] for style in STYLES if name in getattr(cfg, style)}
                 draws = random.Random(derive_seed(cfg.seed, name, "terse"))  # its own stream: the world's is untouched
                 previous = None  # a numeric guess is the answer of the dataset's previous record: a draw from its prior
                 for g in generate(name, "pretrain", n, cfg.seed, world):
                     rec = {**g.record, "images": ["<in-memory>"] if g.scene is not None else []}
-                    if any(shares.values()):
+                    if shares:
                         draw = draws.random()
                         guess = draws.choice(rec["options"]) if rec.get("options") else previous
                         previous = rec["answer"]
-                        rec = styled(rec, shares, draw, guess)
+                        rec = styled(rec, {k: style_share(v, rec, world) for k, v in shares.items()}, draw, guess)
                     yield rec, g.image
                     bar.advance(task)
 

@@ -48,7 +48,12 @@ class PretrainConfig:
     """Per question dataset, the share of its examples answered with a guess: `<think>Guess: X.</think>\\boxed{X}`,
     X one of the options at random (MCQs) or the answer of the dataset's previous example (a draw from its answer
     prior), so nothing about the image or the question. The careless answers of a real pretraining corpus: a base
-    taught them samples them, and RL with a verifiable reward learns to stop."""
+    taught them samples them, and RL with a verifiable reward learns to stop.
+
+    Any style's share may be a pair [easiest, hardest]: the share of one example then rises linearly with how hard
+    it is (objects in its image, steps in its word problem; `seethink.miniature.pretrain.hardness`), so the base
+    answers carelessly more often the harder the question, and its greedy answer takes the careless style on the
+    hard questions rather than on all or none (a single share near 0.5 acts like a switch on the greedy answer)."""
     init: str | None = None
     """A base folder written by `seethink pretrain` to continue from (None: a new model from `size`). Its size and
     patch size must be the ones given here; the data stream is the same `pretrain` stream of the world, so give a
@@ -80,12 +85,14 @@ class PretrainConfig:
                               ("look", ("perception", "visual_reasoning")),
                               ("guess", ("perception", "visual_reasoning", "text_reasoning"))):
             shares = getattr(self, name)
-            if not isinstance(shares, dict) or any(k not in allowed or isinstance(v, bool) or not isinstance(v, (int, float))
-                                                   or not 0 <= v <= 1 for k, v in shares.items()):
-                raise SeethinkError(f"{name}: expected shares in [0, 1] of {', '.join(allowed)}; got {shares}")
-        if any(self.terse.get(k, 0) + self.look.get(k, 0) + self.guess.get(k, 0) > 1 for k in self.mix):
-            raise SeethinkError(f"terse + look + guess: the shares of one dataset add up to more than 1 "
-                                f"(terse {self.terse}, look {self.look}, guess {self.guess})")
+            if not isinstance(shares, dict) or any(k not in allowed or not _is_share(v) for k, v in shares.items()):
+                raise SeethinkError(f"{name}: expected shares in [0, 1] (or [easiest, hardest] pairs of them) of "
+                                    f"{', '.join(allowed)}; got {shares}")
+        for k in self.mix:
+            for end in (0, 1):
+                if sum(_end(getattr(self, style).get(k, 0), end) for style in ("terse", "look", "guess")) > 1:
+                    raise SeethinkError(f"terse + look + guess: the shares of {k} add up to more than 1 "
+                                        f"(terse {self.terse}, look {self.look}, guess {self.guess})")
 
 
     def _check_init(self) -> None:
@@ -125,3 +132,14 @@ def load_pretrain_config(path: str | Path) -> PretrainConfig:
         return PretrainConfig(**raw)
     except SeethinkError as e:
         raise SeethinkError(f"{p}: {e}") from None
+
+
+def _is_share(v, pair_ok: bool = True) -> bool:
+    """A share in [0, 1], or an [easiest, hardest] pair of them."""
+    if isinstance(v, (list, tuple)):
+        return pair_ok and len(v) == 2 and all(_is_share(x, pair_ok=False) for x in v)
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1
+
+
+def _end(v, end: int) -> float:
+    return v[end] if isinstance(v, (list, tuple)) else v
