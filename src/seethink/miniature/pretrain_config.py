@@ -16,8 +16,8 @@ SIZE_NAMES = ("tiny", "tiny-v2", "small", "medium")  # presets of seethink.minia
 
 @dataclass
 class PretrainConfig:
-    """Everything that fixes the base; saved next to it as `pretrain_config.json`. The defaults are the shipped
-    base's (base v2; `configs/base.yaml` spells them out)."""
+    """Everything that fixes the base; saved next to it as `pretrain_config.json`. The defaults are base v2's
+    (`configs/base-v2.yaml` spells them out); the shipped base v3 continues it (`configs/base.yaml`)."""
 
     size: str = "tiny-v2"
     """Model size preset (`seethink.miniature.tiny.SIZES`)."""
