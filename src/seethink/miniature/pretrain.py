@@ -18,8 +18,8 @@ schedule, logging, and checkpoint/resume.
 from __future__ import annotations
 
 import io
-import random
 import json
+import random
 import shutil
 import time
 from dataclasses import asdict
@@ -155,7 +155,9 @@ def pretrain_data(processor, cfg: PretrainConfig) -> list[dict]:
             task = bar.add_task("pretraining data", total=sum(counts.values()))
             for name, n in counts.items():
                 shares = {style: getattr(cfg, style)[name] for style in STYLES if name in getattr(cfg, style)}
-                draws = random.Random(derive_seed(cfg.seed, name, "terse"))  # its own stream: the world's is untouched
+                # the styles' own stream, so the world's is untouched (its tag is older than `look` and `guess`;
+                # changing it changes base v3)
+                draws = random.Random(derive_seed(cfg.seed, name, "terse"))
                 previous = None  # a numeric guess is the answer of the dataset's previous record: a draw from its prior
                 for g in generate(name, "pretrain", n, cfg.seed, world):
                     rec = {**g.record, "images": ["<in-memory>"] if g.scene is not None else []}
