@@ -16,8 +16,9 @@ capability and family. Then checks the targets a base must meet before any RL ru
   - coverage: pass@8 >= greedy + 0.15 on text and visual reasoning (headroom that sampling reaches);
   - signal: the GRPO gradient noise scale B_noise <= 150 prompts on every capability, its signal |G|^2 more
     than 2 standard errors above zero (`--noise-prompts` train prompts each, `seethink.train.noise_scale`; 0
-    skips it). Added with base v3, before any RL ran on a v3 candidate: a main-job stage sees about 1,000 prompts, and after N prompts the reward's displacement of the
-    weights stands about sqrt(N / B_noise) times above the drift its noise causes, so 150 leaves a factor 2.6.
+    skips it). Added with base v3, before any RL ran on a v3 candidate: a main-job stage sees about 1,000
+    prompts, and after N prompts the reward's displacement of the weights stands about sqrt(N / B_noise) times
+    above the drift its noise causes, so 150 leaves a factor 2.6.
     Base v2 measured B_noise of about 3,000 (perception), none found (text) and 390 (visual reasoning).
 Prints one table, the answer styles of the greedy answers (bases pretrained with `terse`/`look`/`guess` shares)
 and PASS/FAIL per target; exits 1 if any fails.
@@ -41,7 +42,7 @@ from seethink.eval.evaluate import EvalOptions, evaluate_folder
 from seethink.models.load import load_model
 from seethink.records.io import load_records
 from seethink.train.noise_scale import Sampling, measure
-from seethink.miniature.pretrain import pretrain
+from seethink.miniature.pretrain import pretrain, style_of
 from seethink.miniature.pretrain_config import PretrainConfig, load_pretrain_config
 from seethink.miniature.world.build import build_world
 from seethink.miniature.world.generate import WorldConfig
@@ -81,15 +82,6 @@ def targets(summary: dict) -> list[tuple[str, bool, str]]:
         rows.append((f"{key} >= prior + 0.15", fam[key]["accuracy"] >= prior[key] + 0.15,
                      f"{fam[key]['accuracy']:.3f} vs prior {prior[key]:.3f}"))
     return rows
-
-
-STYLE_OPENINGS = (("guess", "<think>Guess: "), ("terse", "<think>Answer: "))
-
-
-def style_of(completion: str) -> str:
-    """The pretraining style a completion is written in, by how its reasoning opens (`look` cannot be told from
-    worked reasoning by its opening, so it counts as worked here)."""
-    return next((name for name, opening in STYLE_OPENINGS if completion.lstrip().startswith(opening)), "worked")
 
 
 def style_table(samples: Path) -> list[str]:

@@ -35,7 +35,7 @@ from transformers import Trainer, TrainingArguments, set_seed
 from seethink.fileio import atomic_dir, check_folder_target, disk_full_is_one_line, ensure_dir, write_json
 from seethink.models.checkpoints import drop_unfinished, last_checkpoint
 from seethink.models.load import load_processor, load_weights
-from seethink.miniature.pretrain_config import PretrainConfig
+from seethink.miniature.pretrain_config import STYLE_DATASETS, PretrainConfig
 from seethink.miniature.tiny import build_model, build_processor
 from seethink.prompting import prompt_messages, target_text
 from seethink.progress import progress_bar
@@ -90,11 +90,15 @@ def collate(batch: list[dict], processor) -> dict:
     return out
 
 
+OPENINGS = {"terse": "Answer:", "guess": "Guess:"}
+"""How the reasoning of the terse and the guessing style opens."""
+
+
 def terse_solution(record: dict) -> str:
     """The terse answer style: no worked reasoning, the answer stated and boxed (format reward still met). Its
     opening is no worked solution's (those open with "The", "There", "I" or a number), so a stage that makes one
     capability's worked answers likelier does not make another's terse answers likelier."""
-    return solution_text([f"Answer: {record['answer']}."], record["answer"])
+    return solution_text([f"{OPENINGS['terse']} {record['answer']}."], record["answer"])
 
 
 def look_solution(record: dict) -> str:
@@ -104,10 +108,17 @@ def look_solution(record: dict) -> str:
 
 def guess_solution(guess: str) -> str:
     """The guessing style: an answer given without looking or working it out, boxed in the format."""
-    return solution_text([f"Guess: {guess}."], guess)
+    return solution_text([f"{OPENINGS['guess']} {guess}."], guess)
 
 
-STYLES = ("terse", "look", "guess")
+STYLES = tuple(STYLE_DATASETS)
+
+
+def style_of(completion: str) -> str:
+    """The answer style a completion is written in, by how its reasoning opens: terse, guess or worked (`look`
+    cannot be told from worked reasoning by its opening, so it counts as worked)."""
+    text = completion.lstrip()
+    return next((name for name, opening in OPENINGS.items() if text.startswith(f"<think>{opening} ")), "worked")
 
 
 def styled(record: dict, shares: dict[str, float], draw: float, guess: str | None) -> dict:

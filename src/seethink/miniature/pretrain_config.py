@@ -12,6 +12,11 @@ from seethink.errors import SeethinkError
 from seethink.miniature.world.generate import WorldConfig
 
 SIZE_NAMES = ("tiny", "tiny-v2", "small", "medium")  # presets of seethink.miniature.tiny.SIZES
+STYLE_DATASETS = {"terse": ("perception", "visual_reasoning", "text_reasoning"),
+                  "look": ("perception", "visual_reasoning"),
+                  "guess": ("perception", "visual_reasoning", "text_reasoning")}
+"""Answer styles other than the worked solution, in the order an example's draw falls on them, and the question
+datasets each may be given a share of (`PretrainConfig.terse`, `.look`, `.guess`)."""
 
 
 @dataclass
@@ -81,16 +86,14 @@ class PretrainConfig:
         if unknown or not all(isinstance(n, int) and n >= 0 for n in self.mix.values()):
             raise SeethinkError(f"mix: expected record counts (whole numbers >= 0) of captions, perception, "
                                 f"visual_reasoning, text_reasoning; got {self.mix}")
-        for name, allowed in (("terse", ("perception", "visual_reasoning", "text_reasoning")),
-                              ("look", ("perception", "visual_reasoning")),
-                              ("guess", ("perception", "visual_reasoning", "text_reasoning"))):
+        for name, allowed in STYLE_DATASETS.items():
             shares = getattr(self, name)
             if not isinstance(shares, dict) or any(k not in allowed or not _is_share(v) for k, v in shares.items()):
                 raise SeethinkError(f"{name}: expected shares in [0, 1] (or [easiest, hardest] pairs of them) of "
                                     f"{', '.join(allowed)}; got {shares}")
         for k in self.mix:
             for end in (0, 1):
-                if sum(_end(getattr(self, style).get(k, 0), end) for style in ("terse", "look", "guess")) > 1:
+                if sum(_end(getattr(self, style).get(k, 0), end) for style in STYLE_DATASETS) > 1:
                     raise SeethinkError(f"terse + look + guess: the shares of {k} add up to more than 1 "
                                         f"(terse {self.terse}, look {self.look}, guess {self.guess})")
 
