@@ -20,7 +20,7 @@ capability and family. Then checks the targets a base must meet before any RL ru
     prompts, and after N prompts the reward's displacement of the weights stands about sqrt(N / B_noise) times
     above the drift its noise causes, so 150 leaves a factor 2.6.
     Base v2 measured B_noise of about 3,000 (perception), none found (text) and 390 (visual reasoning).
-Prints one table, the answer styles of the greedy answers (bases pretrained with `terse`/`look`/`guess` shares)
+Prints one table, the answer styles of the greedy answers (bases pretrained with `terse`/`look`/`guess`/`quick` shares)
 and PASS/FAIL per target; exits 1 if any fails.
 """
 

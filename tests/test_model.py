@@ -146,6 +146,29 @@ def test_guess_style_answers_from_the_prior_not_the_record(tiny_model_dir):
     assert right / len(guessed) < 0.4  # chance, not the record's answer
 
 
+def test_quick_style_is_the_guess_under_its_own_opening(tiny_model_dir):
+    """`quick` on a dataset picks the same examples and the same answers as `guess` would, opened with `Quick:`;
+    style_of tells the styles apart by their openings alone."""
+    from seethink.miniature.pretrain import pretrain_data, style_of
+    from seethink.miniature.pretrain_config import PretrainConfig
+
+    _, proc = load_model(tiny_model_dir, device="cpu")
+    mix = {"perception": 150, "visual_reasoning": 150}
+
+    def targets(**styles):
+        return [proc.tokenizer.decode(d["input_ids"][d["cut"]:], skip_special_tokens=True).strip()
+                for d in pretrain_data(proc, PretrainConfig(mix=mix, **styles))]
+
+    guessed = targets(guess={"perception": 0.5, "visual_reasoning": [0.1, 0.9]})
+    quick = targets(guess={"perception": 0.5}, quick={"visual_reasoning": [0.1, 0.9]})
+    assert quick[:150] == guessed[:150]  # perception untouched
+    assert [t.replace("<think>Quick: ", "<think>Guess: ", 1) for t in quick[150:]] == guessed[150:]
+    styles = [style_of(t) for t in quick]
+    assert set(styles[:150]) == {"guess", "worked"} and set(styles[150:]) == {"quick", "worked"}
+    assert 40 <= styles[150:].count("quick") <= 110
+    assert style_of("<think>Answer: 3.</think>\\boxed{3}") == "terse"
+
+
 def test_a_style_share_can_rise_with_how_hard_the_question_is(tiny_model_dir):
     """guess [0, 1] on perception: never on images of the world's fewest objects, always on its most; terse [0, 1]
     on word problems: never on one step, always on the most steps the pretraining world has."""
@@ -176,6 +199,8 @@ def test_a_style_share_can_rise_with_how_hard_the_question_is(tiny_model_dir):
                                          ({"guess": {"captions": 0.5}}, "guess: expected shares"),
                                          ({"guess": {"perception": [0.1, 1.5]}}, "guess: expected shares"),
                                          ({"guess": {"perception": [0.1]}}, "guess: expected shares"),
+                                         ({"quick": {"captions": 0.5}}, "quick: expected shares"),
+                                         ({"guess": {"perception": 0.6}, "quick": {"perception": 0.5}}, "add up to more than 1"),
                                          ({"guess": {"perception": [0.1, 0.9]}, "terse": {"perception": [0.0, 0.2]}}, "add up to more than 1"),
                                          ({"terse": {"perception": 0.6}, "look": {"perception": 0.6}}, "add up to more than 1"),
                                          ({"terse": {"text_reasoning": 0.6}, "guess": {"text_reasoning": 0.5}}, "add up to more than 1")])

@@ -90,8 +90,8 @@ def collate(batch: list[dict], processor) -> dict:
     return out
 
 
-OPENINGS = {"terse": "Answer:", "guess": "Guess:"}
-"""How the reasoning of the terse and the guessing style opens."""
+OPENINGS = {"terse": "Answer:", "guess": "Guess:", "quick": "Quick:"}
+"""How the reasoning of the terse, the guessing and the quick style opens: each with a first token of its own."""
 
 
 def terse_solution(record: dict) -> str:
@@ -106,9 +106,10 @@ def look_solution(record: dict) -> str:
     return record["solution"].replace("<think>", f"<think>{record['caption']} ", 1)
 
 
-def guess_solution(guess: str) -> str:
-    """The guessing style: an answer given without looking or working it out, boxed in the format."""
-    return solution_text([f"{OPENINGS['guess']} {guess}."], guess)
+def guess_solution(guess: str, style: str = "guess") -> str:
+    """The guessing style (or the quick one, the same answer under its own opening): an answer given without
+    looking or working it out, boxed in the format."""
+    return solution_text([f"{OPENINGS[style]} {guess}."], guess)
 
 
 STYLES = tuple(STYLE_DATASETS)
@@ -133,7 +134,7 @@ def styled(record: dict, shares: dict[str, float], draw: float, guess: str | Non
                 return {**record, "solution": terse_solution(record)}
             if name == "look":
                 return {**record, "solution": look_solution(record)}
-            return record if guess is None else {**record, "solution": guess_solution(guess)}
+            return record if guess is None else {**record, "solution": guess_solution(guess, name)}
     return record
 
 

@@ -14,9 +14,11 @@ from seethink.miniature.world.generate import WorldConfig
 SIZE_NAMES = ("tiny", "tiny-v2", "small", "medium")  # presets of seethink.miniature.tiny.SIZES
 STYLE_DATASETS = {"terse": ("perception", "visual_reasoning", "text_reasoning"),
                   "look": ("perception", "visual_reasoning"),
-                  "guess": ("perception", "visual_reasoning", "text_reasoning")}
+                  "guess": ("perception", "visual_reasoning", "text_reasoning"),
+                  "quick": ("perception", "visual_reasoning", "text_reasoning")}
 """Answer styles other than the worked solution, in the order an example's draw falls on them, and the question
-datasets each may be given a share of (`PretrainConfig.terse`, `.look`, `.guess`)."""
+datasets each may be given a share of (`PretrainConfig.terse`, `.look`, `.guess`, `.quick`). A new style goes last:
+an example's draw then falls on the old styles as before, so every older base regenerates unchanged."""
 
 
 @dataclass
@@ -59,6 +61,12 @@ class PretrainConfig:
     it is (objects in its image, steps in its word problem; `seethink.miniature.pretrain.hardness`), so the base
     answers carelessly more often the harder the question, and its greedy answer takes the careless style on the
     hard questions rather than on all or none (a single share near 0.5 acts like a switch on the greedy answer)."""
+    quick: dict = field(default_factory=dict)
+    """Per question dataset, the share of its examples answered as a guess is (the same answer, drawn from the
+    options or the answer prior) but opened with `Quick:` instead of `Guess:`: `<think>Quick: X.</think>\\boxed{X}`.
+    It gives one capability a careless habit of its own. Two capabilities whose habits share an opening share the
+    habit: a stage that teaches one to stop teaches the other too (on base v3, perception's stage removed 88-98% of
+    the visual-reasoning guesses), so the stages could not be told apart by what each one fixes."""
     init: str | None = None
     """A base folder written by `seethink pretrain` to continue from (None: a new model from `size`). Its size and
     patch size must be the ones given here; the data stream is the same `pretrain` stream of the world, so give a
