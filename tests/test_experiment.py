@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from seethink.eval.metrics import paired, t975
-from seethink.experiment import evaluate_claims, load_study, verdict
+from seethink.experiment import against_null, evaluate_claims, load_study, verdict, zero_signal
 
 PAPER = load_study(Path(__file__).resolve().parents[1] / "experiments" / "paper" / "study.yaml")
 
@@ -56,6 +56,44 @@ def test_claims_from_hand_made_results():
     assert claims["5"]["verdict"] == "not run"
     assert claims["6c"]["verdict"] == "not run"
     assert evaluate_claims(PAPER, None, {})[0]["verdict"] == "not run"
+
+
+def test_zero_signal_profile_of_a_stage():
+    metrics = [{"frac_zero_std": v, "step": i} for i, v in enumerate([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0])]
+    metrics.insert(3, {"loss": 0.1})  # update-only steps log no rollout numbers
+    assert zero_signal(metrics) == pytest.approx([0.05, 0.25, 0.45, 0.65, 0.9])
+    assert zero_signal(metrics[:4]) is None
+
+
+def test_each_configuration_against_the_null_and_the_report(tmp_path):
+    from seethink.experiment import write_report
+
+    runs = {"staged": {s: row("staged", s, 0.60 + 0.01 * s, 0.60) for s in range(3)},
+            "merged": {s: row("merged", s, 0.45 + 0.02 * s, 0.50) for s in range(3)},
+            "staged-null": {s: row("staged-null", s, 0.45 + 0.01 * s, 0.50) for s in range(3)}}
+    gains = against_null(PAPER, runs)
+    assert PAPER.control == "staged-null" and set(gains) == {"staged", "merged"}
+    assert gains["staged"]["mean"] == pytest.approx((0.15 + 0.10) / 3) and gains["staged"]["verdict"] == "reproduced"
+    assert gains["merged"]["verdict"] == "inconclusive"  # 0, +0.3, +0.7 points over the null: the CI spans 0
+    for config, by_seed in runs.items():
+        for s, r in by_seed.items():
+            r.update(ci95={}, n={}, vr_perception_share=0.8, rollouts=100, train_seconds=1.0,
+                     stages=[{"name": "perception", "frac_zero_std": [0.1, 0.2, 0.3, 0.4, 0.5 + 0.1 * s]}])
+            (tmp_path / "results").mkdir(exist_ok=True)
+            (tmp_path / "results" / f"{config}-s{s}.json").write_text(json.dumps(r))
+    report = write_report(PAPER, tmp_path).read_text()
+    assert "## Against the null (staged-null)" in report and "| staged | +8.3 |" in report
+    assert "| merged | perception | 10% → 20% → 30% → 40% → 60% |" in report
+    assert (tmp_path / "against-null.png").stat().st_size > 5_000
+
+
+def test_a_control_that_is_not_a_configuration_is_one_line(tmp_path):
+    from seethink.errors import SeethinkError
+
+    p = tmp_path / "s.yaml"
+    p.write_text("name: x\nconfigurations: {a: ../../recipes/staged.yaml}\ncontrol: b\n")
+    with pytest.raises(SeethinkError, match=r"s\.yaml: control: 'b' is not a configuration of the study"):
+        load_study(p)
 
 
 @pytest.mark.slow

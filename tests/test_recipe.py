@@ -75,6 +75,7 @@ BASE = "name: x\nstages:\n  - name: a\n    data: [{path: perception}]\n"
 
 @pytest.mark.parametrize("extra,msg", [
     ("    stepz: 3\n", r"stages\.0\.stepz: unknown key \(did you mean 'steps'\?\)"),
+    ("    null: 3\n", r"stages\.0: a key read as None, not a name"),
     ("    steps: many\n", r"stages\.0\.steps: expected a whole number, got 'many'"),
     ("    steps: 0\n", r"stages\.0\.steps: must be > 0"),
     ("    steps: -5\n", r"stages\.0\.steps: must be > 0"),

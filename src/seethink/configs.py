@@ -103,6 +103,8 @@ def _scalar(value, typ, path: str, where: Where):
 
 
 def unknown_key(key, known, path: str, where: Where) -> typing.NoReturn:
+    if not isinstance(key, str):  # YAML reads an unquoted null, true, no or 3 as a value, not as a name
+        where.fail(path, f"a key read as {key!r}, not a name: YAML takes unquoted null/true/no/numbers as values")
     close = difflib.get_close_matches(str(key), list(known), n=1)
     where.fail(_join(path, key), "unknown key" + (f" (did you mean '{close[0]}'?)" if close else ""))
 

@@ -88,6 +88,9 @@ class Study:
     world_seed: int = 0
     based_on: str = ""
     """Another study file whose settings this one takes; its own keys replace them."""
+    control: str = ""
+    """The configuration every other one is read against (the shuffled-reward control: a recipe with
+    `shuffle_rewards: true`); empty: none. The report then gives each configuration's paired gain over it."""
 
     def __post_init__(self):
         require(bool(self.seeds) and len(set(self.seeds)) == len(self.seeds), "seeds", "must be distinct, and at least one")
@@ -107,6 +110,8 @@ def load_study(path: str | Path, overrides: list[str] = ()) -> Study:
         parent["configurations"] = {k: str(parent_path.parent / v) for k, v in (parent.get("configurations") or {}).items()}
         raw = {**parent, **raw}
     study = build(Study, apply_overrides(raw, list(overrides)), "", where)
+    if study.control and study.control not in study.configurations:
+        where.fail("control", f"{study.control!r} is not a configuration of the study")
     for i, c in enumerate(study.claims):
         for side in ("a", "b"):
             name = getattr(c, side)
@@ -133,6 +138,15 @@ def result_row(config: str, seed: int | None, summary: dict, extra: dict | None 
             "think_tokens": {c: cap[c]["mean_think_tokens"] for c in CAPABILITIES},
             "vr_errors": att.get("errors"), "vr_perception_errors": att.get("perception"),
             "vr_perception_share": att.get("perception_share"), "vr_perception_share_ci95": att.get("perception_share_ci95")}
+
+
+def zero_signal(metrics: list[dict], parts: int = 5) -> list[float] | None:
+    """The share of a GRPO stage's groups whose rewards are all equal (no learning signal: every sample right, or
+    every one wrong), averaged over `parts` equal spans of its rollout rounds, first to last (None: too few logged)."""
+    xs = [m["frac_zero_std"] for m in metrics if "frac_zero_std" in m]
+    if len(xs) < parts:
+        return None
+    return [round(float(np.mean(chunk)), 4) for chunk in np.array_split(np.asarray(xs, dtype=float), parts)]
 
 
 def _final_eval(model: Path, world: Path, split: str, out: Path) -> dict:
@@ -190,7 +204,8 @@ def run_one(study: Study, src: Path, out: Path, config: str, seed: int, world: P
     summary = _final_eval(run_dir / "stages" / last / "checkpoint", world, study.final_split,
                           run_dir / "eval" / f"final-{study.final_split}")
     stages = [{"name": s.name, "algorithm": s.algorithm, "seconds": s.seconds,
-               "accuracy": {c: s.eval["capability"][c]["accuracy"] for c in CAPABILITIES} if s.eval else None}
+               "accuracy": {c: s.eval["capability"][c]["accuracy"] for c in CAPABILITIES} if s.eval else None,
+               "frac_zero_std": zero_signal(s.metrics) if s.algorithm == "grpo" else None}
               for s in load_run(run_dir).stages]
     extra = {"steps": sum(s.steps for s in recipe.stages), "null": recipe.shuffle_rewards,
              "rollouts": sum(rollouts(s) for s in recipe.stages if s.algorithm == "grpo"),
@@ -306,16 +321,35 @@ def evaluate_claims(study: Study, base: dict | None, runs: dict[str, dict[int, d
     return out
 
 
+def against_null(study: Study, runs: dict[str, dict[int, dict]]) -> dict[str, dict]:
+    """Each configuration's average accuracy minus the null's, paired by seed (mean, 95% CI, verdict)."""
+    if not study.control or not runs.get(study.control):
+        return {}
+    null = {s: r["overall"] for s, r in runs[study.control].items()}
+    out = {}
+    for config in study.configurations:
+        if config != study.control and runs.get(config):
+            p = paired({s: r["overall"] for s, r in runs[config].items()}, null)
+            if p["n"]:
+                out[config] = {**p, "verdict": verdict(p["ci95"], 1)}
+    return out
+
+
 def write_report(study: Study, study_dir: Path) -> Path:
-    """The study's report from whatever results exist: reproduction.md, accuracy.png, claims.json."""
+    """The study's report from whatever results exist: reproduction.md, accuracy.png (and against-null.png with a
+    null configuration), claims.json."""
+    from seethink.report.plots import against_null_png
     from seethink.report.study import study_markdown, study_plot
 
     base, runs = load_results(study_dir)
     claims = evaluate_claims(study, base, runs)
+    gains = against_null(study, runs)
+    if gains:
+        write_bytes(study_dir / "against-null.png", against_null_png(gains, study.control))
     plan = json.loads((study_dir / "plan.json").read_text()) if (study_dir / "plan.json").is_file() else {}
     planned = len(study.seeds) * len(plan.get("configurations_run", study.configurations))
     notes = study_dir / "notes.md"
-    text = study_markdown(study, base, runs, claims, planned, notes.read_text() if notes.is_file() else "")
+    text = study_markdown(study, base, runs, claims, planned, notes.read_text() if notes.is_file() else "", gains)
     write_bytes(study_dir / "accuracy.png", study_plot(list(study.configurations), base, runs))
     write_text(study_dir / "reproduction.md", text)
     write_json(study_dir / "claims.json", claims)

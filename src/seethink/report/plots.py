@@ -214,3 +214,24 @@ def study_png(configurations: list[str], base: dict | None, runs: dict[str, dict
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, ncol=3, loc="upper center", bbox_to_anchor=(0.5, 1.12))
     return _png(plt, fig)
+
+
+def against_null_png(gains: dict[str, dict], null: str) -> bytes:
+    """Each configuration's average held-out accuracy minus the null's, paired by seed: the mean (bar), the seeds'
+    differences (dots) and the t-based 95% CI (whisker). At 0: no better than training on shuffled rewards."""
+    plt = pyplot()
+    names = list(gains)
+    fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(names) + 2), 3.6))
+    for i, name in enumerate(names):
+        g = gains[name]
+        ax.bar(i, 100 * g["mean"], 0.6, color=_colours(plt)[0], alpha=0.7)
+        if g["ci95"]:
+            lo, hi = (100 * v for v in g["ci95"])
+            ax.errorbar(i, 100 * g["mean"], yerr=[[100 * g["mean"] - lo], [hi - 100 * g["mean"]]], color="black",
+                        capsize=4)
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xticks(range(len(names)), names, rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel(f"average accuracy − {null} (points)")
+    ax.set_title("gain over the shuffled-reward null, paired by seed (95% CI)", fontsize=9)
+    ax.grid(axis="y", alpha=0.3)
+    return _png(plt, fig)
