@@ -168,7 +168,7 @@ def pretrain_data(processor, cfg: PretrainConfig) -> list[dict]:
             for name, n in counts.items():
                 shares = {style: getattr(cfg, style)[name] for style in STYLES if name in getattr(cfg, style)}
                 # the styles' own stream, so the world's is untouched (its tag is older than `look` and `guess`;
-                # changing it changes base v3)
+                # changing it changes bases v3 and v4)
                 draws = random.Random(derive_seed(cfg.seed, name, "terse"))
                 previous = None  # a numeric guess is the answer of the dataset's previous record: a draw from its prior
                 for g in generate(name, "pretrain", n, cfg.seed, world):

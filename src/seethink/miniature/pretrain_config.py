@@ -24,7 +24,7 @@ an example's draw then falls on the old styles as before, so every older base re
 @dataclass
 class PretrainConfig:
     """Everything that fixes the base; saved next to it as `pretrain_config.json`. The defaults are base v2's
-    (`configs/base-v2.yaml` spells them out); the shipped base v3 continues it (`configs/base.yaml`)."""
+    (`configs/base-v2.yaml` spells them out); the shipped base v4 continues it (`configs/base.yaml`)."""
 
     size: str = "tiny-v2"
     """Model size preset (`seethink.miniature.tiny.SIZES`)."""
