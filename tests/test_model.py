@@ -209,3 +209,33 @@ def test_styles_must_be_shares_of_question_datasets(given, says):
 
     with pytest.raises(SeethinkError, match=says):
         PretrainConfig(**given)
+
+
+def test_answer_styles_script_on_a_hand_made_run(tmp_path):
+    """benchmarks/answer_styles.py: per evaluation and capability, each style's share, accuracy and think tokens."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    rows = [("visual_reasoning", "<think>Quick: 3.</think>\\boxed{3}", 0.0, 4),
+            ("visual_reasoning", "<think>There are 2 objects. 2 + 1 = 3.</think>\\boxed{3}", 1.0, 12),
+            ("visual_reasoning", "<think>There are 2 objects. 2 + 2 = 4.</think>\\boxed{4}", 0.0, 14),
+            ("perception", "<think>Guess: red.</think>\\boxed{red}", 1.0, 4),
+            ("text_reasoning", "<think>Answer: 7.</think>\\boxed{7}", 0.0, 4)]
+    for where in ("eval/start", "eval/final-test"):
+        (tmp_path / "run" / where).mkdir(parents=True)
+        (tmp_path / "run" / where / "samples.jsonl").write_text("".join(
+            json.dumps({"capability": c, "completion": t, "accuracy": a, "think_tokens": k}) + "\n" for c, t, a, k in rows))
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "answer_styles.py"
+    p = subprocess.run([sys.executable, str(script), str(tmp_path / "run"), "--json", str(tmp_path / "s.json")],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    got = json.loads((tmp_path / "s.json").read_text())[str(tmp_path / "run")]
+    assert set(got) == {"start", "final-test"}
+    vr = got["final-test"]["visual_reasoning"]
+    assert vr["quick"]["n"] == 1 and vr["worked"]["share"] == pytest.approx(2 / 3)
+    assert vr["worked"]["accuracy"] == 0.5 and vr["worked"]["think_tokens"] == 13
+    assert got["start"]["perception"]["guess"]["accuracy"] == 1.0 and "terse" in got["start"]["text_reasoning"]
+    bad = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "no evaluations" in bad.stderr and "Traceback" not in bad.stderr
