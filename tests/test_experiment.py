@@ -85,6 +85,9 @@ def test_each_configuration_against_the_null_and_the_report(tmp_path):
     assert "## Against the null (staged-null)" in report and "| staged | +8.3 |" in report
     assert "| merged | perception | 10% → 20% → 30% → 40% → 60% |" in report
     assert (tmp_path / "against-null.png").stat().st_size > 5_000
+    from seethink.report.study import _zero_signal_rows
+
+    assert _zero_signal_rows(["x"], {"x": {0: {"stages": [{"name": "sft", "frac_zero_std": None}]}}}) == []
 
 
 def test_a_control_that_is_not_a_configuration_is_one_line(tmp_path):

@@ -50,9 +50,10 @@ def _null_rows(null: str, gains: dict[str, dict]) -> list[str]:
 
 def _zero_signal_rows(configurations: list[str], runs: dict[str, dict[int, dict]]) -> list[str]:
     """Per configuration and GRPO stage, the share of groups whose rewards are all equal, first to last fifth."""
-    lines = ["## Groups without signal", "", "Share of GRPO groups whose samples all got the same reward (all right "
-             "or all wrong: no gradient), in five equal spans of each stage, first → last; mean over seeds.", "",
-             "| configuration | stage | share of zero-variance groups, first → last fifth |", "|---|---|---|"]
+    head = ["## Groups without signal", "", "Share of GRPO groups whose samples all got the same reward (all right "
+            "or all wrong: no gradient), in five equal spans of each stage, first → last; mean over seeds.", "",
+            "| configuration | stage | share of zero-variance groups, first → last fifth |", "|---|---|---|"]
+    lines = []
     for config in configurations:
         rs = [r for r in runs.get(config, {}).values() if r.get("stages")]
         if not rs:
@@ -63,7 +64,7 @@ def _zero_signal_rows(configurations: list[str], runs: dict[str, dict[int, dict]
             if fifths:
                 cells = " → ".join(f"{v:.0%}" for v in np.mean(fifths, axis=0))
                 lines.append(f"| {config} | {stage['name']} | {cells} |")
-    return lines if len(lines) > 4 else []
+    return head + lines if lines else []
 
 
 def study_markdown(study, base: dict | None, runs: dict[str, dict[int, dict]], claims: list[dict], planned: int,
