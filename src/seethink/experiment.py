@@ -331,7 +331,9 @@ def against_null(study: Study, runs: dict[str, dict[int, dict]]) -> dict[str, di
         if config != study.control and runs.get(config):
             p = paired({s: r["overall"] for s, r in runs[config].items()}, null)
             if p["n"]:
-                out[config] = {**p, "verdict": verdict(p["ci95"], 1)}
+                said = verdict(p["ci95"], 1)
+                out[config] = {**p, "verdict": {"reproduced": "above the null",
+                                                "not reproduced (opposite direction)": "below the null"}.get(said, said)}
     return out
 
 
