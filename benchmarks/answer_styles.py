@@ -13,13 +13,10 @@ difference in that share; this script separates the two.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from collections import defaultdict
 from pathlib import Path
 
-from seethink.miniature.pretrain import style_of
-from seethink.records.schema import CAPABILITIES
+from seethink.miniature.pretrain import styles_in
 
 
 def evaluations(run: Path) -> list[tuple[str, Path]]:
@@ -28,21 +25,6 @@ def evaluations(run: Path) -> list[tuple[str, Path]]:
     found += [(f"after {d.name}", d / "eval" / "samples.jsonl") for d in sorted((run / "stages").glob("*"))]
     found += [(d.name, d / "samples.jsonl") for d in sorted((run / "eval").glob("final-*"))]
     return [(label, f) for label, f in found if f.is_file()]
-
-
-def table(samples: Path) -> dict[str, dict[str, dict]]:
-    """capability -> style -> {n, share, accuracy, think_tokens}."""
-    by = defaultdict(list)
-    for line in samples.read_text().splitlines():
-        row = json.loads(line)
-        by[(row["capability"], style_of(row["completion"]))].append((row["accuracy"], row.get("think_tokens", 0)))
-    out = {}
-    for cap in CAPABILITIES:
-        n = sum(len(v) for (c, _), v in by.items() if c == cap)
-        out[cap] = {st: {"n": len(v), "share": len(v) / n, "accuracy": sum(a for a, _ in v) / len(v),
-                         "think_tokens": sum(t for _, t in v) / len(v)}
-                    for (c, st), v in sorted(by.items()) if c == cap and v}
-    return out
 
 
 def main(argv=None) -> int:
@@ -58,7 +40,7 @@ def main(argv=None) -> int:
             return 2
         print(f"== {run}")
         for label, samples in found:
-            t = everything.setdefault(str(run), {})[label] = table(samples)
+            t = everything.setdefault(str(run), {})[label] = styles_in(samples)
             for cap, styles in t.items():
                 cells = ", ".join(f"{st} {s['share']:.0%} (acc {s['accuracy']:.3f}, {s['think_tokens']:.1f} tok)"
                                   for st, s in styles.items())

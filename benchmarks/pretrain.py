@@ -33,7 +33,6 @@ import shutil
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import torch
@@ -42,7 +41,7 @@ from seethink.eval.evaluate import EvalOptions, evaluate_folder
 from seethink.models.load import load_model
 from seethink.records.io import load_records
 from seethink.train.noise_scale import Sampling, measure
-from seethink.miniature.pretrain import pretrain, style_of
+from seethink.miniature.pretrain import pretrain, styles_in
 from seethink.miniature.pretrain_config import PretrainConfig, load_pretrain_config
 from seethink.miniature.world.build import build_world
 from seethink.miniature.world.generate import WorldConfig
@@ -86,17 +85,9 @@ def targets(summary: dict) -> list[tuple[str, bool, str]]:
 
 def style_table(samples: Path) -> list[str]:
     """Per capability, the share of greedy answers in each style and their accuracy."""
-    by = defaultdict(list)
-    for line in samples.read_text().splitlines():
-        row = json.loads(line)
-        by[(row["capability"], style_of(row["completion"]))].append(row["accuracy"])
-    out = []
-    for cap in CAPABILITIES:
-        n = sum(len(v) for (c, _), v in by.items() if c == cap)
-        cells = [f"{st} {len(v) / n:.0%} (accuracy {sum(v) / len(v):.3f})" for (c, st), v in sorted(by.items())
-                 if c == cap and v]
-        out.append(f"{cap:>32}  " + ", ".join(cells))
-    return out
+    styles = styles_in(samples)
+    return [f"{cap:>32}  " + ", ".join(f"{st} {s['share']:.0%} (accuracy {s['accuracy']:.3f})"
+                                       for st, s in styles.get(cap, {}).items()) for cap in CAPABILITIES]
 
 
 def noise_targets(model: Path, world: Path, prompts: int) -> list[tuple[str, bool, str]]:

@@ -116,10 +116,29 @@ STYLES = tuple(STYLE_DATASETS)
 
 
 def style_of(completion: str) -> str:
-    """The answer style a completion is written in, by how its reasoning opens: terse, guess or worked (`look`
-    cannot be told from worked reasoning by its opening, so it counts as worked)."""
+    """The answer style a completion is written in, by how its reasoning opens: terse, guess, quick or worked
+    (`look` cannot be told from worked reasoning by its opening, so it counts as worked)."""
     text = completion.lstrip()
     return next((name for name, opening in OPENINGS.items() if text.startswith(f"<think>{opening} ")), "worked")
+
+
+def styles_in(samples: Path) -> dict[str, dict[str, dict]]:
+    """An evaluation's answers by style (`samples.jsonl` of `seethink eval`): capability -> style -> {n, share,
+    accuracy, think_tokens}, styles in name order."""
+    by: dict[tuple[str, str], list[tuple[float, int]]] = {}
+    for line in samples.read_text().splitlines():
+        row = json.loads(line)
+        by.setdefault((row["capability"], style_of(row["completion"])), []).append(
+            (row["accuracy"], row.get("think_tokens", 0)))
+    out: dict[str, dict[str, dict]] = {}
+    for (cap, style), v in sorted(by.items()):
+        out.setdefault(cap, {})[style] = {"n": len(v), "accuracy": sum(a for a, _ in v) / len(v),
+                                          "think_tokens": sum(t for _, t in v) / len(v)}
+    for styles in out.values():
+        total = sum(s["n"] for s in styles.values())
+        for s in styles.values():
+            s["share"] = s["n"] / total
+    return out
 
 
 def styled(record: dict, shares: dict[str, float], draw: float, guess: str | None) -> dict:

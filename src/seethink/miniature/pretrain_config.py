@@ -102,8 +102,8 @@ class PretrainConfig:
         for k in self.mix:
             for end in (0, 1):
                 if sum(_end(getattr(self, style).get(k, 0), end) for style in STYLE_DATASETS) > 1:
-                    raise SeethinkError(f"terse + look + guess: the shares of {k} add up to more than 1 "
-                                        f"(terse {self.terse}, look {self.look}, guess {self.guess})")
+                    raise SeethinkError(f"{' + '.join(STYLE_DATASETS)}: the shares of {k} add up to more than 1 ("
+                                        + ", ".join(f"{st} {getattr(self, st)}" for st in STYLE_DATASETS) + ")")
 
 
     def _check_init(self) -> None:
