@@ -134,3 +134,47 @@ def test_unknown_configuration_is_one_line(tmp_path):
     assert p.returncode == 2
     assert "unknown configuration(s) stagd" in p.stderr
     assert "Traceback" not in p.stderr
+
+
+HOLDER = """
+import sys, time
+from seethink.fileio import writer_lock
+with writer_lock(sys.argv[1], "seethink experiment"):
+    print("held", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_two_processes_share_a_study_folder_run_by_run(world_dir, tmp_path, monkeypatch, capsys):
+    """Another process holding (merged, seed 0) makes this one skip that run and take the rest; the held run is
+    left to its holder, and the report says the study is partial until it lands."""
+    import seethink.experiment as xp
+
+    cap = {"accuracy": 0.5, "ci95": [0.4, 0.6], "n": 10, "mean_think_tokens": 9.0}
+    summary = {"capability": {c: cap for c in ("perception", "text_reasoning", "visual_reasoning")},
+               "attribution": {"visual_reasoning": {"errors": 5, "perception": 4, "perception_share": 0.8,
+                                                    "perception_share_ci95": [0.5, 0.9]}}}
+    trained = []
+
+    def fake_run(study, src, out, config, seed, world):
+        trained.append((config, seed))
+        return xp.result_row(config, seed, summary, {"stages": [], "rollouts": 1, "train_seconds": 1.0})
+
+    monkeypatch.setattr(xp, "run_one", fake_run)
+    monkeypatch.setattr(xp, "_final_eval", lambda *a, **k: summary)
+    out = tmp_path / "xp"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(out / "results" / "merged-s0.json")],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        study = Path(__file__).resolve().parents[1] / "experiments" / "paper" / "study.yaml"
+        report = xp.run_study(study, out, ["seeds=[0, 1]"], ("merged", "staged"), world_dir)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert trained == [("staged", 0), ("merged", 1), ("staged", 1)]
+    assert f"merged seed 0: running in pid {holder.pid} on " in capsys.readouterr().out
+    assert "Partial: 3 of 4 planned runs finished" in report.read_text()
+    assert not (out / "results" / "merged-s0.json").exists()
+    xp.run_study(study, out, ["seeds=[0, 1]"], ("merged",), world_dir)  # the holder died: its run is taken over
+    assert trained[-1] == ("merged", 0) and (out / "results" / "merged-s0.json").is_file()

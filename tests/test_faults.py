@@ -465,7 +465,8 @@ def test_synth_perception_killed_mid_run_asks_nothing_twice(stub, tmp_path):
 
 
 # ---------------------------------------------------------------- two writers on one output
-@pytest.mark.parametrize("verb", ["train", "eval", "world build", "passk", "synth-perception", "filter", "experiment"])
+# (`seethink experiment` locks each run, not its folder: tests/test_experiment.py has two processes share one)
+@pytest.mark.parametrize("verb", ["train", "eval", "world build", "passk", "synth-perception", "filter"])
 def test_a_second_writer_of_an_output_stops_at_once_naming_the_first(verb, world_dir, tmp_path):
     from test_fileio import _start_holder
 
@@ -479,7 +480,6 @@ def test_a_second_writer_of_an_output_stops_at_once_naming_the_first(verb, world
         "synth-perception": (["data", "synth-perception", world_dir / "captions", "--generator", "http://127.0.0.1:9/v1",
                               "--generator-model", "g", "--out", tmp_path / "mcq"], tmp_path / "mcq"),
         "filter": (["data", "filter", data, "--split", "validation", "--dedup", "--out", tmp_path / "f"], tmp_path / "f"),
-        "experiment": (["experiment", "paper", "--quick", "--out", tmp_path / "study"], tmp_path / "study"),
     }[verb]
     holder = _start_holder(target)
     try:

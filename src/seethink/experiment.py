@@ -13,7 +13,9 @@ with error attribution.
     DIR/reproduction.md, DIR/accuracy.png, claims.json   the claims, the numbers, the verdicts (`seethink.report`)
 
 DIR is the study file's folder. Resumable: runs with a results file are skipped, an interrupted run resumes like
-any `seethink train` run, and the report is rewritten from whatever results exist.
+any `seethink train` run, and the report is rewritten from whatever results exist. Several processes may run one
+study in one DIR (one per core or per GPU): each (configuration, seed) is claimed by a writer lock, and a process
+skips the runs another one holds.
 
 Comparisons are paired by seed: per seed, the difference of two configurations' scores; then its mean and a
 t-based 95% CI over seeds. Verdict: reproduced if the CI excludes 0 in the paper's direction, not reproduced
@@ -25,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -34,7 +37,7 @@ import numpy as np
 from seethink.configs import Where, apply_overrides, build, read_yaml, require
 from seethink.errors import SeethinkError
 from seethink.eval.metrics import paired
-from seethink.fileio import ensure_dir, write_bytes, write_json, write_text
+from seethink.fileio import WriterBusy, ensure_dir, held_lock, write_bytes, write_json, write_text, writer_lock
 from seethink.recipe import EvalSettings, Recipe, load_recipe, rollouts
 from seethink.records.io import load_records
 from seethink.records.schema import CAPABILITIES, SPLITS
@@ -168,10 +171,12 @@ def prepare_world(study: Study, world: Path, base: Path, needs_pass_rates: bool)
     builtin_world(world, study.world_seed)
     if not all((world / c).is_dir() for c in CAPABILITIES):
         raise SeethinkError(f"{world}: not a world folder (needs {', '.join(CAPABILITIES)}/)")
-    if needs_pass_rates and any(load_records(world / c, "train", check_images=False)[0]["pass_rate"] is None
-                                for c in CAPABILITIES):
-        print(f"pass@{study.passk_k} of the base on every train record (for the difficulty curricula)")
-        passk(base, world, "train", study.passk_k, chunk=32, max_new_tokens=64)
+    if not needs_pass_rates:
+        return world
+    with held_lock(world.parent / f".{world.name}.passk.lock"):  # a second study process waits, then finds them
+        if any(load_records(world / c, "train", check_images=False)[0]["pass_rate"] is None for c in CAPABILITIES):
+            print(f"pass@{study.passk_k} of the base on every train record (for the difficulty curricula)")
+            passk(base, world, "train", study.passk_k, chunk=32, max_new_tokens=64)
     return world
 
 
@@ -232,18 +237,30 @@ def run_study(path: str | Path, out: str | Path | None = None, overrides: list[s
     results = ensure_dir(out / "results")
     base = model_path(next(iter(recipes.values())).model)
     world = prepare_world(study, world or out / "world", base, any(map(_needs_pass_rates, recipes.values())))
-    write_json(out / "plan.json", {**dataclasses.asdict(study), "configurations_run": sorted(_planned(out, only))})
-    if not (results / "base.json").is_file():
-        summary = _final_eval(base, world, study.final_split, out / "runs" / "base-eval" / study.final_split)
-        write_json(results / "base.json", result_row("base", None, summary, {"split": study.final_split}))
+    with held_lock(out / ".plan.lock"):  # read, add, write: one process at a time
+        planned = sorted(_planned(out, only))
+        write_json(out / "plan.json", {**dataclasses.asdict(study), "configurations_run": planned})
+    with held_lock(out / ".base.lock"):
+        if not (results / "base.json").is_file():
+            summary = _final_eval(base, world, study.final_split, out / "runs" / "base-eval" / study.final_split)
+            write_json(results / "base.json", result_row("base", None, summary, {"split": study.final_split}))
     for seed in study.seeds:  # seed-major: a session that stops early has every configuration at equal seeds
         for config in only:
             f = results / f"{config}-s{seed}.json"
             if f.is_file():
                 print(f"{config} seed {seed}: done, skipped")
                 continue
-            print(f"{config} seed {seed}: training")
-            write_json(f, run_one(study, src, out, config, seed, world))
+            with ExitStack() as claimed:
+                try:
+                    claimed.enter_context(writer_lock(f, "seethink experiment"))
+                except WriterBusy as e:
+                    print(f"{config} seed {seed}: running in {e.holder}, skipped")
+                    continue
+                if f.is_file():  # finished by another process between the check and the claim
+                    print(f"{config} seed {seed}: done, skipped")
+                    continue
+                print(f"{config} seed {seed}: training")
+                write_json(f, run_one(study, src, out, config, seed, world))
             write_report(study, out)
     return write_report(study, out)
 
@@ -340,6 +357,11 @@ def against_null(study: Study, runs: dict[str, dict[int, dict]]) -> dict[str, di
 def write_report(study: Study, study_dir: Path) -> Path:
     """The study's report from whatever results exist: reproduction.md, accuracy.png (and against-null.png with a
     null configuration), claims.json."""
+    with held_lock(study_dir / ".report.lock"):  # two study processes finishing at once take turns
+        return _write_report(study, study_dir)
+
+
+def _write_report(study: Study, study_dir: Path) -> Path:
     from seethink.report.plots import against_null_png
     from seethink.report.study import study_markdown, study_plot
 

@@ -123,9 +123,9 @@ def writer_lock(target: str | os.PathLike, command: str, stale_after: float = WR
     The lock is `.NAME.writer` beside `target` (the output itself may not exist yet, or be replaced whole): an
     exclusive `flock`, which the kernel drops when its process dies, plus a note of who holds it (pid, host,
     command, start), its modification time refreshed every `stale_after / 4` seconds, removed on release. A
-    second writer stops at once with one line naming the holder. A note left by a process that is gone (killed)
-    is taken over with a one-line notice; so is one from another host (a shared filesystem, where `flock` may not
-    reach across hosts) whose heartbeat is older than `stale_after`."""
+    second writer stops at once with one line naming the holder (`WriterBusy`). A note left by a process that is
+    gone (killed) is taken over with a one-line notice; so is one from another host (a shared filesystem, where
+    `flock` may not reach across hosts) whose heartbeat is older than `stale_after`."""
     try:
         import fcntl
     except ImportError:  # Windows: no advisory locks; one writer per output is then the user's to keep
@@ -163,6 +163,14 @@ def writer_lock(target: str | os.PathLike, command: str, stale_after: float = WR
         f.close()  # drops the flock
 
 
+class WriterBusy(SeethinkError):
+    """`writer_lock`: another live process writes the target; `holder` names it (pid, host, command, start)."""
+
+    def __init__(self, message: str, holder: str):
+        super().__init__(message)
+        self.holder = holder
+
+
 def _holder(note) -> str:
     if not isinstance(note, dict):
         return "another process"
@@ -185,8 +193,8 @@ def _claim(f, lock: Path, target: Path, command: str, stale_after: float, fcntl)
     try:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
-        raise SeethinkError(f"{target} is being written by {_holder(note)}; wait for it to finish or choose another "
-                            "output") from None
+        raise WriterBusy(f"{target} is being written by {_holder(note)}; wait for it to finish or choose another "
+                         "output", _holder(note)) from None
     try:
         if os.stat(lock).st_ino != os.fstat(f.fileno()).st_ino:
             return False
@@ -196,8 +204,8 @@ def _claim(f, lock: Path, target: Path, command: str, stale_after: float, fcntl)
         age = time.time() - lock.stat().st_mtime
         if age < stale_after:
             fcntl.flock(f, fcntl.LOCK_UN)
-            raise SeethinkError(f"{target} is being written by {_holder(note)} (heartbeat {age:.0f} s ago); wait for "
-                                "it to finish or choose another output")
+            raise WriterBusy(f"{target} is being written by {_holder(note)} (heartbeat {age:.0f} s ago); wait for "
+                             "it to finish or choose another output", _holder(note))
     if isinstance(note, dict):
         print(f"note: {target} was left locked by {_holder(note)}, which is no longer running; taking it over",
               file=sys.stderr)

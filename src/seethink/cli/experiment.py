@@ -6,7 +6,6 @@ from pathlib import Path
 
 from seethink.cli.common import add_set, positive
 from seethink.errors import SeethinkError
-from seethink.fileio import writer_lock
 
 PAPER = Path("experiments") / "paper" / "study.yaml"
 PAPER_QUICK = Path("experiments") / "paper-quick" / "study.yaml"
@@ -37,8 +36,8 @@ def run(a, study: Path | None = None) -> None:
             raise SeethinkError(f"{out}: no results/ folder; run the study first")
         print(f"report written to {write_report(load_study(study, overrides), out)}")
         return
-    with writer_lock(Path(a.out) if a.out else study.resolve().parent, "seethink experiment"):
-        print(f"report written to {run_study(study, a.out, overrides, only, Path(a.world) if a.world else None)}")
+    # no lock on the whole folder: run_study claims each (configuration, seed), so processes can share a study
+    print(f"report written to {run_study(study, a.out, overrides, only, Path(a.world) if a.world else None)}")
 
 
 def paper(a) -> None:
