@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from seethink.eval.metrics import paired, t975
@@ -24,6 +25,54 @@ def test_paired_difference_and_t_interval():
     assert paired({0: 1.0}, {1: 1.0})["n"] == 0
     assert t975(3) == 3.182
     assert t975(12) == 2.228  # between entries: the wider value
+
+
+def _items(bits: str, ids: str = "same") -> dict:
+    return {c: {"ids": ids, "correct": bits} for c in ("perception", "text_reasoning", "visual_reasoning")}
+
+
+def test_record_pairing_adds_the_test_sets_spread_to_the_seeds():
+    """Seeds that agree to a hair do not decide a difference that another draw of the records could undo."""
+    from seethink.experiment import compare
+
+    n = 400
+    a_bits = "1" * 210 + "0" * 190  # a: 210/400 right; b misses one of a's hits and gets 5 of a's misses
+    b_bits = "0" + "1" * 214 + "0" * 185
+    a = {s: {**row("a", s, 0.525 + 1e-4 * s, 0.525), "items": _items(a_bits)} for s in range(3)}
+    b = {s: {**row("b", s, 0.535 + 1e-4 * s, 0.535), "items": _items(b_bits)} for s in range(3)}
+    for rows, bits in ((a, a_bits), (b, b_bits)):
+        for r in rows.values():
+            r["accuracy"] = {c: bits.count("1") / n for c in r["accuracy"]}
+            r["overall"] = bits.count("1") / n
+    seeds_only = compare({s: {k: v for k, v in r.items() if k != "items"} for s, r in a.items()}, b, "perception")
+    assert seeds_only["item_se"] is None and verdict(seeds_only["ci95"], 1) == "not reproduced (opposite direction)"
+    p = compare(a, b, "perception")
+    d = np.array([1.0] + [0.0] * 209 + [-1.0] * 5 + [0.0] * 185)
+    assert p["item_se"] == pytest.approx(d.std(ddof=1) / n ** 0.5)
+    assert p["mean"] == pytest.approx(-0.01) and p["ci95_seeds"] == pytest.approx([-0.01, -0.01])
+    assert p["ci95"] == pytest.approx([-0.01 - 1.96 * p["item_se"], -0.01 + 1.96 * p["item_se"]])
+    assert verdict(p["ci95"], 1) == "inconclusive"  # 6 records of 400 differ, net 4: not a decided difference
+    overall = compare(a, b, "overall")  # three capabilities with the same records: a third of the variance each
+    assert overall["item_se"] == pytest.approx(p["item_se"] / 3 ** 0.5)
+    b[1]["items"]["perception"]["ids"] = "other"  # other records: no pairing, seeds only
+    assert compare(a, b, "perception")["item_se"] is None
+    assert compare(a, b, "think_visual_reasoning")["item_se"] is None
+
+
+def test_rows_keep_per_record_scores_and_old_rows_get_them_from_their_run(tmp_path):
+    from seethink.experiment import item_scores, load_results
+
+    samples = tmp_path / "runs" / "staged-s0" / "eval" / "final-test" / "samples.jsonl"
+    samples.parent.mkdir(parents=True)
+    recs = [{"id": f"perception-test-{i}", "capability": "perception", "accuracy": float(i % 2)} for i in (3, 1, 2)]
+    samples.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    scores = item_scores(samples)
+    assert scores["perception"]["correct"] == "101"  # in id order: 1, 2, 3
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "staged-s0.json").write_text(json.dumps({**row("staged", 0, 0.5, 0.5), "split": "test"}))
+    _, runs = load_results(tmp_path)
+    assert runs["staged"][0]["items"] == scores
+    assert json.loads((tmp_path / "results" / "staged-s0.json").read_text())["items"] == scores  # written back
 
 
 @pytest.mark.parametrize("ci, direction, expected", [
@@ -112,6 +161,8 @@ def test_tiny_study_end_to_end_and_resume(world_dir, tmp_path):
     assert [s["name"] for s in staged["stages"]] == ["perception", "text_reasoning", "visual_reasoning"]
     assert staged["split"] == "validation"
     assert staged["n"]["visual_reasoning"] == 28
+    assert len(staged["items"]["visual_reasoning"]["correct"]) == 28  # per-record scores: claims pair by record
+    assert json.loads((tmp_path / "xp" / "claims.json").read_text())[2]["item_se"] > 0
     report = (tmp_path / "xp" / "reproduction.md").read_text()
     assert "| 2a | Staged beats merged on visual reasoning |" in report
     assert "Indicative only" in report

@@ -7,7 +7,8 @@ built once; pass rates for difficulty curricula are computed once, by pass@K wit
 the training only (rollout sampling, shuffles). Each final checkpoint is evaluated greedily on a held-out split
 with error attribution.
 
-    DIR/results/<config>-s<seed>.json, base.json    one small summary per run: the study's raw data (commit it)
+    DIR/results/<config>-s<seed>.json, base.json    one small summary per run, with per-record 0/1 scores: the
+                                                     study's raw data (commit it)
     DIR/runs/                                        ordinary `seethink train` run folders (checkpoints; not committed)
     DIR/world/                                       the fixed world
     DIR/reproduction.md, DIR/accuracy.png, claims.json   the claims, the numbers, the verdicts (`seethink.report`)
@@ -18,13 +19,16 @@ study in one DIR (one per core or per GPU): each (configuration, seed) is claime
 skips the runs another one holds.
 
 Comparisons are paired by seed: per seed, the difference of two configurations' scores; then its mean and a
-t-based 95% CI over seeds. Verdict: reproduced if the CI excludes 0 in the paper's direction, not reproduced
+t-based 95% CI over seeds. Accuracy comparisons are also paired by record (every result row keeps its records'
+0/1 scores), and their CI adds the test set's sampling spread to the seeds' (`compare`): with a few seeds on one
+fixed test set, the seeds alone would call a fraction of a point decided. Verdict: reproduced if the CI excludes 0 in the paper's direction, not reproduced
 if it excludes 0 in the other direction, inconclusive otherwise. Nothing is tuned to make a claim pass.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import time
 from contextlib import ExitStack
@@ -36,7 +40,7 @@ import numpy as np
 
 from seethink.configs import Where, apply_overrides, build, read_yaml, require
 from seethink.errors import SeethinkError
-from seethink.eval.metrics import paired
+from seethink.eval.metrics import item_noise_se, paired, with_item_noise
 from seethink.fileio import WriterBusy, ensure_dir, held_lock, write_bytes, write_json, write_text, writer_lock
 from seethink.recipe import EvalSettings, Recipe, load_recipe, rollouts
 from seethink.records.io import load_records
@@ -143,6 +147,28 @@ def result_row(config: str, seed: int | None, summary: dict, extra: dict | None 
             "vr_perception_share": att.get("perception_share"), "vr_perception_share_ci95": att.get("perception_share_ci95")}
 
 
+def item_scores(samples: Path) -> dict[str, dict]:
+    """Per capability, every record's accuracy in record-id order as a string of 0/1 digits, with a digest of the
+    ids (two runs' records pair only if the digests match): from an evaluation's samples.jsonl. Result rows keep it
+    as "items", so claims can pair two configurations record by record (their CIs then cover test-set sampling).
+    No file (an evaluation that kept no samples): {} and the claims fall back to seeds only."""
+    by_cap: dict[str, list[tuple[str, float]]] = {}
+    if not samples.is_file():
+        return {}
+    for line in samples.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            r = json.loads(line)
+            by_cap.setdefault(r["capability"], []).append((r["id"], float(r["accuracy"])))
+    out = {}
+    for cap, rows in sorted(by_cap.items()):
+        rows.sort()
+        if any(a not in (0.0, 1.0) for _, a in rows):
+            continue  # graded scores: no record-level pairing
+        ids = hashlib.sha1("\n".join(i for i, _ in rows).encode()).hexdigest()[:16]
+        out[cap] = {"ids": ids, "correct": "".join("1" if a else "0" for _, a in rows)}
+    return out
+
+
 def zero_signal(metrics: list[dict], parts: int = 5) -> list[float] | None:
     """The share of a GRPO stage's groups whose rewards are all equal (no learning signal: every sample right, or
     every one wrong), averaged over `parts` equal spans of its rollout rounds, first to last (None: too few logged)."""
@@ -216,6 +242,7 @@ def run_one(study: Study, src: Path, out: Path, config: str, seed: int, world: P
              "rollouts": sum(rollouts(s) for s in recipe.stages if s.algorithm == "grpo"),
              "train_seconds": round(sum(s["seconds"] or 0 for s in stages), 1), "wall_seconds": round(time.time() - t, 1),
              "stages": stages, "split": study.final_split}
+    extra["items"] = item_scores(run_dir / "eval" / f"final-{study.final_split}" / "samples.jsonl")
     return result_row(config, seed, summary, extra)
 
 
@@ -242,8 +269,10 @@ def run_study(path: str | Path, out: str | Path | None = None, overrides: list[s
         write_json(out / "plan.json", {**dataclasses.asdict(study), "configurations_run": planned})
     with held_lock(out / ".base.lock"):
         if not (results / "base.json").is_file():
-            summary = _final_eval(base, world, study.final_split, out / "runs" / "base-eval" / study.final_split)
-            write_json(results / "base.json", result_row("base", None, summary, {"split": study.final_split}))
+            where = out / "runs" / "base-eval" / study.final_split
+            summary = _final_eval(base, world, study.final_split, where)
+            write_json(results / "base.json", result_row("base", None, summary, {
+                "split": study.final_split, "items": item_scores(where / "samples.jsonl")}))
     for seed in study.seeds:  # seed-major: a session that stops early has every configuration at equal seeds
         for config in only:
             f = results / f"{config}-s{seed}.json"
@@ -274,10 +303,22 @@ def _planned(study_dir: Path, only: tuple[str, ...]) -> set[str]:
 
 # ---------------------------------------------------------------- claims
 
+def _final_samples(study_dir: Path, row: dict) -> Path:
+    split = row.get("split", "test")
+    if row["config"] == "base":
+        return study_dir / "runs" / "base-eval" / split / "samples.jsonl"
+    return study_dir / "runs" / f"{row['config']}-s{row['seed']}" / "eval" / f"final-{split}" / "samples.jsonl"
+
+
 def load_results(study_dir: Path) -> tuple[dict | None, dict[str, dict[int, dict]]]:
+    """The base row and every run's row, by configuration and seed. A row written before rows kept per-record
+    scores gets them from its run folder's final samples if that is still there (and is rewritten with them)."""
     base, runs = None, {}
     for f in sorted((study_dir / "results").glob("*.json")):
         row = json.loads(f.read_text())
+        if "items" not in row and _final_samples(study_dir, row).is_file():
+            row["items"] = item_scores(_final_samples(study_dir, row))
+            write_json(f, row)
         if row["config"] == "base":
             base = row
         else:
@@ -316,6 +357,29 @@ def _threshold_claim(c: Claim, row: dict | None) -> dict:
             "estimate": value, "ci95": [lo, hi]}
 
 
+def compare(a: dict[int, dict], b: dict[int, dict], name: str, relative: bool = False) -> dict:
+    """Configuration a minus b on the metric `name`, paired by seed (`paired`). For an accuracy (a capability or
+    the average) whose rows keep per-record scores of the same records, the CI also covers test-set sampling
+    (`with_item_noise`); otherwise it is over seeds only ("item_se" None)."""
+    p = paired({s: metric(r, name) for s, r in a.items()}, {s: metric(r, name) for s, r in b.items()}, relative)
+    return with_item_noise(p, None if relative else _item_se(a, b, p["seeds"], name))
+
+
+def _item_se(a: dict[int, dict], b: dict[int, dict], seeds: list[int], name: str) -> float | None:
+    caps = CAPABILITIES if name == "overall" else (name,) if name in CAPABILITIES else ()
+    if not caps or not seeds:
+        return None
+    parts = []
+    for cap in caps:
+        pairs = [(a[s].get("items", {}).get(cap), b[s].get("items", {}).get(cap)) for s in seeds]
+        if not all(x and y and x["ids"] == y["ids"] for x, y in pairs):
+            return None
+        diffs = [np.frombuffer(x["correct"].encode(), np.uint8).astype(float)
+                 - np.frombuffer(y["correct"].encode(), np.uint8).astype(float) for x, y in pairs]
+        parts.append((np.mean(diffs, axis=0), 1 / len(caps)))
+    return item_noise_se(parts)
+
+
 def evaluate_claims(study: Study, base: dict | None, runs: dict[str, dict[int, dict]]) -> list[dict]:
     out = []
     for c in study.claims:
@@ -324,29 +388,29 @@ def evaluate_claims(study: Study, base: dict | None, runs: dict[str, dict[int, d
             one = base if c.a == "base" else next(iter(runs.get(c.a, {}).values()), None)
             out.append({**row, **_threshold_claim(c, one)})
             continue
-        a = {s: metric(r, c.metric) for s, r in runs.get(c.a, {}).items()}
-        b = {s: metric(r, c.metric) for s, r in runs.get(c.b, {}).items()}
-        p = paired(a, b, c.relative)
+        p = compare(runs.get(c.a, {}), runs.get(c.b, {}), c.metric, c.relative)
         if p["n"] == 0:
             out.append({**row, "miniature": "not run", "verdict": "not run"})
             continue
         scale, unit = (1, "%") if c.relative else ((1, " tokens") if c.metric.startswith("think_") else (100, " points"))
         ci = f" [{p['ci95'][0] * scale:+.1f}, {p['ci95'][1] * scale:+.1f}]" if p["ci95"] else ""
+        noise = " x records" if p.get("item_se") is not None and p["ci95"] else ""
         out.append({**row, "miniature": f"{p['mean'] * scale:+.1f}{unit}{ci} ({c.a} - {c.b}, {c.metric}, "
-                                        f"{p['n']} seed{'s' if p['n'] > 1 else ''})",
-                    "verdict": verdict(p["ci95"], c.direction), "estimate": p["mean"], "ci95": p["ci95"]})
+                                        f"{p['n']} seed{'s' if p['n'] > 1 else ''}{noise})",
+                    "verdict": verdict(p["ci95"], c.direction), "estimate": p["mean"], "ci95": p["ci95"],
+                    "ci95_seeds": p["ci95_seeds"], "item_se": p["item_se"]})
     return out
 
 
 def against_null(study: Study, runs: dict[str, dict[int, dict]]) -> dict[str, dict]:
-    """Each configuration's average accuracy minus the null's, paired by seed (mean, 95% CI, verdict)."""
+    """Each configuration's average accuracy minus the null's, paired by seed (and by record where rows keep
+    per-record scores: `compare`): mean, 95% CI, verdict."""
     if not study.control or not runs.get(study.control):
         return {}
-    null = {s: r["overall"] for s, r in runs[study.control].items()}
     out = {}
     for config in study.configurations:
         if config != study.control and runs.get(config):
-            p = paired({s: r["overall"] for s, r in runs[config].items()}, null)
+            p = compare(runs[config], runs[study.control], "overall")
             if p["n"]:
                 said = verdict(p["ci95"], 1)
                 out[config] = {**p, "verdict": {"reproduced": "above the null",

@@ -48,6 +48,28 @@ def paired(a: dict[int, float], b: dict[int, float], relative: bool = False) -> 
             "seeds": seeds}
 
 
+def item_noise_se(diffs: list[tuple[np.ndarray, float]]) -> float:
+    """Standard error, from test-set sampling, of a weighted mean of per-item paired differences.
+
+    `diffs`: per part (a capability), each record's difference between two configurations averaged over the seeds
+    (an array), and the part's weight in the metric (1 for one capability; 1/3 each for the average of three). Two
+    configurations scored on the same records differ by an amount that would change with another draw of the test
+    set; this is that spread (paired by record, so records both get right or both miss add nothing)."""
+    var = sum(w * w * float(np.var(e, ddof=1)) / len(e) for e, w in diffs if len(e) > 1)
+    return math.sqrt(var)
+
+
+def with_item_noise(p: dict, se: float | None) -> dict:
+    """A `paired` result whose 95% CI also covers test-set sampling: the seeds' t half-width and 1.96 `se` (from
+    `item_noise_se`) added in quadrature. Both spreads hold some of the record-by-seed residual, so the interval
+    errs wide. Kept: the seeds-only interval ("ci95_seeds") and `se` ("item_se")."""
+    if se is None or p["ci95"] is None:
+        return {**p, "ci95_seeds": p["ci95"], "item_se": se}
+    half_seeds = (p["ci95"][1] - p["ci95"][0]) / 2
+    half = math.sqrt(half_seeds ** 2 + (1.96 * se) ** 2)
+    return {**p, "ci95": [p["mean"] - half, p["mean"] + half], "ci95_seeds": p["ci95"], "item_se": se}
+
+
 def _gold_text(r: dict) -> str:
     i = mcq_choice(r["answer"], r["options"])
     return r["answer"] if i is None else r["options"][i]

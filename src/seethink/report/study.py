@@ -40,7 +40,8 @@ def _run_rows(configurations: list[str], base: dict | None, runs: dict[str, dict
 
 def _null_rows(null: str, gains: dict[str, dict]) -> list[str]:
     lines = [f"## Against the null ({null})", "", f"Average held-out accuracy minus {null}'s, paired by seed: "
-             "a configuration whose CI includes 0 did no better than training on shuffled rewards.", "",
+             "a configuration whose CI includes 0 did no better than training on shuffled rewards (CIs over seeds "
+             "and, where the runs keep per-record scores, the test set's records).", "",
              "| configuration | − null (points) | 95% CI | seeds | verdict |", "|---|---|---|---|---|"]
     for config, g in gains.items():
         ci = f"[{100 * g['ci95'][0]:+.1f}, {100 * g['ci95'][1]:+.1f}]" if g["ci95"] else "–"
@@ -85,7 +86,10 @@ def study_markdown(study, base: dict | None, runs: dict[str, dict[int, dict]], c
     lines += [f"| {c['claim']} | {c['text']} | {c['paper']} | {c['miniature']} | {c['verdict']} |" for c in claims]
     n_seeds = len(study.seeds)
     lines += ["", f"Differences are paired by seed; CIs are Student-t over seeds ({n_seeds} seeds: t = "
-              f"{t975(max(1, n_seeds - 1))}, so only large effects are decided).", "", "## Runs", ""]
+              f"{t975(max(1, n_seeds - 1))}). Accuracy differences marked \"x records\" are also paired record by "
+              "record, and their CI adds in quadrature the test set's sampling spread (1.96 standard errors of the "
+              "per-record differences, averaged over seeds): another draw of the test set could move them that "
+              "much. Think-token claims are over seeds only.", "", "## Runs", ""]
     lines += _run_rows(list(study.configurations), base, runs)
     lines += ["", "Cells: mean ± t-based 95% half-width over seeds. Each run's own bootstrap CIs are in its JSON.",
               "", "![accuracy per configuration](accuracy.png)", ""]
