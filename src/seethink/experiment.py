@@ -21,8 +21,9 @@ skips the runs another one holds.
 Comparisons are paired by seed: per seed, the difference of two configurations' scores; then its mean and a
 t-based 95% CI over seeds. Accuracy comparisons are also paired by record (every result row keeps its records'
 0/1 scores), and their CI adds the test set's sampling spread to the seeds' (`compare`): with a few seeds on one
-fixed test set, the seeds alone would call a fraction of a point decided. Verdict: reproduced if the CI excludes 0 in the paper's direction, not reproduced
-if it excludes 0 in the other direction, inconclusive otherwise. Nothing is tuned to make a claim pass.
+fixed test set, the seeds alone would call a fraction of a point decided. Verdict: reproduced if the CI excludes
+0 in the paper's direction, not reproduced if it excludes 0 in the other direction, inconclusive otherwise.
+Nothing is tuned to make a claim pass.
 """
 
 from __future__ import annotations
