@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from seethink.eval.metrics import paired, t975
-from seethink.experiment import against_null, evaluate_claims, load_study, verdict, zero_signal
+from seethink.eval.claims import against_null, evaluate_claims, verdict
+from seethink.experiment import load_study, zero_signal
 
 PAPER = load_study(Path(__file__).resolve().parents[1] / "experiments" / "paper" / "study.yaml")
 
@@ -33,7 +34,7 @@ def _items(bits: str, ids: str = "same") -> dict:
 
 def test_record_pairing_adds_the_test_sets_spread_to_the_seeds():
     """Seeds that agree to a hair do not decide a difference that another draw of the records could undo."""
-    from seethink.experiment import compare
+    from seethink.eval.claims import compare
 
     n = 400
     a_bits = "1" * 210 + "0" * 190  # a: 210/400 right; b misses one of a's hits and gets 5 of a's misses
@@ -60,7 +61,7 @@ def test_record_pairing_adds_the_test_sets_spread_to_the_seeds():
 
 
 def test_rows_keep_per_record_scores_and_old_rows_get_them_from_their_run(tmp_path):
-    from seethink.experiment import item_scores, load_results
+    from seethink.eval.claims import item_scores, load_results
 
     samples = tmp_path / "runs" / "staged-s0" / "eval" / "final-test" / "samples.jsonl"
     samples.parent.mkdir(parents=True)

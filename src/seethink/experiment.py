@@ -18,18 +18,13 @@ any `seethink train` run, and the report is rewritten from whatever results exis
 study in one DIR (one per core or per GPU): each (configuration, seed) is claimed by a writer lock, and a process
 skips the runs another one holds.
 
-Comparisons are paired by seed: per seed, the difference of two configurations' scores; then its mean and a
-t-based 95% CI over seeds. Accuracy comparisons are also paired by record (every result row keeps its records'
-0/1 scores), and their CI adds the test set's sampling spread to the seeds' (`compare`): with a few seeds on one
-fixed test set, the seeds alone would call a fraction of a point decided. Verdict: reproduced if the CI excludes
-0 in the paper's direction, not reproduced if it excludes 0 in the other direction, inconclusive otherwise.
-Nothing is tuned to make a claim pass.
+Comparisons are paired by seed and by test record (every result row keeps its records' 0/1 scores), with a 95%
+CI and a verdict per claim: `seethink.eval.claims`. Nothing is tuned to make a claim pass.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import time
 from contextlib import ExitStack
@@ -41,7 +36,7 @@ import numpy as np
 
 from seethink.configs import Where, apply_overrides, build, read_yaml, require
 from seethink.errors import SeethinkError
-from seethink.eval.metrics import item_noise_se, paired, with_item_noise
+from seethink.eval.claims import against_null, evaluate_claims, item_scores, load_results
 from seethink.fileio import WriterBusy, ensure_dir, held_lock, write_bytes, write_json, write_text, writer_lock
 from seethink.recipe import EvalSettings, Recipe, load_recipe, rollouts
 from seethink.records.io import load_records
@@ -146,28 +141,6 @@ def result_row(config: str, seed: int | None, summary: dict, extra: dict | None 
             "think_tokens": {c: cap[c]["mean_think_tokens"] for c in CAPABILITIES},
             "vr_errors": att.get("errors"), "vr_perception_errors": att.get("perception"),
             "vr_perception_share": att.get("perception_share"), "vr_perception_share_ci95": att.get("perception_share_ci95")}
-
-
-def item_scores(samples: Path) -> dict[str, dict]:
-    """Per capability, every record's accuracy in record-id order as a string of 0/1 digits, with a digest of the
-    ids (two runs' records pair only if the digests match): from an evaluation's samples.jsonl. Result rows keep it
-    as "items", so claims can pair two configurations record by record (their CIs then cover test-set sampling).
-    No file (an evaluation that kept no samples): {} and the claims fall back to seeds only."""
-    by_cap: dict[str, list[tuple[str, float]]] = {}
-    if not samples.is_file():
-        return {}
-    for line in samples.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            r = json.loads(line)
-            by_cap.setdefault(r["capability"], []).append((r["id"], float(r["accuracy"])))
-    out = {}
-    for cap, rows in sorted(by_cap.items()):
-        rows.sort()
-        if any(a not in (0.0, 1.0) for _, a in rows):
-            continue  # graded scores: no record-level pairing
-        ids = hashlib.sha1("\n".join(i for i, _ in rows).encode()).hexdigest()[:16]
-        out[cap] = {"ids": ids, "correct": "".join("1" if a else "0" for _, a in rows)}
-    return out
 
 
 def zero_signal(metrics: list[dict], parts: int = 5) -> list[float] | None:
@@ -300,123 +273,6 @@ def _planned(study_dir: Path, only: tuple[str, ...]) -> set[str]:
     plan = study_dir / "plan.json"
     earlier = json.loads(plan.read_text()).get("configurations_run", []) if plan.is_file() else []
     return set(earlier) | set(only)
-
-
-# ---------------------------------------------------------------- claims
-
-def _final_samples(study_dir: Path, row: dict) -> Path:
-    split = row.get("split", "test")
-    if row["config"] == "base":
-        return study_dir / "runs" / "base-eval" / split / "samples.jsonl"
-    return study_dir / "runs" / f"{row['config']}-s{row['seed']}" / "eval" / f"final-{split}" / "samples.jsonl"
-
-
-def load_results(study_dir: Path) -> tuple[dict | None, dict[str, dict[int, dict]]]:
-    """The base row and every run's row, by configuration and seed. A row written before rows kept per-record
-    scores gets them from its run folder's final samples if that is still there (and is rewritten with them)."""
-    base, runs = None, {}
-    for f in sorted((study_dir / "results").glob("*.json")):
-        row = json.loads(f.read_text())
-        if "items" not in row and _final_samples(study_dir, row).is_file():
-            row["items"] = item_scores(_final_samples(study_dir, row))
-            write_json(f, row)
-        if row["config"] == "base":
-            base = row
-        else:
-            runs.setdefault(row["config"], {})[row["seed"]] = row
-    return base, runs
-
-
-def metric(row: dict, name: str) -> float:
-    if name == "overall":
-        return row["overall"]
-    if name == "vr_perception_share":
-        return row["vr_perception_share"]
-    if name.startswith("think_"):
-        return row["think_tokens"][name[len("think_"):]]
-    return row["accuracy"][name]
-
-
-def verdict(ci: list[float] | None, direction: int, null: float = 0.0) -> str:
-    if ci is None:
-        return "inconclusive (fewer than 2 seeds)"
-    lo, hi = ci
-    if (lo > null and direction > 0) or (hi < null and direction < 0):
-        return "reproduced"
-    if (hi < null and direction > 0) or (lo > null and direction < 0):
-        return "not reproduced (opposite direction)"
-    return "inconclusive"
-
-
-def _threshold_claim(c: Claim, row: dict | None) -> dict:
-    """A claim about one row's own metric against a fixed value (the base's perception share of errors)."""
-    if row is None or row.get(c.metric) is None:
-        return {"miniature": "not run", "verdict": "not run"}
-    value, (lo, hi) = row[c.metric], row[f"{c.metric}_ci95"]
-    return {"miniature": f"{value:.1%} [{lo:.1%}, {hi:.1%}] of {row['vr_errors']} wrong visual-reasoning answers "
-                         "(bootstrap 95% CI)", "verdict": verdict([lo, hi], c.direction, c.threshold),
-            "estimate": value, "ci95": [lo, hi]}
-
-
-def compare(a: dict[int, dict], b: dict[int, dict], name: str, relative: bool = False) -> dict:
-    """Configuration a minus b on the metric `name`, paired by seed (`paired`). For an accuracy (a capability or
-    the average) whose rows keep per-record scores of the same records, the CI also covers test-set sampling
-    (`with_item_noise`); otherwise it is over seeds only ("item_se" None)."""
-    p = paired({s: metric(r, name) for s, r in a.items()}, {s: metric(r, name) for s, r in b.items()}, relative)
-    return with_item_noise(p, None if relative else _item_se(a, b, p["seeds"], name))
-
-
-def _item_se(a: dict[int, dict], b: dict[int, dict], seeds: list[int], name: str) -> float | None:
-    caps = CAPABILITIES if name == "overall" else (name,) if name in CAPABILITIES else ()
-    if not caps or not seeds:
-        return None
-    parts = []
-    for cap in caps:
-        pairs = [(a[s].get("items", {}).get(cap), b[s].get("items", {}).get(cap)) for s in seeds]
-        if not all(x and y and x["ids"] == y["ids"] for x, y in pairs):
-            return None
-        diffs = [np.frombuffer(x["correct"].encode(), np.uint8).astype(float)
-                 - np.frombuffer(y["correct"].encode(), np.uint8).astype(float) for x, y in pairs]
-        parts.append((np.mean(diffs, axis=0), 1 / len(caps)))
-    return item_noise_se(parts)
-
-
-def evaluate_claims(study: Study, base: dict | None, runs: dict[str, dict[int, dict]]) -> list[dict]:
-    out = []
-    for c in study.claims:
-        row = {"claim": c.id, "text": c.text, "paper": c.paper}
-        if not c.b:
-            one = base if c.a == "base" else next(iter(runs.get(c.a, {}).values()), None)
-            out.append({**row, **_threshold_claim(c, one)})
-            continue
-        p = compare(runs.get(c.a, {}), runs.get(c.b, {}), c.metric, c.relative)
-        if p["n"] == 0:
-            out.append({**row, "miniature": "not run", "verdict": "not run"})
-            continue
-        scale, unit = (1, "%") if c.relative else ((1, " tokens") if c.metric.startswith("think_") else (100, " points"))
-        ci = f" [{p['ci95'][0] * scale:+.1f}, {p['ci95'][1] * scale:+.1f}]" if p["ci95"] else ""
-        noise = " x records" if p.get("item_se") is not None and p["ci95"] else ""
-        out.append({**row, "miniature": f"{p['mean'] * scale:+.1f}{unit}{ci} ({c.a} - {c.b}, {c.metric}, "
-                                        f"{p['n']} seed{'s' if p['n'] > 1 else ''}{noise})",
-                    "verdict": verdict(p["ci95"], c.direction), "estimate": p["mean"], "ci95": p["ci95"],
-                    "ci95_seeds": p["ci95_seeds"], "item_se": p["item_se"]})
-    return out
-
-
-def against_null(study: Study, runs: dict[str, dict[int, dict]]) -> dict[str, dict]:
-    """Each configuration's average accuracy minus the null's, paired by seed (and by record where rows keep
-    per-record scores: `compare`): mean, 95% CI, verdict."""
-    if not study.control or not runs.get(study.control):
-        return {}
-    out = {}
-    for config in study.configurations:
-        if config != study.control and runs.get(config):
-            p = compare(runs[config], runs[study.control], "overall")
-            if p["n"]:
-                said = verdict(p["ci95"], 1)
-                out[config] = {**p, "verdict": {"reproduced": "above the null",
-                                                "not reproduced (opposite direction)": "below the null"}.get(said, said)}
-    return out
 
 
 def write_report(study: Study, study_dir: Path) -> Path:
