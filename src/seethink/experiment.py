@@ -36,7 +36,7 @@ import numpy as np
 
 from seethink.configs import Where, apply_overrides, build, read_yaml, require
 from seethink.errors import SeethinkError
-from seethink.eval.claims import against_null, evaluate_claims, item_scores, load_results
+from seethink.eval.claims import against_null, evaluate_claims, final_eval_dir, item_scores, load_results
 from seethink.fileio import WriterBusy, ensure_dir, held_lock, write_bytes, write_json, write_text, writer_lock
 from seethink.recipe import EvalSettings, Recipe, load_recipe, rollouts
 from seethink.records.io import load_records
@@ -206,8 +206,8 @@ def run_one(study: Study, src: Path, out: Path, config: str, seed: int, world: P
     t = time.time()
     run_dir = run_recipe(recipe, model_path(recipe.model), world)
     last = f"{len(recipe.stages)}-{recipe.stages[-1].name}"
-    summary = _final_eval(run_dir / "stages" / last / "checkpoint", world, study.final_split,
-                          run_dir / "eval" / f"final-{study.final_split}")
+    final = final_eval_dir(out, config, seed, study.final_split)  # inside run_dir (runs/<name>)
+    summary = _final_eval(run_dir / "stages" / last / "checkpoint", world, study.final_split, final)
     stages = [{"name": s.name, "algorithm": s.algorithm, "seconds": s.seconds,
                "accuracy": {c: s.eval["capability"][c]["accuracy"] for c in CAPABILITIES} if s.eval else None,
                "frac_zero_std": zero_signal(s.metrics) if s.algorithm == "grpo" else None}
@@ -216,7 +216,7 @@ def run_one(study: Study, src: Path, out: Path, config: str, seed: int, world: P
              "rollouts": sum(rollouts(s) for s in recipe.stages if s.algorithm == "grpo"),
              "train_seconds": round(sum(s["seconds"] or 0 for s in stages), 1), "wall_seconds": round(time.time() - t, 1),
              "stages": stages, "split": study.final_split}
-    extra["items"] = item_scores(run_dir / "eval" / f"final-{study.final_split}" / "samples.jsonl")
+    extra["items"] = item_scores(final / "samples.jsonl")
     return result_row(config, seed, summary, extra)
 
 
@@ -243,7 +243,7 @@ def run_study(path: str | Path, out: str | Path | None = None, overrides: list[s
         write_json(out / "plan.json", {**dataclasses.asdict(study), "configurations_run": planned})
     with held_lock(out / ".base.lock"):
         if not (results / "base.json").is_file():
-            where = out / "runs" / "base-eval" / study.final_split
+            where = final_eval_dir(out, "base", None, study.final_split)
             summary = _final_eval(base, world, study.final_split, where)
             write_json(results / "base.json", result_row("base", None, summary, {
                 "split": study.final_split, "items": item_scores(where / "samples.jsonl")}))

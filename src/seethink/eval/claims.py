@@ -43,11 +43,11 @@ def item_scores(samples: Path) -> dict[str, dict]:
     return out
 
 
-def _final_samples(study_dir: Path, row: dict) -> Path:
-    split = row.get("split", "test")
-    if row["config"] == "base":
-        return study_dir / "runs" / "base-eval" / split / "samples.jsonl"
-    return study_dir / "runs" / f"{row['config']}-s{row['seed']}" / "eval" / f"final-{split}" / "samples.jsonl"
+def final_eval_dir(study_dir: Path, config: str, seed: int | None, split: str) -> Path:
+    """Where a study keeps a run's final evaluation (samples.jsonl, summary.json); config "base": the base's."""
+    if config == "base":
+        return study_dir / "runs" / "base-eval" / split
+    return study_dir / "runs" / f"{config}-s{seed}" / "eval" / f"final-{split}"
 
 
 def load_results(study_dir: Path) -> tuple[dict | None, dict[str, dict[int, dict]]]:
@@ -56,8 +56,10 @@ def load_results(study_dir: Path) -> tuple[dict | None, dict[str, dict[int, dict
     base, runs = None, {}
     for f in sorted((study_dir / "results").glob("*.json")):
         row = json.loads(f.read_text())
-        if "items" not in row and _final_samples(study_dir, row).is_file():
-            row["items"] = item_scores(_final_samples(study_dir, row))
+        split = row.get("split", "test")
+        samples = final_eval_dir(study_dir, row["config"], row["seed"], split) / "samples.jsonl"
+        if "items" not in row and samples.is_file():
+            row["items"] = item_scores(samples)
             write_json(f, row)
         if row["config"] == "base":
             base = row
