@@ -218,7 +218,8 @@ def study_png(configurations: list[str], base: dict | None, runs: dict[str, dict
 
 def against_null_png(gains: dict[str, dict], null: str) -> bytes:
     """Each configuration's average held-out accuracy minus the null's, paired by seed: the mean (bar) and, with two
-    seeds or more, the t-based 95% CI (whisker). At 0: no better than training on shuffled rewards."""
+    seeds or more, the 95% CI of `seethink.eval.claims.against_null` (whisker: seeds and, where rows keep them,
+    test records). At 0: no better than training on shuffled rewards."""
     plt = pyplot()
     names = list(gains)
     fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(names) + 2), 3.6))
