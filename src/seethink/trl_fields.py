@@ -11,8 +11,8 @@ from seethink.errors import SeethinkError
 TRL_SET_BY_SEETHINK = {
     "output_dir": "the run folder", "max_steps": "steps", "learning_rate": "lr", "lr_scheduler_type": "warmup_ratio",
     "warmup_steps": "warmup_ratio", "warmup_ratio": "warmup_ratio", "weight_decay": "weight_decay",
-    "max_grad_norm": "max_grad_norm", "per_device_train_batch_size": "batch_size",
-    "gradient_accumulation_steps": "batch_size", "seed": "seed", "data_seed": "seed", "report_to": "report_to",
+    "max_grad_norm": "max_grad_norm", "per_device_train_batch_size": "micro_batch_size",
+    "gradient_accumulation_steps": "batch_size / micro_batch_size", "seed": "seed", "data_seed": "seed", "report_to": "report_to",
     "bf16": "precision", "fp16": "precision", "use_cpu": "the machine", "save_strategy": "in-stage checkpoints",
     "save_steps": "in-stage checkpoints", "save_total_limit": "in-stage checkpoints", "logging_steps": "metrics.jsonl",
     "logging_nan_inf_filter": "the NaN guard", "remove_unused_columns": "the rewards' columns",

@@ -10,7 +10,7 @@ import torch
 import trl
 
 from seethink.errors import SeethinkError
-from seethink.recipe import Recipe, Rollouts, Stage, round_completions, updates_per_round
+from seethink.recipe import Recipe, Rollouts, Stage, accumulation_steps, micro_batch, round_completions, updates_per_round
 from seethink.rewards import DEFAULT_REWARD
 
 # TRL 1.16 still uses transformers 5.23's `gradient_checkpointing*` names, deprecated for `activation_checkpointing*`:
@@ -32,7 +32,9 @@ def _common(stage: Stage, recipe: Recipe, work: Path) -> dict:
     return dict(output_dir=str(work), max_steps=stage.steps, learning_rate=stage.lr,
                 lr_scheduler_type="constant_with_warmup" if stage.warmup_ratio else "constant",
                 warmup_steps=stage.warmup_ratio, weight_decay=stage.weight_decay, max_grad_norm=stage.max_grad_norm,
-                per_device_train_batch_size=stage.batch_size, logging_steps=1, save_strategy="steps",
+                # an update = batch_size sequences per device, in micro-batches whose gradients accumulate
+                per_device_train_batch_size=micro_batch(stage), gradient_accumulation_steps=accumulation_steps(stage),
+                logging_steps=1, save_strategy="steps",
                 save_steps=max(1, stage.steps // 4 // per_round) * per_round, save_total_limit=1,
                 report_to=recipe.report_to, seed=recipe.seed, data_seed=recipe.seed, use_cpu=not torch.cuda.is_available(),
                 bf16=use_bf16(recipe.precision), dataloader_num_workers=0, disable_tqdm=False,
@@ -54,7 +56,9 @@ def vllm_args(rollouts: Rollouts | None) -> dict:
 
 def _grpo(stage: Stage, recipe: Recipe) -> dict:
     return dict(num_generations=stage.num_generations, max_completion_length=stage.max_completion_length,
-                steps_per_generation=round_completions(stage) // stage.batch_size,
+                # counted in micro-batches: a round of rollout_batch_size completions feeds
+                # rollout_batch_size / batch_size updates, as without micro-batches
+                steps_per_generation=round_completions(stage) // micro_batch(stage),
                 num_iterations=stage.num_iterations, temperature=stage.temperature, beta=stage.beta,
                 loss_type=stage.loss_type, epsilon=stage.epsilon, epsilon_high=stage.epsilon_high,
                 reward_weights=list(DEFAULT_REWARD.values()), **vllm_args(recipe.rollouts))
