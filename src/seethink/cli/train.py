@@ -29,8 +29,10 @@ def train(a) -> None:
         print(yaml.safe_dump(to_dict(recipe), sort_keys=False))
         return
     from seethink.resolve import recipe_paths
-    from seethink.train.dist import say
+    from seethink.train.dist import init, say
     from seethink.train.run import run_recipe
+
+    init(recipe.hardware.process_timeout_minutes)  # before anything (the built-in world) waits on a barrier
 
     say(f"done: {run_recipe(recipe, *recipe_paths(recipe))}")
 

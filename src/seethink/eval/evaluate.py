@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -130,41 +132,87 @@ def _judge_asker(opts: EvalOptions, judge, cache: Path):
     return cached(judge, VerdictCache(cache)) if judge is not None else None
 
 
+@dataclass(frozen=True)
+class Shards:
+    """This process's share of an evaluation that several processes run together (`seethink.train.dist.shards`).
+
+    Each dataset is cut into whole chunks of `batch_size` records (and of sampled items), and each process takes
+    a contiguous run of chunks: every generate call sees exactly the batch one process would, so the rows gathered
+    in rank order are the one-process evaluation's. Nothing in it waits on another process but `gather`."""
+
+    rank: int = 0
+    count: int = 1
+    gather: Callable[[list], list] | None = None
+    """Every process's list, concatenated in rank order, on every process (None: one process)."""
+
+    def part(self, records: list, chunk: int) -> list:
+        chunks = -(-len(records) // chunk)
+        per = -(-chunks // self.count)
+        return records[self.rank * per * chunk: (self.rank + 1) * per * chunk]
+
+    def join(self, items: list) -> list:
+        return self.gather(items) if self.gather and self.count > 1 else items
+
+
+ONE_PROCESS = Shards()
+
+
+def _dataset_rows(model, processor, recs: list[dict], opts: EvalOptions, shards: Shards, ask_judge):
+    """(rows, summary, verdicts) of one dataset: this process's share evaluated, everyone's gathered."""
+    chunk = math.lcm(opts.batch_size, max(1, opts.batch_size // opts.samples)) if opts.samples else opts.batch_size
+    mine = shards.part(recs, chunk)
+    rows, _ = evaluate(model, processor, mine, max_new_tokens=opts.max_new_tokens, batch_size=opts.batch_size,
+                       seed=opts.seed, temperature=opts.temperature, show=shards.rank == 0)
+    counts = sample_counts(model, processor, mine, opts.samples, opts.sample_temperature, opts.max_new_tokens,
+                           opts.batch_size, opts.seed) if opts.samples else []
+    verdicts = []
+    if opts.attribution != "none":
+        answer = model_answerer(model, processor, opts.max_new_tokens, opts.batch_size, opts.seed)
+        verdicts = attribute(mine, [row["accuracy"] == 1.0 for row in rows], answer, opts.attribution,
+                             completions=[row["completion"] for row in rows], judge=ask_judge)
+    rows, counts, verdicts = shards.join(rows), shards.join(counts), shards.join(verdicts)
+    summary = summarise(rows, opts.seed)
+    if opts.samples:
+        add_sampling(summary, rows, counts, opts.samples)
+    return rows, summary, verdicts
+
+
 def evaluate_datasets(model_path, datasets: dict[str, list[dict]], out: Path, opts: EvalOptions = EvalOptions(),
-                      extra: dict | None = None, judge=None, judge_cache: Path | None = None) -> dict:
+                      extra: dict | None = None, judge=None, judge_cache: Path | None = None,
+                      shards: Shards = ONE_PROCESS) -> dict:
     """Load the model once, evaluate every dataset, write `out/samples.jsonl` and `out/summary.json`.
 
     With `opts.attribution` set, every wrong answer is attributed to perception or reasoning, written to
     `out/attribution.jsonl` and the summary; `judge` (a `seethink.eval.judge.Judge`) is needed for "judge", its
-    replies cached in `judge_cache` (default `out/judge_cache.jsonl`). With `opts.samples`, sampled accuracy and
-    pass@k join greedy accuracy (`add_sampling`)."""
-    out = ensure_dir(out)
-    ask_judge = _judge_asker(opts, judge, judge_cache or out / "judge_cache.jsonl")
+    replies cached in `judge_cache` (default `out/judge_cache.jsonl`; one file per process when several share the
+    work). With `opts.samples`, sampled accuracy and pass@k join greedy accuracy (`add_sampling`). With `shards`,
+    every process evaluates its share and the first writes the files; all return the summary."""
+    cache = judge_cache or out / "judge_cache.jsonl"
+    if shards.count > 1:
+        cache = cache.with_name(f"{cache.stem}.rank{shards.rank}{cache.suffix}")
+    out = ensure_dir(out) if shards.rank == 0 else out
+    ask_judge = _judge_asker(opts, judge, cache)
     model, processor = load_model(model_path)
     summary = {**(extra or {}), "capability": {}, "family": {}}
     all_rows, verdicts, t0 = [], [], time.time()
     for recs in datasets.values():
-        rows, s = evaluate(model, processor, recs, max_new_tokens=opts.max_new_tokens, batch_size=opts.batch_size,
-                           seed=opts.seed, temperature=opts.temperature)
+        rows, s, v = _dataset_rows(model, processor, recs, opts, shards, ask_judge)
         all_rows += rows
-        if opts.samples:
-            counts = sample_counts(model, processor, recs, opts.samples, opts.sample_temperature, opts.max_new_tokens,
-                                   opts.batch_size, opts.seed)
-            add_sampling(s, rows, counts, opts.samples)
+        verdicts += v
         for level in ("capability", "family"):
             summary[level].update(s[level])
-        if opts.attribution != "none":
-            answer = model_answerer(model, processor, opts.max_new_tokens, opts.batch_size, opts.seed)
-            verdicts += attribute(recs, [row["accuracy"] == 1.0 for row in rows], answer, opts.attribution,
-                                  completions=[row["completion"] for row in rows], judge=ask_judge)
     summary["seconds"] = round(time.time() - t0, 2)
     summary["samples_per_second"] = round(len(all_rows) / max(summary["seconds"], 1e-9), 1)
+    if shards.count > 1:
+        summary["processes"] = shards.count
     if opts.attribution != "none":
         answers = {cap: s["n"] for cap, s in summary["capability"].items()}
         summary["attribution"] = summarise_attribution(verdicts, {"all": len(all_rows), **answers}, opts.seed)
-        write_jsonl(out / "attribution.jsonl", verdicts)
-    write_jsonl(out / "samples.jsonl", all_rows)
-    write_json(out / "summary.json", summary)
+    if shards.rank == 0:
+        if opts.attribution != "none":
+            write_jsonl(out / "attribution.jsonl", verdicts)
+        write_jsonl(out / "samples.jsonl", all_rows)
+        write_json(out / "summary.json", summary)
     return summary
 
 

@@ -53,11 +53,15 @@ def decode(processor, ids: torch.Tensor) -> Completion:
 @torch.inference_mode()
 def new_tokens(model, pad_token_id: int, encoded, max_new_tokens: int, **sampling) -> torch.Tensor:
     """The tokens `model.generate` adds to one encoded, left-padded batch (the image token suppressed: a sampled
-    image token would break the next forward pass). Every batched generation in seethink goes through here."""
+    image token would break the next forward pass). Every batched generation in seethink goes through here.
+
+    Never `synced_gpus`: every process generates on its own share of the records with whole weights (a loaded
+    checkpoint, or `seethink.train.engines.whole_model`), so the processes need not step in lockstep and may run
+    different numbers of batches (transformers would switch it on under ZeRO-3 or FSDP and hang them)."""
     suppress = [t for t in [image_token_id(model)] if t is not None]
     enc = encoded.to(model.device)
     gen = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=pad_token_id,
-                         suppress_tokens=suppress or None, **sampling)
+                         suppress_tokens=suppress or None, synced_gpus=False, **sampling)
     return gen[:, enc["input_ids"].shape[1]:]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -50,17 +51,40 @@ def load_model(path: str | Path, device: str | None = None, dtype: torch.dtype |
     return load_weights(p, device, dtype), processor
 
 
+@contextlib.contextmanager
+def whole_weights():
+    """Load a model whole on this process, also while a DeepSpeed ZeRO-3 trainer's settings are alive: transformers
+    would otherwise build it inside `deepspeed.zero.Init` (partitioned over the processes, a collective every
+    process must join) -- a deadlock for a model that one process evaluates on its own. The engine partitions a
+    whole model itself when it wraps it for training."""
+    from transformers.integrations import deepspeed as hf_deepspeed
+
+    ref = hf_deepspeed._hf_deepspeed_config_weak_ref
+    hf_deepspeed.unset_hf_deepspeed_config()
+    try:
+        yield
+    finally:
+        hf_deepspeed._hf_deepspeed_config_weak_ref = ref
+
+
+def default_device() -> torch.device:
+    """This process's GPU (the one its launcher assigned), else the CPU."""
+    return torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cpu")
+
+
 def load_weights(path: str | Path, device: str | None = None, dtype: torch.dtype | None = None):
-    """The VLM of a local folder (checked by `check_model_dir`), in eval mode, on `device` (default: GPU if any)."""
+    """The VLM of a local folder (checked by `check_model_dir`), whole, in eval mode, on `device` (default: this
+    process's GPU if any)."""
     p = Path(path)
     try:
-        model = AutoModelForImageTextToText.from_pretrained(p, local_files_only=True, dtype=dtype or torch.float32)
+        with whole_weights():
+            model = AutoModelForImageTextToText.from_pretrained(p, local_files_only=True, dtype=dtype or torch.float32)
     except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as e:  # missing, truncated or foreign weights
         from seethink.models.checkpoints import safetensors_problem
 
         named = next(filter(None, (safetensors_problem(f) for f in sorted(p.glob("*.safetensors")))), None)
         raise SeethinkError(f"cannot load model weights from {p}: {named or str(e).splitlines()[0]}") from None
-    model.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    model.to(device or default_device())
     model.eval()
     return model
 

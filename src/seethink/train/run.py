@@ -29,7 +29,8 @@ from seethink.models.freeze import check_family
 from seethink.models.load import check_model_dir
 from seethink.records.io import load_records, split_file
 from seethink.train.data import resolve, stage_records
-from seethink.train.dist import is_main, on_main, say, state
+from seethink.train.dist import from_main, is_main, on_main, say, shards, state, wait
+from seethink.train.engines import check_launch, current_launch
 from seethink.train.lora import _peft
 from seethink.train.stage import is_complete, rows_per_round, run_stage, stage_rows
 from seethink.train.trl_config import trl_config
@@ -50,6 +51,7 @@ def preflight(recipe: Recipe, start: Path, root: Path) -> None:
     schema, image files, pass rates where an ordering or filter needs them. A bad row in the last stage's
     data must not surface after hours of the earlier stages."""
     check_model_dir(start)
+    check_launch(current_launch(), [s.name for s in recipe.stages if s.lora.r])
     check_family(start, freeze=any(s.freeze_vision for s in recipe.stages))
     if any(s.lora.r for s in recipe.stages):
         _peft()  # a missing peft must not surface after the earlier stages have trained
@@ -104,30 +106,28 @@ def _record_kept(run_dir: Path, stage_name: str, stage_dir: Path) -> None:
     write_text(f, yaml.safe_dump(raw, sort_keys=False))
 
 
-def evaluate_into(model_path: Path, settings: EvalSettings, root: Path, out: Path, seed: int) -> dict | None:
-    """Held-out evaluation (greedy) of one checkpoint on `root`'s datasets, written to `out/`; skipped if
-    already there. In a multi-process run only the main process evaluates (the others get None)."""
-    return on_main(_evaluate, model_path, settings, root, out, seed)
-
-
-def _evaluate(model_path: Path, settings: EvalSettings, root: Path, out: Path, seed: int) -> dict:
-    if (out / "summary.json").is_file():
-        return json.loads((out / "summary.json").read_text())
+def evaluate_into(model_path: Path, settings: EvalSettings, root: Path, out: Path, seed: int) -> dict:
+    """Held-out evaluation (greedy) of one checkpoint on `root`'s datasets, written to `out/`; skipped if already
+    there. Every process loads the checkpoint whole and evaluates its share of the records (`dist.shards`); the
+    main process writes the files, and every process returns the summary."""
+    done = out / "summary.json"
+    if from_main(done.is_file):
+        return json.loads(done.read_text())
     datasets = {}
     for name in settings.datasets:
         recs = load_records(root / name, settings.split)
         datasets[name] = recs[: settings.limit] if settings.limit else recs
     judge = make_judge(settings.judge, settings.judge_model or None) if settings.attribution == "judge" else None
     opts = EvalOptions(settings.max_new_tokens, settings.batch_size, seed, attribution=settings.attribution)
-    summary = evaluate_datasets(model_path, datasets, out, opts, judge=judge)
+    summary = evaluate_datasets(model_path, datasets, out, opts, judge=judge, shards=shards())
+    wait()  # the files are written before any process goes on
     for line in usage_lines(judge):  # an endpoint judge: its requests, retries and failures
-        print(f"  {line}")
+        say(f"  {line}")
     return summary
 
 
-def _report(label: str, summary: dict | None) -> None:
-    if summary is not None:  # None on the processes that did not evaluate
-        print(f"  {label}: {_line(summary)}")
+def _report(label: str, summary: dict) -> None:
+    say(f"  {label}: {_line(summary)}")
 
 
 def _line(summary: dict) -> str:

@@ -21,12 +21,13 @@ from trl import GRPOTrainer, SFTTrainer
 
 from seethink.errors import SeethinkError
 from seethink.fileio import atomic_dir, disk_full_is_one_line, write_json
-from seethink.models.checkpoints import drop_unfinished, last_checkpoint
+from seethink.models.checkpoints import drop_unfinished, has_full_weights, last_checkpoint
 from seethink.models.load import load_model
 from seethink.recipe import Recipe, Stage, round_completions, updates_per_round
 from seethink.rewards import DEFAULT_REWARD, REWARDS, shuffled_within_groups
 from seethink.train.data import grpo_dataset, sft_dataset, stage_records
-from seethink.train.dist import is_main, on_main, state
+from seethink.train.dist import is_main, on_main, say, state
+from seethink.train.engines import full_state_dict, release
 from seethink.models.freeze import freeze_vision
 from seethink.train.lora import lora_config, merged
 from seethink.train.trl_config import UPSTREAM_DEPRECATION, trl_config
@@ -90,11 +91,17 @@ def run_stage(stage: Stage, recipe: Recipe, start: Path, stage_dir: Path, root: 
     """Train `stage` from checkpoint `start`; returns `stage_dir/checkpoint`. Resumes in-stage checkpoints."""
     work = stage_dir / "work"
     work.mkdir(parents=True, exist_ok=True)
-    resume = last_checkpoint(work, set_aside=is_main(), label=f"stage {stage.name}: ")
+    resume = last_checkpoint(work, set_aside=is_main(), label=f"stage {stage.name}: ",
+                             processes=state().num_processes)
+    if resume:
+        say(f"    resuming from {resume.name} (step {json.loads((resume / 'trainer_state.json').read_text())['global_step']})")
     lora = stage.lora.r > 0
-    # the weights of an in-stage checkpoint (see last_checkpoint); with LoRA it holds only the adapters, which
-    # the Trainer restores itself on resume (checked by a test: resumed LoRA stages are bit-identical)
-    model, processor = load_model(start if lora else (resume or start))
+    # the weights of an in-stage checkpoint (see last_checkpoint) where it has them as safetensors; with LoRA it
+    # holds only the adapters, and an FSDP sharded checkpoint only its shards: the Trainer (through the engine)
+    # restores those itself on resume (checked by tests: resumed LoRA, ZeRO-3 and FSDP stages match uninterrupted ones)
+    model, processor = load_model(resume if resume and not lora and has_full_weights(resume) else start)
+    # TRL builds the KL reference model from the policy's `_name_or_path`: the stage's start, also on resume
+    model.config._name_or_path = str(start)
     model.train()
     frozen = freeze_vision(model) if stage.freeze_vision else 0
     peft_config = lora_config(model, stage.lora) if lora else None
@@ -118,9 +125,10 @@ def run_stage(stage: Stage, recipe: Recipe, start: Path, stage_dir: Path, root: 
                             "rerun with a lower lr under a new run name (--set name=...)")
     kept = validation.restore_best(trainer.model) if validation else None  # keep: best:<metric>
     final = stage_dir / "checkpoint"
-    # sharded weights (ZeRO-3, FSDP) are gathered by every process; in one process the model saves itself
+    # sharded weights (ZeRO-3, FSDP) are gathered by every process, through the engine; in one process the model
+    # saves itself
     acc = trainer.accelerator
-    weights = acc.get_state_dict(trainer.model) if acc.num_processes > 1 and not lora else None
+    weights = full_state_dict(trainer) if acc.num_processes > 1 and not lora else None
 
     def save():
         with atomic_dir(final) as tmp:
@@ -135,6 +143,7 @@ def run_stage(stage: Stage, recipe: Recipe, start: Path, stage_dir: Path, root: 
 
     with _quiet_saves(), disk_full_is_one_line(stage_dir):  # atomic_dir leaves no half-written checkpoint
         on_main(save)
+    release(trainer)
     return final
 
 

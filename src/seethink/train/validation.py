@@ -1,7 +1,7 @@
 """Held-out evaluation inside a stage (`eval.every`) and the checkpoint a stage keeps (`stages.k.keep`).
 
-At the stage's start (step 0), every `every` optimizer steps and at its last step, the main process evaluates
-the model being trained (greedy, `every_limit` records per dataset) and logs `val_<capability>` and `val_mean`
+At the stage's start (step 0), every `every` optimizer steps and at its last step, every process evaluates its
+share of the records on the model being trained (greedy, `every_limit` records per dataset) and logs `val_<capability>` and `val_mean`
 through the Trainer's callbacks, so the rows reach metrics.jsonl and TensorBoard like TRL's own. The evaluation leaves the run as it was:
 the random number generators, the model's train/eval mode and the tokenizer's padding side are restored, so a
 stage with in-stage evaluation trains exactly the weights it trains without (checked by a test).
@@ -24,10 +24,11 @@ import torch
 from transformers import TrainerCallback
 
 from seethink.errors import SeethinkError
-from seethink.eval.evaluate import evaluate
+from seethink.eval.evaluate import evaluate, summarise
 from seethink.fileio import atomic_dir, write_json
 from seethink.recipe import EvalSettings, keep_metric
-from seethink.train.dist import is_main, state
+from seethink.train.dist import is_main, shards, state
+from seethink.train.engines import full_state_dict, load_full_state_dict, whole_model
 from seethink.train.metrics import VALIDATION_PREFIX
 
 BEST = "best"
@@ -53,15 +54,6 @@ def scores(summary: dict) -> dict[str, float]:
     """`val_<capability>` for each evaluated capability and `val_mean` over them."""
     accs = {f"{VALIDATION_PREFIX}{cap}": float(s["accuracy"]) for cap, s in summary["capability"].items()}
     return {**accs, f"{VALIDATION_PREFIX}mean": float(np.mean(list(accs.values())))}
-
-
-def _broadcast(value):
-    """The main process's `value` on every process (one process: as it is)."""
-    if state().num_processes == 1:
-        return value
-    from accelerate.utils import broadcast_object_list
-
-    return broadcast_object_list([value])[0]
 
 
 def _adapter_state(model) -> dict[str, torch.Tensor] | None:
@@ -102,7 +94,7 @@ class StageValidation(TrainerCallback):
 
     def _check(self, args, state, control, model) -> None:
         step = state.global_step
-        row = _broadcast(self._evaluate(model) if is_main() else None)
+        row = self._evaluate()
         logs = {**row}
         state.log_history.append({**logs, "step": step})
         self.trainer.callback_handler.on_log(args, state, control, logs=logs)
@@ -111,19 +103,25 @@ class StageValidation(TrainerCallback):
             if self.best is None or value > self.best["value"]:
                 self._snapshot(model, {"step": step, "metric": self.metric, "value": value})
 
-    def _evaluate(self, model) -> dict[str, float]:
-        tokenizer = self.trainer.processing_class.tokenizer if hasattr(self.trainer.processing_class, "tokenizer") \
-            else self.trainer.processing_class
-        side, was_training = tokenizer.padding_side, model.training
-        model.eval()
-        try:
-            with untouched_rng(), torch.no_grad():
-                _, summary = evaluate(model, self.trainer.processing_class, self.records,
-                                      max_new_tokens=self.settings.max_new_tokens,
-                                      batch_size=self.settings.batch_size, seed=self.seed, show=False)
-        finally:
-            tokenizer.padding_side = side
-            model.train(was_training)
+    def _evaluate(self) -> dict[str, float]:
+        """Every process evaluates its share of the records on whole weights (`engines.whole_model`); the rows of
+        all are gathered, so every process computes the same scores."""
+        processor = self.trainer.processing_class
+        tokenizer = getattr(processor, "tokenizer", processor)
+        split = shards()
+        mine = split.part(self.records, self.settings.batch_size)
+        side = tokenizer.padding_side
+        with whole_model(self.trainer) as model:
+            was_training = model.training
+            model.eval()
+            try:
+                with untouched_rng(), torch.no_grad():
+                    rows, _ = evaluate(model, processor, mine, max_new_tokens=self.settings.max_new_tokens,
+                                       batch_size=self.settings.batch_size, seed=self.seed, show=False)
+            finally:
+                tokenizer.padding_side = side
+                model.train(was_training)
+        summary = summarise(split.join(rows), self.seed)
         row = scores(summary)
         if self.metric and f"{VALIDATION_PREFIX}{self.metric}" not in row:
             raise SeethinkError(f"keep: best:{self.metric}: the in-stage evaluation has no {self.metric} records "
@@ -132,12 +130,9 @@ class StageValidation(TrainerCallback):
 
     # --- keep
     def _snapshot(self, model, best: dict) -> None:
-        acc = self.trainer.accelerator
         adapters = _adapter_state(model)
-        if adapters is not None:
-            weights = adapters
-        else:  # gathered by every process (sharded weights need all of them); the same names as the model's own
-            weights = acc.get_state_dict(self.trainer.model) if acc.num_processes > 1 else acc.unwrap_model(model).state_dict()
+        # else gathered by every process, through the engine (sharded weights need all of them); the model's own names
+        weights = adapters if adapters is not None else full_state_dict(self.trainer)
         if is_main():
             from safetensors.torch import save_file
 
@@ -163,7 +158,7 @@ class StageValidation(TrainerCallback):
 
             set_peft_model_state_dict(model, weights)
         else:
-            self.trainer.accelerator.unwrap_model(model).load_state_dict(weights)
+            load_full_state_dict(self.trainer, weights)
         return self.best
 
 
