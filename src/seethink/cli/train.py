@@ -26,7 +26,17 @@ def train(a) -> None:
     if a.dry_run:
         import yaml
 
+        from seethink.resolve import model_path
+        from seethink.train.engines import current_launch
+        from seethink.train.memory import memory_report
+
         print(yaml.safe_dump(to_dict(recipe), sort_keys=False))
+        live = current_launch()  # under a launcher, its own processes and sharding; else the recipe's hardware
+        sharding, gpus = (live.sharding, live.processes) if live.processes > 1 else (recipe.hardware.sharding, recipe.hardware.gpus)
+        text, refused = memory_report(recipe, model_path(recipe.model), sharding, gpus)
+        print(text)
+        if refused:
+            raise SeethinkError(refused)
         return
     from seethink.resolve import recipe_paths
     from seethink.train.dist import init, say

@@ -108,6 +108,8 @@ class Hardware:
     """Memory of one GPU in GB (10⁹ bytes)."""
     sharding: Sharding = "none"
     """none | zero2 | zero3 | fsdp: how model states are split (`configs/accelerate/*.yaml` sets it for a launch)."""
+    check_memory: bool = True
+    """On GPUs, refuse a stage the memory plan says cannot fit (false: print the plan and run anyway)."""
     process_timeout_minutes: int = 60
     """How long a process waits at a collective (a barrier, a gather) before the run fails: the process group's
     timeout (torch's NCCL default is 10 minutes; DeepSpeed's 30)."""

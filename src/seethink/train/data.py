@@ -58,11 +58,22 @@ def stage_records(stage: Stage, root: Path, n_rows: int, block: int, seed: int) 
     return [r for b in order_blocks(blocks, rng, stage.ordering) for r in b]
 
 
+def _decoded(batch: dict) -> dict:
+    """A batch of rows with each `images` entry's paths opened as images (at access: `Dataset.with_transform`)."""
+    return {**batch, "images": [[load_image(p) for p in paths] for paths in batch["images"]]}
+
+
+def _lazy(rows: list[dict]) -> Dataset:
+    """Rows holding image *paths*, decoded when the trainer reads a row: memory and start-up time do not grow with
+    the stage's images (a 240k-row stage would otherwise hold every decoded image, re-encoded, on every process)."""
+    return Dataset.from_list(rows).with_transform(_decoded)
+
+
 def grpo_dataset(records: list[dict]) -> Dataset:
-    return Dataset.from_list([{"prompt": prompt_messages(r), "images": [load_image(p) for p in r["images"]],
-                               "answer": r["answer"], "options": r.get("options"), "id": r["id"]} for r in records])
+    return _lazy([{"prompt": prompt_messages(r), "images": list(r["images"]), "answer": r["answer"],
+                   "options": r.get("options"), "id": r["id"]} for r in records])
 
 
 def sft_dataset(records: list[dict]) -> Dataset:
-    return Dataset.from_list([{"prompt": prompt_messages(r), "completion": [{"role": "assistant", "content": target_text(r)}],
-                               "images": [load_image(p) for p in r["images"]]} for r in records])
+    return _lazy([{"prompt": prompt_messages(r), "completion": [{"role": "assistant", "content": target_text(r)}],
+                   "images": list(r["images"])} for r in records])

@@ -17,6 +17,7 @@ import time
 from contextlib import nullcontext
 from pathlib import Path
 
+import torch
 import yaml
 
 from seethink.errors import SeethinkError
@@ -32,6 +33,7 @@ from seethink.train.data import resolve, stage_records
 from seethink.train.dist import from_main, is_main, on_main, say, shards, state, wait
 from seethink.train.engines import check_launch, current_launch
 from seethink.train.lora import _peft
+from seethink.train.memory import memory_report
 from seethink.train.stage import is_complete, rows_per_round, run_stage, stage_rows
 from seethink.train.trl_config import trl_config
 
@@ -51,7 +53,13 @@ def preflight(recipe: Recipe, start: Path, root: Path) -> None:
     schema, image files, pass rates where an ordering or filter needs them. A bad row in the last stage's
     data must not surface after hours of the earlier stages."""
     check_model_dir(start)
-    check_launch(current_launch(), [s.name for s in recipe.stages if s.lora.r])
+    launch = current_launch()
+    check_launch(launch, [s.name for s in recipe.stages if s.lora.r])
+    if torch.cuda.is_available():  # the plan is for GPUs; on CPU it has nothing to say
+        text, refused = memory_report(recipe, start, launch.sharding, launch.processes)
+        say(text)
+        if refused and recipe.hardware.check_memory:
+            raise SeethinkError(f"{refused} (hardware.check_memory: false runs it anyway)")
     check_family(start, freeze=any(s.freeze_vision for s in recipe.stages))
     if any(s.lora.r for s in recipe.stages):
         _peft()  # a missing peft must not surface after the earlier stages have trained
