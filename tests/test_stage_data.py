@@ -186,3 +186,68 @@ def test_the_trainer_draws_the_stages_rows_in_the_stages_order(algorithm, world_
         for k, batch in enumerate(loader):  # a vision-language SFT dataset is tokenized by the collator
             rows = [trainer.train_dataset[k * st.batch_size + i] for i in range(st.batch_size)]
             assert torch.equal(batch["input_ids"], trainer.data_collator(rows)["input_ids"]), k
+
+
+# ---------------------------------------------------------------- input bounds (inputs.*)
+
+def _real_lengths(processor, records):
+    from seethink.models.generate import encode_prompts
+
+    return [int(encode_prompts(processor, [r])["attention_mask"].sum()) for r in records]
+
+
+def test_prompt_tokens_are_what_the_processor_feeds_the_model(world_dir):
+    from seethink.models.load import load_processor
+    from seethink.records.io import load_records
+    from seethink.resolve import model_path
+    from seethink.train.data import prompt_tokens
+
+    processor = load_processor(model_path("base"))
+    recs = load_records(world_dir / "visual_reasoning", "validation")[:6] + load_records(world_dir / "text_reasoning", "validation")[:3]
+    assert prompt_tokens(processor, recs) == _real_lengths(processor, recs)
+
+
+def test_pixel_bounds_set_a_qwen_processor_and_shrink_its_image_tokens(tmp_path):
+    from PIL import Image
+
+    from seethink.models.processors import bound_pixels
+    from seethink.train.data import prompt_tokens
+    from tiny_vlms import BUILDERS
+
+    _, processor = BUILDERS["qwen2.5-vl"]()
+    big = tmp_path / "big.png"
+    Image.new("RGB", (256, 256), (10, 200, 30)).save(big)
+    rec = {"id": "a", "problem": "How many?", "answer": "1", "capability": "perception", "images": [str(big)]}
+    before = prompt_tokens(processor, [rec])[0]
+    assert before == _real_lengths(processor, [rec])[0]
+    assert bound_pixels(processor, 16 * 16, 32 * 32)  # the tiny processor already caps at 64² px
+    after = prompt_tokens(processor, [rec])[0]
+    assert after == _real_lengths(processor, [rec])[0]
+    assert after < before  # 16 merged tokens per image → 4
+    from seethink.models.load import load_processor
+    from seethink.resolve import model_path
+
+    assert not bound_pixels(load_processor(model_path("base")), 0, 64 * 64)  # LLaVA resizes to one size anyway
+
+
+def test_long_prompts_are_dropped_with_the_count_printed(world_dir, tmp_path):
+    from conftest import seethink
+    from seethink.recipe import RECIPES_DIR
+
+    args = ["train", RECIPES_DIR / "stage3-only.yaml", "--set", f"data={world_dir}", "--set", f"output_dir={tmp_path}",
+            "--set", "stages.0.steps=1", "--set", "stages.0.batch_size=8", "--set", "stages.0.num_generations=4",
+            "--set", "stages.0.rollout_batch_size=8", "--set", "eval.limit=2", "--set", "eval.attribution=none"]
+    from seethink.models.load import load_processor
+    from seethink.records.io import load_records
+    from seethink.resolve import model_path
+    from seethink.train.data import prompt_tokens
+
+    lengths = sorted(prompt_tokens(load_processor(model_path("base")), load_records(world_dir / "visual_reasoning", "train")))
+    limit = lengths[len(lengths) // 2]
+    over = sum(n > limit for n in lengths)
+    assert 0 < over < len(lengths)
+    p = seethink(*args, "--set", f"inputs.max_prompt_length={limit}")
+    assert f"dropped {over} of {len(lengths)} rows whose prompt is over inputs.max_prompt_length={limit} tokens" in p.stdout
+    p = seethink(*args, "--set", "inputs.max_prompt_length=5", "--set", "name=none-fit", check=False)
+    assert p.returncode == 2 and "every row's prompt is over inputs.max_prompt_length=5 tokens" in p.stderr
+    assert not (tmp_path / "none-fit").exists()

@@ -21,6 +21,7 @@ from seethink.eval.passk import sample_correct
 from seethink.fileio import ensure_dir, write_json, write_jsonl
 from seethink.models.generate import generate
 from seethink.models.load import load_model
+from seethink.models.processors import bound_pixels
 from seethink.recipe import ATTRIBUTIONS, Attribution
 from seethink.rewards import score
 from seethink.seeding import derive_seed
@@ -108,6 +109,8 @@ class EvalOptions:
     samples: int = 0
     """> 0: also sample this many answers per record at `sample_temperature` (sampled accuracy and pass@k)."""
     sample_temperature: float = 1.0
+    pixels: tuple[int, int] = (0, 0)
+    """(min, max) pixels every image is resized into (`seethink.models.processors.bound_pixels`); 0: no bound."""
 
     def __post_init__(self):
         require(self.max_new_tokens > 0 and self.batch_size > 0, "max_new_tokens/batch_size", "must be > 0")
@@ -193,6 +196,7 @@ def evaluate_datasets(model_path, datasets: dict[str, list[dict]], out: Path, op
     out = ensure_dir(out) if shards.rank == 0 else out
     ask_judge = _judge_asker(opts, judge, cache)
     model, processor = load_model(model_path)
+    bound_pixels(processor, *opts.pixels)
     summary = {**(extra or {}), "capability": {}, "family": {}}
     all_rows, verdicts, t0 = [], [], time.time()
     for recs in datasets.values():

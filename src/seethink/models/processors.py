@@ -12,6 +12,7 @@ is installed (a GPU machine).
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 from functools import lru_cache
@@ -66,3 +67,23 @@ def load_image_only(path: Path) -> ProcessorMixin:
     return image_only(cls)(image_processor=_pil_image_processor(cfg["image_processor"]), tokenizer=tokenizer,
                            chat_template=template.read_text() if template.is_file() else cfg.get("chat_template"),
                            **settings)
+
+
+def bound_pixels(processor, min_pixels: int, max_pixels: int) -> bool:
+    """Make `processor` resize every image into [min_pixels, max_pixels] pixels, aspect ratio kept (0: no bound),
+    where its image processor sizes images by pixel count (the Qwen-VL family: `size` holds the area bounds as
+    shortest_edge / longest_edge). Saved with the processor, so a stage's checkpoint carries the bounds. Returns
+    whether it applied them; processors that resize every image to one fixed size need none (their image tokens
+    per image are fixed)."""
+    ip = getattr(processor, "image_processor", None)
+    if not (min_pixels or max_pixels) or ip is None:
+        return False
+    if not (hasattr(ip, "merge_size") and hasattr(ip, "temporal_patch_size")):
+        if getattr(ip, "do_resize", True) is False:
+            raise SeethinkError(f"inputs.min_pixels/max_pixels: {type(ip).__name__} does not resize images, so "
+                                "seethink cannot bound them; resize the images, or set both to 0")
+        return False
+    changes = {k: v for k, v in (("shortest_edge", min_pixels), ("longest_edge", max_pixels)) if v}
+    size = ip.size
+    ip.size = dataclasses.replace(size, **changes) if dataclasses.is_dataclass(size) else {**dict(size), **changes}
+    return True

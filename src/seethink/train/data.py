@@ -17,6 +17,8 @@ from pathlib import Path
 
 from datasets import Dataset
 
+from seethink.errors import SeethinkError
+from seethink.train.dist import say
 from seethink.curriculum import filter_by_pass_rate, order_blocks, source_rows
 from seethink.records.io import load_image, load_records
 from seethink.prompting import prompt_messages, target_text
@@ -38,7 +40,49 @@ def allocate(weights: list[float], total: int) -> list[int]:
     return counts
 
 
-def stage_records(stage: Stage, root: Path, n_rows: int, block: int, seed: int) -> list[dict]:
+def prompt_tokens(processor, records: list[dict]) -> list[int]:
+    """Each record's prompt length in tokens as `processor` feeds it to the model: the chat-templated text plus
+    every image's tokens. An image's tokens are measured once per image size (on a blank image of that size,
+    through the processor itself) and image sizes are read from the file headers: no image is decoded."""
+    from PIL import Image
+
+    texts = [processor.apply_chat_template(prompt_messages(r), add_generation_prompt=True, tokenize=False)
+             for r in records]
+    lengths = [len(ids) for ids in processor.tokenizer(texts, add_special_tokens=False)["input_ids"]]
+    one_image = _one_image(processor)
+    base = len(processor.tokenizer(one_image, add_special_tokens=False)["input_ids"])
+    per_size: dict[tuple[int, int], int] = {}  # tokens an image of that size adds beyond its placeholder
+    for i, r in enumerate(records):
+        for path in r["images"]:
+            with Image.open(path) as im:
+                size = im.size
+            if size not in per_size:
+                ids = processor(text=[one_image], images=[Image.new("RGB", size)], return_tensors="np")["input_ids"]
+                per_size[size] = ids.shape[1] - base
+            lengths[i] += per_size[size]
+    return lengths
+
+
+def _one_image(processor) -> str:
+    return processor.apply_chat_template([{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "?"}]}],
+                                         add_generation_prompt=True, tokenize=False)
+
+
+def drop_long_prompts(records: list[dict], processor, limit: int, where: str) -> list[dict]:
+    """The records whose prompt fits in `limit` tokens (`inputs.max_prompt_length`); the count dropped is printed."""
+    if not limit:
+        return records
+    kept = [r for r, n in zip(records, prompt_tokens(processor, records)) if n <= limit]
+    if len(kept) < len(records):
+        say(f"  {where}: dropped {len(records) - len(kept)} of {len(records)} rows whose prompt is over "
+            f"inputs.max_prompt_length={limit} tokens")
+    if not kept:
+        raise SeethinkError(f"{where}: every row's prompt is over inputs.max_prompt_length={limit} tokens")
+    return kept
+
+
+def stage_records(stage: Stage, root: Path, n_rows: int, block: int, seed: int, processor=None,
+                  max_prompt_length: int = 0) -> list[dict]:
     """`n_rows` rows (a multiple of `block`, the rows one optimizer step consumes), in blocks of one source.
 
     ordering: shuffle -- rows shuffled within each source, blocks shuffled;
@@ -53,6 +97,7 @@ def stage_records(stage: Stage, root: Path, n_rows: int, block: int, seed: int) 
     for d, n_blocks in zip(stage.data, counts):
         recs = load_records(resolve(root, d.path), d.split)
         recs = filter_by_pass_rate(recs, stage.drop_solved, stage.drop_unsolved, f"{where}: data {d.path}")
+        recs = drop_long_prompts(recs, processor, max_prompt_length, f"{where}: data {d.path}")
         rows = source_rows(recs, n_blocks * block, rng, stage.ordering, stage.difficulty_schedule, where)
         blocks += [(rows[i][0], [r for _, r in rows[i: i + block]]) for i in range(0, len(rows), block)]
     return [r for b in order_blocks(blocks, rng, stage.ordering) for r in b]

@@ -24,10 +24,11 @@ from seethink.errors import SeethinkError
 from seethink.eval.evaluate import EvalOptions, evaluate_datasets
 from seethink.eval.judge import make_judge
 from seethink.fileio import ensure_dir, write_json, write_text, writer_lock
-from seethink.recipe import EvalSettings, Recipe, rollouts, to_dict
+from seethink.recipe import EvalSettings, Inputs, Recipe, rollouts, to_dict
 from seethink.models.endpoint import usage_lines
 from seethink.models.freeze import check_family
-from seethink.models.load import check_model_dir
+from seethink.models.load import check_model_dir, load_processor
+from seethink.models.processors import bound_pixels
 from seethink.records.io import load_records, split_file
 from seethink.train.data import resolve, stage_records
 from seethink.train.dist import from_main, is_main, on_main, say, shards, state, wait
@@ -68,13 +69,19 @@ def preflight(recipe: Recipe, start: Path, root: Path) -> None:
 
         if importlib.util.find_spec("vllm") is None:
             raise SeethinkError("rollouts.engine vllm needs vLLM (pip install vllm; CUDA GPUs only)")
+    processor = None
+    if recipe.inputs.max_prompt_length:
+        processor = load_processor(start)
+        bound_pixels(processor, recipe.inputs.min_pixels, recipe.inputs.max_pixels)
     for stage in recipe.stages:
         for d in stage.data:
             try:
                 split_file(resolve(root, d.path), d.split)
             except SeethinkError as e:
                 raise SeethinkError(f"stage {stage.name}: data {d.path}: {e}") from None
-        stage_records(stage, root, stage_rows(stage), rows_per_round(stage), recipe.seed)  # the rows it will train on
+        # the rows it will train on (prompt lengths as the stage's processor counts them, under the pixel bounds)
+        stage_records(stage, root, stage_rows(stage), rows_per_round(stage), recipe.seed, processor,
+                      recipe.inputs.max_prompt_length)
         trl_config(stage, recipe, Path("preflight"))  # TRL's own checks of the settings, before anything trains
     splits = {recipe.eval.split} | ({recipe.eval.every_split or recipe.eval.split} if recipe.eval.every else set())
     for name in recipe.eval.datasets:
@@ -114,7 +121,8 @@ def _record_kept(run_dir: Path, stage_name: str, stage_dir: Path) -> None:
     write_text(f, yaml.safe_dump(raw, sort_keys=False))
 
 
-def evaluate_into(model_path: Path, settings: EvalSettings, root: Path, out: Path, seed: int) -> dict:
+def evaluate_into(model_path: Path, settings: EvalSettings, root: Path, out: Path, seed: int,
+                  inputs: Inputs = Inputs()) -> dict:
     """Held-out evaluation (greedy) of one checkpoint on `root`'s datasets, written to `out/`; skipped if already
     there. Every process loads the checkpoint whole and evaluates its share of the records (`dist.shards`); the
     main process writes the files, and every process returns the summary."""
@@ -126,7 +134,8 @@ def evaluate_into(model_path: Path, settings: EvalSettings, root: Path, out: Pat
         recs = load_records(root / name, settings.split)
         datasets[name] = recs[: settings.limit] if settings.limit else recs
     judge = make_judge(settings.judge, settings.judge_model or None) if settings.attribution == "judge" else None
-    opts = EvalOptions(settings.max_new_tokens, settings.batch_size, seed, attribution=settings.attribution)
+    opts = EvalOptions(settings.max_new_tokens, settings.batch_size, seed, attribution=settings.attribution,
+                       pixels=(inputs.min_pixels, inputs.max_pixels))
     summary = evaluate_datasets(model_path, datasets, out, opts, judge=judge, shards=shards())
     wait()  # the files are written before any process goes on
     for line in usage_lines(judge):  # an endpoint judge: its requests, retries and failures
@@ -161,7 +170,7 @@ def _run(recipe: Recipe, start: Path, root: Path, run_dir: Path) -> Path:
     say(f"run {recipe.name}: {len(recipe.stages)} stage(s) from {start}; {total} GRPO rollouts in total"
         f"{' (null control: rewards shuffled within groups)' if recipe.shuffle_rewards else ''}"
         f"{f' over {processes} processes' if processes > 1 else ''}; outputs in {run_dir}")
-    _report("start", evaluate_into(start, recipe.eval, root, run_dir / "eval" / "start", recipe.seed))
+    _report("start", evaluate_into(start, recipe.eval, root, run_dir / "eval" / "start", recipe.seed, recipe.inputs))
     for k, stage in enumerate(recipe.stages, 1):
         stage_dir = run_dir / "stages" / f"{k}-{stage.name}"
         if is_complete(stage_dir):
@@ -173,5 +182,5 @@ def _run(recipe: Recipe, start: Path, root: Path, run_dir: Path) -> Path:
             on_main(write_json, stage_dir / "timing.json", {"seconds": round(time.time() - t, 1)})
         start = stage_dir / "checkpoint"
         on_main(_record_kept, run_dir, stage.name, stage_dir)
-        _report(f"after {stage.name}", evaluate_into(start, recipe.eval, root, stage_dir / "eval", recipe.seed))
+        _report(f"after {stage.name}", evaluate_into(start, recipe.eval, root, stage_dir / "eval", recipe.seed, recipe.inputs))
     return run_dir

@@ -23,6 +23,7 @@ from seethink.errors import SeethinkError
 from seethink.fileio import atomic_dir, disk_full_is_one_line, write_json
 from seethink.models.checkpoints import drop_unfinished, has_full_weights, last_checkpoint
 from seethink.models.load import load_model
+from seethink.models.processors import bound_pixels
 from seethink.recipe import Recipe, Stage, round_completions, updates_per_round
 from seethink.rewards import DEFAULT_REWARD, REWARDS, shuffled_within_groups
 from seethink.train.data import grpo_dataset, sft_dataset, stage_records
@@ -56,7 +57,8 @@ def build_trainer(stage: Stage, recipe: Recipe, model, processor, root: Path, wo
     """The stage's TRL trainer and the log keys it reports. `samples`: keep a few rollouts there (GRPO);
     `peft_config`: let TRL wrap the model with these adapters. With `recipe.shuffle_rewards`, the null control:
     rewards permuted within each group (samples.jsonl keeps the true scores)."""
-    records = stage_records(stage, root, stage_rows(stage), rows_per_round(stage), recipe.seed)
+    records = stage_records(stage, root, stage_rows(stage), rows_per_round(stage), recipe.seed, processor,
+                            recipe.inputs.max_prompt_length)
     config = trl_config(stage, recipe, work)
     if stage.algorithm == "grpo":
         rewards = [REWARDS[k] for k in DEFAULT_REWARD]
@@ -102,6 +104,7 @@ def run_stage(stage: Stage, recipe: Recipe, start: Path, stage_dir: Path, root: 
     model, processor = load_model(resume if resume and not lora and has_full_weights(resume) else start)
     # TRL builds the KL reference model from the policy's `_name_or_path`: the stage's start, also on resume
     model.config._name_or_path = str(start)
+    bound_pixels(processor, recipe.inputs.min_pixels, recipe.inputs.max_pixels)  # saved with the checkpoint
     model.train()
     frozen = freeze_vision(model) if stage.freeze_vision else 0
     peft_config = lora_config(model, stage.lora) if lora else None
