@@ -167,3 +167,25 @@ def _sharded_evaluation_equals_one_process(run: Path, world_dir) -> None:
     assert [r["completion"] for r in two] == [r["completion"] for r in one]
     assert json.loads((run / "eval" / "start" / "summary.json").read_text())["processes"] == 2
     assert summary["capability"].keys() == {"perception", "text_reasoning", "visual_reasoning"}
+
+
+@pytest.mark.slow
+def test_fsdp2_pieces_on_a_model_sharded_by_torch(world_dir, tmp_path):
+    """tests/fsdp2_probe.py on 2 processes: in-stage evaluation's `whole_model` (uneven shares, no collective inside,
+    the unsharded model's answers, resharded after), `load_full_state_dict` (keep: best), and the damage check on a
+    sharded state that torch.distributed.checkpoint wrote."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PROBE_OUT": str(tmp_path)}
+    p = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29620",
+                        str(Path(__file__).parent / "fsdp2_probe.py"), str(world_dir)], capture_output=True, text=True,
+                       timeout=600, env=env)
+    assert p.returncode == 0, p.stderr[-3000:]
+    for rank, n in ((0, 8), (1, 4)):
+        r = json.loads((tmp_path / f"rank{rank}.json").read_text())
+        assert len(r["plain"]) == n and r["sharded"] == r["plain"]
+        assert r["resharded"] and r["loaded"]
+        assert r["dcp_problem"] is None and r["shards"] == 2
+    shard = next((tmp_path / "pytorch_model_fsdp_0").glob("*.distcp"))
+    shard.write_bytes(b"")
+    from seethink.models.checkpoints import _dcp_problem
+
+    assert "missing or empty shards" in _dcp_problem(tmp_path / "pytorch_model_fsdp_0")

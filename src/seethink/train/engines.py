@@ -132,6 +132,8 @@ def whole_model(trainer):
     # FSDP2's documented way for evals: no reshard after forward while the block runs; each group's setting is
     # put back as it was (the root is set apart from the others)
     saved = [(g, g.post_forward_mesh_info) for m in modules for g in m._get_fsdp_state()._fsdp_param_groups]
+    if modules:  # at a stage's step 0 no forward has run yet: initialise from the root, as its first forward would
+        modules[0]._get_fsdp_state()._lazy_init()
     for m in modules:
         m.set_reshard_after_forward(False, recurse=False)
         m.unshard()
