@@ -100,7 +100,8 @@ def run_stage(stage: Stage, recipe: Recipe, start: Path, stage_dir: Path, root: 
     lora = stage.lora.r > 0
     # the weights of an in-stage checkpoint (see last_checkpoint) where it has them as safetensors; with LoRA it
     # holds only the adapters, and an FSDP sharded checkpoint only its shards: the Trainer (through the engine)
-    # restores those itself on resume (checked by tests: resumed LoRA, ZeRO-3 and FSDP stages match uninterrupted ones)
+    # restores those itself on resume (tests: resumed LoRA and ZeRO-3 stages match uninterrupted ones; FSDP's
+    # sharded resume runs only on GPUs, where accelerate runs FSDP, and is untested here)
     model, processor = load_model(resume if resume and not lora and has_full_weights(resume) else start)
     # TRL builds the KL reference model from the policy's `_name_or_path`: the stage's start, also on resume
     model.config._name_or_path = str(start)
