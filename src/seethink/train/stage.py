@@ -27,7 +27,7 @@ from seethink.models.processors import bound_pixels
 from seethink.recipe import Recipe, Stage, round_completions, updates_per_round
 from seethink.rewards import DEFAULT_REWARD, REWARDS, shuffled_within_groups
 from seethink.train.data import grpo_dataset, sft_dataset, stage_records
-from seethink.train.dist import is_main, on_main, say, state
+from seethink.train.dist import from_main, on_main, say, state
 from seethink.train.engines import full_state_dict, release
 from seethink.models.freeze import freeze_vision
 from seethink.train.lora import lora_config, merged
@@ -76,6 +76,21 @@ def build_trainer(stage: Stage, recipe: Recipe, model, processor, root: Path, wo
 
 
 
+def _resume_point(work: Path, label: str) -> Path | None:
+    """The in-stage checkpoint to resume from, decided by the main process (which sets damaged ones aside) and
+    handed to every process, so that none looks at a folder while it is being renamed; its refusal too."""
+    def decide():
+        try:
+            return last_checkpoint(work, set_aside=True, label=label, processes=state().num_processes), None
+        except SeethinkError as e:
+            return None, str(e)
+
+    resume, error = from_main(decide)
+    if error:
+        raise SeethinkError(error)
+    return resume
+
+
 @contextlib.contextmanager
 def _quiet_saves():
     """No "Writing model shards" bar of transformers' own inside the stage's bar at each in-stage checkpoint
@@ -93,8 +108,7 @@ def run_stage(stage: Stage, recipe: Recipe, start: Path, stage_dir: Path, root: 
     """Train `stage` from checkpoint `start`; returns `stage_dir/checkpoint`. Resumes in-stage checkpoints."""
     work = stage_dir / "work"
     work.mkdir(parents=True, exist_ok=True)
-    resume = last_checkpoint(work, set_aside=is_main(), label=f"stage {stage.name}: ",
-                             processes=state().num_processes)
+    resume = _resume_point(work, f"stage {stage.name}: ")
     if resume:
         say(f"    resuming from {resume.name} (step {json.loads((resume / 'trainer_state.json').read_text())['global_step']})")
     lora = stage.lora.r > 0
