@@ -42,6 +42,9 @@ def test_model_states_follow_deepspeeds_estimators(shapes):
 
 def test_known_footprints(shapes):
     q7 = shapes["qwen2.5-vl-7b"]
+    # ZeRO-1 shards only the optimizer state: between ZeRO-2 and no sharding
+    z1, z2, none = (sum(model_states(q7, q7.params, s, 8).values()) for s in ("zero1", "zero2", "none"))
+    assert z2 < z1 < none
     # full fine-tuning with AdamW in mixed precision, one GPU: 16 bytes per parameter (the textbook figure)
     assert sum(model_states(q7, q7.params, "none", 1).values()) == 16 * q7.params
     # Qwen2.5-7B's KV cache: 28 layers x 2 x 4 KV heads x 128 x 2 bytes = 57,344 bytes per token

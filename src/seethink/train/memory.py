@@ -110,6 +110,8 @@ def model_states(shape: Shape, trainable: int, sharding: str, gpus: int) -> dict
     """Bytes per GPU of weights, gradients and optimizer state (see the module docstring)."""
     p, t, n, big = shape.params, trainable, gpus, shape.largest_layer
     # DeepSpeed's 18 bytes per trainable parameter, split: bf16 + fp32 gradients 6, fp32 master + Adam moments 12
+    if sharding == "zero1":  # a launch's own setting (recipes plan zero2/zero3): gradients whole, optimizer sharded
+        return {"weights": 2 * p, "gradients": 2 * t + 4 * t / n, "optimizer": 12 * t / n}
     if sharding == "zero2":
         return {"weights": 2 * p, "gradients": 6 * t / n, "optimizer": 12 * t / n}
     if sharding == "zero3":
