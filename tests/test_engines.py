@@ -160,8 +160,12 @@ def _sharded_evaluation_equals_one_process(run: Path, world_dir) -> None:
 
     two = [json.loads(x) for x in (run / "eval" / "start" / "samples.jsonl").read_text().splitlines()]
     datasets = {n: load_records(world_dir / n, "validation")[:12] for n in ("perception", "text_reasoning", "visual_reasoning")}
-    torch.set_num_threads(1)
-    summary = evaluate_datasets(model_path("base"), datasets, run / "one", EvalOptions(batch_size=4))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as each of the two processes ran (OMP_NUM_THREADS=1); put back for the tests after
+    try:
+        summary = evaluate_datasets(model_path("base"), datasets, run / "one", EvalOptions(batch_size=4))
+    finally:
+        torch.set_num_threads(threads)
     one = [json.loads(x) for x in (run / "one" / "samples.jsonl").read_text().splitlines()]
     assert [r["id"] for r in two] == [r["id"] for r in one]
     assert [r["completion"] for r in two] == [r["completion"] for r in one]
