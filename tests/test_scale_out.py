@@ -43,26 +43,115 @@ def test_accelerate_configs_resolve_to_a_launch_environment(name, expected):
 
 
 def test_vllm_rollouts_are_a_recipe_switch():
-    recipe = load_recipe(RECIPES_DIR / "staged.yaml", ["rollouts.engine=vllm", "rollouts.vllm_mode=server",
+    bound = "inputs.max_prompt_length=2048"
+    server = load_recipe(RECIPES_DIR / "staged.yaml", ["rollouts.engine=vllm", "rollouts.vllm_mode=server", bound,
                                                         "rollouts.vllm_server_base_url=http://10.0.0.2:8000"])
-    assert vllm_args(recipe.rollouts) == {"use_vllm": True, "vllm_mode": "server", "vllm_gpu_memory_utilization": 0.3,
-                                          "vllm_tensor_parallel_size": 1, "vllm_server_base_url": "http://10.0.0.2:8000"}
-    assert vllm_args(load_recipe(RECIPES_DIR / "staged.yaml").rollouts) == {}
-    merged = load_recipe(RECIPES_DIR / "merged.yaml", ["rollouts.engine=vllm"])
+    # server mode: the server holds the GPUs and limits it was started with; the trainers only connect to it
+    assert vllm_args(server.rollouts, server.stages[0], 2048) == {
+        "use_vllm": True, "vllm_mode": "server", "vllm_server_base_url": "http://10.0.0.2:8000"}
+    colocate = load_recipe(RECIPES_DIR / "staged.yaml", ["rollouts.engine=vllm", bound,
+                                                          "stages.1.max_completion_length=1024"])
+    args = vllm_args(colocate.rollouts, colocate.stages[1], colocate.inputs.max_prompt_length)
+    assert args == {"use_vllm": True, "vllm_mode": "colocate", "vllm_server_base_url": None,
+                    "vllm_gpu_memory_utilization": 0.3, "vllm_tensor_parallel_size": 1,
+                    "vllm_enable_sleep_mode": True, "vllm_max_model_length": 2048 + 1024}
+    fixed = load_recipe(RECIPES_DIR / "staged.yaml", ["rollouts.engine=vllm", "rollouts.vllm_max_model_len=8192",
+                                                       "rollouts.vllm_sleep=false"])
+    assert vllm_args(fixed.rollouts, fixed.stages[0], 0)["vllm_max_model_length"] == 8192
+    assert vllm_args(fixed.rollouts, fixed.stages[0], 0)["vllm_enable_sleep_mode"] is False
+    assert vllm_args(load_recipe(RECIPES_DIR / "staged.yaml").rollouts, colocate.stages[0], 2048) == {}
+    merged = load_recipe(RECIPES_DIR / "merged.yaml", ["rollouts.engine=vllm", bound])
     assert merged.rollouts.engine == "vllm"
     for override, msg in [("rollouts.engine=sglang", "rollouts.engine: must be one of"),
                           ("rollouts.vllm_gpu_memory_utilization=1.5", "must be in"),
-                          ("rollouts.vllm_mode=remote", "rollouts.vllm_mode")]:
+                          ("rollouts.vllm_mode=remote", "rollouts.vllm_mode"),
+                          ("rollouts.engine=vllm", "inputs.max_prompt_length: rollouts.engine vllm sizes its KV cache")]:
         with pytest.raises(SeethinkError, match=msg):
             load_recipe(RECIPES_DIR / "staged.yaml", [override])
 
 
-def test_vllm_without_vllm_fails_before_training(world_dir, tmp_path):
-    p = subprocess.run([sys.executable, "-m", "seethink", "train", "--set", f"data={world_dir}", "--set",
-                        f"output_dir={tmp_path}", "--set", "rollouts.engine=vllm"], capture_output=True, text=True, timeout=300)
+@pytest.mark.parametrize("mode", ["colocate", "server"])
+def test_a_fitting_vllm_is_the_pins_and_trls_own_range(mode):
+    """The `[vllm]` extra's pin sits inside the vLLM range the pinned TRL declares, read from TRL's metadata."""
+    import tomllib
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    from seethink.models.vllm_support import _requirement
+
+    extra = tomllib.loads((CONFIGS.parents[1] / "pyproject.toml").read_text())["project"]["optional-dependencies"]["vllm"]
+    pin = next(Requirement(r) for r in extra if Requirement(r).name == "vllm")
+    (version,) = [str(s.version) for s in pin.specifier]
+    trl_range = _requirement("trl", "vllm", extra="vllm")
+    assert trl_range is not None and trl_range.specifier.contains(version), (version, trl_range)
+    assert metadata.version("trl") == "1.16.0"
+
+
+def test_an_incompatible_installed_vllm_is_named_in_one_line(monkeypatch):
+    from seethink.models import vllm_support
+
+    fake = {"trl": ("1.16.0", ['vllm<=0.31.0,>=0.22.0; extra == "vllm"']),
+            "transformers": ("5.23.0", []), "torch": ("2.13.0+cpu", []),
+            "vllm": ("0.31.0", ["transformers<5.18,>=4.56.0", "torch==2.13.0"])}
+    monkeypatch.setattr(vllm_support.metadata, "version", lambda n: fake[n][0])
+    monkeypatch.setattr(vllm_support.metadata, "requires", lambda n: fake[n][1])
+    assert vllm_support.vllm_problem() == ('vllm 0.31.0 needs transformers<5.18,>=4.56.0, but transformers 5.23.0 is '
+                                           'installed (pip install -e ".[vllm]" installs the version set that fits)')
+    fake["vllm"] = ("0.33.1", [])
+    assert "TRL 1.16.0 supports vllm<=0.31.0,>=0.22.0" in vllm_support.vllm_problem()
+    fake["vllm"] = ("0.30.0", ["transformers>=5.10.4", "torch==2.13.0"])
+    assert vllm_support.vllm_problem() is None
+    with pytest.raises(SeethinkError, match="rollouts.engine vllm: vLLM is not installed"):
+        monkeypatch.setattr(vllm_support.metadata, "version", lambda n: (_ for _ in ()).throw(
+            vllm_support.metadata.PackageNotFoundError(n)))
+        vllm_support.check_vllm("rollouts.engine vllm")
+
+
+def _train(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "seethink", "train", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_colocated_vllm_runs_one_grpo_stage_per_launch(world_dir, tmp_path):
+    """TRL's colocated engine cannot be torn down inside a process: a launch that would train two GRPO stages
+    with it is refused before anything runs (also by --dry-run), and --stage picks the one this launch trains."""
+    sets = ["--set", f"data={world_dir}", "--set", f"output_dir={tmp_path}", "--set", "rollouts.engine=vllm",
+            "--set", "inputs.max_prompt_length=512"]
+    for extra in ([], ["--dry-run"]):
+        p = _train(*sets, *extra)
+        assert p.returncode == 2, p.stderr
+        assert p.stderr.strip().splitlines()[-1] == (
+            "seethink: error: rollouts: colocated vLLM runs one GRPO stage per process, and 3 are left (perception, "
+            "text_reasoning, visual_reasoning): run them one launch each, --stage perception first, then --stage for "
+            "the next (finished stages are skipped), or use vllm_mode: server")
+    assert _train(*sets, "--dry-run", "--stage", "perception").returncode == 0
+    p = _train(*sets, "--stage", "nope")
+    assert p.returncode == 2 and "--stage nope: the recipe has no such stage" in p.stderr
+    p = _train(*sets, "--stage", "perception")  # passes the engine rule; this machine has no vLLM
     assert p.returncode == 2
-    assert "rollouts.engine vllm needs vLLM" in p.stderr
+    assert "rollouts.engine vllm: vLLM is not installed" in p.stderr
     assert not (tmp_path / "staged").exists()
+    assert _train(*sets, "--set", "rollouts.vllm_mode=server", "--dry-run").returncode == 0
+
+
+@pytest.mark.slow
+def test_stage_flag_stops_after_the_stage_and_the_next_launch_goes_on(world_dir, tmp_path):
+    sets = ["--set", f"data={world_dir}", "--set", f"output_dir={tmp_path}", "--set", "eval.limit=4",
+            "--set", "eval.attribution=none"]
+    for k in range(3):
+        sets += ["--set", f"stages.{k}.steps=1", "--set", f"stages.{k}.batch_size=4", "--set",
+                 f"stages.{k}.num_generations=4", "--set", f"stages.{k}.rollout_batch_size=4"]
+    p = _train(*sets, "--stage", "perception", timeout=900)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "stopped after stage 1 perception (--stage)" in p.stdout
+    stages = tmp_path / "staged" / "stages"
+    assert sorted(d.name for d in stages.iterdir()) == ["1-perception"]
+    p = _train(*sets, "--stage", "text_reasoning", timeout=900)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "stage 1 perception: already complete, skipped" in p.stdout
+    assert sorted(d.name for d in stages.iterdir()) == ["1-perception", "2-text_reasoning"]
+    assert (stages / "2-text_reasoning" / "eval" / "summary.json").is_file()
 
 
 @pytest.mark.slow

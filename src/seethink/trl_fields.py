@@ -23,7 +23,8 @@ TRL_SET_BY_SEETHINK = {
     "reward_weights": "the paper's reward (0.9 accuracy + 0.1 format)", "use_vllm": "rollouts.engine",
     "vllm_mode": "rollouts.vllm_mode", "vllm_server_base_url": "rollouts.vllm_server_base_url",
     "vllm_gpu_memory_utilization": "rollouts.vllm_gpu_memory_utilization",
-    "vllm_tensor_parallel_size": "rollouts.vllm_tensor_parallel_size",
+    "vllm_tensor_parallel_size": "rollouts.vllm_tensor_parallel_size", "vllm_enable_sleep_mode": "rollouts.vllm_sleep",
+    "vllm_max_model_length": "rollouts.vllm_max_model_len",
 }
 
 

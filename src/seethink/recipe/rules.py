@@ -15,6 +15,11 @@ def check(recipe: Recipe, where: Where) -> None:
     names = [s.name for s in recipe.stages]
     if len(set(names)) != len(names):
         where.fail("stages", f"stage names must be unique, got {names}")
+    ro = recipe.rollouts
+    if ro.engine == "vllm" and not (recipe.inputs.max_prompt_length or ro.vllm_max_model_len) \
+            and any(s.algorithm == "grpo" for s in recipe.stages):
+        where.fail("inputs.max_prompt_length", "rollouts.engine vllm sizes its KV cache from the prompt bound "
+                   "(+ max_completion_length): set it (the paper: 2048) or rollouts.vllm_max_model_len")
     for i, s in enumerate(recipe.stages):
         p = f"stages.{i}"
         if s.algorithm == "grpo":

@@ -67,8 +67,15 @@ class Rollouts:
     """Colocate mode: the GPU memory share vLLM may take."""
     vllm_tensor_parallel_size: int = 1
     """Colocate mode: tensor-parallel size of vLLM."""
+    vllm_sleep: bool = True
+    """Colocate mode: vLLM frees its weights and KV cache while the policy trains (level-2 sleep), and wakes up for
+    the next rollout round; the training step gets the memory back."""
+    vllm_max_model_len: int = 0
+    """Longest sequence vLLM plans its KV cache for (0: inputs.max_prompt_length + the stage's
+    max_completion_length; vLLM would otherwise take the model's whole context, e.g. 128k tokens)."""
 
     def __post_init__(self):
+        require(self.vllm_max_model_len >= 0, "vllm_max_model_len", f"must be >= 0 (0 = derived), got {self.vllm_max_model_len}")
         require(0 < self.vllm_gpu_memory_utilization <= 1, "vllm_gpu_memory_utilization",
                 f"must be in (0, 1], got {self.vllm_gpu_memory_utilization}")
         require(self.vllm_tensor_parallel_size >= 1, "vllm_tensor_parallel_size",

@@ -28,6 +28,7 @@ from seethink.recipe import EvalSettings, Inputs, Recipe, rollouts, to_dict
 from seethink.models.endpoint import usage_lines
 from seethink.models.freeze import check_family
 from seethink.models.load import check_model_dir, load_processor
+from seethink.models.vllm_support import check_vllm
 from seethink.models.processors import bound_pixels
 from seethink.records.io import load_records, split_file
 from seethink.train.data import resolve, stage_records
@@ -49,10 +50,36 @@ def environment() -> dict:
             "threads": torch.get_num_threads()}
 
 
-def preflight(recipe: Recipe, start: Path, root: Path) -> None:
+def stages_to_run(recipe: Recipe, until: str | None = None) -> int:
+    """How many of the recipe's stages this launch goes through: all, or those up to and including `until`."""
+    if until is None:
+        return len(recipe.stages)
+    names = [s.name for s in recipe.stages]
+    if until not in names:
+        raise SeethinkError(f"--stage {until}: the recipe has no such stage (its stages: {', '.join(names)})")
+    return names.index(until) + 1
+
+
+def check_one_engine(recipe: Recipe, run_dir: Path, count: int) -> None:
+    """A process holds one colocated vLLM engine: TRL starts it with vLLM's `external_launcher` inside the training
+    processes, and it cannot be shut down without tearing down their process group. So with colocated vLLM a launch
+    trains at most one GRPO stage; the next launch of the same command skips the finished stages and goes on."""
+    ro = recipe.rollouts
+    if ro.engine != "vllm" or ro.vllm_mode != "colocate":
+        return
+    pending = [s.name for k, s in enumerate(recipe.stages[:count], 1)
+               if s.algorithm == "grpo" and not is_complete(run_dir / "stages" / f"{k}-{s.name}")]
+    if len(pending) > 1:
+        raise SeethinkError(f"rollouts: colocated vLLM runs one GRPO stage per process, and {len(pending)} are left "
+                            f"({', '.join(pending)}): run them one launch each, --stage {pending[0]} first, then "
+                            "--stage for the next (finished stages are skipped), or use vllm_mode: server")
+
+
+def preflight(recipe: Recipe, start: Path, root: Path, count: int | None = None) -> None:
     """Check the model and every stage's data before anything is evaluated or trained: files, every row's
     schema, image files, pass rates where an ordering or filter needs them. A bad row in the last stage's
     data must not surface after hours of the earlier stages."""
+    check_one_engine(recipe, Path(recipe.output_dir) / recipe.name, len(recipe.stages) if count is None else count)
     check_model_dir(start)
     launch = current_launch()
     check_launch(launch, [s.name for s in recipe.stages if s.lora.r])
@@ -65,10 +92,7 @@ def preflight(recipe: Recipe, start: Path, root: Path) -> None:
     if any(s.lora.r for s in recipe.stages):
         _peft()  # a missing peft must not surface after the earlier stages have trained
     if recipe.rollouts.engine == "vllm" and any(s.algorithm == "grpo" for s in recipe.stages):
-        import importlib.util
-
-        if importlib.util.find_spec("vllm") is None:
-            raise SeethinkError("rollouts.engine vllm needs vLLM (pip install vllm; CUDA GPUs only)")
+        check_vllm("rollouts.engine vllm")
     processor = None
     if recipe.inputs.max_prompt_length:
         processor = load_processor(start)
@@ -155,15 +179,17 @@ def _line(summary: dict) -> str:
     return line
 
 
-def run_recipe(recipe: Recipe, start: Path, root: Path) -> Path:
-    """Run `recipe` from the model folder `start` on the data under `root` (`seethink.resolve.recipe_paths`)."""
-    preflight(recipe, start, root)
+def run_recipe(recipe: Recipe, start: Path, root: Path, until: str | None = None) -> Path:
+    """Run `recipe` from the model folder `start` on the data under `root` (`seethink.resolve.recipe_paths`);
+    `until`: stop after that stage (the rest run on the next launch)."""
+    count = stages_to_run(recipe, until)
+    preflight(recipe, start, root, count)
     run_dir = Path(recipe.output_dir) / recipe.name
     with writer_lock(run_dir, "seethink train") if is_main() else nullcontext():  # one writer per run folder
-        return _run(recipe, start, root, run_dir)
+        return _run(recipe, start, root, run_dir, count)
 
 
-def _run(recipe: Recipe, start: Path, root: Path, run_dir: Path) -> Path:
+def _run(recipe: Recipe, start: Path, root: Path, run_dir: Path, count: int) -> Path:
     _claim_run_dir(run_dir, to_dict(recipe))
     processes = state().num_processes
     total = sum(rollouts(s) * processes for s in recipe.stages if s.algorithm == "grpo")
@@ -171,7 +197,7 @@ def _run(recipe: Recipe, start: Path, root: Path, run_dir: Path) -> Path:
         f"{' (null control: rewards shuffled within groups)' if recipe.shuffle_rewards else ''}"
         f"{f' over {processes} processes' if processes > 1 else ''}; outputs in {run_dir}")
     _report("start", evaluate_into(start, recipe.eval, root, run_dir / "eval" / "start", recipe.seed, recipe.inputs))
-    for k, stage in enumerate(recipe.stages, 1):
+    for k, stage in enumerate(recipe.stages[:count], 1):
         stage_dir = run_dir / "stages" / f"{k}-{stage.name}"
         if is_complete(stage_dir):
             say(f"  stage {k} {stage.name}: already complete, skipped")
@@ -183,4 +209,7 @@ def _run(recipe: Recipe, start: Path, root: Path, run_dir: Path) -> Path:
         start = stage_dir / "checkpoint"
         on_main(_record_kept, run_dir, stage.name, stage_dir)
         _report(f"after {stage.name}", evaluate_into(start, recipe.eval, root, stage_dir / "eval", recipe.seed, recipe.inputs))
+    if count < len(recipe.stages):
+        say(f"  stopped after stage {count} {recipe.stages[count - 1].name} (--stage); the same command with "
+            f"--stage {recipe.stages[count].name} or without --stage goes on")
     return run_dir

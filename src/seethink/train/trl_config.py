@@ -45,13 +45,21 @@ def _common(stage: Stage, recipe: Recipe, work: Path) -> dict:
                 remove_unused_columns=False)  # the rewards' columns
 
 
-def vllm_args(rollouts: Rollouts | None) -> dict:
-    """GRPOConfig settings for TRL's vLLM rollouts (none for generate() inside the trainer)."""
+def vllm_args(rollouts: Rollouts | None, stage: Stage, max_prompt_length: int = 0) -> dict:
+    """GRPOConfig settings for TRL's vLLM rollouts (none for generate() inside the trainer). Colocated, vLLM's
+    KV cache is planned for the stage's longest sequence (prompt bound + completion limit), not the model's whole
+    context, and it sleeps while the policy trains. In server mode the server was started with its own limits
+    (`trl vllm-serve --max-model-len …`)."""
     if rollouts is None or rollouts.engine != "vllm":
         return {}
-    return dict(use_vllm=True, vllm_mode=rollouts.vllm_mode, vllm_gpu_memory_utilization=rollouts.vllm_gpu_memory_utilization,
-                vllm_tensor_parallel_size=rollouts.vllm_tensor_parallel_size,
-                vllm_server_base_url=rollouts.vllm_server_base_url or None)
+    args = dict(use_vllm=True, vllm_mode=rollouts.vllm_mode, vllm_server_base_url=rollouts.vllm_server_base_url or None)
+    if rollouts.vllm_mode == "colocate":
+        args.update(vllm_gpu_memory_utilization=rollouts.vllm_gpu_memory_utilization,
+                    vllm_tensor_parallel_size=rollouts.vllm_tensor_parallel_size,
+                    vllm_enable_sleep_mode=rollouts.vllm_sleep,
+                    vllm_max_model_length=rollouts.vllm_max_model_len
+                    or (max_prompt_length + stage.max_completion_length if max_prompt_length else None))
+    return args
 
 
 def _grpo(stage: Stage, recipe: Recipe) -> dict:
@@ -61,7 +69,8 @@ def _grpo(stage: Stage, recipe: Recipe) -> dict:
                 steps_per_generation=round_completions(stage) // micro_batch(stage),
                 num_iterations=stage.num_iterations, temperature=stage.temperature, beta=stage.beta,
                 loss_type=stage.loss_type, epsilon=stage.epsilon, epsilon_high=stage.epsilon_high,
-                reward_weights=list(DEFAULT_REWARD.values()), **vllm_args(recipe.rollouts))
+                reward_weights=list(DEFAULT_REWARD.values()),
+                **vllm_args(recipe.rollouts, stage, recipe.inputs.max_prompt_length))
 
 
 def trl_config(stage: Stage, recipe: Recipe, work: Path):
