@@ -63,10 +63,56 @@ def test_parquet_rows_are_the_stage_schedule(exported, world_dir):
 
 
 def load_reward(out):
-    spec = importlib.util.spec_from_file_location("exported_reward", out / "reward.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    """reward.py loaded as EasyR1 loads it (by path), with seethink made unimportable: it must stand alone."""
+    import ast
+
+    tree = ast.parse((out / "reward.py").read_text())
+    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    assert imported <= {"__future__", "json", "typing", "fractions", "math_verify"}, imported
+    blocked = {name: None for name in list(sys.modules) if name == "seethink" or name.startswith("seethink.")}
+    saved = {name: sys.modules[name] for name in blocked}
+    sys.modules.update(blocked)  # `import seethink` now raises ImportError
+    try:
+        spec = importlib.util.spec_from_file_location("exported_reward", out / "reward.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.modules.update(saved)
     return module
+
+
+SCHEMA = json.loads((Path(__file__).parent / "data" / "easyr1_config_fields.json").read_text())
+
+
+def unknown_keys(config: dict, schema: dict, path: str = "") -> list[str]:
+    """Keys of an exported config that EasyR1's config dataclasses do not have (OmegaConf would refuse them)."""
+    bad = []
+    for key, value in config.items():
+        if key not in schema:
+            bad.append(f"{path}{key}")
+        elif isinstance(value, dict) and schema[key] is not None:
+            bad += unknown_keys(value, schema[key], f"{path}{key}.")
+    return bad
+
+
+def test_configs_match_easyr1s_current_schema(exported):
+    out, recipe = exported
+    assert SCHEMA["commit"] and "reward_type" not in SCHEMA["schema"]["worker"]["reward"]  # removed in EasyR1 #558
+    for k, stage in enumerate(recipe.stages):
+        config = yaml.safe_load((out / "stages" / f"{k + 1}-{stage.name}" / "easyr1.yaml").read_text())
+        assert unknown_keys(config, SCHEMA["schema"]) == []
+        actor, rollout, data = config["worker"]["actor"], config["worker"]["rollout"], config["data"]
+        assert actor["micro_batch_size_per_device_for_update"] == (stage.micro_batch_size or stage.batch_size)
+        assert rollout["tensor_parallel_size"] == recipe.rollouts.vllm_tensor_parallel_size
+        assert rollout["gpu_memory_utilization"] == recipe.rollouts.vllm_gpu_memory_utilization
+        assert actor["offload"] == {"offload_params": True, "offload_optimizer": True}
+        # the miniature's 64x64 images stay 64x64 (EasyR1's default floor of 512² would upscale them), and the
+        # prompt bound is the longest prompt measured with the model's processor: EasyR1 drops no row
+        assert (data["min_pixels"], data["max_pixels"], data["filter_overlong_prompts"]) == (None, None, False)
+        assert 20 < data["max_prompt_length"] < 400
+        assert rollout["max_model_len"] == data["max_prompt_length"] + stage.max_completion_length
+    assert unknown_keys({"worker": {"reward": {"reward_type": "batch"}}}, SCHEMA["schema"]) == ["worker.reward.reward_type"]
 
 
 def test_reward_module_scores_like_seethink(exported):
@@ -179,6 +225,11 @@ def test_gpu_recipes_export_from_the_cli(world_dir, tmp_path):
     assert config["algorithm"]["kl_coef"] == 0.01
     assert config["worker"]["actor"]["optim"]["lr"] == 1e-6
     assert config["data"]["max_response_length"] == 2048
+    # the paper's bounds from the recipe: EasyR1 applies them, and with a remote model id the prompts are not
+    # measured here, so a longer one stops EasyR1 rather than being dropped
+    assert (config["data"]["min_pixels"], config["data"]["max_pixels"]) == (262144, 4194304)
+    assert (config["data"]["max_prompt_length"], config["data"]["filter_overlong_prompts"]) == (2048, False)
+    assert unknown_keys(config, SCHEMA["schema"]) == []
 
 
 def test_the_launch_script_never_runs_a_path_as_code(world_dir, tmp_path):
@@ -186,7 +237,8 @@ def test_the_launch_script_never_runs_a_path_as_code(world_dir, tmp_path):
     hostile = tmp_path / "it's a $(touch pwned) model"
     hostile.mkdir()
     out = tmp_path / "out $(touch pwned2)" / "x"
-    recipe = load_recipe(RECIPES_DIR / "stage3-only.yaml", [f"data={world_dir}", "stages.0.steps=2"])
+    recipe = load_recipe(RECIPES_DIR / "stage3-only.yaml", [f"data={world_dir}", "stages.0.steps=2",
+                                                             "inputs.max_prompt_length=512"])  # an empty model folder
     export_verl(recipe, world_dir, out, gpus=1, model=hostile)
     home, log = fake_easyr1(tmp_path), tmp_path / "log.jsonl"
     p = launch(out, home, log)
@@ -195,3 +247,10 @@ def test_the_launch_script_never_runs_a_path_as_code(world_dir, tmp_path):
     assert train["worker.actor.model.model_path"] == str(hostile)
     assert not list(tmp_path.rglob("pwned*"))
     assert not list(Path.cwd().glob("pwned*"))
+
+
+def test_no_prompt_bound_and_nothing_to_measure_with_is_refused(world_dir, tmp_path):
+    recipe = load_recipe(RECIPES_DIR / "stage3-only.yaml", [f"data={world_dir}", "stages.0.steps=2"])
+    with pytest.raises(SeethinkError, match="inputs.max_prompt_length: the recipe sets no prompt bound"):
+        export_verl(recipe, world_dir, tmp_path / "x", gpus=1, model="Qwen/Qwen2.5-VL-7B-Instruct")
+    assert not (tmp_path / "x").exists()

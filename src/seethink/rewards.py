@@ -15,108 +15,17 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from fractions import Fraction
 
+# the grading itself lives in seethink.grading (standard library only: the EasyR1 export ships it); re-exported here
+from seethink.grading import LETTERS, MAX_ANSWER_CHARS, extract_boxed, format_ok, mcq_choice, parse_number  # noqa: F401
+from seethink.grading import think_span  # noqa: F401
+from seethink.grading import accuracy as _accuracy
 from seethink.mathcheck import equivalent
 from seethink.seeding import derive_seed  # no worker process until the first symbolic comparison
 
-LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-MAX_ANSWER_CHARS = 200  # longer boxed content is treated as no answer (the paper scores over-complex answers 0)
-MAX_NUMBER_DIGITS = 30
-
-
-def extract_boxed(text: str) -> str | None:
-    """Content of the last-starting complete `\\boxed{…}` (braces matched), or None. One pass over the text."""
-    stack: list[int] = []  # for each open brace: content start if it opened a \boxed, else -1
-    best_start, best_end = -1, -1  # content span of the last-starting complete box
-    for j, ch in enumerate(text):
-        if ch == "{":
-            stack.append(j + 1 if j >= 6 and text.startswith("\\boxed", j - 6) else -1)
-        elif ch == "}" and stack:
-            start = stack.pop()
-            if start > best_start:
-                best_start, best_end = start, j
-    return None if best_start == -1 else text[best_start:best_end].strip()
-
-
-def think_span(text: str) -> tuple[int, int] | None:
-    """(start, end) of the first `<think>…</think>` block's content, or None."""
-    a = text.find("<think>")
-    if a == -1:
-        return None
-    b = text.find("</think>", a)
-    return None if b == -1 else (a + len("<think>"), b)
-
-
-def format_ok(text: str) -> bool:
-    span = think_span(text)
-    if span is None or text[: span[0] - len("<think>")].strip():
-        return False
-    return extract_boxed(text[span[1] + len("</think>"):]) is not None
-
-
-def _strip_wrappers(s: str) -> str:
-    s = s.strip()
-    for prefix in ("\\text{", "\\mathrm{", "\\textbf{"):
-        if s.startswith(prefix) and s.endswith("}"):
-            s = s[len(prefix):-1].strip()
-    s = s.strip().rstrip(".").strip()
-    if len(s) >= 2 and s[0] in "([" and s[-1] in ")]":
-        s = s[1:-1].strip()
-    if s.lower().startswith("option "):
-        s = s[len("option "):].strip()
-    return s
-
-
-def parse_number(s: str) -> Fraction | None:
-    s = _strip_wrappers(s).replace(",", "").replace(" ", "")
-    if s.startswith("\\frac{") and s.endswith("}") and "}{" in s:
-        num, den = s[len("\\frac{"):-1].split("}{", 1)
-        s = f"{num}/{den}"
-    if not s or sum(ch.isdigit() for ch in s) > MAX_NUMBER_DIGITS or not all(ch in "0123456789.-+/" for ch in s):
-        return None
-    try:
-        return Fraction(s)
-    except (ValueError, ZeroDivisionError):
-        return None
-
-
-def mcq_choice(answer: str, options: list[str]) -> int | None:
-    """Index of the single option named by `answer` (letter or exact text), or None if none or several."""
-    s = _strip_wrappers(answer)
-    letters = LETTERS[: len(options)]
-    if len(s) == 1 and s in letters:
-        return letters.index(s)
-    if len(s) >= 2 and s[0] in letters and s[1] in ".):" and s[2:].strip().lower() == options[letters.index(s[0])].lower():
-        return letters.index(s[0])
-    named = [i for i, o in enumerate(options) if s.lower() == o.lower()]
-    return named[0] if len(named) == 1 else None
-
-
 def accuracy(completion: str, answer: str, options: list[str] | None = None) -> float:
-    pred = extract_boxed(completion)
-    if pred is None or len(pred) > MAX_ANSWER_CHARS:
-        return 0.0
-    if options:
-        gold = mcq_choice(answer, options)
-        return float(gold is not None and mcq_choice(pred, options) == gold)
-    a, b = parse_number(pred), parse_number(answer)
-    if a is not None and b is not None:
-        return float(a == b)
-    p, g = _strip_wrappers(pred), _strip_wrappers(answer)
-    if p.lower() == g.lower():
-        return 1.0
-    if not (_mathy(p) or _mathy(g)):
-        return 0.0
-    return float(equivalent(g, p))  # math-verify in a worker; verdicts cached
-
-
-MATH_CHARS = frozenset("\\^_{}()+-*/=<>[]|")
-
-
-def _mathy(s: str) -> bool:
-    """Worth a symbolic comparison: LaTeX or an operator, not a word ("blue") or a number with a unit."""
-    return any(ch in MATH_CHARS for ch in s)
+    """`seethink.grading.accuracy` with symbolic equivalence by math-verify in a worker (verdicts cached)."""
+    return _accuracy(completion, answer, options, equivalent)
 
 
 @dataclass(frozen=True)

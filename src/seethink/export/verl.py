@@ -6,7 +6,8 @@ Written to DIR:
     stages/<k>-<name>/val.parquet     held-out rows of the stage's own datasets (the recipe's eval split)
     stages/<k>-<name>/easyr1.yaml     the stage's EasyR1 config (paper settings from the recipe)
     reward.py                         `compute_score` (EasyR1 batch) and `compute_score_verl` (verl), both
-                                      seethink's 0.9·accuracy + 0.1·format
+                                      seethink's 0.9·accuracy + 0.1·format; standard library + math-verify
+                                      only (no seethink on the cluster)
     format_prompt.jinja               the instruction seethink appends to every question
     launch_easyr1.sh                  chains the stages: train, merge the FSDP shards into a Hugging Face
                                       folder (the step the paper's scripts leave out), start the next stage
@@ -23,20 +24,22 @@ from __future__ import annotations
 
 import json
 import shlex
-import shutil
 from pathlib import Path
 
 import yaml
 
 from seethink.errors import SeethinkError
 from seethink.fileio import atomic_dir, check_folder_target, write_text
+from seethink.models.load import load_processor
+from seethink.models.processors import bound_pixels
 from seethink.prompting import INSTRUCTION
 from seethink.recipe import Recipe, to_dict, updates_per_round
 from seethink.records.io import load_image, load_records
-from seethink.train.data import resolve, stage_records
+from seethink.rewards import DEFAULT_REWARD
+from seethink.train.data import prompt_tokens, resolve, stage_records
 from seethink.train.stage import rows_per_round, stage_rows
 
-ENGINE_NOTE = "EasyR1 config keys as used by the paper's scripts (data.format_prompt, worker.reward.reward_function)"
+ENGINE_NOTE = "EasyR1's config keys as of its 2026-07 head (tests/data/easyr1_config_fields.json)"
 
 
 def ground_truth(rec: dict) -> str:
@@ -91,34 +94,84 @@ def write_parquet(path: Path, rows: list[dict]) -> None:
         datasets.enable_progress_bars()
 
 
-def easyr1_config(recipe: Recipe, k: int, gpus: int, prompts_per_round: int, stage_dir: str) -> dict:
+def easyr1_config(recipe: Recipe, k: int, gpus: int, prompts_per_round: int, stage_dir: str,
+                  prompt_tokens: int, images_per_row: int) -> dict:
     """EasyR1 counts a step per rollout round (`rollout_batch_size` prompts), updated in minibatches of
-    `global_batch_size` prompts, `ppo_epochs` times over."""
-    s = recipe.stages[k]
+    `global_batch_size` prompts, `ppo_epochs` times over. Keys follow EasyR1's config dataclasses (recorded in
+    tests/data/easyr1_config_fields.json). `prompt_tokens`: the prompt bound EasyR1 enforces; the rows were already
+    filtered to it, so EasyR1's own filter is off and a longer prompt stops it (truncation: error) instead of a row
+    silently dropped. Pixel bounds are the recipe's (null: none), not EasyR1's default 512² floor, which would
+    upscale small images."""
+    s, ro, inputs = recipe.stages[k], recipe.rollouts, recipe.inputs
     rounds = s.steps // updates_per_round(s)
+    micro = s.micro_batch_size or s.batch_size
+    offload = {"offload_params": True, "offload_optimizer": True}  # EasyR1's example, as the paper's scripts ran it
     return {
         "data": {"train_files": f"{stage_dir}/train.parquet", "val_files": f"{stage_dir}/val.parquet",
                  "prompt_key": "problem", "answer_key": "ground_truth", "image_key": "images",
-                 "format_prompt": "FORMAT_PROMPT", "max_prompt_length": 2048,
+                 "format_prompt": "FORMAT_PROMPT", "max_prompt_length": prompt_tokens,
                  "max_response_length": s.max_completion_length, "rollout_batch_size": prompts_per_round,
-                 "shuffle": False, "seed": recipe.seed},
+                 "shuffle": False, "seed": recipe.seed, "min_pixels": inputs.min_pixels or None,
+                 "max_pixels": inputs.max_pixels or None, "filter_overlong_prompts": False},
         "algorithm": {"adv_estimator": "grpo", "disable_kl": s.beta == 0, "use_kl_loss": s.beta > 0,
                       "kl_penalty": "low_var_kl", "kl_coef": s.beta},
         "worker": {
             "actor": {"global_batch_size": s.batch_size // s.num_generations * gpus, "ppo_epochs": s.num_iterations,
+                      "micro_batch_size_per_device_for_update": micro,
+                      "micro_batch_size_per_device_for_experience": micro,
                       "max_grad_norm": s.max_grad_norm,
                       "clip_ratio_low": s.epsilon, "clip_ratio_high": s.epsilon_high,
                       "loss_avg_mode": "token" if s.loss_type in ("dapo", "bnpo") else "seq",
-                      "model": {"model_path": "MODEL_PATH", "freeze_vision_tower": s.freeze_vision},
-                      "optim": {"lr": s.lr, "weight_decay": s.weight_decay, "lr_warmup_ratio": s.warmup_ratio}},
-            "rollout": {"n": s.num_generations, "temperature": s.temperature, "top_p": 1.0},
-            "reward": {"reward_type": "batch", "reward_function": "REWARD_FUNCTION"},
+                      "model": {"model_path": "MODEL_PATH", "freeze_vision_tower": s.freeze_vision,
+                                "enable_gradient_checkpointing": True},
+                      "optim": {"lr": s.lr, "weight_decay": s.weight_decay, "lr_warmup_ratio": s.warmup_ratio},
+                      "fsdp": {"enable_full_shard": True}, "offload": offload},
+            "rollout": {"n": s.num_generations, "temperature": s.temperature, "top_p": 1.0, "seed": recipe.seed,
+                        "tensor_parallel_size": ro.vllm_tensor_parallel_size,
+                        "gpu_memory_utilization": ro.vllm_gpu_memory_utilization,
+                        "max_model_len": prompt_tokens + s.max_completion_length, "limit_images": images_per_row},
+            "ref": {"fsdp": {"enable_full_shard": True, "enable_cpu_offload": True}},
+            "reward": {"reward_function": "REWARD_FUNCTION"},
         },
         "trainer": {"max_steps": rounds, "total_epochs": 1, "project_name": "seethink",
                     "experiment_name": f"{recipe.name}-{k + 1}-{s.name}", "n_gpus_per_node": gpus, "nnodes": 1,
                     "save_freq": rounds, "save_limit": 1, "val_freq": -1, "val_before_train": False,
                     "logger": ["console"]},
     }
+
+
+def reward_module(weights: dict[str, float]) -> str:
+    """reward.py for the cluster: seethink.grading's text, then the EasyR1/verl interface (its package-only import
+    block removed), with the recipe's reward weights. Standard library and math-verify only."""
+    here = Path(__file__).parent
+    grading = (here.parent / "grading.py").read_text()
+    interface = (here / "easyr1_reward.py").read_text()
+    start, end = interface.index("# --- package only"), interface.index("# --- end of the package-only block\n")
+    interface = interface[:start] + interface[end + len("# --- end of the package-only block\n"):]
+    interface = interface.replace('WEIGHTS = {"accuracy": 0.9, "format": 0.1}', f"WEIGHTS = {weights!r}")
+    return (f"# written by `seethink export verl`: seethink/grading.py, then seethink/export/easyr1_reward.py\n"
+            f"{grading}\n\n# {'-' * 60} the EasyR1 / verl interface\n{interface}")
+
+
+def _prompt_bound(recipe: Recipe, processor, records: list[dict]) -> int:
+    """The prompt bound EasyR1 is given: the recipe's, or without one the longest prompt measured here."""
+    if recipe.inputs.max_prompt_length:
+        return recipe.inputs.max_prompt_length
+    if processor is None:
+        raise SeethinkError("inputs.max_prompt_length: the recipe sets no prompt bound and the model is not a local "
+                            "folder to measure prompts with; set it (the paper: 2048) so EasyR1 neither drops nor "
+                            "truncates rows")
+    return max(prompt_tokens(processor, records))
+
+
+def _processor(model: Path, recipe: Recipe):
+    """The model's processor under the recipe's pixel bounds, where the model is a local folder (else None): the
+    rows are filtered and measured as `seethink train` would."""
+    if not (model / "config.json").is_file():
+        return None
+    processor = load_processor(model)
+    bound_pixels(processor, recipe.inputs.min_pixels, recipe.inputs.max_pixels)
+    return processor
 
 
 LAUNCH = """#!/usr/bin/env bash
@@ -165,6 +218,8 @@ def export_verl(recipe: Recipe, root: Path, out: str | Path, gpus: int = 8, val_
             raise SeethinkError(f"stage {s.name!r} is {s.algorithm}: only GRPO stages export to EasyR1/verl "
                                 "(run SFT stages with `seethink train`, then export the rest)")
     out = check_folder_target(out)
+    model = Path(model or recipe.model)
+    processor = _processor(model, recipe)
     with atomic_dir(out) as tmp:
         names = []
         for k, s in enumerate(recipe.stages):
@@ -173,21 +228,22 @@ def export_verl(recipe: Recipe, root: Path, out: str | Path, gpus: int = 8, val_
             stage_dir = tmp / "stages" / name
             stage_dir.mkdir(parents=True)
             prompts = rows_per_round(s, gpus)  # a recipe's batch sizes are per device
-            records = stage_records(s, root, stage_rows(s, gpus), prompts, recipe.seed)
+            records = stage_records(s, root, stage_rows(s, gpus), prompts, recipe.seed, processor,
+                                    recipe.inputs.max_prompt_length if processor is not None else 0)
             write_parquet(stage_dir / "train.parquet", engine_rows(records, "train"))
             val = [r for d in s.data
                    for r in load_records(resolve(root, d.path), recipe.eval.split)[: recipe.eval.limit or val_limit]]
             write_parquet(stage_dir / "val.parquet", engine_rows(val, recipe.eval.split))
-            config = easyr1_config(recipe, k, gpus, prompts, f"stages/{name}")
+            config = easyr1_config(recipe, k, gpus, prompts, f"stages/{name}", _prompt_bound(recipe, processor, records),
+                                   max(len(r["images"]) for r in records))
             write_text(stage_dir / "easyr1.yaml", f"# {ENGINE_NOTE}; the launch script fills in the paths\n"
                        + yaml.safe_dump(config, sort_keys=False))
-        shutil.copyfile(Path(__file__).with_name("easyr1_reward.py"), tmp / "reward.py")
+        write_text(tmp / "reward.py", reward_module(dict(DEFAULT_REWARD)))
         write_text(tmp / "format_prompt.jinja", "{{ content | trim }}\n" + INSTRUCTION + "\n")
         write_text(tmp / "recipe.yaml", yaml.safe_dump(to_dict(recipe), sort_keys=False))
-        model = str(Path(model or recipe.model).resolve())
         calls = "\n".join(f"run_stage {shlex.quote(n)}" for n in names)
         launch = tmp / "launch_easyr1.sh"
-        write_text(launch, LAUNCH.format(name=recipe.name.replace("\n", " "), n=len(names), model=shlex.quote(model),
+        write_text(launch, LAUNCH.format(name=recipe.name.replace("\n", " "), n=len(names), model=shlex.quote(str(model.resolve())),
                                          calls=calls))
         launch.chmod(0o755)
     return out
