@@ -239,3 +239,35 @@ def test_answer_styles_script_on_a_hand_made_run(tmp_path):
     assert got["start"]["perception"]["guess"]["accuracy"] == 1.0 and "terse" in got["start"]["text_reasoning"]
     bad = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "no evaluations" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_generation_precision_and_attention_by_machine(monkeypatch, tiny_model_dir):
+    """On CPU nothing changes (fp32, the model's own attention); on a CUDA GPU with bf16, evaluation and the KL
+    reference load bf16 weights with flash-attention-2 where installed, else sdpa; the recipe can say otherwise."""
+    import importlib.util
+
+    import torch
+
+    from seethink.models import load
+    from seethink.recipe import RECIPES_DIR, load_recipe
+    from seethink.train.trl_config import reference_args
+
+    recipe = load_recipe(RECIPES_DIR / "staged.yaml")
+    assert (load.inference_dtype(), load.attn_implementation()) == (torch.float32, None)
+    assert reference_args(recipe.stages[0], recipe) == {}
+    model = load.load_weights(tiny_model_dir, device="cpu")
+    assert model.dtype == torch.float32
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    has_flash = importlib.util.find_spec("flash_attn") is not None
+    assert load.inference_dtype() == torch.bfloat16 and load.inference_dtype("fp32") == torch.float32
+    assert load.attn_implementation() == ("flash_attention_2" if has_flash else "sdpa")
+    assert load.attn_implementation("eager") == "eager"
+    gpu = load_recipe(RECIPES_DIR / "gpu" / "qwen2.5-vl-7b-staged.yaml")
+    assert reference_args(gpu.stages[0], gpu) == {"model_init_kwargs": {
+        "dtype": torch.bfloat16, "attn_implementation": "flash_attention_2" if has_flash else "sdpa"}}
+    fp32 = load_recipe(RECIPES_DIR / "gpu" / "qwen2.5-vl-7b-staged.yaml", ["precision=fp32", "attn_implementation=eager"])
+    assert reference_args(fp32.stages[0], fp32) == {"model_init_kwargs": {"dtype": torch.float32,
+                                                                          "attn_implementation": "eager"}}
+    with pytest.raises(Exception, match="attn_implementation"):
+        load_recipe(RECIPES_DIR / "staged.yaml", ["attn_implementation=flash3"])

@@ -85,7 +85,8 @@ def add_parsers(sub) -> None:
                     help="default 1.0, the training rollouts' temperature; the paper used 0.7 with --top-p 0.9 --top-k 20")
     pk.add_argument("--top-p", type=float, default=1.0)
     pk.add_argument("--top-k", type=nonneg, default=0, help="0 = off")
-    pk.add_argument("--max-new-tokens", type=positive, default=96)
+    pk.add_argument("--max-new-tokens", type=positive, default=1024,
+                    help="longest sampled answer (the paper: 1,024; generation stops at end-of-sequence)")
     pk.add_argument("--seed", type=nonneg, default=0)
     pk.set_defaults(func=passk)
 

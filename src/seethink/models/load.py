@@ -44,11 +44,38 @@ def load_processor(path: str | Path) -> ProcessorMixin:
     raise SeethinkError(f"{p} has no multimodal processor (AutoProcessor returned {type(proc).__name__})")
 
 
-def load_model(path: str | Path, device: str | None = None, dtype: torch.dtype | None = None):
+def load_model(path: str | Path, device: str | None = None, dtype: torch.dtype | None = None, attn: str = "auto"):
     """Return (model, processor) for a local VLM folder; weights never come from a hub."""
     p = check_model_dir(path)
     processor = load_processor(p)
-    return load_weights(p, device, dtype), processor
+    return load_weights(p, device, dtype, attn), processor
+
+
+def inference_dtype(precision: str = "auto") -> torch.dtype:
+    """The weights' dtype for generation (evaluation, pass@K, the KL reference): bf16 on a CUDA GPU that supports
+    it (`auto`) or when asked (`bf16`), else fp32 -- on CPU always fp32, so CPU results stay bit-identical."""
+    cuda_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return torch.bfloat16 if cuda_bf16 and precision in ("auto", "bf16") else torch.float32
+
+
+def attn_implementation(choice: str = "auto") -> str | None:
+    """`auto`: flash-attention-2 on CUDA where `flash_attn` is installed, else sdpa there; on CPU the model's own
+    default (None: unchanged). Any other value is passed to transformers as it is."""
+    if choice != "auto":
+        return choice
+    if not torch.cuda.is_available():
+        return None
+    import importlib.util
+
+    return "flash_attention_2" if importlib.util.find_spec("flash_attn") is not None else "sdpa"
+
+
+def fast_matmuls() -> None:
+    """TF32 for fp32 matmuls and convolutions on CUDA (Ampere and later): the fp32 parts of a bf16 run, e.g. the
+    trainer's fp32 master weights' forward under autocast, at tensor-core speed. No effect on CPU."""
+    if torch.cuda.is_available():
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
 
 
 @contextlib.contextmanager
@@ -72,13 +99,17 @@ def default_device() -> torch.device:
     return torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cpu")
 
 
-def load_weights(path: str | Path, device: str | None = None, dtype: torch.dtype | None = None):
+def load_weights(path: str | Path, device: str | None = None, dtype: torch.dtype | None = None, attn: str = "auto"):
     """The VLM of a local folder (checked by `check_model_dir`), whole, in eval mode, on `device` (default: this
-    process's GPU if any)."""
+    process's GPU if any), in `dtype` (default: `inference_dtype()`: bf16 on CUDA, fp32 on CPU) with `attn`
+    (`attn_implementation`)."""
     p = Path(path)
+    fast_matmuls()
+    kwargs = {"attn_implementation": a} if (a := attn_implementation(attn)) else {}
     try:
         with whole_weights():
-            model = AutoModelForImageTextToText.from_pretrained(p, local_files_only=True, dtype=dtype or torch.float32)
+            model = AutoModelForImageTextToText.from_pretrained(p, local_files_only=True, dtype=dtype or inference_dtype(),
+                                                                **kwargs)
     except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as e:  # missing, truncated or foreign weights
         from seethink.models.checkpoints import safetensors_problem
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from seethink.configs import require
-from seethink.recipe.settings import EvalSettings, Hardware, Inputs, Precision, Rollouts
+from seethink.recipe.settings import Attention, EvalSettings, Hardware, Inputs, Precision, Rollouts
 from seethink.recipe.stage import Stage, is_folder_name
 
 
@@ -31,7 +31,11 @@ class Recipe:
     report_to: str = "none"
     """Passed to TRL (`tensorboard`, `wandb`, …)."""
     precision: Precision = "auto"
-    """`auto` (bf16 mixed precision on a GPU that supports it, else fp32), `bf16` or `fp32`."""
+    """`auto` (bf16 mixed precision on a GPU that supports it, else fp32), `bf16` or `fp32`. Training keeps fp32
+    master weights either way; generation (evaluations, the KL reference) loads weights in bf16 unless `fp32`."""
+    attn_implementation: Attention = "auto"
+    """`auto` (flash_attention_2 on CUDA where flash-attn is installed, else sdpa; on CPU the model's default),
+    `sdpa`, `flash_attention_2` or `eager`: for the policy, the reference and every evaluation."""
     rollouts: Rollouts = field(default_factory=Rollouts)
     """How GRPO rollouts are generated (transformers or vLLM)."""
     inputs: Inputs = field(default_factory=Inputs)

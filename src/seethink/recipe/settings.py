@@ -8,6 +8,7 @@ from typing import Literal, get_args
 from seethink.configs import require
 
 Precision = Literal["auto", "bf16", "fp32"]
+Attention = Literal["auto", "sdpa", "flash_attention_2", "eager"]
 Engine = Literal["transformers", "vllm"]
 VllmMode = Literal["colocate", "server"]
 Attribution = Literal["none", "auto", "facts", "caption", "judge"]

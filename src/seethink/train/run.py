@@ -146,7 +146,7 @@ def _record_kept(run_dir: Path, stage_name: str, stage_dir: Path) -> None:
 
 
 def evaluate_into(model_path: Path, settings: EvalSettings, root: Path, out: Path, seed: int,
-                  inputs: Inputs = Inputs()) -> dict:
+                  inputs: Inputs = Inputs(), precision: str = "auto", attn: str = "auto") -> dict:
     """Held-out evaluation (greedy) of one checkpoint on `root`'s datasets, written to `out/`; skipped if already
     there. Every process loads the checkpoint whole and evaluates its share of the records (`dist.shards`); the
     main process writes the files, and every process returns the summary."""
@@ -159,7 +159,7 @@ def evaluate_into(model_path: Path, settings: EvalSettings, root: Path, out: Pat
         datasets[name] = recs[: settings.limit] if settings.limit else recs
     judge = make_judge(settings.judge, settings.judge_model or None) if settings.attribution == "judge" else None
     opts = EvalOptions(settings.max_new_tokens, settings.batch_size, seed, attribution=settings.attribution,
-                       pixels=(inputs.min_pixels, inputs.max_pixels))
+                       pixels=(inputs.min_pixels, inputs.max_pixels), precision=precision, attn=attn)
     summary = evaluate_datasets(model_path, datasets, out, opts, judge=judge, shards=shards())
     wait()  # the files are written before any process goes on
     for line in usage_lines(judge):  # an endpoint judge: its requests, retries and failures
@@ -196,7 +196,8 @@ def _run(recipe: Recipe, start: Path, root: Path, run_dir: Path, count: int) -> 
     say(f"run {recipe.name}: {len(recipe.stages)} stage(s) from {start}; {total} GRPO rollouts in total"
         f"{' (null control: rewards shuffled within groups)' if recipe.shuffle_rewards else ''}"
         f"{f' over {processes} processes' if processes > 1 else ''}; outputs in {run_dir}")
-    _report("start", evaluate_into(start, recipe.eval, root, run_dir / "eval" / "start", recipe.seed, recipe.inputs))
+    _report("start", evaluate_into(start, recipe.eval, root, run_dir / "eval" / "start", recipe.seed, recipe.inputs,
+                                      recipe.precision, recipe.attn_implementation))
     for k, stage in enumerate(recipe.stages[:count], 1):
         stage_dir = run_dir / "stages" / f"{k}-{stage.name}"
         if is_complete(stage_dir):
@@ -208,7 +209,8 @@ def _run(recipe: Recipe, start: Path, root: Path, run_dir: Path, count: int) -> 
             on_main(write_json, stage_dir / "timing.json", {"seconds": round(time.time() - t, 1)})
         start = stage_dir / "checkpoint"
         on_main(_record_kept, run_dir, stage.name, stage_dir)
-        _report(f"after {stage.name}", evaluate_into(start, recipe.eval, root, stage_dir / "eval", recipe.seed, recipe.inputs))
+        _report(f"after {stage.name}", evaluate_into(start, recipe.eval, root, stage_dir / "eval", recipe.seed,
+                                                         recipe.inputs, recipe.precision, recipe.attn_implementation))
     if count < len(recipe.stages):
         say(f"  stopped after stage {count} {recipe.stages[count - 1].name} (--stage); the same command with "
             f"--stage {recipe.stages[count].name} or without --stage goes on")

@@ -8,6 +8,8 @@ or not at all).
 
 from __future__ import annotations
 
+import torch
+
 import contextlib
 import dataclasses
 import json
@@ -116,7 +118,8 @@ def run_stage(stage: Stage, recipe: Recipe, start: Path, stage_dir: Path, root: 
     # holds only the adapters, and an FSDP sharded checkpoint only its shards: the Trainer (through the engine)
     # restores those itself on resume (tests: resumed LoRA and ZeRO-3 stages match uninterrupted ones; FSDP's
     # sharded resume runs only on GPUs, where accelerate runs FSDP, and is untested here)
-    model, processor = load_model(resume if resume and not lora and has_full_weights(resume) else start)
+    source = resume if resume and not lora and has_full_weights(resume) else start  # fp32 master weights:
+    model, processor = load_model(source, dtype=torch.float32, attn=recipe.attn_implementation)  # bf16 = autocast
     # TRL builds the KL reference model from the policy's `_name_or_path`: the stage's start, also on resume
     model.config._name_or_path = str(start)
     bound_pixels(processor, recipe.inputs.min_pixels, recipe.inputs.max_pixels)  # saved with the checkpoint

@@ -10,6 +10,7 @@ import torch
 import trl
 
 from seethink.errors import SeethinkError
+from seethink.models.load import attn_implementation, inference_dtype
 from seethink.recipe import Recipe, Rollouts, Stage, accumulation_steps, micro_batch, round_completions, updates_per_round
 from seethink.rewards import DEFAULT_REWARD
 
@@ -62,8 +63,17 @@ def vllm_args(rollouts: Rollouts | None, stage: Stage, max_prompt_length: int = 
     return args
 
 
+def reference_args(stage: Stage, recipe: Recipe) -> dict:
+    """The KL reference model's dtype and attention: TRL builds it like the policy (fp32) unless told; on a GPU it
+    is loaded in the generation dtype (bf16) -- it only runs forward passes. Nothing on CPU (fp32, unchanged)."""
+    dtype, attn = inference_dtype(recipe.precision), attn_implementation(recipe.attn_implementation)
+    if stage.beta == 0 or (dtype == torch.float32 and attn is None):
+        return {}
+    return dict(model_init_kwargs={"dtype": dtype, **({"attn_implementation": attn} if attn else {})})
+
+
 def _grpo(stage: Stage, recipe: Recipe) -> dict:
-    return dict(num_generations=stage.num_generations, max_completion_length=stage.max_completion_length,
+    return dict(**reference_args(stage, recipe),num_generations=stage.num_generations, max_completion_length=stage.max_completion_length,
                 # counted in micro-batches: a round of rollout_batch_size completions feeds
                 # rollout_batch_size / batch_size updates, as without micro-batches
                 steps_per_generation=round_completions(stage) // micro_batch(stage),
