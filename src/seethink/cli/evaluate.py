@@ -14,7 +14,7 @@ def evaluate(a) -> None:
 
     attribution = "judge" if a.judge and a.attribute == "none" else a.attribute  # --judge alone asks for the judge
     opts = EvalOptions(a.max_new_tokens, a.batch_size, a.seed, a.temperature, attribution, a.samples,
-                       a.sample_temperature)  # checks the values before any model loads
+                       a.sample_temperature, engine=a.engine)  # checks the values before any model loads
     check_judge(attribution, bool(a.judge))
     judge = None
     if a.judge:
@@ -28,13 +28,19 @@ def evaluate(a) -> None:
     endpoint_summary(judge)
 
 
+def add_engine(parser) -> None:
+    parser.add_argument("--engine", choices=("auto", "vllm", "transformers"), default="auto",
+                        help="auto: vLLM where it is installed (a fitting version) and a GPU is present, else batched "
+                             "HF generate; the same prompts, settings and scoring either way")
+
+
 def passk(a) -> None:
     from seethink.eval.passk import passk
     from seethink.resolve import model_path
 
     with writer_lock(a.data, "seethink passk"):  # pass rates are written into the data's own files
         for r in passk(model_path(a.model), a.data, a.split, a.k, a.batch_size, a.temperature, a.max_new_tokens,
-                       a.seed, a.top_p, a.top_k):
+                       a.seed, a.top_p, a.top_k, a.engine):
             print(f"{r['file']}: {r['items']} items, mean pass rate {r['mean_pass_rate']:.3f}, "
                   f"{r['solved']} always solved, {r['unsolved']} never solved")
 
@@ -56,6 +62,7 @@ def add_parsers(sub) -> None:
     ev.add_argument("--limit", type=positive, help="at most this many records per dataset")
     ev.add_argument("--batch-size", type=positive, default=64)
     ev.add_argument("--max-new-tokens", type=positive, default=96)
+    add_engine(ev)
     ev.add_argument("--seed", type=nonneg, default=0)
     ev.add_argument("--temperature", type=float, default=0.0,
                     help="0 = greedy (default); > 0 samples one answer per record with this temperature")
@@ -88,6 +95,7 @@ def add_parsers(sub) -> None:
     pk.add_argument("--max-new-tokens", type=positive, default=1024,
                     help="longest sampled answer (the paper: 1,024; generation stops at end-of-sequence)")
     pk.add_argument("--seed", type=nonneg, default=0)
+    add_engine(pk)
     pk.set_defaults(func=passk)
 
     rp = sub.add_parser("report", help="Markdown report with plots from one or more run folders")

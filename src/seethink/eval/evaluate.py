@@ -20,7 +20,8 @@ from seethink.eval.metrics import bootstrap_ci, prior_accuracy
 from seethink.eval.passk import sample_correct
 from seethink.fileio import ensure_dir, write_json, write_jsonl
 from seethink.models.generate import generate
-from seethink.models.load import inference_dtype, load_model
+from seethink.models.load import inference_dtype
+from seethink.models.vllm_engine import load_generator
 from seethink.models.processors import bound_pixels
 from seethink.recipe import ATTRIBUTIONS, Attribution
 from seethink.rewards import score
@@ -115,6 +116,9 @@ class EvalOptions:
     """The weights' dtype (`seethink.models.load.inference_dtype`): bf16 on CUDA unless `fp32`; fp32 on CPU."""
     attn: str = "auto"
     """`attn_implementation` (`seethink.models.load.attn_implementation`)."""
+    engine: str = "transformers"
+    """`transformers` (batched HF generate), `vllm`, or `auto` (vLLM where it fits and a GPU is present):
+    `seethink.models.vllm_engine.load_generator`. A run's own evaluations use transformers."""
 
     def __post_init__(self):
         require(self.max_new_tokens > 0 and self.batch_size > 0, "max_new_tokens/batch_size", "must be > 0")
@@ -199,7 +203,8 @@ def evaluate_datasets(model_path, datasets: dict[str, list[dict]], out: Path, op
         cache = cache.with_name(f"{cache.stem}.rank{shards.rank}{cache.suffix}")
     out = ensure_dir(out) if shards.rank == 0 else out
     ask_judge = _judge_asker(opts, judge, cache)
-    model, processor = load_model(model_path, dtype=inference_dtype(opts.precision), attn=opts.attn)
+    model, processor = load_generator(model_path, opts.engine, inference_dtype(opts.precision), opts.attn, opts.pixels,
+                                      opts.seed)
     bound_pixels(processor, *opts.pixels)
     summary = {**(extra or {}), "capability": {}, "family": {}}
     all_rows, verdicts, t0 = [], [], time.time()

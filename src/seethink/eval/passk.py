@@ -23,7 +23,7 @@ from seethink.errors import SeethinkError
 from seethink.fileio import atomic_path, write_jsonl, write_text
 from seethink.eval.datasets import find_datasets
 from seethink.models.generate import generate
-from seethink.models.load import load_model
+from seethink.models.vllm_engine import load_generator
 from seethink.rewards import accuracy
 from seethink.seeding import derive_seed
 
@@ -122,7 +122,8 @@ def passk_file(model, processor, f: Path, k: int, chunk: int = 16, temperature: 
 
 
 def passk(model_path, data, split: str, k: int, chunk: int = 16, temperature: float = 1.0,
-          max_new_tokens: int = 96, seed: int = 0, top_p: float = 1.0, top_k: int = 0) -> list[dict]:
+          max_new_tokens: int = 1024, seed: int = 0, top_p: float = 1.0, top_k: int = 0,
+          engine: str = "transformers") -> list[dict]:
     """Pass rates for every dataset under `data` (a world folder, a dataset folder or a file).
 
     The paper's settings: K = 16, temperature 0.7, top_p 0.9, top_k 20 (and 1,024 new tokens on real data)."""
@@ -132,6 +133,6 @@ def passk(model_path, data, split: str, k: int, chunk: int = 16, temperature: fl
         raise SeethinkError(f"--top-p must be in (0, 1], got {top_p}")
     files = [split_file(src, None if src.is_file() else split) for src in find_datasets(data, split).values()]
     loaded = {f: load_records(f) for f in files}  # every file is checked before the model is loaded
-    model, processor = load_model(model_path)
+    model, processor = load_generator(model_path, engine, seed=seed)
     return [passk_file(model, processor, f, k, chunk, temperature, max_new_tokens, seed, str(model_path), recs,
                        top_p, top_k) for f, recs in loaded.items()]

@@ -65,15 +65,30 @@ def new_tokens(model, pad_token_id: int, encoded, max_new_tokens: int, **samplin
     return gen[:, enc["input_ids"].shape[1]:]
 
 
+VLLM_CHUNK = 1024
+"""Records handed to a vLLM engine per call (it schedules its own batches inside one)."""
+
+
 def generate(model, processor, records: list[dict], max_new_tokens: int = 96, batch_size: int = 64,
              do_sample: bool = False, temperature: float = 1.0, top_p: float = 1.0, top_k: int = 0,
              num_return_sequences: int = 1,
              seed: int = 0, desc: str = "generating", show: bool = True) -> list[list[Completion]]:
     """Completions for every record (a list of `num_return_sequences` each), in input order, greedy unless
     `do_sample`. The processor's padding side is forced to the left for decoder-only generation. `show`: a
-    progress bar (off inside a training stage, whose own bar is on screen)."""
+    progress bar (off inside a training stage, whose own bar is on screen). `model` may be a vLLM engine
+    (`seethink.models.vllm_engine.VllmModel`): the same prompts and settings, decoded by the same `decode`."""
     processor.tokenizer.padding_side = "left"
     torch.manual_seed(seed)
+    if hasattr(model, "complete"):  # a vLLM engine (seethink.models.vllm_engine): it batches by itself
+        params = model.params(max_new_tokens, do_sample, temperature, top_p, top_k, num_return_sequences, seed)
+        out = []
+        with progress_bar(show=show) as progress:
+            task = progress.add_task(desc, total=len(records))
+            for start in range(0, len(records), VLLM_CHUNK):  # bounded memory for images, and a moving bar
+                chunk = records[start: start + VLLM_CHUNK]
+                out += [[decode(processor, ids) for ids in seqs] for seqs in model.complete(processor, chunk, params)]
+                progress.advance(task, len(chunk))
+        return out
     sampling = dict(do_sample=do_sample, num_return_sequences=num_return_sequences)
     if do_sample:
         sampling.update(temperature=temperature, top_p=top_p, top_k=top_k or None)
