@@ -124,16 +124,16 @@ def test_eval_reports_sampled_accuracy_and_pass_at_k(tmp_path, world_dir):
 
 @pytest.mark.parametrize("args,msg", [
     (["eval", "{tmp}/nomodel", "--data", "{tmp}"], "does not exist"),
-    (["eval", "--data", "{tmp}", "--temperature", "-1"], "temperature: must be >= 0"),
+    (["eval", "--data", "{tmp}", "--temperature", "-1"], "temperature: must be in [0, 100]"),
     (["eval", "--data", "{tmp}/nodata"], "data path"),
     (["report", "{tmp}", "--out", "{tmp}/r"], "is not a seethink run folder"),
     (["world", "build", "--out", "{tmp}/file.txt"], "exists and is not a directory"),
     (["world", "build", "--out", "{tmp}/w", "--min-objects", "5", "--max-objects", "2"], "min_objects/max_objects must satisfy"),
     (["world", "show", "{tmp}"], "no train.jsonl"),
     (["pretrain", "--out", "{tmp}/b", "--lr", "5"], "lr: must be in (0, 1), got 5"),
-    (["pretrain", "--out", "{tmp}/b", "--config", "{tmp}/file.txt"], "file.txt: expected a mapping"),
+    (["pretrain", "--out", "{tmp}/b", "--config", "{tmp}/file.txt"], "file.txt: a pretraining config must be a YAML mapping"),
     (["pretrain", "--out", "{tmp}/b", "--init", "{tmp}"], "is not a base written by `seethink pretrain`"),
-    (["eval", "--data", "{tmp}", "--samples", "2", "--sample-temperature", "0"], "sample_temperature: must be > 0"),
+    (["eval", "--data", "{tmp}", "--samples", "2", "--sample-temperature", "0"], "sample_temperature: must be in (0, 100]"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, msg):
     (tmp_path / "file.txt").write_text("x")

@@ -325,10 +325,10 @@ def test_blind_and_keep_rule_with_an_endpoint(stub, tmp_path):
 def test_filter_cli_with_a_tiny_local_model(world_dir, tiny_model_dir, tmp_path):
     p = seethink("data", "filter", world_dir / "perception", "--split", "validation", "--out", tmp_path / "f",
             "--dedup", "--blind", tiny_model_dir, "--keep-model", tiny_model_dir, "--max-new-tokens", 8)
-    report = json.loads((tmp_path / "f" / "filter_report.json").read_text())
+    report = json.loads((tmp_path / "f" / "validation.filter_report.json").read_text())
     assert [f["filter"] for f in report["filters"]] == ["dedup", "blind", "keep-rule"]
     kept = (tmp_path / "f" / "validation.jsonl").read_text().splitlines()
-    dropped = (tmp_path / "f" / "dropped.jsonl").read_text().splitlines()
+    dropped = (tmp_path / "f" / "validation.dropped.jsonl").read_text().splitlines()
     assert len(kept) + len(dropped) == report["records"] == 28
     assert report["kept"] == len(kept)
     assert "keep-rule: kept" in p.stdout

@@ -42,6 +42,8 @@ class Flaky(Loopback):
                 if after is not None:
                     self.send_header("Retry-After", str(after))
                 body = b"<html>busy</html>" if fault == "invalid" else GOOD if status == 200 else b""
+                if isinstance(fault, dict):  # a 200 whose message content is this JSON value
+                    body = json.dumps({"choices": [{"message": {"role": "assistant", "content": fault["content"]}}]}).encode()
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 if fault == "drip":
@@ -124,8 +126,13 @@ def test_settings_come_from_the_environment_and_bad_values_are_one_line(monkeypa
     p = Policy.from_env()
     assert (p.tries, p.timeout) == (2, 7.5)
     monkeypatch.setenv("SEETHINK_ENDPOINT_TRIES", "0")
-    with pytest.raises(SeethinkError, match="SEETHINK_ENDPOINT_TRIES: expected a whole number >= 1, got '0'"):
+    with pytest.raises(SeethinkError, match=r"SEETHINK_ENDPOINT_TRIES: expected a whole number in \[1, 100\], got '0'"):
         Policy.from_env()
+    monkeypatch.setenv("SEETHINK_ENDPOINT_TRIES", "2")
+    for bad in ("nan", "inf", "-1", "1e9"):  # nan passed a `< low` test and then crashed the first request
+        monkeypatch.setenv("SEETHINK_ENDPOINT_TIMEOUT", bad)
+        with pytest.raises(SeethinkError, match=f"SEETHINK_ENDPOINT_TIMEOUT: expected a number in .*got '{bad}'"):
+            Policy.from_env()
 
 
 def test_an_interrupted_run_resumes_from_its_cache(flaky, tmp_path):
@@ -141,3 +148,59 @@ def test_an_interrupted_run_resumes_from_its_cache(flaky, tmp_path):
     again = OpenAIChat(server.url, "m", concurrency=1, policy=Policy(tries=2, **FAST))
     assert cached(again, ReplyCache(cache), chunk=1)(prompts) == ["ok"] * 5
     assert len(server.times) - asked == 3 and again.stats.requests == 3
+
+
+@pytest.mark.parametrize("content", [{"a": 1}, 7, [{"type": "text", "text": 3}]])
+def test_a_reply_whose_content_is_not_text_is_one_line_and_never_cached(flaky, tmp_path, content):
+    """An object as `content` was cached first and crashed every rerun (unhashable type: 'slice') without asking
+    again; now it is refused before the cache, and the rerun asks the server."""
+    server = flaky([{"content": content}])
+    cache = tmp_path / "c.jsonl"
+    chat = OpenAIChat(server.url, "m", concurrency=1, policy=Policy(tries=1, **FAST))
+    with pytest.raises(SeethinkError, match="not an OpenAI chat completion with text content"):
+        cached(chat, ReplyCache(cache), chunk=1)([Prompt("q")])
+    assert not cache.exists() or cache.read_text() == ""
+    assert cached(chat, ReplyCache(cache), chunk=1)([Prompt("q")]) == ["ok"]  # asked again, answered
+
+
+def test_content_parts_are_joined_and_null_is_empty(flaky):
+    server = flaky([{"content": [{"type": "text", "text": "A"}, {"type": "text", "text": "B"}]}, {"content": None}])
+    chat = OpenAIChat(server.url, "m", concurrency=1, policy=Policy(tries=1, **FAST))
+    assert chat([Prompt("q1"), Prompt("q2")]) == ["AB", ""]
+
+
+def test_a_cache_line_with_a_non_text_reply_is_asked_again(flaky, tmp_path):
+    cache = tmp_path / "c.jsonl"
+    key = ReplyCache(cache).key("x", "q", None)
+    cache.write_text(json.dumps({"key": key, "reply": {"a": 1}}) + "\n")
+    assert key not in ReplyCache(cache).replies
+
+
+def test_ctrl_c_ends_a_long_retry_after_wait_at_once(flaky, tmp_path):
+    """A server asking for a day's wait (capped at SEETHINK_ENDPOINT_MAX_WAIT, here an hour) must not keep a
+    Ctrl-C waiting: the command exits 130 within seconds, and the pool's other workers stop too."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    server = flaky([(429, 86400)] * 8)
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps({"id": f"r{i}", "problem": f"Which is {i}?", "answer": "A", "options":
+                                        [str(i), "x", "y", "z"], "capability": "text_reasoning"}) + "\n"
+                            for i in range(8)))
+    env = {**os.environ, "SEETHINK_ENDPOINT_MAX_WAIT": "3600", "SEETHINK_ENDPOINT_TRIES": "3"}
+    p = subprocess.Popen([sys.executable, "-m", "seethink", "data", "filter", str(data), "--out", str(tmp_path / "o"),
+                          "--blind", f"{server.url}::m"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    deadline = time.monotonic() + 60
+    while len(server.times) < 1 and time.monotonic() < deadline and p.poll() is None:
+        time.sleep(0.1)
+    assert server.times, "the command never asked the server"
+    time.sleep(0.5)
+    p.send_signal(signal.SIGINT)
+    t0 = time.monotonic()
+    _, err = p.communicate(timeout=30)
+    assert time.monotonic() - t0 < 10, "Ctrl-C waited for the Retry-After"
+    assert p.returncode == 130, err[-2000:]
+    assert "Traceback" not in err

@@ -127,16 +127,51 @@ def build(cls, raw: dict, path: str, where: Where):
         where.fail(_join(path, e.field), e.message)
 
 
-def read_yaml(path: Path, what: str) -> dict:
-    """The mapping in a YAML file; `what` names the kind of file in errors ("recipe", "study", …)."""
-    if not path.is_file():
-        raise SeethinkError(f"{what} {path} {'is a folder, not a YAML file' if path.is_dir() else 'does not exist'}")
+MAX_YAML_BYTES, MAX_YAML_NODES = 1 << 20, 100_000
+"""A config is at most 1 MiB and 100,000 values once its aliases are expanded: an alias bomb (`&a [*a, *a]`
+nested ten deep) is a few hundred bytes that expand past memory in whatever walks the values next."""
+
+
+def _expanded_size(node, memo: dict, open_: set) -> int:
+    if id(node) in open_:
+        raise ValueError("an alias refers to the value that contains it")
+    if id(node) not in memo:
+        open_.add(id(node))
+        children = [x for pair in node.value for x in pair] if isinstance(node, yaml.MappingNode) else \
+            node.value if isinstance(node, yaml.SequenceNode) else []
+        memo[id(node)] = 1 + sum(_expanded_size(c, memo, open_) for c in children)
+        open_.discard(id(node))
+        if memo[id(node)] > MAX_YAML_NODES:
+            raise ValueError(f"more than {MAX_YAML_NODES:,} values once its aliases are expanded")
+    return memo[id(node)]
+
+
+def parse_yaml(text: str, path: str | Path):
+    """YAML text (safe types only) within the bounds above; every failure is one line naming `path`."""
+    loader = yaml.SafeLoader(text)
     try:
-        raw = yaml.safe_load(path.read_text())
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _expanded_size(node, {}, set())
+        return loader.construct_document(node)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
         raise SeethinkError(f"{path}: not valid YAML{where}") from None
+    except ValueError as e:
+        raise SeethinkError(f"{path}: refused: {e}") from None
+    except RecursionError:
+        raise SeethinkError(f"{path}: refused: nested too deeply") from None
+    finally:
+        loader.dispose()
+
+
+def read_yaml(path: Path, what: str) -> dict:
+    """The mapping in a YAML file; `what` names the kind of file in errors ("recipe", "study", …)."""
+    from seethink.fileio import read_text
+
+    raw = parse_yaml(read_text(path, what, MAX_YAML_BYTES), path)
     if not isinstance(raw, dict):
         raise SeethinkError(f"{path}: a {what} must be a YAML mapping")
     return raw
@@ -158,7 +193,7 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
             elif not isinstance(node, dict):
                 raise SeethinkError(f"--set {key}: {'.'.join(parts[:i])} is not a mapping")
             if i == len(parts) - 1:
-                node[part] = yaml.safe_load(value)
+                node[part] = parse_yaml(value, f"--set {key}")
             else:
                 if isinstance(node, dict) and part not in node:
                     node[part] = {}

@@ -39,6 +39,85 @@ def check_folder_target(path: str | os.PathLike, what: str = "output folder") ->
     return p
 
 
+def real_path(path: str | os.PathLike) -> Path:
+    """`path` absolute, with every symlink and `..` resolved (a missing tail is kept as written): the one name
+    under which an output is locked and compared, so an alias (`ln -s out alias`, `out/../out`) is the same
+    output."""
+    return Path(os.path.abspath(path)).resolve()
+
+
+def check_owned(path: str | os.PathLike, markers: tuple[str, ...], command: str, what: str = "output folder") -> Path:
+    """An output folder that `command` writes into or replaces: a missing or empty folder, or one holding a file
+    matching one of `markers` (glob patterns of files only `command` writes, i.e. its own earlier output). Any
+    other existing folder is the user's: refused in one line, so a mistyped `--out` never replaces their files."""
+    p = check_folder_target(path, what)
+    if p.is_dir() and any(p.iterdir()) and not any(next(p.glob(m), None) for m in markers):
+        raise SeethinkError(f"{what} {p} exists, is not empty and holds no {markers[0]} (it was not written by "
+                            f"{command}); choose a new or empty folder")
+    return p
+
+
+def check_not_input(out: str | os.PathLike, inputs: Iterable[str | os.PathLike], what: str = "--out",
+                    replaced_whole: bool = False) -> None:
+    """Refuse an output folder that is the folder of one of the inputs (a file input: its folder), or, for an
+    output replaced whole, one that holds an input: the write would replace what is being read."""
+    o = real_path(out)
+    for i in inputs:
+        src = real_path(i)
+        folder = src.parent if src.is_file() else src
+        if o == folder or (replaced_whole and o in folder.parents):
+            raise SeethinkError(f"{what} {out} overlaps the input {i}; writing there would replace the input — "
+                                "choose a separate folder")
+
+
+MAX_TEXT_BYTES = 1 << 30  # 1 GiB: a record file, config or recipe larger than this is refused, not read into memory
+
+
+def read_text(path: str | os.PathLike, what: str = "file", limit: int = MAX_TEXT_BYTES) -> str:
+    """The one decoding rule for every text file seethink reads (records, recipes, studies, configs, metrics):
+    UTF-8 (a BOM is dropped), at most `limit` bytes; anything else is one line naming the file."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if p.is_dir():
+            raise SeethinkError(f"{what} {p} is a folder, not a file")
+        if size > limit:
+            raise SeethinkError(f"{what} {p} is {size:,} bytes; the limit is {limit:,}")
+        return p.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise SeethinkError(f"{what} {p} is not UTF-8 text (byte {e.start}: {e.reason})") from None
+    except FileNotFoundError:
+        raise SeethinkError(f"{what} {p} does not exist") from None
+    except OSError as e:
+        raise SeethinkError(f"cannot read {what} {p}: {e.strerror or e}") from None
+
+
+def read_json(path: str | os.PathLike, what: str = "file") -> Any:
+    """A JSON file through `read_text`; malformed JSON (or an integer past Python's 4,300 digits) is one line."""
+    text = read_text(path, what)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise SeethinkError(f"{what} {path}: malformed JSON ({e.msg}, line {e.lineno})") from None
+    except ValueError as e:
+        raise SeethinkError(f"{what} {path}: unreadable JSON ({e})") from None
+
+
+def read_jsonl(path: str | os.PathLike, what: str = "file") -> list:
+    """The rows of a JSONL file this program appends to (metrics, caches): a last line torn by a kill is dropped;
+    a malformed line before it means the file is not ours, one line naming it and the line."""
+    lines = [(n, line) for n, line in enumerate(read_text(path, what).splitlines(), 1) if line.strip()]
+    rows = []
+    for k, (n, line) in enumerate(lines):
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            if k == len(lines) - 1:
+                break  # torn by a kill mid-append
+            raise SeethinkError(f"{what} {path}:{n}: malformed JSON") from None
+    return rows
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -133,11 +212,14 @@ def writer_lock(target: str | os.PathLike, command: str, stale_after: float = WR
         return
     import threading
 
-    p = Path(target)
+    p = real_path(target)  # two aliases of one output take one lock
     ensure_dir(p.parent, "output directory")
     lock = p.parent / f".{p.name}.writer"
     while True:
-        f = open(lock, "a+")
+        try:
+            f = open(lock, "a+")
+        except OSError as e:
+            raise SeethinkError(f"cannot write {target}: cannot create {lock} ({e.strerror or e})") from None
         try:
             if _claim(f, lock, p, command, stale_after, fcntl):
                 break
@@ -221,6 +303,10 @@ def _claim(f, lock: Path, target: Path, command: str, stale_after: float, fcntl)
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to `path`; on success it is renamed to `path`, on failure removed."""
     target = Path(path)
+    if target.is_dir():
+        raise SeethinkError(f"{target} is a folder; name a file to write")
+    if not target.parent.is_dir():
+        raise SeethinkError(f"cannot write {target}: folder {target.parent} does not exist")
     _remove_stale(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)

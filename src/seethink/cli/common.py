@@ -24,6 +24,30 @@ def int_at_least(low: int):
 positive, nonneg = int_at_least(1), int_at_least(0)
 
 
+def finite(s: str) -> float:
+    """An argparse type: a finite number (nan and inf pass float() and fail much later, inside sampling)."""
+    import math
+
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {s!r}")
+    return v
+
+
+def split_name(s: str) -> str:
+    """An argparse type: a split name (a file name in a dataset folder; no path, no leading dot)."""
+    from seethink.errors import SeethinkError
+    from seethink.records.schema import check_split_name
+
+    try:
+        return check_split_name(s, "split")
+    except SeethinkError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix("split: ")) from None
+
+
 def add_set(parser: argparse.ArgumentParser, help: str = "override a recipe field, e.g. --set stages.0.steps=2 (repeatable)"):
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=help)
 

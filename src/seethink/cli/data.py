@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from seethink.cli.common import endpoint_summary, nonneg, positive
+from seethink.cli.common import endpoint_summary, finite, nonneg, positive, split_name
 from seethink.errors import SeethinkError
 from seethink.fileio import writer_lock
 
@@ -64,7 +64,8 @@ def data_filter(a) -> None:
         for r in filter_dataset(a.data, a.split, a.out, plan):
             why = ", ".join(f"{k}: {v}" for k, v in r.reasons.most_common())
             print(f"{r.name:>10}: kept {r.kept}, dropped {r.dropped}" + (f" ({why})" if why else ""))
-    print(f"kept records written to {Path(a.out) / (a.split + '.jsonl')}; dropped ones with reasons in dropped.jsonl")
+    print(f"kept records written to {Path(a.out) / (a.split + '.jsonl')}; dropped ones with reasons in "
+          f"{a.split}.dropped.jsonl")
     endpoint_summary(*raw)
 
 
@@ -75,8 +76,8 @@ def add_parsers(sub) -> None:
     im.add_argument("source", help="a .jsonl/.json/.parquet file, a saved HF dataset folder, a folder of such files, "
                                    "or a hub name (needs a network)")
     im.add_argument("--out", required=True, help="dataset folder to write (OUT/SPLIT.jsonl + OUT/images/)")
-    im.add_argument("--split", default="train", help="split to read (default: train)")
-    im.add_argument("--as-split", help="split name to write (default: --split)")
+    im.add_argument("--split", type=split_name, default="train", help="split to read (default: train)")
+    im.add_argument("--as-split", type=split_name, help="split name to write (default: --split)")
     im.add_argument("--capability", help="perception | text_reasoning | visual_reasoning (default: from the data or its name)")
     im.add_argument("--limit", type=positive, help="at most this many rows")
     im.set_defaults(func=data_import)
@@ -88,17 +89,18 @@ def add_parsers(sub) -> None:
     sy.add_argument("--generator-model", help="model name served at the --generator URL")
     sy.add_argument("--api-key-env", default="OPENAI_API_KEY", metavar="VAR")
     sy.add_argument("--out", required=True, help="dataset folder to write")
-    sy.add_argument("--split", default="train")
+    sy.add_argument("--split", type=split_name, default="train")
     sy.add_argument("--seed", type=nonneg, default=0, help="seed for option shuffling and letter balance")
     sy.add_argument("--limit", type=positive, help="at most this many captions")
     sy.add_argument("--max-new-tokens", type=positive, default=384)
     sy.set_defaults(func=synth)
     fl = dsub.add_parser("filter", help="drop MCQs by pass rate, near-duplicates, a blind model, the paper's keep rule")
     fl.add_argument("data", help="a dataset folder or JSONL/parquet file of records")
-    fl.add_argument("--out", required=True, help="folder for the kept records, dropped.jsonl and filter_report.json")
-    fl.add_argument("--split", default="train")
+    fl.add_argument("--out", required=True, help="folder for the kept records, SPLIT.dropped.jsonl and SPLIT.filter_report.json "
+                                                "(not the input's own folder)")
+    fl.add_argument("--split", type=split_name, default="train")
     fl.add_argument("--pass-rate", metavar="LOW:HIGH", help="keep records with LOW <= pass_rate <= HIGH")
-    fl.add_argument("--dedup", type=float, nargs="?", const=0.9, metavar="THRESHOLD",
+    fl.add_argument("--dedup", type=finite, nargs="?", const=0.9, metavar="THRESHOLD",
                     help="drop near-duplicate questions about the same image (3-gram Jaccard, default 0.9)")
     fl.add_argument("--blind", action="append", default=[], metavar="MODEL",
                     help="drop questions this model answers without the image (FOLDER or URL::NAME; repeatable)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from seethink.cli.common import endpoint_summary, nonneg, positive, print_summary
+from seethink.cli.common import endpoint_summary, finite, nonneg, positive, print_summary, split_name
 from seethink.fileio import writer_lock
 
 
@@ -57,18 +57,18 @@ def add_parsers(sub) -> None:
     ev = sub.add_parser("eval", help="evaluate a model greedily on held-out records")
     ev.add_argument("model", nargs="?", help="model folder (default: the shipped base)")
     ev.add_argument("--data", required=True, help="a world folder, a dataset folder, or a JSONL/parquet file")
-    ev.add_argument("--split", default="test")
+    ev.add_argument("--split", type=split_name, default="test")
     ev.add_argument("--out", help="output folder (default: runs/eval/<model name>)")
     ev.add_argument("--limit", type=positive, help="at most this many records per dataset")
     ev.add_argument("--batch-size", type=positive, default=64)
     ev.add_argument("--max-new-tokens", type=positive, default=96)
     add_engine(ev)
     ev.add_argument("--seed", type=nonneg, default=0)
-    ev.add_argument("--temperature", type=float, default=0.0,
+    ev.add_argument("--temperature", type=finite, default=0.0,
                     help="0 = greedy (default); > 0 samples one answer per record with this temperature")
     ev.add_argument("--samples", type=nonneg, default=0, metavar="K",
                     help="also sample K answers per record and report sampled accuracy and pass@K beside greedy")
-    ev.add_argument("--sample-temperature", type=float, default=1.0, help="temperature of --samples (default 1.0)")
+    ev.add_argument("--sample-temperature", type=finite, default=1.0, help="temperature of --samples (default 1.0)")
     ev.add_argument("--attribute", nargs="?", const="auto", default="none", choices=ATTRIBUTIONS,
                     help="attribute each wrong answer to perception or reasoning (default method: auto, judge-free)")
     ev.add_argument("--judge", metavar="URL|FOLDER",
@@ -85,12 +85,12 @@ def add_parsers(sub) -> None:
     pk = sub.add_parser("passk", help="sample K answers per item and store its pass_rate in the records")
     pk.add_argument("model", nargs="?", help="model folder (default: the shipped base)")
     pk.add_argument("--data", required=True, help="a world folder, a dataset folder, or a JSONL/parquet file")
-    pk.add_argument("--split", default="train")
+    pk.add_argument("--split", type=split_name, default="train")
     pk.add_argument("--k", type=positive, default=16, help="samples per item")
     pk.add_argument("--batch-size", type=positive, default=16, help="items per generate call (x K sequences)")
-    pk.add_argument("--temperature", type=float, default=1.0,
+    pk.add_argument("--temperature", type=finite, default=1.0,
                     help="default 1.0, the training rollouts' temperature; the paper used 0.7 with --top-p 0.9 --top-k 20")
-    pk.add_argument("--top-p", type=float, default=1.0)
+    pk.add_argument("--top-p", type=finite, default=1.0)
     pk.add_argument("--top-k", type=nonneg, default=0, help="0 = off")
     pk.add_argument("--max-new-tokens", type=positive, default=1024,
                     help="longest sampled answer (the paper: 1,024; generation stops at end-of-sequence)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from seethink.cli.common import add_set, positive
+from seethink.cli.common import add_set, finite, positive
 from seethink.errors import SeethinkError
 
 PAPER = Path("experiments") / "paper" / "study.yaml"
@@ -48,7 +48,7 @@ def _common(p) -> None:
     p.add_argument("--out", help="folder for results/, runs/, world/ and the report (default: the study file's folder)")
     p.add_argument("--only", help="comma-separated configurations to run (default: all)")
     p.add_argument("--seeds", type=positive, help="number of seeds, 0..N-1 (default: the study's)")
-    p.add_argument("--step-scale", type=float, help="multiply every stage's steps (default: the study's)")
+    p.add_argument("--step-scale", type=finite, help="multiply every stage's steps (default: the study's)")
     p.add_argument("--world", help="use this world folder instead of building one under --out")
     p.add_argument("--report-only", action="store_true", help="rewrite the report from the finished runs; train nothing")
     add_set(p, "override a study field, e.g. --set seeds=[0,1] (repeatable)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from seethink.cli.common import add_set, positive
+from seethink.fileio import writer_lock
 
 
 def export_verl(a) -> None:
@@ -12,7 +13,8 @@ def export_verl(a) -> None:
 
     recipe = load_recipe(a.recipe, a.set)
     model, root = recipe_paths(recipe)
-    out = export_verl(recipe, root, a.out, a.gpus, model=model)
+    with writer_lock(a.out, "seethink export verl"):  # one export per folder; a second one stops at once
+        out = export_verl(recipe, root, a.out, a.gpus, model=model)
     print(f"{len(recipe.stages)} stage(s) of {recipe.name} exported to {out}; on the cluster: "
           f"EASYR1_HOME=/path/to/EasyR1 bash {out / 'launch_easyr1.sh'}")
 

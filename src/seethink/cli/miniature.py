@@ -6,7 +6,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from seethink.cli.common import nonneg, positive, print_summary
+from seethink.cli.common import finite, nonneg, positive, print_summary, split_name
 from seethink.fileio import writer_lock
 
 
@@ -81,7 +81,7 @@ def add_parsers(sub) -> None:
     s = wsub.add_parser("show", help="print a few records and save their images as one PNG")
     s.add_argument("data", help="a world folder (from `world build`)")
     s.add_argument("--dataset", default="perception", help="perception | text_reasoning | visual_reasoning | captions")
-    s.add_argument("--split", default="train")
+    s.add_argument("--split", type=split_name, default="train")
     s.add_argument("-n", type=positive, default=4, help="how many records")
     s.add_argument("--out", help="PNG path (default: DATA/show-DATASET-SPLIT.png)")
     s.set_defaults(func=world_show)
@@ -94,9 +94,9 @@ def add_parsers(sub) -> None:
     pt.add_argument("--size", choices=list(SIZE_NAMES), help=f"model size preset (default {d.size})")
     pt.add_argument("--steps", type=positive, help=f"optimizer steps (default {d.steps})")
     pt.add_argument("--batch-size", type=positive, help=f"examples per step (default {d.batch_size})")
-    pt.add_argument("--lr", type=float, help=f"peak learning rate (default {d.lr})")
+    pt.add_argument("--lr", type=finite, help=f"peak learning rate (default {d.lr})")
     pt.add_argument("--seed", type=nonneg, help=f"seed (default {d.seed})")
-    pt.add_argument("--data-scale", type=float, help="fraction of the configured pretraining records (default 1)")
+    pt.add_argument("--data-scale", type=finite, help="fraction of the configured pretraining records (default 1)")
     pt.add_argument("--init", help="continue from this base folder (written by `seethink pretrain`) instead of a new model")
     pt.add_argument("--eval-data", help="a world folder: evaluate the base on its test split afterwards")
     pt.set_defaults(func=pretrain)

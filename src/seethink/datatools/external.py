@@ -15,7 +15,7 @@ from pathlib import Path
 
 from seethink.errors import SeethinkError
 from seethink.fileio import write_bytes
-from seethink.records.io import read_file_rows
+from seethink.records.io import checked_size, read_file_rows
 
 HUB_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
@@ -132,13 +132,14 @@ def _write_png(data: bytes, images_dir: Path, where: str, field: str) -> str:
 
     try:
         with Image.open(io.BytesIO(data)) as im:
+            checked_size(im, f"{where}: field '{field}': embedded image")
             im.load()
             if im.format != "PNG":
                 buf = io.BytesIO()
                 im.convert("RGB").save(buf, format="PNG")
                 data = buf.getvalue()
-    except (UnidentifiedImageError, OSError, SyntaxError) as e:
-        raise SeethinkError(f"{where}: field '{field}': embedded image is corrupt ({e})") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise SeethinkError(f"{where}: field '{field}': embedded image is corrupt or too large ({e})") from None
     path = images_dir / f"{hashlib.sha256(data).hexdigest()[:32]}.png"
     if not path.is_file():
         images_dir.mkdir(parents=True, exist_ok=True)

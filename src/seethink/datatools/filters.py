@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Callable
 
 from seethink.errors import SeethinkError
-from seethink.fileio import check_folder_target, ensure_dir, write_json, write_jsonl
+from seethink.fileio import check_not_input, check_owned, ensure_dir, write_json, write_jsonl
 from seethink.models.chat import Prompt
 from seethink.records.io import load_records
 from seethink.records.mcq import format_mcq, split_options
@@ -241,15 +241,17 @@ def apply_filters(records: list[dict], plan: FilterPlan) -> tuple[list[dict], Dr
 
 
 def filter_dataset(data: str | Path, split: str, out: str | Path, plan: FilterPlan) -> list[FilterResult]:
-    """Write `out/<split>.jsonl` (kept), `out/dropped.jsonl` (with filter and reason) and `out/filter_report.json`."""
-
-    out = check_folder_target(out)
+    """Write `out/<split>.jsonl` (kept), `out/<split>.dropped.jsonl` (with filter and reason) and
+    `out/<split>.filter_report.json`: one folder holds the filtered splits side by side, none replacing another's
+    dropped rows. `out` is never the input's own folder, nor a folder this command did not write."""
+    check_not_input(out, [data])
+    out = check_owned(out, ("*.filter_report.json", "filter_cache.jsonl"), "seethink data filter")
     records = load_records(data, split)
     n = len(records)
     kept, dropped, results = apply_filters(records, plan)
     ensure_dir(out)
-    write_jsonl(out / "dropped.jsonl", [{**r, "filtered_by": name, "filter_reason": why} for r, name, why in dropped])
+    write_jsonl(out / f"{split}.dropped.jsonl", [{**r, "filtered_by": name, "filter_reason": why} for r, name, why in dropped])
     write_jsonl(out / f"{split}.jsonl", kept)
-    write_json(out / "filter_report.json", {"input": str(data), "split": split, "records": n, "kept": len(kept),
+    write_json(out / f"{split}.filter_report.json", {"input": str(data), "split": split, "records": n, "kept": len(kept),
                                             "filters": [r.to_dict() for r in results]})
     return results

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from seethink.datatools.external import first_field, image_files, read_rows, relative_to
 from seethink.records.mcq import format_mcq, split_options
-from seethink.records.schema import CAPABILITIES, validate_record
+from seethink.records.schema import CAPABILITIES, check_split_name, validate_record
 from seethink.errors import SeethinkError
 from seethink.fileio import check_folder_target, ensure_dir, write_jsonl
 from seethink.rewards import extract_boxed
@@ -104,6 +104,7 @@ def import_rows(src: str, out: str | Path, split: str = "train", as_split: str |
     if capability is not None and capability not in CAPABILITIES:
         raise SeethinkError(f"--capability must be one of {', '.join(CAPABILITIES)}, got {capability!r}")
     out = check_folder_target(out)
+    check_split_name(as_split or split, "--as-split" if as_split else "--split")  # a file name inside `out`
     rows, base = read_rows(src, split)
     if limit:
         rows = rows[:limit]

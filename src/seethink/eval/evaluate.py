@@ -17,7 +17,7 @@ from seethink.eval.attribution import attribute, model_answerer, summarise_attri
 from seethink.eval.judge import VerdictCache, cached
 from seethink.eval.datasets import find_datasets, load_split, load_train_for_priors
 from seethink.eval.metrics import bootstrap_ci, prior_accuracy
-from seethink.eval.passk import sample_correct
+from seethink.eval.passk import MAX_TEMPERATURE, sample_correct
 from seethink.fileio import ensure_dir, write_json, write_jsonl
 from seethink.models.generate import generate
 from seethink.models.load import inference_dtype
@@ -122,10 +122,11 @@ class EvalOptions:
 
     def __post_init__(self):
         require(self.max_new_tokens > 0 and self.batch_size > 0, "max_new_tokens/batch_size", "must be > 0")
-        require(self.temperature >= 0, "temperature", f"must be >= 0 (0 = greedy), got {self.temperature}")
+        require(0 <= self.temperature <= MAX_TEMPERATURE, "temperature",
+                f"must be in [0, {MAX_TEMPERATURE:g}] (0 = greedy), got {self.temperature}")
         require(self.samples >= 0, "samples", f"must be >= 0, got {self.samples}")
-        require(not self.samples or self.sample_temperature > 0, "sample_temperature",
-                f"must be > 0, got {self.sample_temperature}")
+        require(not self.samples or 0 < self.sample_temperature <= MAX_TEMPERATURE, "sample_temperature",
+                f"must be in (0, {MAX_TEMPERATURE:g}], got {self.sample_temperature}")
         one_of(self.attribution, ATTRIBUTIONS, "attribution")
 
 

@@ -27,6 +27,8 @@ from seethink.models.vllm_engine import load_generator
 from seethink.rewards import accuracy
 from seethink.seeding import derive_seed
 
+MAX_TEMPERATURE = 100.0  # past this, sampling is uniform noise; inf or nan would fail inside torch.multinomial
+
 
 def progress_path(data_file: Path) -> Path:
     return data_file.parent / f".{data_file.stem}.passk.jsonl"
@@ -127,8 +129,8 @@ def passk(model_path, data, split: str, k: int, chunk: int = 16, temperature: fl
     """Pass rates for every dataset under `data` (a world folder, a dataset folder or a file).
 
     The paper's settings: K = 16, temperature 0.7, top_p 0.9, top_k 20 (and 1,024 new tokens on real data)."""
-    if not temperature > 0:
-        raise SeethinkError(f"pass@K samples: --temperature must be > 0, got {temperature}")
+    if not 0 < temperature <= MAX_TEMPERATURE:
+        raise SeethinkError(f"pass@K samples: --temperature must be in (0, {MAX_TEMPERATURE:g}], got {temperature}")
     if not 0 < top_p <= 1:
         raise SeethinkError(f"--top-p must be in (0, 1], got {top_p}")
     files = [split_file(src, None if src.is_file() else split) for src in find_datasets(data, split).values()]

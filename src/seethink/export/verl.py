@@ -29,7 +29,7 @@ from pathlib import Path
 import yaml
 
 from seethink.errors import SeethinkError
-from seethink.fileio import atomic_dir, check_folder_target, write_text
+from seethink.fileio import atomic_dir, check_not_input, check_owned, write_text
 from seethink.models.load import load_processor
 from seethink.models.processors import bound_pixels
 from seethink.prompting import INSTRUCTION
@@ -217,8 +217,10 @@ def export_verl(recipe: Recipe, root: Path, out: str | Path, gpus: int = 8, val_
         if s.algorithm != "grpo":
             raise SeethinkError(f"stage {s.name!r} is {s.algorithm}: only GRPO stages export to EasyR1/verl "
                                 "(run SFT stages with `seethink train`, then export the rest)")
-    out = check_folder_target(out)
     model = Path(model or recipe.model)
+    check_not_input(out, [model, *(resolve(root, d.path) for s in recipe.stages for d in s.data)], "--out",
+                    replaced_whole=True)
+    out = check_owned(out, ("launch_easyr1.sh",), "seethink export verl")  # replaced whole: never the user's folder
     processor = _processor(model, recipe)
     with atomic_dir(out) as tmp:
         names = []

@@ -32,7 +32,7 @@ import torch
 from PIL import Image
 from transformers import Trainer, TrainingArguments, set_seed
 
-from seethink.fileio import atomic_dir, check_folder_target, disk_full_is_one_line, ensure_dir, write_json
+from seethink.fileio import atomic_dir, check_not_input, check_owned, disk_full_is_one_line, ensure_dir, write_json
 from seethink.models.checkpoints import drop_unfinished, last_checkpoint
 from seethink.models.load import load_processor, load_weights
 from seethink.miniature.pretrain_config import STYLE_DATASETS, PretrainConfig
@@ -216,7 +216,9 @@ def _resumable(work: Path, cfg: PretrainConfig) -> Path | None:
 
 def pretrain(out: str | Path, cfg: PretrainConfig = PretrainConfig()) -> Path:
     """Build, train and save the base to `out` (model + processor + pretrain_config.json)."""
-    out = check_folder_target(out)  # before minutes of training, not at the final save
+    out = check_owned(out, ("pretrain_config.json",), "seethink pretrain")  # before minutes of training; replaced whole
+    if cfg.init:
+        check_not_input(out, [cfg.init], "--out", replaced_whole=True)
     ensure_dir(out.parent, "output folder")
     work = ensure_dir(out.with_name(f".{out.name}.work"), "work folder")  # in-progress checkpoints for resume
     set_seed(cfg.seed)

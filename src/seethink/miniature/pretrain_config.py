@@ -6,8 +6,7 @@ import difflib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-import yaml
-
+from seethink.configs import read_yaml
 from seethink.errors import SeethinkError
 from seethink.miniature.world.generate import WorldConfig
 
@@ -124,14 +123,7 @@ class PretrainConfig:
 def load_pretrain_config(path: str | Path) -> PretrainConfig:
     """A PretrainConfig from YAML; unknown keys and bad values are one line naming the file and the field."""
     p = Path(path)
-    if not p.is_file():
-        raise SeethinkError(f"pretraining config {p} does not exist")
-    try:
-        raw = yaml.safe_load(p.read_text())
-    except yaml.YAMLError:
-        raise SeethinkError(f"{p}: not valid YAML") from None
-    if not isinstance(raw, dict):
-        raise SeethinkError(f"{p}: expected a mapping of pretraining settings")
+    raw = read_yaml(p, "pretraining config")
     names = [f.name for f in fields(PretrainConfig)]
     for key in raw:
         if key not in names:

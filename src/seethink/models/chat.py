@@ -20,6 +20,7 @@ import io
 import json
 import os
 import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,20 @@ def _data_url(path: str) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
+def reply_text(content) -> str:
+    """A chat completion's `content`: a string, null (no text), or a list of content parts whose `text` parts are
+    joined. Anything else (an object, a number) raises ValueError, so it is never cached as a reply."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list) and all(isinstance(p, dict) for p in content):
+        texts = [p.get("text") for p in content if p.get("type", "text") == "text"]
+        if all(isinstance(t, str) for t in texts):
+            return "".join(texts)
+    raise ValueError("content is not text")
+
+
 class OpenAIChat:
     """POST {base_url}/chat/completions, temperature 0. The API key comes from the environment variable
     `api_key_env` (none needed for local servers). `role` names the tool in error messages. Timeouts, retries
@@ -87,18 +102,26 @@ class OpenAIChat:
         return json.dumps({"model": self.model, "temperature": 0, "max_tokens": self.max_tokens,
                            "messages": [{"role": "user", "content": content}]}).encode()
 
-    def ask(self, prompt: Asking) -> str:
+    def ask(self, prompt: Asking, cancel: threading.Event | None = None) -> str:
         headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {self.key}"} if self.key else {})}
-        reply = post_json(self.url, self._body(prompt), headers, self.policy, self.stats, f"{self.role} {self.url}")
+        reply = post_json(self.url, self._body(prompt), headers, self.policy, self.stats, f"{self.role} {self.url}",
+                          cancel)
         try:
-            return reply["choices"][0]["message"]["content"] or ""
-        except (KeyError, IndexError, TypeError):
-            raise SeethinkError(f"{self.role} {self.url}: reply is not an OpenAI chat completion: "
+            return reply_text(reply["choices"][0]["message"]["content"])
+        except (KeyError, IndexError, TypeError, ValueError):
+            raise SeethinkError(f"{self.role} {self.url}: reply is not an OpenAI chat completion with text content: "
                                 f"{json.dumps(reply)[:200]}") from None
 
     def __call__(self, prompts: list[Asking]) -> list[str]:
-        with ThreadPoolExecutor(self.concurrency) as pool:
-            return list(pool.map(self.ask, prompts))
+        cancel = threading.Event()
+        pool = ThreadPoolExecutor(self.concurrency)
+        try:
+            return list(pool.map(lambda p: self.ask(p, cancel), prompts))
+        except BaseException:  # Ctrl-C or a failed request: the other workers stop now, not after their retries
+            cancel.set()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)  # each worker ends within 0.1 s once `cancel` is set
 
 
 class LocalChat:
@@ -188,7 +211,8 @@ class ReplyCache:
             for line in self.path.read_text(encoding="utf-8").splitlines():
                 try:
                     row = json.loads(line)
-                    self.replies[row["key"]] = row["reply"]
+                    if isinstance(row["key"], str) and isinstance(row["reply"], str):
+                        self.replies[row["key"]] = row["reply"]
                 except (ValueError, KeyError, TypeError):
                     continue  # a line torn by a kill, or foreign content: asked again
 
@@ -198,6 +222,8 @@ class ReplyCache:
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def add(self, key: str, reply: str) -> None:
+        if not isinstance(reply, str):  # a model's bug, not a reply: never stored, so a rerun asks again
+            raise SeethinkError(f"{self.path}: a reply is {type(reply).__name__}, not text; nothing was cached")
         self.path.parent.mkdir(parents=True, exist_ok=True)  # on first use: a run that fails early leaves nothing
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps({"key": key, "reply": reply}, ensure_ascii=False) + "\n")

@@ -31,7 +31,7 @@ from seethink.errors import SeethinkError
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 
 
-def _env_number(name: str, default: float, low: float, whole: bool = False) -> float:
+def _env_number(name: str, default: float, low: float, high: float, whole: bool = False) -> float:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
@@ -39,9 +39,9 @@ def _env_number(name: str, default: float, low: float, whole: bool = False) -> f
         value = int(raw) if whole else float(raw)
     except ValueError:
         value = None
-    if value is None or value < low:
+    if value is None or not low <= value <= high:  # also refuses nan and inf
         kind = "a whole number" if whole else "a number"
-        raise SeethinkError(f"environment variable {name}: expected {kind} >= {low:g}, got {raw!r}")
+        raise SeethinkError(f"environment variable {name}: expected {kind} in [{low:g}, {high:g}], got {raw!r}")
     return value
 
 
@@ -56,9 +56,9 @@ class Policy:
 
     @classmethod
     def from_env(cls) -> "Policy":
-        return cls(tries=int(_env_number("SEETHINK_ENDPOINT_TRIES", 5, 1, whole=True)),
-                   timeout=_env_number("SEETHINK_ENDPOINT_TIMEOUT", 120.0, 0.001),
-                   max_wait=_env_number("SEETHINK_ENDPOINT_MAX_WAIT", 60.0, 0))
+        return cls(tries=int(_env_number("SEETHINK_ENDPOINT_TRIES", 5, 1, 100, whole=True)),
+                   timeout=_env_number("SEETHINK_ENDPOINT_TIMEOUT", 120.0, 0.001, 3600),
+                   max_wait=_env_number("SEETHINK_ENDPOINT_MAX_WAIT", 60.0, 0, 3600))
 
 
 @dataclass
@@ -105,7 +105,11 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time()) if when else None
 
 
-def _exchange(url: str, body: bytes, headers: dict, timeout: float) -> dict:
+class Cancelled(SeethinkError):
+    """The caller gave up (Ctrl-C in another thread): no further request or wait."""
+
+
+def _exchange(url: str, body: bytes, headers: dict, timeout: float, cancel: threading.Event) -> dict:
     """One request within `timeout` seconds in all; a parsed JSON reply, or Transient, or SeethinkError."""
     box: dict = {}
 
@@ -118,7 +122,11 @@ def _exchange(url: str, body: bytes, headers: dict, timeout: float) -> dict:
 
     worker = threading.Thread(target=go, daemon=True)  # abandoned if it overruns: a daemon never blocks exit
     worker.start()
-    worker.join(timeout)
+    deadline = time.monotonic() + timeout
+    while worker.is_alive() and time.monotonic() < deadline:
+        if cancel.wait(min(0.1, max(0.0, deadline - time.monotonic()))):
+            raise Cancelled("cancelled")
+        worker.join(0)  # the wait above, not join, sleeps: a Ctrl-C in the main thread stops this one within 0.1 s
     if worker.is_alive():
         raise Transient(f"no complete reply within {timeout:g} s")
     e = box.get("error")
@@ -136,12 +144,17 @@ def _exchange(url: str, body: bytes, headers: dict, timeout: float) -> dict:
         raise Transient(f"reply is not JSON: {box['payload'][:80]!r}") from None
 
 
-def post_json(url: str, body: bytes, headers: dict, policy: Policy, stats: Stats, who: str) -> dict:
-    """POST `body` to `url` and return its JSON reply, retrying as the module says; `who` starts error lines."""
+def post_json(url: str, body: bytes, headers: dict, policy: Policy, stats: Stats, who: str,
+              cancel: threading.Event | None = None) -> dict:
+    """POST `body` to `url` and return its JSON reply, retrying as the module says; `who` starts error lines.
+    Setting `cancel` (from the thread that got Ctrl-C) ends the request and any wait for a retry at once."""
+    cancel = cancel or threading.Event()
     stats.count("requests")
     for attempt in range(policy.tries):
+        if cancel.is_set():
+            raise Cancelled(f"{who}: cancelled")
         try:
-            return _exchange(url, body, headers, policy.timeout)
+            return _exchange(url, body, headers, policy.timeout, cancel)
         except SeethinkError as e:
             stats.count("failures")
             raise SeethinkError(f"{who}: {e}") from None
@@ -151,5 +164,5 @@ def post_json(url: str, body: bytes, headers: dict, policy: Policy, stats: Stats
                 raise SeethinkError(f"{who}: gave up after {policy.tries} tries; last: {e}") from None
             stats.count("retries")
             wait = e.retry_after if e.retry_after is not None else policy.backoff * 2 ** attempt * random.uniform(0.5, 1)
-            time.sleep(min(wait, policy.max_wait))
+            cancel.wait(min(wait, policy.max_wait))  # a Retry-After of a day waits max_wait, and Ctrl-C ends it
     raise AssertionError("unreachable")  # the loop returns or raises

@@ -11,10 +11,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from seethink.errors import SeethinkError
+from seethink.fileio import read_json
 
 VISION_PATTERNS = ("vision_tower", "multi_modal_projector", "visual", "vision_model", "connector", "image_newline")
 
@@ -50,7 +50,8 @@ def check_family(path: str | Path, freeze: bool) -> str:
     from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES as VLMS
 
     p = Path(path)
-    kind = json.loads((p / "config.json").read_text()).get("model_type")
+    cfg = read_json(p / "config.json", "model config")
+    kind = cfg.get("model_type") if isinstance(cfg, dict) else None
     tested = ", ".join(TESTED_FAMILIES)
     if kind not in VLMS:
         raise SeethinkError(f"model {p}: config.json model_type {kind!r} is not a vision-language model transformers "

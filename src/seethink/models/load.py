@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from pathlib import Path
 
 import torch
@@ -11,6 +10,7 @@ from safetensors import SafetensorError
 from transformers import AutoModelForImageTextToText, AutoProcessor, ProcessorMixin
 
 from seethink.errors import SeethinkError
+from seethink.fileio import read_json
 from seethink.models.processors import load_image_only
 
 
@@ -20,10 +20,8 @@ def check_model_dir(path: str | Path) -> Path:
         raise SeethinkError(f"model path {p} does not exist")
     if not (p / "config.json").is_file():
         raise SeethinkError(f"model path {p} is not a Hugging Face model folder (no config.json)")
-    try:
-        json.loads((p / "config.json").read_text())
-    except json.JSONDecodeError as e:
-        raise SeethinkError(f"{p / 'config.json'}: malformed JSON ({e.msg})") from None
+    if not isinstance(read_json(p / "config.json", "model config"), dict):
+        raise SeethinkError(f"model config {p / 'config.json'}: expected a JSON object")
     return p
 
 
@@ -108,16 +106,28 @@ def load_weights(path: str | Path, device: str | None = None, dtype: torch.dtype
     kwargs = {"attn_implementation": a} if (a := attn_implementation(attn)) else {}
     try:
         with whole_weights():
-            model = AutoModelForImageTextToText.from_pretrained(p, local_files_only=True, dtype=dtype or inference_dtype(),
-                                                                **kwargs)
+            model, info = AutoModelForImageTextToText.from_pretrained(
+                p, local_files_only=True, dtype=dtype or inference_dtype(), output_loading_info=True, **kwargs)
     except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as e:  # missing, truncated or foreign weights
         from seethink.models.checkpoints import safetensors_problem
 
         named = next(filter(None, (safetensors_problem(f) for f in sorted(p.glob("*.safetensors")))), None)
         raise SeethinkError(f"cannot load model weights from {p}: {named or str(e).splitlines()[0]}") from None
+    refuse_mismatch(p, info)
     model.to(device or default_device())
     model.eval()
     return model
+
+
+def refuse_mismatch(path: Path, info: dict) -> None:
+    """Weights that do not fit the config (a config.json naming another architecture, or another size) load
+    "successfully" with random tensors and fail, or train nonsense, much later: refuse them here, in one line.
+    Tied weights are not missing (transformers ties them); keys a model class declares ignorable are not listed."""
+    for kind in ("missing_keys", "unexpected_keys", "mismatched_keys"):
+        keys = sorted(str(k[0] if isinstance(k, tuple) else k) for k in info.get(kind) or ())
+        if keys:
+            raise SeethinkError(f"model {path}: the weights do not match config.json: {len(keys)} "
+                                f"{kind.replace('_keys', '')} tensor(s), e.g. {keys[0]}")
 
 
 def image_token_id(model) -> int | None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import json
 from functools import lru_cache
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import transformers
 from transformers import AutoTokenizer, ProcessorMixin
 
 from seethink.errors import SeethinkError
+from seethink.fileio import read_json
 
 
 @lru_cache(maxsize=None)
@@ -55,7 +55,9 @@ def load_image_only(path: Path) -> ProcessorMixin:
     cfg_file = path / "processor_config.json"
     if not cfg_file.is_file():
         raise SeethinkError(f"{path} has no processor_config.json")
-    cfg = json.loads(cfg_file.read_text())
+    cfg = read_json(cfg_file, "processor config")
+    if not isinstance(cfg, dict):
+        raise SeethinkError(f"processor config {cfg_file}: expected a JSON object")
     cls = getattr(transformers, str(cfg.get("processor_class")), None)
     if cls is None or "image_processor" not in cfg:
         raise SeethinkError(f"{cfg_file}: processor {cfg.get('processor_class')!r} cannot be rebuilt without torchvision")

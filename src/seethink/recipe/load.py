@@ -56,12 +56,28 @@ def _stage_changes(changes, where: Where, fixed: frozenset) -> dict:
     return changes
 
 
-def _derived(raw: dict, path: Path, where: Where) -> dict:
+MAX_DERIVATION = 8  # recipes derived from recipes derived from …: deeper than this is a mistake
+
+
+def _parent(raw: dict, key: str, path: Path, where: Where, chain: tuple[Path, ...]) -> Recipe:
+    """The recipe `raw[key]` names (relative to `path`), refusing one that leads back to a recipe of `chain`."""
+    name = raw[key]
+    if not isinstance(name, str):
+        where.fail(key, f"expected a recipe file name, got {type(name).__name__}")
+    parent = (path.parent / name).resolve()
+    if parent in chain:
+        where.fail(key, f"{name} leads back to {parent.name}: recipes cannot derive from themselves")
+    if len(chain) >= MAX_DERIVATION:
+        where.fail(key, f"more than {MAX_DERIVATION} recipes deep")
+    return load_recipe(parent, (), _chain=chain)
+
+
+def _derived(raw: dict, path: Path, where: Where, chain: tuple[Path, ...]) -> dict:
     """The raw mapping of a `merged_from` or `based_on` recipe, with its parent's stages filled in."""
     if raw.get("merged_from"):
         if "stages" in raw:
             where.fail("stages", "a merged recipe derives its stage from merged_from; change it with --set")
-        staged = load_recipe((path.parent / raw["merged_from"]).resolve())
+        staged = _parent(raw, "merged_from", path, where, chain)
         inherited = {k: v for k, v in to_dict(staged).items()
                      if k in ("model", "data", "seed", "eval", "precision", "rollouts", "inputs", "hardware")}
         changes = _stage_changes(raw.pop("stage_overrides", None), where, MERGED_FIXED)
@@ -69,7 +85,7 @@ def _derived(raw: dict, path: Path, where: Where) -> dict:
     if raw.get("based_on"):
         if "stages" in raw:
             where.fail("stages", "a recipe based_on another takes its stages from it; change them with stage_overrides")
-        base = to_dict(load_recipe((path.parent / raw["based_on"]).resolve()))
+        base = to_dict(_parent(raw, "based_on", path, where, chain))
         changes = _stage_changes(raw.pop("stage_overrides", None), where, frozenset({"name", "data"}))
         return {**{k: v for k, v in base.items() if k not in ("name", "merged_from")}, **raw,
                 "stages": [{**st, **changes} for st in base["stages"]]}
@@ -78,10 +94,10 @@ def _derived(raw: dict, path: Path, where: Where) -> dict:
     return raw
 
 
-def load_recipe(path: str | Path, overrides: list[str] = ()) -> Recipe:
+def load_recipe(path: str | Path, overrides: list[str] = (), _chain: tuple[Path, ...] = ()) -> Recipe:
     path = Path(path)
     where = Where(str(path))
-    raw = _derived(read_yaml(path, "recipe"), path, where)
+    raw = _derived(read_yaml(path, "recipe"), path, where, (*_chain, path.resolve()))
     recipe = build(Recipe, apply_overrides(raw, list(overrides)), "", where)
     check(recipe, where)
     return recipe

@@ -12,6 +12,7 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 
 from seethink.errors import SeethinkError
+from seethink.fileio import read_json, read_text
 from seethink.records.schema import Record, validate_record
 
 
@@ -40,22 +41,20 @@ def read_file_rows(f: Path) -> list[tuple[str, object]]:
         except Exception as e:  # pyarrow raises several types for corrupt files
             raise SeethinkError(f"{f}: not a readable parquet file ({e})") from None
         return [(f"{f}: row {i}", r) for i, r in enumerate(rows)]
-    text = f.read_text(encoding="utf-8")
     if f.suffix == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise SeethinkError(f"{f}: malformed JSON ({e.msg}, line {e.lineno})") from None
+        data = read_json(f, "data file")
         if not isinstance(data, list):
             raise SeethinkError(f"{f}: expected a JSON list of rows, got {type(data).__name__}")
         return [(f"{f}: item {i}", r) for i, r in enumerate(data)]
     rows = []
-    for n, line in enumerate(text.splitlines(), 1):
+    for n, line in enumerate(read_text(f, "data file").splitlines(), 1):
         if line.strip():
             try:
                 rows.append((f"{f}:{n}", json.loads(line)))
             except json.JSONDecodeError as e:
                 raise SeethinkError(f"{f}:{n}: malformed JSON ({e.msg})") from None
+            except ValueError as e:  # an integer past Python's 4,300-digit conversion limit
+                raise SeethinkError(f"{f}:{n}: unreadable JSON ({e})") from None
     return rows
 
 
@@ -80,12 +79,40 @@ def load_records(path: str | Path, split: str | None = None, check_images: bool 
     return out
 
 
+MAX_IMAGE_PIXELS = 64_000_000
+"""Larger images are refused before they are decoded (a PNG header can claim 20000 × 20000: 1.2 GB of RGB from a
+file of a few KB). VLM processors resize to about a megapixel; an 8000 × 8000 photograph still fits."""
+
+
+def checked_size(im: Image.Image, where: str) -> tuple[int, int]:
+    w, h = im.size
+    if w * h > MAX_IMAGE_PIXELS:
+        raise SeethinkError(f"{where}: {w} × {h} pixels; the limit is {MAX_IMAGE_PIXELS:,} pixels")
+    return w, h
+
+
+def _open_error(path, e: BaseException) -> SeethinkError:
+    if isinstance(e, FileNotFoundError):
+        return SeethinkError(f"image file {path} does not exist")
+    if isinstance(e, Image.DecompressionBombError):
+        return SeethinkError(f"image file {path}: {e}")
+    return SeethinkError(f"image file {path} is corrupt or truncated ({e})")
+
+
 def load_image(path: str) -> Image.Image:
-    """Open an image as RGB, with a one-line error for missing, truncated or corrupt files."""
+    """Open an image as RGB, with a one-line error for missing, truncated, corrupt or oversized files."""
     try:
         with Image.open(path) as im:
+            checked_size(im, f"image file {path}")
             return im.convert("RGB")
-    except FileNotFoundError:
-        raise SeethinkError(f"image file {path} does not exist") from None
-    except (UnidentifiedImageError, OSError, SyntaxError) as e:
-        raise SeethinkError(f"image file {path} is corrupt or truncated ({e})") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise _open_error(path, e) from None
+
+
+def image_size(path: str) -> tuple[int, int]:
+    """(width, height) from the file's header, checked against the bound, without decoding the pixels."""
+    try:
+        with Image.open(path) as im:
+            return checked_size(im, f"image file {path}")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise _open_error(path, e) from None

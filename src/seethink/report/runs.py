@@ -12,14 +12,12 @@ Everything is read from run folders (`seethink train` writes them); nothing is r
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
+from seethink.configs import read_yaml
 from seethink.errors import SeethinkError
-from seethink.fileio import ensure_dir, write_bytes, write_text
+from seethink.fileio import ensure_dir, read_json, read_jsonl, write_bytes, write_text
 from seethink.records.schema import CAPABILITIES
 from seethink.report.plots import run_plots
 
@@ -49,22 +47,25 @@ class Run:
 
 
 def _read_json(path: Path):
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise SeethinkError(f"{path}: malformed JSON ({e.msg})") from None
+    data = read_json(path, "run file")
+    if not isinstance(data, dict):
+        raise SeethinkError(f"run file {path}: expected a JSON object")
+    return data
 
 
 def load_run(path: str | Path) -> Run:
     p = Path(path)
     if not (p / "recipe.yaml").is_file():
         raise SeethinkError(f"{p} is not a seethink run folder (no recipe.yaml)")
-    recipe = yaml.safe_load((p / "recipe.yaml").read_text())
+    recipe = read_yaml(p / "recipe.yaml", "run recipe")
+    if not isinstance(recipe.get("stages", []), list) or not all(isinstance(s, dict) and isinstance(s.get("name"), str)
+                                                                for s in recipe.get("stages", [])):
+        raise SeethinkError(f"{p / 'recipe.yaml'}: stages: expected a list of stages with names")
     start = p / "eval" / "start" / "summary.json"
     run = Run(recipe.get("name", p.name), p, _read_json(start) if start.is_file() else None, kept=recipe.get("kept"))
     for k, st in enumerate(recipe.get("stages", []), 1):
         d = p / "stages" / f"{k}-{st['name']}"
-        metrics = [json.loads(line) for line in (d / "metrics.jsonl").read_text().splitlines() if line.strip()] \
+        metrics = [r for r in read_jsonl(d / "metrics.jsonl", "metrics file") if isinstance(r, dict)] \
             if (d / "metrics.jsonl").is_file() else []
         ev = _read_json(d / "eval" / "summary.json") if (d / "eval" / "summary.json").is_file() else None
         timing = _read_json(d / "timing.json")["seconds"] if (d / "timing.json").is_file() else None

@@ -20,7 +20,7 @@ from datasets import Dataset
 from seethink.errors import SeethinkError
 from seethink.train.dist import say
 from seethink.curriculum import filter_by_pass_rate, order_blocks, source_rows
-from seethink.records.io import load_image, load_records
+from seethink.records.io import image_size, load_image, load_records
 from seethink.prompting import prompt_messages, target_text
 from seethink.recipe import Stage
 
@@ -54,8 +54,7 @@ def prompt_tokens(processor, records: list[dict]) -> list[int]:
     per_size: dict[tuple[int, int], int] = {}  # tokens an image of that size adds beyond its placeholder
     for i, r in enumerate(records):
         for path in r["images"]:
-            with Image.open(path) as im:
-                size = im.size
+            size = image_size(path)
             if size not in per_size:
                 ids = processor(text=[one_image], images=[Image.new("RGB", size)], return_tensors="np")["input_ids"]
                 per_size[size] = ids.shape[1] - base

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 from transformers import TrainerCallback
 from transformers.trainer_callback import ProgressCallback
 
-from seethink.fileio import write_jsonl
+from seethink.fileio import read_jsonl, write_jsonl
 from seethink.train.dist import is_main
 
 # TRL log key -> our column
@@ -40,7 +39,7 @@ class StepLog(TrainerCallback):
 
     def __init__(self, path: Path, flush_every: float = 10.0):
         self.path, self.flush_every = path, flush_every
-        self.rows = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+        self.rows = read_jsonl(path, "metrics file") if path.exists() else []  # a torn last line: dropped
         self._dirty = False
         self._last_flush = float("-inf")  # the first rows are written at once: the file shows up early
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from seethink import __version__
 from seethink.errors import SeethinkError
-from seethink.fileio import atomic_dir, ensure_dir, write_json, write_jsonl
+from seethink.fileio import atomic_dir, check_owned, ensure_dir, write_json, write_jsonl
 from seethink.progress import progress_bar
 from seethink.records.schema import SPLITS
 from seethink.miniature.world import DATASETS
@@ -28,11 +28,13 @@ from seethink.miniature.world.scene import png_bytes
 
 DEFAULT_SIZES = {"train": 2000, "validation": 500, "test": 1000}  # also the built-in world of every recipe
 SCHEMA_VERSION = 1
+MARKER = ".seethink-world"  # a world being built (world.json comes last): a rerun may resume and replace it
 
 
 def build_world(out: str | Path, seed: int = 0, sizes: dict[str, int] | None = None,
                 cfg: WorldConfig = WorldConfig(), datasets=DATASETS) -> Path:
-    out = ensure_dir(out)
+    out = ensure_dir(check_owned(out, ("world.json", MARKER), "seethink world build"))  # never the user's folder
+    (out / MARKER).touch()  # before any dataset: an interrupted build is still this command's to resume
     datasets = tuple(dict.fromkeys(datasets))
     _check_no_stale_datasets(out, datasets)
     sizes = {**DEFAULT_SIZES, **(sizes or {})}
@@ -59,6 +61,7 @@ def build_world(out: str | Path, seed: int = 0, sizes: dict[str, int] | None = N
                     write_jsonl(tmp / f"{split}.jsonl", rows)
     write_json(out / "world.json", {"seed": seed, "sizes": sizes, "config": asdict(cfg), "datasets": list(datasets),
                                     "schema_version": SCHEMA_VERSION, "seethink_version": __version__})
+    (out / MARKER).unlink(missing_ok=True)  # world.json marks the folder from now on
     return out
 
 
