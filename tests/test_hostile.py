@@ -78,7 +78,8 @@ def test_world_build_into_an_unwritable_place_is_one_line(tmp_path):
 def test_data_filter_never_overwrites_its_input_and_keeps_every_splits_dropped_rows(world_dir, tmp_path):
     src = tmp_path / "D"
     for split in ("train", "validation"):
-        rows = [json.loads(line) for line in (world_dir / "perception" / f"{split}.jsonl").read_text().splitlines()[:12]]
+        lines = (world_dir / "perception" / f"{split}.jsonl").read_text().splitlines()[:12]
+        rows = [json.loads(line) for line in lines]
         for r in rows:
             r["images"] = [str((world_dir / "perception" / p).resolve()) for p in r["images"]]
             r["pass_rate"] = 0.5 if int(r["id"].split("-")[-1]) % 2 else 1.0
@@ -153,7 +154,8 @@ def test_an_image_whose_header_claims_20000_squared_is_one_line(tmp_path):
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
-    (tmp_path / "huge.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0))
+    header = chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0))
+    (tmp_path / "huge.png").write_bytes(b"\x89PNG\r\n\x1a\n" + header
                                         + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
     write_rows(tmp_path / "test.jsonl", [record(0, capability="perception", images=["huge.png"])])
     one_line(seethink("eval", "--data", tmp_path / "test.jsonl", check=False), "huge.png")

@@ -148,8 +148,9 @@ def _expanded_size(node, memo: dict, open_: set) -> int:
 
 def parse_yaml(text: str, path: str | Path):
     """YAML text (safe types only) within the bounds above; every failure is one line naming `path`."""
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        loader = yaml.SafeLoader(text)  # its reader refuses control characters (a NUL) at once
         node = loader.get_single_node()
         if node is None:
             return None
@@ -158,19 +159,23 @@ def parse_yaml(text: str, path: str | Path):
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
-        raise SeethinkError(f"{path}: not valid YAML{where}") from None
+        why = f" ({e.reason})" if isinstance(e, yaml.reader.ReaderError) else ""
+        raise SeethinkError(f"{path}: not valid YAML{where}{why}") from None
     except ValueError as e:
         raise SeethinkError(f"{path}: refused: {e}") from None
     except RecursionError:
         raise SeethinkError(f"{path}: refused: nested too deeply") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def read_yaml(path: Path, what: str) -> dict:
     """The mapping in a YAML file; `what` names the kind of file in errors ("recipe", "study", …)."""
     from seethink.fileio import read_text
 
+    if path.is_dir():
+        raise SeethinkError(f"{what} {path} is a folder, not a YAML file")
     raw = parse_yaml(read_text(path, what, MAX_YAML_BYTES), path)
     if not isinstance(raw, dict):
         raise SeethinkError(f"{path}: a {what} must be a YAML mapping")

@@ -24,7 +24,7 @@ Capability = Literal["perception", "text_reasoning", "visual_reasoning"]
 CAPABILITIES: tuple[str, ...] = get_args(Capability)
 SPLITS = ("train", "validation", "test")
 SPLIT_NAME = re.compile(r"\w+(\.\w+)*", re.ASCII)  # Hugging Face datasets' rule: no path separator, no leading dot
-LIMITS = {"id": 256, "problem": 20_000, "answer": 4_000, "option": 2_000, "images": 16, "caption": 20_000,
+LIMITS = {"id": 256, "problem": 20_000, "answer": 20_000, "option": 2_000, "images": 16, "caption": 20_000,
           "solution": 20_000}
 """The longest text (characters) or list a record field may hold. A bound, not a taste: a prompt of 500,000
 characters otherwise tokenises into minutes of generation that nothing stops; real problems are far shorter."""
@@ -93,7 +93,8 @@ def validate_record(rec: dict, where: str) -> Record:
     if rec["capability"] not in CAPABILITIES:
         raise SeethinkError(f"{where}: field 'capability' is {rec['capability']!r}; expected one of {', '.join(CAPABILITIES)}")
     if not rec["answer"].strip():
-        raise SeethinkError(f"{where}: field 'answer' is empty (an empty gold answer would reward an empty \\boxed{{}})")
+        raise SeethinkError(f"{where}: field 'answer' is empty "
+                            "(an empty gold answer would reward an empty \\boxed{})")
     for key, default in OPTIONAL_DEFAULTS.items():
         if rec.get(key) is None:
             rec[key] = default()

@@ -30,8 +30,13 @@ def pyplot():
 
 
 def figure_png(fig) -> bytes:
+    """The figure as PNG bytes; the figure is closed (pyplot keeps every open figure alive: a study's report, or a
+    process writing many, would grow without bound)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    try:
+        fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    finally:
+        pyplot().close(fig)
     return buf.getvalue()
 
 

@@ -53,6 +53,43 @@ def _read_json(path: Path):
     return data
 
 
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _summary(path: Path) -> dict:
+    """An evaluation summary, checked for the fields the report reads (a hand-edited or foreign file is one line)."""
+    s = _read_json(path)
+
+    def bad(field: str):
+        raise SeethinkError(f"run file {path}: {field}: not as `seethink eval` writes it")
+
+    caps = s.get("capability")
+    if not isinstance(caps, dict):
+        bad("capability")
+    for c, v in caps.items():
+        ci = v.get("ci95") if isinstance(v, dict) else None
+        if not (isinstance(v, dict) and _number(v.get("accuracy")) and isinstance(ci, list) and len(ci) == 2
+                and all(map(_number, ci)) and all(_number(x) for k, x in v.items() if k.startswith("mean_"))):
+            bad(f"capability.{c}")
+    att = s.get("attribution", {})
+    fields = ("errors", "perception", "reasoning", "perception_share")
+    if not isinstance(att, dict) or not all(
+            isinstance(a, dict) and all(_number(a.get(k)) for k in fields) for a in att.values()):
+        bad("attribution")
+    return s
+
+
+def _metrics(path: Path) -> list[dict]:
+    """Training-log rows: each needs a whole-number `step`; values that are not numbers are not plotted."""
+    rows = []
+    for r in read_jsonl(path, "metrics file"):
+        if not isinstance(r, dict) or not isinstance(r.get("step"), int) or isinstance(r["step"], bool):
+            raise SeethinkError(f"metrics file {path}: a row without a whole-number step")
+        rows.append({k: v for k, v in r.items() if _number(v)})
+    return rows
+
+
 def load_run(path: str | Path) -> Run:
     p = Path(path)
     if not (p / "recipe.yaml").is_file():
@@ -62,14 +99,19 @@ def load_run(path: str | Path) -> Run:
                                                                 for s in recipe.get("stages", [])):
         raise SeethinkError(f"{p / 'recipe.yaml'}: stages: expected a list of stages with names")
     start = p / "eval" / "start" / "summary.json"
-    run = Run(recipe.get("name", p.name), p, _read_json(start) if start.is_file() else None, kept=recipe.get("kept"))
+    kept = recipe.get("kept")
+    if kept is not None and not (isinstance(kept, dict) and all(isinstance(v, dict) and isinstance(v.get("step"), int)
+                                                                for v in kept.values())):
+        raise SeethinkError(f"{p / 'recipe.yaml'}: kept: expected stage names mapped to their kept step")
+    run = Run(str(recipe.get("name", p.name)), p, _summary(start) if start.is_file() else None, kept=kept)
     for k, st in enumerate(recipe.get("stages", []), 1):
         d = p / "stages" / f"{k}-{st['name']}"
-        metrics = [r for r in read_jsonl(d / "metrics.jsonl", "metrics file") if isinstance(r, dict)] \
-            if (d / "metrics.jsonl").is_file() else []
-        ev = _read_json(d / "eval" / "summary.json") if (d / "eval" / "summary.json").is_file() else None
-        timing = _read_json(d / "timing.json")["seconds"] if (d / "timing.json").is_file() else None
-        run.stages.append(StageResult(st["name"], st.get("algorithm", "grpo"), metrics, ev, timing))
+        metrics = _metrics(d / "metrics.jsonl") if (d / "metrics.jsonl").is_file() else []
+        ev = _summary(d / "eval" / "summary.json") if (d / "eval" / "summary.json").is_file() else None
+        timing = _read_json(d / "timing.json").get("seconds") if (d / "timing.json").is_file() else None
+        if timing is not None and not _number(timing):
+            raise SeethinkError(f"run file {d / 'timing.json'}: seconds: expected a number")
+        run.stages.append(StageResult(st["name"], str(st.get("algorithm", "grpo")), metrics, ev, timing))
     return run
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 import yaml
 
+from seethink.configs import read_yaml
 from seethink.errors import SeethinkError
 from seethink.eval.evaluate import EvalOptions, evaluate_datasets
 from seethink.eval.judge import make_judge
@@ -119,7 +120,7 @@ def preflight(recipe: Recipe, start: Path, root: Path, count: int | None = None)
 def _claim_run_dir(run_dir: Path, resolved: dict) -> None:
     f = run_dir / "recipe.yaml"
     # checked by every process: all of them stop; `kept` is what the run recorded, not part of the recipe
-    if f.exists() and {k: v for k, v in yaml.safe_load(f.read_text()).items() if k != KEPT} != resolved:
+    if f.exists() and {k: v for k, v in read_yaml(f, "run recipe").items() if k != KEPT} != resolved:
         raise SeethinkError(f"{run_dir} holds a run of a different recipe; choose another name (--set name=…) or remove it")
 
     def write():
@@ -138,7 +139,7 @@ the recipe (a rerun compares everything else)."""
 def _record_kept(run_dir: Path, stage_name: str, stage_dir: Path) -> None:
     f = run_dir / "recipe.yaml"
     info = json.loads((stage_dir / "checkpoint" / "seethink_stage.json").read_text()).get("kept")
-    raw = yaml.safe_load(f.read_text())
+    raw = read_yaml(f, "run recipe")
     if not info or info.get("metric") is None or raw.get(KEPT, {}).get(stage_name) == info:  # keep: last
         return
     raw[KEPT] = {**raw.get(KEPT, {}), stage_name: info}
