@@ -203,6 +203,14 @@ def test_sft_stages_do_not_export(world_dir, tmp_path):
     assert not (tmp_path / "x").exists()
 
 
+def test_a_loss_easyr1_cannot_express_does_not_export(world_dir, tmp_path):
+    """EasyR1 averages a token-level or sequence-level PPO loss; TRL's CISPO would be exported as something else."""
+    recipe = load_recipe(RECIPES_DIR / "staged.yaml", [f"data={world_dir}", "stages.1.loss_type=cispo"])
+    with pytest.raises(SeethinkError, match="stage 'text_reasoning': loss_type 'cispo' has no EasyR1 equivalent"):
+        export_verl(recipe, world_dir, tmp_path / "x", gpus=1, model=base_path())
+    assert not (tmp_path / "x").exists()
+
+
 def test_gpu_recipes_export_from_the_cli(world_dir, tmp_path):
     for name in ("perception", "text_reasoning", "visual_reasoning"):
         (tmp_path / "data" / name).mkdir(parents=True)

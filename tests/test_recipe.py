@@ -268,3 +268,17 @@ def test_a_gpu_recipe_per_paper_backbone_with_internvl_stage_2_damped():
     text = load_recipe(RECIPES / "gpu" / "internvl3-8b-staged.yaml").stages[1]
     assert (text.name, text.lr, text.warmup_ratio, text.beta, text.epsilon, text.epsilon_high, text.max_grad_norm) == (
         "text_reasoning", 3e-7, 0.05, 0.05, 0.15, 0.15, 0.5)
+
+
+def test_loss_types_are_the_installed_trls_own_list():
+    """Read from TRL's GRPOConfig help, so a TRL that adds a loss makes it usable and one that drops it refuses it."""
+    import trl
+
+    from seethink.trl_fields import trl_loss_types
+
+    losses = trl_loss_types()
+    assert {"grpo", "dapo", "dr_grpo", "bnpo", "cispo", "sapo"} <= set(losses), losses
+    assert load_recipe(RECIPES / "staged.yaml", ["stages.0.loss_type=cispo"]).stages[0].loss_type == "cispo"
+    with pytest.raises(SeethinkError, match=rf"stages.0.loss_type: must be one of grpo, .*cispo.* \(TRL "
+                                            rf"{trl.__version__}'s GRPOConfig\), got 'ppo'"):
+        load_recipe(RECIPES / "staged.yaml", ["stages.0.loss_type=ppo"])

@@ -1,6 +1,7 @@
 """The training engine through the real CLI: every shipped miniature recipe, vision freezing, resume."""
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -225,3 +226,18 @@ def test_the_clip_acts_only_when_a_round_feeds_several_updates(world_dir, tmp_pa
     else:
         assert max(clipped) > 0
     assert json.loads((stage / "checkpoint" / "seethink_stage.json").read_text())["steps"] == 8
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("loss", ["cispo", "sapo"])
+def test_a_loss_only_trl_has_trains_a_stage(loss, world_dir, tmp_path):
+    """`loss_type` takes any loss the installed TRL lists, not a copy of its list: TRL 1.16's CISPO and SAPO train."""
+    args = smoke_args(RECIPES / "stage3-only.yaml", world_dir, tmp_path, steps=2)
+    args += ["--set", f"stages.0.loss_type={loss}", "--set", "eval.datasets=[visual_reasoning]",
+             "--set", "eval.attribution=none"]
+    seethink("train", *args)
+    stage = tmp_path / "stage3-only" / "stages" / "1-visual_reasoning"
+    rows = [json.loads(line) for line in (stage / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2]
+    assert all(math.isfinite(r["loss"]) for r in rows), rows
+    assert json.loads((stage / "checkpoint" / "seethink_stage.json").read_text())["steps"] == 2

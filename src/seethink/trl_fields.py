@@ -4,6 +4,7 @@ A stage's `trl:` pass-through (`seethink.recipe.Stage.trl`) refuses these keys a
 `seethink.train.trl_config` is where they are set."""
 
 import dataclasses
+import re
 
 from seethink.configs import unknown_key
 from seethink.errors import SeethinkError
@@ -42,3 +43,22 @@ def check_trl_fields(fields: dict, algorithm: str, p: str, where) -> None:
                 unknown_key(key, known, p, where)
             except SeethinkError as e:
                 raise SeethinkError(f"{e} -- not a field of {cls.__name__} in TRL {trl.__version__}") from None
+
+
+def trl_loss_types() -> tuple[str, ...]:
+    """The GRPO losses the installed TRL accepts, as its `GRPOConfig.loss_type` help lists them ("Supported values
+    are 'grpo', 'dr_grpo', …, and 'vespo'."): TRL's own statement, not a copy kept here. Empty if TRL stops saying."""
+    import trl
+
+    help_text = next(f.metadata.get("help", "") for f in dataclasses.fields(trl.GRPOConfig) if f.name == "loss_type")
+    sentence = re.search(r"Supported values are (.*?)\.(\s|$)", help_text)
+    return tuple(re.findall(r"'(\w+)'", sentence.group(1))) if sentence else ()
+
+
+def check_loss_type(loss: str, p: str, where) -> None:
+    """`loss` is one of the installed TRL's GRPO losses (unchecked when TRL's help lists none: TRL then decides)."""
+    import trl
+
+    choices = trl_loss_types()
+    if choices and loss not in choices:
+        where.fail(p, f"must be one of {', '.join(choices)} (TRL {trl.__version__}'s GRPOConfig), got {loss!r}")

@@ -121,7 +121,7 @@ def easyr1_config(recipe: Recipe, k: int, gpus: int, prompts_per_round: int, sta
                       "micro_batch_size_per_device_for_experience": micro,
                       "max_grad_norm": s.max_grad_norm,
                       "clip_ratio_low": s.epsilon, "clip_ratio_high": s.epsilon_high,
-                      "loss_avg_mode": "token" if s.loss_type in ("dapo", "bnpo") else "seq",
+                      "loss_avg_mode": EASYR1_LOSS_MODES[s.loss_type],
                       "model": {"model_path": "MODEL_PATH", "freeze_vision_tower": s.freeze_vision,
                                 "enable_gradient_checkpointing": True},
                       "optim": {"lr": s.lr, "weight_decay": s.weight_decay, "lr_warmup_ratio": s.warmup_ratio},
@@ -208,6 +208,10 @@ run_stage() {{  # run_stage NAME: trains stages/NAME from $MODEL, then sets MODE
 echo "final model: $MODEL"
 """
 
+EASYR1_LOSS_MODES = {"dapo": "token", "bnpo": "token", "grpo": "seq", "dr_grpo": "seq"}
+"""TRL's losses that EasyR1's `worker.actor.loss_avg_mode` can express (token-mean or sequence-mean); TRL's others
+(cispo, sapo, …) change the objective itself and are refused rather than exported as something else."""
+
 
 def export_verl(recipe: Recipe, root: Path, out: str | Path, gpus: int = 8, val_limit: int = 256,
                 model: str | Path | None = None) -> Path:
@@ -217,6 +221,9 @@ def export_verl(recipe: Recipe, root: Path, out: str | Path, gpus: int = 8, val_
         if s.algorithm != "grpo":
             raise SeethinkError(f"stage {s.name!r} is {s.algorithm}: only GRPO stages export to EasyR1/verl "
                                 "(run SFT stages with `seethink train`, then export the rest)")
+        if s.loss_type not in EASYR1_LOSS_MODES:
+            raise SeethinkError(f"stage {s.name!r}: loss_type {s.loss_type!r} has no EasyR1 equivalent (it has "
+                                f"{', '.join(EASYR1_LOSS_MODES)}); train it with `seethink train`")
     model = Path(model or recipe.model)
     check_not_input(out, [model, *(resolve(root, d.path) for s in recipe.stages for d in s.data)], "--out",
                     replaced_whole=True)

@@ -23,13 +23,13 @@ from seethink.recipe.rules import check
 from seethink.recipe.schema import Recipe
 from seethink.recipe.settings import (ATTRIBUTIONS, SHARDINGS, Attribution, Engine, EvalSettings, Hardware, Inputs,
                                       Precision, Rollouts, Sharding, VllmMode)
-from seethink.recipe.stage import (ALGORITHMS, KEEP_METRICS, Algorithm, DataSource, Lora, LossType, Stage,
+from seethink.recipe.stage import (ALGORITHMS, KEEP_METRICS, Algorithm, DataSource, Lora, Stage,
                                    is_folder_name, keep_metric)
 
 RECIPES_DIR = Path(__file__).resolve().parents[3] / "recipes"  # the shipped recipes (in a source checkout)
 
 __all__ = ["ALGORITHMS", "ATTRIBUTIONS", "Algorithm", "Attribution", "DataSource", "Engine", "EvalSettings", "Hardware",
-           "Inputs", "KEEP_METRICS", "Lora", "LossType", "MERGED_FIXED", "Precision", "RECIPES_DIR", "Recipe", "Rollouts",
+           "Inputs", "KEEP_METRICS", "Lora", "MERGED_FIXED", "Precision", "RECIPES_DIR", "Recipe", "Rollouts",
            "SHARDINGS", "Sharding", "Stage", "VllmMode", "accumulation_steps", "check", "is_folder_name", "keep_metric",
            "load_recipe", "merged_stage", "micro_batch", "null_control", "rollouts", "round_completions", "to_dict",
            "updates_per_round"]

@@ -6,7 +6,7 @@ from seethink.configs import Where
 from seethink.recipe.budgets import updates_per_round
 from seethink.recipe.schema import Recipe
 from seethink.recipe.stage import Stage, keep_metric
-from seethink.trl_fields import check_trl_fields
+from seethink.trl_fields import check_loss_type, check_trl_fields
 
 
 def check(recipe: Recipe, where: Where) -> None:
@@ -34,6 +34,8 @@ def check(recipe: Recipe, where: Where) -> None:
                        "adapters are merged into sharded weights at the stage's end; use zero2 or none (DDP), or r: 0")
         if s.lora.r and s.lora.include_vision and s.freeze_vision:
             where.fail(f"{p}.lora.include_vision", "contradicts freeze_vision: true")
+        if s.algorithm == "grpo":
+            check_loss_type(s.loss_type, f"{p}.loss_type", where)
         if s.trl:
             check_trl_fields(s.trl, s.algorithm, f"{p}.trl", where)
         if keep_metric(s.keep) and not recipe.eval.every:

@@ -9,7 +9,6 @@ from seethink.configs import require
 from seethink.curriculum import Ordering, Schedule
 
 Algorithm = Literal["grpo", "sft"]
-LossType = Literal["grpo", "dapo", "dr_grpo", "bnpo"]
 ALGORITHMS: tuple[str, ...] = get_args(Algorithm)
 KEEP_METRICS: tuple[str, ...] = ("mean", "perception", "text_reasoning", "visual_reasoning")
 """What `stages.k.keep: best:<metric>` can pick on: a capability's in-stage held-out accuracy, or their mean."""
@@ -96,8 +95,10 @@ class Stage:
     on-policy REINFORCE with group-normalised advantages."""
     beta: float = 0.0
     """KL coefficient against the stage's starting model (0 disables the reference model)."""
-    loss_type: LossType = "dapo"
-    """TRL loss aggregation: grpo | dapo | dr_grpo | bnpo (dapo = token-mean, as in the paper's EasyR1)."""
+    loss_type: str = "dapo"
+    """TRL's GRPO loss: any value the installed TRL's `GRPOConfig.loss_type` lists (TRL 1.16: grpo, dr_grpo, dapo,
+    bnpo, cispo, sapo, luspo, vespo), checked at recipe load against TRL itself. dapo = token-mean, as in the
+    paper's EasyR1."""
     epsilon: float = 0.2
     """Lower clip range of the policy ratio."""
     epsilon_high: float = 0.3
