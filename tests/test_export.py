@@ -209,6 +209,10 @@ def test_a_loss_easyr1_cannot_express_does_not_export(world_dir, tmp_path):
     with pytest.raises(SeethinkError, match="stage 'text_reasoning': loss_type 'cispo' has no EasyR1 equivalent"):
         export_verl(recipe, world_dir, tmp_path / "x", gpus=1, model=base_path())
     assert not (tmp_path / "x").exists()
+    recipe = load_recipe(RECIPES_DIR / "staged.yaml", [f"data={world_dir}", "stages.0.rewards={'json:loads': 1.0}"])
+    with pytest.raises(SeethinkError, match="stage 'perception': rewards .*user reward functions .* are not exported"):
+        export_verl(recipe, world_dir, tmp_path / "x", gpus=1, model=base_path())
+    assert not (tmp_path / "x").exists()
 
 
 def test_gpu_recipes_export_from_the_cli(world_dir, tmp_path):

@@ -282,3 +282,54 @@ def test_loss_types_are_the_installed_trls_own_list():
     with pytest.raises(SeethinkError, match=rf"stages.0.loss_type: must be one of grpo, .*cispo.* \(TRL "
                                             rf"{trl.__version__}'s GRPOConfig\), got 'ppo'"):
         load_recipe(RECIPES / "staged.yaml", ["stages.0.loss_type=ppo"])
+
+
+BREVITY = '''
+def brevity(completions, answer, **kwargs):
+    """1 for a completion under 40 characters: a user reward with TRL's signature."""
+    return [float(len(c if isinstance(c, str) else c[-1]["content"]) < 40) for c in completions]
+
+not_a_function = 3
+'''
+
+
+def test_rewards_default_to_the_papers_and_take_user_functions(tmp_path):
+    from seethink.reward_specs import reward_function
+
+    assert load_recipe(RECIPES / "staged.yaml").stages[0].rewards == {"accuracy": 0.9, "format": 0.1}
+    (tmp_path / "my_rewards.py").write_text(BREVITY)
+    (tmp_path / "r.yaml").write_text(f"based_on: {RECIPES / 'staged.yaml'}\nname: brief\n"
+                                     "stage_overrides: {rewards: {accuracy: 1.0, 'my_rewards.py:brevity': 0.5}}\n")
+    stage = load_recipe(tmp_path / "r.yaml").stages[2]
+    spec = f"{tmp_path.resolve() / 'my_rewards.py'}:brevity"  # relative to the recipe's folder, kept absolute
+    assert stage.rewards == {"accuracy": 1.0, spec: 0.5}
+    assert reward_function(spec, "f")(["short", "x" * 50], ["1", "1"]) == [1.0, 0.0]
+    assert load_recipe(RECIPES / "staged.yaml", ["stages.0.rewards={'json:loads': 1.0}"]).stages[0].rewards
+
+
+@pytest.mark.parametrize("rewards,msg", [
+    ("{acuracy: 0.9}", r"stages.0.rewards: unknown reward 'acuracy' \(did you mean 'accuracy'\?\)"),
+    ("{'nope.py:f': 1}", r"stages.0.rewards: reward file .*nope.py not found"),
+    ("{'REWARDS:missing': 1}", "has no function 'missing'"),
+    ("{'REWARDS:not_a_function': 1}", "is a int, not a function"),
+    ("{'BROKEN:f': 1}", "importing .*broken.py failed: ZeroDivisionError"),
+    ("{'no_such_module_x:f': 1}", "importing no_such_module_x failed: ModuleNotFoundError"),
+    ("{accuracy: 0, format: 0}", "every weight is 0"),
+    ("{}", "needs at least one reward"),
+    ("{accuracy: .nan}", "expected a finite number"),
+])
+def test_bad_rewards_are_one_line_naming_the_field(tmp_path, rewards, msg):
+    (tmp_path / "my_rewards.py").write_text(BREVITY)
+    (tmp_path / "broken.py").write_text("1 / 0\n")
+    rewards = rewards.replace("REWARDS", str(tmp_path / "my_rewards.py")).replace("BROKEN", str(tmp_path / "broken.py"))
+    with pytest.raises(SeethinkError, match=msg) as e:
+        load_recipe(RECIPES / "staged.yaml", [f"stages.0.rewards={rewards}"])
+    assert "\n" not in str(e.value)
+
+
+def test_rewards_are_a_grpo_setting_and_one_merged_run_has_one():
+    with pytest.raises(SeethinkError, match="stages.0.rewards: a GRPO setting; stage 'caption_sft' is sft"):
+        load_recipe(RECIPES / "sft-perception.yaml", ["stages.0.rewards={accuracy: 1.0}"])
+    staged = load_recipe(RECIPES / "staged.yaml", ["stages.1.rewards={accuracy: 1.0}"])
+    with pytest.raises(SeethinkError, match="cannot merge staged: stage 'text_reasoning' has rewards"):
+        merged_stage(staged)

@@ -241,3 +241,22 @@ def test_a_loss_only_trl_has_trains_a_stage(loss, world_dir, tmp_path):
     assert [r["step"] for r in rows] == [1, 2]
     assert all(math.isfinite(r["loss"]) for r in rows), rows
     assert json.loads((stage / "checkpoint" / "seethink_stage.json").read_text())["steps"] == 2
+
+
+@pytest.mark.slow
+def test_a_user_reward_file_trains_a_stage_and_is_logged(world_dir, tmp_path):
+    """`rewards: {accuracy: 0.9, 'file.py:fn': w}`: TRL sums the weighted functions; metrics.jsonl keeps each."""
+    (tmp_path / "my_rewards.py").write_text(
+        "def has_box(completions, answer, **kwargs):\n"
+        "    return [float('\\\\boxed{' in (c if isinstance(c, str) else c[-1]['content'])) for c in completions]\n")
+    args = smoke_args(RECIPES / "stage3-only.yaml", world_dir, tmp_path / "runs", steps=2)
+    args += ["--set", f"stages.0.rewards={{accuracy: 0.9, '{tmp_path}/my_rewards.py:has_box': 0.5}}",
+             "--set", "eval.datasets=[visual_reasoning]", "--set", "eval.attribution=none"]
+    seethink("train", *args)
+    stage = tmp_path / "runs" / "stage3-only" / "stages" / "1-visual_reasoning"
+    rows = [json.loads(line) for line in (stage / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2]
+    for r in rows:
+        assert 0 <= r["reward_has_box"] <= 1 and "format" not in r, r  # no format reward in this stage
+        assert r["reward"] == pytest.approx(0.9 * r["accuracy"] + 0.5 * r["reward_has_box"], abs=1e-6), r
+    assert "has_box" in (tmp_path / "runs" / "stage3-only" / "recipe.yaml").read_text()

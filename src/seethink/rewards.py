@@ -35,7 +35,8 @@ class Score:
 
     @property
     def total(self) -> float:
-        return 0.9 * self.accuracy + 0.1 * self.format
+        """The paper's weighting (`DEFAULT_REWARD`), the evaluation's `reward` column whatever a recipe trains on."""
+        return DEFAULT_REWARD["accuracy"] * self.accuracy + DEFAULT_REWARD["format"] * self.format
 
 
 def score(completion: str, answer: str, options: list[str] | None = None) -> Score:

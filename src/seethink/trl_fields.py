@@ -21,7 +21,7 @@ TRL_SET_BY_SEETHINK = {
     "temperature": "temperature", "beta": "beta", "loss_type": "loss_type", "epsilon": "epsilon",
     "epsilon_high": "epsilon_high", "steps_per_generation": "rollout_batch_size",
     "generation_batch_size": "rollout_batch_size", "num_iterations": "num_iterations",
-    "reward_weights": "the paper's reward (0.9 accuracy + 0.1 format)", "use_vllm": "rollouts.engine",
+    "reward_weights": "rewards", "use_vllm": "rollouts.engine",
     "vllm_mode": "rollouts.vllm_mode", "vllm_server_base_url": "rollouts.vllm_server_base_url",
     "vllm_gpu_memory_utilization": "rollouts.vllm_gpu_memory_utilization",
     "vllm_tensor_parallel_size": "rollouts.vllm_tensor_parallel_size", "vllm_enable_sleep_mode": "rollouts.vllm_sleep",

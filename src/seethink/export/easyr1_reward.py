@@ -54,7 +54,8 @@ def _gold(ground_truth: Any) -> tuple[str, list[str] | None]:
 def score_one(response: str, ground_truth: Any) -> dict[str, float]:
     answer, options = _gold(ground_truth)
     acc, fmt = accuracy(response, answer, options, symbolic_equal), float(format_ok(response))
-    return {"overall": WEIGHTS["accuracy"] * acc + WEIGHTS["format"] * fmt, "accuracy": acc, "format": fmt}
+    overall = WEIGHTS.get("accuracy", 0.0) * acc + WEIGHTS.get("format", 0.0) * fmt
+    return {"overall": overall, "accuracy": acc, "format": fmt}
 
 
 def compute_score(reward_inputs: list[dict[str, Any]], **_) -> list[dict[str, float]]:

@@ -12,6 +12,7 @@ from seethink.recipe.budgets import round_completions, rollouts, updates_per_rou
 from seethink.recipe.rules import check
 from seethink.recipe.schema import Recipe
 from seethink.recipe.stage import DataSource, Stage
+from seethink.reward_specs import absolute_spec
 
 
 def merged_stage(staged: Recipe) -> Stage:
@@ -27,6 +28,9 @@ def merged_stage(staged: Recipe) -> Stage:
     for s in staged.stages:
         if s.algorithm != "grpo":
             raise SeethinkError(f"cannot merge {staged.name}: stage {s.name!r} is {s.algorithm}, merging needs GRPO stages")
+        if s.rewards != first.rewards:
+            raise SeethinkError(f"cannot merge {staged.name}: stage {s.name!r} has rewards {s.rewards}, stage "
+                                f"{first.name!r} {first.rewards}; one pooled run has one reward")
         total_w = sum(d.weight for d in s.data)
         sources += [DataSource(d.path, rollouts(s) * d.weight / total_w, d.split) for d in s.data]
     total = sum(rollouts(s) for s in staged.stages)
@@ -99,6 +103,9 @@ def load_recipe(path: str | Path, overrides: list[str] = (), _chain: tuple[Path,
     where = Where(str(path))
     raw = _derived(read_yaml(path, "recipe"), path, where, (*_chain, path.resolve()))
     recipe = build(Recipe, apply_overrides(raw, list(overrides)), "", where)
+    recipe = dataclasses.replace(recipe, stages=[
+        dataclasses.replace(s, rewards={absolute_spec(k, path.parent): w for k, w in s.rewards.items()})
+        for s in recipe.stages])
     check(recipe, where)
     return recipe
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from seethink.configs import Where
+from seethink.errors import SeethinkError
 from seethink.recipe.budgets import updates_per_round
 from seethink.recipe.schema import Recipe
 from seethink.recipe.stage import Stage, keep_metric
+from seethink.reward_specs import check_rewards
+from seethink.rewards import DEFAULT_REWARD
 from seethink.trl_fields import check_loss_type, check_trl_fields
 
 
@@ -36,6 +39,12 @@ def check(recipe: Recipe, where: Where) -> None:
             where.fail(f"{p}.lora.include_vision", "contradicts freeze_vision: true")
         if s.algorithm == "grpo":
             check_loss_type(s.loss_type, f"{p}.loss_type", where)
+            try:
+                check_rewards(s.rewards, f"{p}.rewards")
+            except SeethinkError as e:
+                where.fail("", str(e))
+        elif s.rewards != DEFAULT_REWARD:
+            where.fail(f"{p}.rewards", f"a GRPO setting; stage {s.name!r} is {s.algorithm}")
         if s.trl:
             check_trl_fields(s.trl, s.algorithm, f"{p}.trl", where)
         if keep_metric(s.keep) and not recipe.eval.every:

@@ -7,6 +7,7 @@ from typing import Literal, get_args
 
 from seethink.configs import require
 from seethink.curriculum import Ordering, Schedule
+from seethink.rewards import DEFAULT_REWARD
 
 Algorithm = Literal["grpo", "sft"]
 ALGORITHMS: tuple[str, ...] = get_args(Algorithm)
@@ -129,6 +130,10 @@ class Stage:
     lora: Lora = field(default_factory=Lora)
     """Train LoRA adapters (through peft) instead of the full weights; merged into the checkpoint at the stage's end,
     so the next stage starts from a plain HF model."""
+    rewards: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_REWARD))
+    """GRPO: the reward functions and their weights, summed by TRL into the reward advantages come from. A name is
+    seethink's (`accuracy`, `format`), `path/file.py:function` (relative to the recipe's folder; EasyR1's
+    convention) or `module:function`; see `seethink.reward_specs` for the signature. Default: the paper's."""
     trl: dict = field(default_factory=dict)
     """Any other field of the installed TRL's GRPOConfig (or SFTConfig for an SFT stage), passed through as given,
     e.g. `{top_p: 0.9, scale_rewards: batch}`. Checked against TRL's dataclass when the recipe loads; the fields

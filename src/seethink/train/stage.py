@@ -27,7 +27,8 @@ from seethink.models.checkpoints import drop_unfinished, has_full_weights, last_
 from seethink.models.load import load_model
 from seethink.models.processors import bound_pixels
 from seethink.recipe import Recipe, Stage, round_completions, updates_per_round
-from seethink.rewards import DEFAULT_REWARD, REWARDS, shuffled_within_groups
+from seethink.reward_specs import reward_function
+from seethink.rewards import shuffled_within_groups
 from seethink.train.data import grpo_dataset, sft_dataset, stage_records
 from seethink.train.dist import from_main, on_main, say, state
 from seethink.train.engines import full_state_dict, release
@@ -35,7 +36,8 @@ from seethink.models.freeze import freeze_vision
 from seethink.train.lora import lora_config, merged
 from seethink.train.trl_config import UPSTREAM_DEPRECATION, trl_config
 from seethink.train.validation import StageValidation, validation_records
-from seethink.train.metrics import GRPO_KEYS, SFT_KEYS, MetricsWriter, NonFiniteGuard, SampleLog, StageProgress
+from seethink.train.metrics import (GRPO_KEYS, SFT_KEYS, MetricsWriter, NonFiniteGuard, SampleLog, StageProgress,
+                                    reward_keys)
 
 
 def rows_per_round(stage: Stage, processes: int | None = None) -> int:
@@ -63,14 +65,14 @@ def build_trainer(stage: Stage, recipe: Recipe, model, processor, root: Path, wo
                             recipe.inputs.max_prompt_length)
     config = trl_config(stage, recipe, work)
     if stage.algorithm == "grpo":
-        rewards = [REWARDS[k] for k in DEFAULT_REWARD]
+        rewards = [reward_function(k, f"stage {stage.name!r}: rewards") for k in stage.rewards]
         log = SampleLog(rewards[0], samples, every=stage.steps // 10) if samples else None
         rewards[0] = log or rewards[0]
         if recipe.shuffle_rewards:
             rewards = [shuffled_within_groups(f, recipe.seed) for f in rewards]
         trainer = GRPOTrainer(model=model, reward_funcs=rewards, args=config, train_dataset=grpo_dataset(records),
                               processing_class=processor, callbacks=[log] if log else None, peft_config=peft_config)
-        return trainer, GRPO_KEYS
+        return trainer, {**GRPO_KEYS, **reward_keys(rewards)}
     trainer = SFTTrainer(model=model, args=config, train_dataset=sft_dataset(records), processing_class=processor,
                          peft_config=peft_config)
     return trainer, SFT_KEYS

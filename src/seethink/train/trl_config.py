@@ -12,7 +12,6 @@ import trl
 from seethink.errors import SeethinkError
 from seethink.models.load import attn_implementation, inference_dtype
 from seethink.recipe import Recipe, Rollouts, Stage, accumulation_steps, micro_batch, round_completions, updates_per_round
-from seethink.rewards import DEFAULT_REWARD
 
 # TRL 1.16 still uses transformers 5.23's `gradient_checkpointing*` names, deprecated for `activation_checkpointing*`:
 # a FutureWarning on every config and rollout that nobody running a recipe can act on
@@ -79,7 +78,7 @@ def _grpo(stage: Stage, recipe: Recipe) -> dict:
                 steps_per_generation=round_completions(stage) // micro_batch(stage),
                 num_iterations=stage.num_iterations, temperature=stage.temperature, beta=stage.beta,
                 loss_type=stage.loss_type, epsilon=stage.epsilon, epsilon_high=stage.epsilon_high,
-                reward_weights=list(DEFAULT_REWARD.values()),
+                reward_weights=list(stage.rewards.values()),
                 **vllm_args(recipe.rollouts, stage, recipe.inputs.max_prompt_length))
 
 
