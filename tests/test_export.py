@@ -210,7 +210,8 @@ def test_a_loss_easyr1_cannot_express_does_not_export(world_dir, tmp_path):
         export_verl(recipe, world_dir, tmp_path / "x", gpus=1, model=base_path())
     assert not (tmp_path / "x").exists()
     recipe = load_recipe(RECIPES_DIR / "staged.yaml", [f"data={world_dir}", "stages.0.rewards={'json:loads': 1.0}"])
-    with pytest.raises(SeethinkError, match="stage 'perception': rewards .*user reward functions .* are not exported"):
+    with pytest.raises(SeethinkError, match="stage .perception.: rewards .*user reward functions, soft_overlong "
+                                            "and per-stage weights are not exported"):
         export_verl(recipe, world_dir, tmp_path / "x", gpus=1, model=base_path())
     assert not (tmp_path / "x").exists()
 

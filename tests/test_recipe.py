@@ -305,6 +305,8 @@ def test_rewards_default_to_the_papers_and_take_user_functions(tmp_path):
     assert stage.rewards == {"accuracy": 1.0, spec: 0.5}
     assert reward_function(spec, "f")(["short", "x" * 50], ["1", "1"]) == [1.0, 0.0]
     assert load_recipe(RECIPES / "staged.yaml", ["stages.0.rewards={'json:loads': 1.0}"]).stages[0].rewards
+    overlong = reward_function("soft_overlong", "f", max_completion_length=100)  # TRL's, soft band the last fifth
+    assert overlong(completion_ids=[[1] * 70, [1] * 90, [1] * 100]) == [0.0, -0.5, 0.0 - 1.0]
 
 
 @pytest.mark.parametrize("rewards,msg", [

@@ -250,7 +250,7 @@ def test_a_user_reward_file_trains_a_stage_and_is_logged(world_dir, tmp_path):
         "def has_box(completions, answer, **kwargs):\n"
         "    return [float('\\\\boxed{' in (c if isinstance(c, str) else c[-1]['content'])) for c in completions]\n")
     args = smoke_args(RECIPES / "stage3-only.yaml", world_dir, tmp_path / "runs", steps=2)
-    args += ["--set", f"stages.0.rewards={{accuracy: 0.9, '{tmp_path}/my_rewards.py:has_box': 0.5}}",
+    args += ["--set", f"stages.0.rewards={{accuracy: 0.9, '{tmp_path}/my_rewards.py:has_box': 0.5, soft_overlong: 0.2}}",
              "--set", "eval.datasets=[visual_reasoning]", "--set", "eval.attribution=none"]
     seethink("train", *args)
     stage = tmp_path / "runs" / "stage3-only" / "stages" / "1-visual_reasoning"
@@ -258,5 +258,8 @@ def test_a_user_reward_file_trains_a_stage_and_is_logged(world_dir, tmp_path):
     assert [r["step"] for r in rows] == [1, 2]
     for r in rows:
         assert 0 <= r["reward_has_box"] <= 1 and "format" not in r, r  # no format reward in this stage
-        assert r["reward"] == pytest.approx(0.9 * r["accuracy"] + 0.5 * r["reward_has_box"], abs=1e-6), r
+        overlong = r["reward_soft_overlong_punishment_reward"]  # TRL's name for its function
+        assert -1 <= overlong <= 0, r
+        assert r["reward"] == pytest.approx(0.9 * r["accuracy"] + 0.5 * r["reward_has_box"] + 0.2 * overlong,
+                                            abs=1e-6), r
     assert "has_box" in (tmp_path / "runs" / "stage3-only" / "recipe.yaml").read_text()

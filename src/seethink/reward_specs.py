@@ -1,6 +1,8 @@
 """Rewards as recipe components: `stages.k.rewards: {name: weight}` (default: the paper's accuracy 0.9 + format 0.1).
 
-A name is one of seethink's rewards (`seethink.rewards.REWARDS`), or a user reward function by EasyR1's
+A name is one of seethink's rewards (`seethink.rewards.REWARDS`), `soft_overlong` (TRL's soft overlong
+punishment, DAPO's Eq. 13, over the stage's `max_completion_length` with the last fifth as the soft band, DAPO's
+4,096 of 20,480), or a user reward function by EasyR1's
 convention, `path/to/file.py:function` (a relative path is relative to the recipe's folder), or by import path,
 `package.module:function`. A reward function follows TRL's signature:
 
@@ -25,6 +27,16 @@ from seethink.errors import SeethinkError
 from seethink.rewards import DEFAULT_REWARD, REWARDS
 
 
+def _soft_overlong(max_completion_length: int):
+    from trl.rewards import get_soft_overlong_punishment
+
+    return get_soft_overlong_punishment(max_completion_length, max(1, max_completion_length // 5))
+
+
+STAGE_REWARDS = {"soft_overlong": _soft_overlong}
+"""Rewards built for a stage from its settings (name -> factory taking the stage's max_completion_length)."""
+
+
 def is_user_reward(spec: str) -> bool:
     return ":" in spec
 
@@ -38,16 +50,20 @@ def absolute_spec(spec: str, folder: Path) -> str:
     return spec
 
 
-def reward_function(spec: str, field: str):
-    """The reward function a recipe name stands for; one line naming `field` if it cannot be had."""
+def reward_function(spec: str, field: str, max_completion_length: int = 1):
+    """The reward function a recipe name stands for (a stage's, built for its `max_completion_length`); one line
+    naming `field` if it cannot be had."""
     if spec in REWARDS:
         return REWARDS[spec]
+    if spec in STAGE_REWARDS:
+        return STAGE_REWARDS[spec](max_completion_length)
     if not is_user_reward(spec):
         import difflib
 
-        close = difflib.get_close_matches(spec, list(REWARDS), n=1)
+        names = [*REWARDS, *STAGE_REWARDS]
+        close = difflib.get_close_matches(spec, names, n=1)
         raise SeethinkError(f"{field}: unknown reward {spec!r}" + (f" (did you mean '{close[0]}'?)" if close else "")
-                            + f"; seethink's are {', '.join(REWARDS)}, or name your own as file.py:function "
+                            + f"; seethink's are {', '.join(names)}, or name your own as file.py:function "
                             "or module:function")
     target, _, name = spec.rpartition(":")
     module = _module(target, field)

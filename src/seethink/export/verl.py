@@ -35,7 +35,7 @@ from seethink.models.processors import bound_pixels
 from seethink.prompting import INSTRUCTION
 from seethink.recipe import Recipe, to_dict, updates_per_round
 from seethink.records.io import load_image, load_records
-from seethink.reward_specs import is_user_reward
+from seethink.rewards import REWARDS
 from seethink.train.data import prompt_tokens, resolve, stage_records
 from seethink.train.stage import rows_per_round, stage_rows
 
@@ -221,9 +221,9 @@ def export_verl(recipe: Recipe, root: Path, out: str | Path, gpus: int = 8, val_
         if s.algorithm != "grpo":
             raise SeethinkError(f"stage {s.name!r} is {s.algorithm}: only GRPO stages export to EasyR1/verl "
                                 "(run SFT stages with `seethink train`, then export the rest)")
-        if s.rewards != recipe.stages[0].rewards or any(is_user_reward(k) for k in s.rewards):
+        if s.rewards != recipe.stages[0].rewards or any(k not in REWARDS for k in s.rewards):
             raise SeethinkError(f"stage {s.name!r}: rewards {s.rewards}: the export writes one reward module of "
-                                "seethink's rewards for all stages (user reward functions and per-stage weights "
+                                "seethink's rewards for all stages (user reward functions, soft_overlong and per-stage weights "
                                 "are not exported); train it with `seethink train`")
         if s.loss_type not in EASYR1_LOSS_MODES:
             raise SeethinkError(f"stage {s.name!r}: loss_type {s.loss_type!r} has no EasyR1 equivalent (it has "
