@@ -250,7 +250,8 @@ def test_a_user_reward_file_trains_a_stage_and_is_logged(world_dir, tmp_path):
         "def has_box(completions, answer, **kwargs):\n"
         "    return [float('\\\\boxed{' in (c if isinstance(c, str) else c[-1]['content'])) for c in completions]\n")
     args = smoke_args(RECIPES / "stage3-only.yaml", world_dir, tmp_path / "runs", steps=2)
-    args += ["--set", f"stages.0.rewards={{accuracy: 0.9, '{tmp_path}/my_rewards.py:has_box': 0.5, soft_overlong: 0.2}}",
+    rewards = f"{{accuracy: 0.9, '{tmp_path}/my_rewards.py:has_box': 0.5, soft_overlong: 0.2}}"
+    args += ["--set", f"stages.0.rewards={rewards}",
              "--set", "eval.datasets=[visual_reasoning]", "--set", "eval.attribution=none"]
     seethink("train", *args)
     stage = tmp_path / "runs" / "stage3-only" / "stages" / "1-visual_reasoning"

@@ -65,7 +65,8 @@ def build_trainer(stage: Stage, recipe: Recipe, model, processor, root: Path, wo
                             recipe.inputs.max_prompt_length)
     config = trl_config(stage, recipe, work)
     if stage.algorithm == "grpo":
-        rewards = [reward_function(k, f"stage {stage.name!r}: rewards", stage.max_completion_length) for k in stage.rewards]
+        rewards = [reward_function(k, f"stage {stage.name!r}: rewards", stage.max_completion_length)
+                   for k in stage.rewards]
         log = SampleLog(rewards[0], samples, every=stage.steps // 10) if samples else None
         rewards[0] = log or rewards[0]
         if recipe.shuffle_rewards:
