@@ -224,8 +224,7 @@ def export_verl(recipe: Recipe, root: Path, out: str | Path, gpus: int = 8, val_
         if s.rewards != recipe.stages[0].rewards or any(k not in REWARDS for k in s.rewards):
             raise SeethinkError(f"stage {s.name!r}: rewards {s.rewards}: the export writes one reward module of "
                                 "seethink's rewards for all stages (user reward functions, soft_overlong and per-stage "
-                                "weights "
-                                "are not exported); train it with `seethink train`")
+                                "weights are not exported); train it with `seethink train`")
         if s.loss_type not in EASYR1_LOSS_MODES:
             raise SeethinkError(f"stage {s.name!r}: loss_type {s.loss_type!r} has no EasyR1 equivalent (it has "
                                 f"{', '.join(EASYR1_LOSS_MODES)}); train it with `seethink train`")
