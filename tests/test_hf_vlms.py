@@ -102,7 +102,7 @@ def test_one_stage_on_a_real_vlm_family(arch, algorithm, frozen, world_dir, tmp_
     import seethink.train.stage as stage_mod
 
     if algorithm == "grpo":
-        monkeypatch.setattr(stage_mod, "REWARDS", {"accuracy": parity, "format": parity})
+        monkeypatch.setattr("seethink.reward_specs.REWARDS", {"accuracy": parity, "format": parity})
     model, proc = BUILDERS[arch]()
     model.save_pretrained(tmp_path / "start")
     proc.save_pretrained(tmp_path / "start")
@@ -141,7 +141,7 @@ def test_lora_stage_merges_adapters_into_a_plain_checkpoint(arch, world_dir, tin
     import seethink.train.stage as stage_mod
     from seethink.train.lora import target_modules
 
-    monkeypatch.setattr(stage_mod, "REWARDS", {"accuracy": parity, "format": parity})
+    monkeypatch.setattr("seethink.reward_specs.REWARDS", {"accuracy": parity, "format": parity})
     start = tiny_model_dir
     if arch != "llava":
         model, proc = BUILDERS[arch]()
@@ -169,7 +169,7 @@ def test_lora_stage_resumes_from_its_adapters(world_dir, tiny_model_dir, tmp_pat
     import seethink.train.stage as stage_mod
     from seethink.train.metrics import NonFiniteGuard
 
-    monkeypatch.setattr(stage_mod, "REWARDS", {"accuracy": parity, "format": parity})
+    monkeypatch.setattr("seethink.reward_specs.REWARDS", {"accuracy": parity, "format": parity})
     ref = train_one(stage_mod, lora_stage(steps=4), tiny_model_dir, tmp_path / "ref", world_dir)
 
     class Interrupt(NonFiniteGuard):
@@ -229,7 +229,7 @@ def test_a_stage_hands_on_its_generation_config_template_processor_and_tokens(ar
     from seethink.models.generate import encode_prompts
     from seethink.records.io import load_records
 
-    monkeypatch.setattr(stage_mod, "REWARDS", {"accuracy": parity, "format": parity})
+    monkeypatch.setattr("seethink.reward_specs.REWARDS", {"accuracy": parity, "format": parity})
     model, proc = load_model(tiny_model_dir) if arch == "llava" else BUILDERS[arch]()  # llava: the miniature's own
     model.generation_config.update(do_sample=True, top_k=7, repetition_penalty=1.05, max_new_tokens=33)
     proc.chat_template = proc.tokenizer.chat_template = proc.chat_template + "{# seethink hand-off #}"
@@ -269,7 +269,7 @@ def test_two_image_records_train_and_evaluate(arch, pairs_world_dir, tiny_model_
     from seethink.models.generate import encode_prompts
     from seethink.records.io import load_records
 
-    monkeypatch.setattr(stage_mod, "REWARDS", {"accuracy": parity, "format": parity})
+    monkeypatch.setattr("seethink.reward_specs.REWARDS", {"accuracy": parity, "format": parity})
     start = tmp_path / "start"
     if arch == "llava":
         shutil.copytree(tiny_model_dir, start)
