@@ -102,11 +102,16 @@ def _scalar(value, typ, path: str, where: Where):
     raise TypeError(typ)  # pragma: no cover - configs use only the types above
 
 
+def did_you_mean(name, known) -> str:
+    """` (did you mean 'x'?)` for the closest of `known` to a misspelt `name`, or "" when none is close."""
+    close = difflib.get_close_matches(str(name), list(known), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
 def unknown_key(key, known, path: str, where: Where) -> typing.NoReturn:
     if not isinstance(key, str):  # YAML reads an unquoted null, true, no or 3 as a value, not as a name
         where.fail(path, f"a key read as {key!r}, not a name: YAML takes unquoted null/true/no/numbers as values")
-    close = difflib.get_close_matches(str(key), list(known), n=1)
-    where.fail(_join(path, key), "unknown key" + (f" (did you mean '{close[0]}'?)" if close else ""))
+    where.fail(_join(path, key), "unknown key" + did_you_mean(key, known))
 
 
 def build(cls, raw: dict, path: str, where: Where):

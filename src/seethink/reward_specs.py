@@ -23,6 +23,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
+from seethink.configs import did_you_mean
 from seethink.errors import SeethinkError
 from seethink.rewards import DEFAULT_REWARD, REWARDS
 
@@ -58,11 +59,8 @@ def reward_function(spec: str, field: str, max_completion_length: int = 1):
     if spec in STAGE_REWARDS:
         return STAGE_REWARDS[spec](max_completion_length)
     if not is_user_reward(spec):
-        import difflib
-
         names = [*REWARDS, *STAGE_REWARDS]
-        close = difflib.get_close_matches(spec, names, n=1)
-        raise SeethinkError(f"{field}: unknown reward {spec!r}" + (f" (did you mean '{close[0]}'?)" if close else "")
+        raise SeethinkError(f"{field}: unknown reward {spec!r}" + did_you_mean(spec, names)
                             + f"; seethink's are {', '.join(names)}, or name your own as file.py:function "
                             "or module:function")
     target, _, name = spec.rpartition(":")

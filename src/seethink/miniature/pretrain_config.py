@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from seethink.configs import read_yaml
+from seethink.configs import did_you_mean, read_yaml
 from seethink.errors import SeethinkError
 from seethink.miniature.world.generate import WorldConfig
 
@@ -127,8 +126,7 @@ def load_pretrain_config(path: str | Path) -> PretrainConfig:
     names = [f.name for f in fields(PretrainConfig)]
     for key in raw:
         if key not in names:
-            close = difflib.get_close_matches(str(key), names, n=1)
-            raise SeethinkError(f"{p}: {key}: unknown key" + (f" (did you mean '{close[0]}'?)" if close else ""))
+            raise SeethinkError(f"{p}: {key}: unknown key" + did_you_mean(key, names))
     if "world" in raw:
         raw["world"] = {**asdict(WorldConfig()), **(raw["world"] or {})}
     try:
