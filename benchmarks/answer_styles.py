@@ -42,8 +42,10 @@ def main(argv=None) -> int:
         for label, samples in found:
             t = everything.setdefault(str(run), {})[label] = styles_in(samples)
             for cap, styles in t.items():
-                cells = ", ".join(f"{st} {s['share']:.0%} (acc {s['accuracy']:.3f}, {s['think_tokens']:.1f} tok)"
-                                  for st, s in styles.items())
+                cells = ", ".join(
+                    f"{st} {s['share']:.0%} (acc {s['accuracy']:.3f}, {s['think_tokens']:.1f} tok)"
+                    for st, s in styles.items()
+                )
                 print(f"{label:>28}  {cap:<17} {cells}")
     if a.json:
         from seethink.fileio import write_json

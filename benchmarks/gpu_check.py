@@ -28,10 +28,34 @@ from pathlib import Path
 
 REAL_VOCAB = 151_936  # Qwen2.5-VL's
 SIZES = {  # text hidden/layers/heads/intermediate, vision depth/hidden, image side, new tokens, records
-    "full": dict(hidden=2048, layers=8, heads=16, kv=2, inter=11008, vdepth=8, vhidden=1280, side=1008, vocab=REAL_VOCAB,
-                 new_tokens=256, grpo_completion=256, records=64),
-    "tiny": dict(hidden=64, layers=2, heads=2, kv=1, inter=128, vdepth=1, vhidden=64, side=56, vocab=0,
-                 new_tokens=8, grpo_completion=8, records=8),
+    "full": dict(
+        hidden=2048,
+        layers=8,
+        heads=16,
+        kv=2,
+        inter=11008,
+        vdepth=8,
+        vhidden=1280,
+        side=1008,
+        vocab=REAL_VOCAB,
+        new_tokens=256,
+        grpo_completion=256,
+        records=64,
+    ),
+    "tiny": dict(
+        hidden=64,
+        layers=2,
+        heads=2,
+        kv=1,
+        inter=128,
+        vdepth=1,
+        vhidden=64,
+        side=56,
+        vocab=0,
+        new_tokens=8,
+        grpo_completion=8,
+        records=8,
+    ),
 }
 BF16_PEAK = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L40S": 362e12}  # dense bf16 FLOP/s
 SECTIONS = ("environment", "load", "forward", "generate", "passk", "grpo", "reward")
@@ -41,8 +65,12 @@ TIMEOUTS = {"environment": 60, "load": 120, "forward": 120, "generate": 150, "pa
 def build_model(out: Path, size: str) -> None:
     """A random Qwen2.5-VL and its processor, saved as a model folder (offline: configs only)."""
     import torch
-    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor
-    from transformers import Qwen2VLImageProcessorPil
+    from transformers import (
+        Qwen2_5_VLConfig,
+        Qwen2_5_VLForConditionalGeneration,
+        Qwen2_5_VLProcessor,
+        Qwen2VLImageProcessorPil,
+    )
 
     from seethink.miniature.base import base_path
     from seethink.models.load import load_processor
@@ -55,22 +83,48 @@ def build_model(out: Path, size: str) -> None:
         tok.add_tokens([f"<|pad{i}|>" for i in range(s["vocab"] - len(tok))])
     template = tok.chat_template.replace("<image>", "<|vision_start|><|image_pad|><|vision_end|>")
     pixels = s["side"] ** 2
-    images = Qwen2VLImageProcessorPil(patch_size=14, merge_size=2, temporal_patch_size=2, min_pixels=pixels,
-                                      max_pixels=pixels)
+    images = Qwen2VLImageProcessorPil(
+        patch_size=14, merge_size=2, temporal_patch_size=2, min_pixels=pixels, max_pixels=pixels
+    )
     head = s["hidden"] // s["heads"]
-    text = dict(vocab_size=len(tok), hidden_size=s["hidden"], intermediate_size=s["inter"],
-                num_hidden_layers=s["layers"], num_attention_heads=s["heads"], num_key_value_heads=s["kv"],
-                max_position_embeddings=8192, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
-                bos_token_id=tok.bos_token_id,
-                rope_parameters={"rope_type": "default", "rope_theta": 1e6,
-                                 "mrope_section": [head // 8, head // 8 * 3 // 2, head // 2 - head // 8 - head // 8 * 3 // 2]})
-    vision = dict(depth=s["vdepth"], hidden_size=s["vhidden"], num_heads=max(1, s["vhidden"] // 80),
-                  intermediate_size=s["vhidden"] * 2, out_hidden_size=s["hidden"], patch_size=14, spatial_merge_size=2,
-                  temporal_patch_size=2, in_channels=3, window_size=112, fullatt_block_indexes=[s["vdepth"] - 1])
+    text = dict(
+        vocab_size=len(tok),
+        hidden_size=s["hidden"],
+        intermediate_size=s["inter"],
+        num_hidden_layers=s["layers"],
+        num_attention_heads=s["heads"],
+        num_key_value_heads=s["kv"],
+        max_position_embeddings=8192,
+        pad_token_id=tok.pad_token_id,
+        eos_token_id=tok.eos_token_id,
+        bos_token_id=tok.bos_token_id,
+        rope_parameters={
+            "rope_type": "default",
+            "rope_theta": 1e6,
+            "mrope_section": [head // 8, head // 8 * 3 // 2, head // 2 - head // 8 - head // 8 * 3 // 2],
+        },
+    )
+    vision = dict(
+        depth=s["vdepth"],
+        hidden_size=s["vhidden"],
+        num_heads=max(1, s["vhidden"] // 80),
+        intermediate_size=s["vhidden"] * 2,
+        out_hidden_size=s["hidden"],
+        patch_size=14,
+        spatial_merge_size=2,
+        temporal_patch_size=2,
+        in_channels=3,
+        window_size=112,
+        fullatt_block_indexes=[s["vdepth"] - 1],
+    )
     proc = image_only(Qwen2_5_VLProcessor)(image_processor=images, tokenizer=tok, chat_template=template)
-    config = Qwen2_5_VLConfig(vision_config=vision, text_config=text, image_token_id=proc.image_token_id,
-                              video_token_id=proc.video_token_id,
-                              vision_start_token_id=tok.convert_tokens_to_ids("<|vision_start|>"))
+    config = Qwen2_5_VLConfig(
+        vision_config=vision,
+        text_config=text,
+        image_token_id=proc.image_token_id,
+        video_token_id=proc.video_token_id,
+        vision_start_token_id=tok.convert_tokens_to_ids("<|vision_start|>"),
+    )
     torch.manual_seed(0)
     model = Qwen2_5_VLForConditionalGeneration(config)
     model.generation_config.pad_token_id, model.generation_config.eos_token_id = tok.pad_token_id, tok.eos_token_id
@@ -88,9 +142,16 @@ def build_records(out: Path, size: str, n: int) -> Path:
     for i in range(n):
         img = Image.frombytes("RGB", (side, side), bytes(rng.getrandbits(8) for _ in range(side * side * 3)))
         img.save(out / "images" / f"{i}.png")
-        rows.append({"id": f"r{i}", "capability": "perception", "images": [f"images/{i}.png"],
-                     "problem": "What colour is the largest shape?\nA. red\nB. blue\nC. green\nD. white",
-                     "answer": "ABCD"[i % 4], "options": ["red", "blue", "green", "white"]})
+        rows.append(
+            {
+                "id": f"r{i}",
+                "capability": "perception",
+                "images": [f"images/{i}.png"],
+                "problem": "What colour is the largest shape?\nA. red\nB. blue\nC. green\nD. white",
+                "answer": "ABCD"[i % 4],
+                "options": ["red", "blue", "green", "white"],
+            }
+        )
     for split in ("train", "validation"):
         (out / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return out
@@ -119,10 +180,15 @@ def environment(ctx) -> dict:
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     from seethink.models.vllm_support import vllm_problem
 
-    return {"gpu": gpu, "torch": torch.__version__, "transformers": transformers.__version__, "trl": trl.__version__,
-            "cuda": torch.version.cuda, **{f"{m}_installed": importlib.util.find_spec(m) is not None
-                                           for m in ("flash_attn", "vllm", "deepspeed")},
-            "vllm_problem": vllm_problem()}
+    return {
+        "gpu": gpu,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "trl": trl.__version__,
+        "cuda": torch.version.cuda,
+        **{f"{m}_installed": importlib.util.find_spec(m) is not None for m in ("flash_attn", "vllm", "deepspeed")},
+        "vllm_problem": vllm_problem(),
+    }
 
 
 def load(ctx) -> dict:
@@ -130,9 +196,12 @@ def load(ctx) -> dict:
 
     t = time.time()
     model = load_weights(ctx["model"])
-    return {"dtype": str(model.dtype), "attn_implementation": model.config._attn_implementation,
-            "parameters": sum(p.numel() for p in model.parameters()),
-            "load_seconds": round(time.time() - t, 1)}
+    return {
+        "dtype": str(model.dtype),
+        "attn_implementation": model.config._attn_implementation,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "load_seconds": round(time.time() - t, 1),
+    }
 
 
 def forward(ctx) -> dict:
@@ -180,7 +249,10 @@ def generate_speed(ctx) -> dict:
         _sync()
         seconds = time.time() - t
         tokens = sum(c[0].n_tokens for c in comps)
-        out[f"batch{batch}"] = {"records_per_s": round(len(recs) / seconds, 3), "tokens_per_s": round(tokens / seconds, 1)}
+        out[f"batch{batch}"] = {
+            "records_per_s": round(len(recs) / seconds, 3),
+            "tokens_per_s": round(tokens / seconds, 1),
+        }
     best = out["batch64"]["tokens_per_s"]
     out["projected_minutes_1000x2048"] = round(1000 * 2048 / max(best, 1e-9) / 60, 1)
     out["peak_gb"] = _peak_gb()
@@ -212,11 +284,26 @@ def grpo(ctx) -> dict:
     from seethink.train.stage import run_stage
 
     s = SIZES[ctx["size"]]
-    stage = Stage(name="perception", data=[DataSource(path=str(ctx["data"]))], steps=2, batch_size=8,
-                  num_generations=4, rollout_batch_size=8, max_completion_length=s["grpo_completion"],
-                  micro_batch_size=2, beta=0.01, lr=1e-6)
-    recipe = Recipe(name="gpu-check", stages=[stage], model=str(ctx["model"]), data=str(ctx["data"]),
-                    output_dir=str(ctx["work"]), hardware=Hardware(gpus=1, gpu_memory_gb=ctx["gpu_gb"]))
+    stage = Stage(
+        name="perception",
+        data=[DataSource(path=str(ctx["data"]))],
+        steps=2,
+        batch_size=8,
+        num_generations=4,
+        rollout_batch_size=8,
+        max_completion_length=s["grpo_completion"],
+        micro_batch_size=2,
+        beta=0.01,
+        lr=1e-6,
+    )
+    recipe = Recipe(
+        name="gpu-check",
+        stages=[stage],
+        model=str(ctx["model"]),
+        data=str(ctx["data"]),
+        output_dir=str(ctx["work"]),
+        hardware=Hardware(gpus=1, gpu_memory_gb=ctx["gpu_gb"]),
+    )
     plan, _ = memory_report(recipe, Path(ctx["model"]), "none", 1)
     stage_dir = Path(ctx["work"]) / "stage"
     phases = _timed_phases()
@@ -233,10 +320,15 @@ def grpo(ctx) -> dict:
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else ""
     peak = next((v for k, v in BF16_PEAK.items() if k in gpu), None)
     flops = 6 * params * real_tokens
-    return {"seconds": round(seconds, 1), "phases": phases, "real_tokens_per_s": round(real_tokens / seconds, 1),
-            "padded_tokens_per_s": round(padded_tokens / seconds, 1),
-            "mfu": round(flops / seconds / peak, 4) if peak and params else None,
-            "peak_gb_measured": _peak_gb(), "memory_plan": plan.splitlines()[-3:]}
+    return {
+        "seconds": round(seconds, 1),
+        "phases": phases,
+        "real_tokens_per_s": round(real_tokens / seconds, 1),
+        "padded_tokens_per_s": round(padded_tokens / seconds, 1),
+        "mfu": round(flops / seconds / peak, 4) if peak and params else None,
+        "peak_gb_measured": _peak_gb(),
+        "memory_plan": plan.splitlines()[-3:],
+    }
 
 
 def _timed_phases() -> dict:
@@ -285,8 +377,15 @@ def reward(ctx) -> dict:
     return {"completions": 4096, "seconds": round(seconds, 3), "per_s": round(4096 / seconds)}
 
 
-RUN = {"environment": environment, "load": load, "forward": forward, "generate": generate_speed,
-       "passk": passk_speed, "grpo": grpo, "reward": reward}
+RUN = {
+    "environment": environment,
+    "load": load,
+    "forward": forward,
+    "generate": generate_speed,
+    "passk": passk_speed,
+    "grpo": grpo,
+    "reward": reward,
+}
 
 
 def run_section(name: str, ctx: dict, timeout: float) -> dict:
@@ -297,7 +396,11 @@ def run_section(name: str, ctx: dict, timeout: float) -> dict:
     t = time.time()
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-        out = json.loads(result.read_text()) if result.stat().st_size else {"error": p.stderr.strip()[-600:] or f"exit {p.returncode}"}
+        out = (
+            json.loads(result.read_text())
+            if result.stat().st_size
+            else {"error": p.stderr.strip()[-600:] or f"exit {p.returncode}"}
+        )
     except subprocess.TimeoutExpired:
         out = {"error": f"timed out after {timeout:g} s"}
     finally:
@@ -320,8 +423,10 @@ def main() -> None:
         try:
             out = RUN[a.section](json.loads(a.context))
         except Exception as e:  # noqa: BLE001 - reported as the section's figure, the check goes on
-            out = {"error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
-                   "trace": traceback.format_exc()[-1500:]}
+            out = {
+                "error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
+                "trace": traceback.format_exc()[-1500:],
+            }
         Path(a.result).write_text(json.dumps(out, default=str))
         return
     from seethink.fileio import write_json
@@ -338,8 +443,13 @@ def main() -> None:
     import torch
 
     gpu_gb = torch.cuda.get_device_properties(0).total_memory / 1e9 if torch.cuda.is_available() else 80.0
-    ctx = {"model": str(work / "model"), "data": str(work / "data"), "work": str(work / "runs"), "size": a.size,
-           "gpu_gb": gpu_gb}
+    ctx = {
+        "model": str(work / "model"),
+        "data": str(work / "data"),
+        "work": str(work / "runs"),
+        "size": a.size,
+        "gpu_gb": gpu_gb,
+    }
     for name in a.sections.split(","):
         if name != "environment" and name != "reward" and "build_error" in figures:
             figures[name] = {"error": "skipped: the model was not built"}

@@ -9,8 +9,9 @@ E|g_B|^2 = |G|^2 + tr(Sigma) / B, so it is dominated by signal only once B excee
 
     B_noise = tr(Sigma) / |G|^2          (McCandlish et al. 2018, "An Empirical Model of Large-Batch Training")
 
-The script (`seethink.train.noise_scale`) samples rollouts from a model exactly as a seethink GRPO stage does (T = 1 by default, groups of 8,
-rewards 0.9 accuracy + 0.1 format, advantages standardised within each group, token-summed log-likelihoods) and
+The script (`seethink.train.noise_scale`) samples rollouts from a model exactly as a seethink GRPO stage does
+(T = 1 by default, groups of 8, rewards 0.9 accuracy + 0.1 format, advantages standardised within each group,
+token-summed log-likelihoods) and
 computes every prompt's policy gradient. |G|^2 is estimated without noise bias from products of independent
 chunk means (sum over chunk pairs c != d of <G_c, G_d>), with a jackknife standard error over chunks; tr(Sigma)
 is the mean per-prompt |g_j|^2 minus |G|^2. The same rollouts with rewards shuffled within each group (the null
@@ -32,27 +33,33 @@ from pathlib import Path
 
 import torch
 
+from seethink.models.freeze import freeze_vision
 from seethink.models.load import load_model
 from seethink.records.io import load_records
 from seethink.resolve import builtin_world, model_path
-from seethink.models.freeze import freeze_vision
 from seethink.train.noise_scale import Measured, Sampling, measure, signal_fraction
 
 DATASETS = ("perception", "text_reasoning", "visual_reasoning")
 
 
 def report(name: str, m: Measured, batches: list[int]) -> None:
-    print(f"\n== {name}: {m.prompts} prompts; mean reward {m.reward:.3f}, groups with mixed rewards {m.mixed:.2f}, "
-          f"completion tokens {m.tokens:.1f}")
+    print(
+        f"\n== {name}: {m.prompts} prompts; mean reward {m.reward:.3f}, groups with mixed rewards {m.mixed:.2f}, "
+        f"completion tokens {m.tokens:.1f}"
+    )
     width = max(16, *map(len, m.real.groups))
     head = " ".join(f"sig@{b:<4}" for b in batches)
-    print(f"{'parameters':>{width}} {'|G|^2':>10} {'+-se':>9} {'tr(Sigma)':>10} {'B_noise':>9}  {head}  "
-          f"{'null |G|^2':>11} {'+-se':>9}")
+    print(
+        f"{'parameters':>{width}} {'|G|^2':>10} {'+-se':>9} {'tr(Sigma)':>10} {'B_noise':>9}  {head}  "
+        f"{'null |G|^2':>11} {'+-se':>9}"
+    )
     for k in ["all", *m.real.groups]:
         s, n = m.real.stats(k), m.null.stats(k)
         frac = " ".join(f"{signal_fraction(s, b):8.3f}" if s["signal"] > 0 else f"{'-':>8}" for b in batches)
-        print(f"{k:>{width}} {s['signal']:10.3e} {s['se']:9.2e} {s['trace']:10.3e} {s['b_noise']:9.0f}  {frac}  "
-              f"{n['signal']:11.2e} {n['se']:9.2e}")
+        print(
+            f"{k:>{width}} {s['signal']:10.3e} {s['se']:9.2e} {s['trace']:10.3e} {s['b_noise']:9.0f}  {frac}  "
+            f"{n['signal']:11.2e} {n['se']:9.2e}"
+        )
 
 
 def main() -> int:
@@ -77,8 +84,14 @@ def main() -> int:
     model, processor = load_model(model_path(args.model))
     if args.freeze_vision:
         freeze_vision(model)
-    how = Sampling(group=args.group, temperature=args.temperature, max_new_tokens=args.max_new_tokens,
-                   chunk=args.chunk, per_tensor=args.per_tensor, seed=args.seed)
+    how = Sampling(
+        group=args.group,
+        temperature=args.temperature,
+        max_new_tokens=args.max_new_tokens,
+        chunk=args.chunk,
+        per_tensor=args.per_tensor,
+        seed=args.seed,
+    )
     rng = random.Random(args.seed)
     for ds in args.datasets:
         records = load_records(root / ds, args.split)

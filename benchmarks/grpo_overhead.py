@@ -22,12 +22,12 @@ from pathlib import Path
 import torch
 
 from seethink.miniature.base import base_path
+from seethink.miniature.world.build import build_world
 from seethink.models.load import load_model
 from seethink.recipe import DataSource, Recipe, Stage
 from seethink.rewards import DEFAULT_REWARD, REWARDS
 from seethink.train.data import grpo_dataset, stage_records
 from seethink.train.stage import rows_per_round, run_stage, stage_rows
-from seethink.miniature.world.build import build_world
 
 
 def bare_trl(stage: Stage, root: Path, work: Path, seed: int) -> None:
@@ -35,16 +35,39 @@ def bare_trl(stage: Stage, root: Path, work: Path, seed: int) -> None:
 
     model, processor = load_model(base_path())
     records = stage_records(stage, root, stage_rows(stage), rows_per_round(stage), seed)
-    config = GRPOConfig(output_dir=str(work), max_steps=stage.steps, learning_rate=stage.lr, lr_scheduler_type="constant",
-                        per_device_train_batch_size=stage.batch_size, num_generations=stage.num_generations,
-                        max_completion_length=stage.max_completion_length, temperature=stage.temperature,
-                        beta=stage.beta, loss_type=stage.loss_type, epsilon=stage.epsilon,
-                        epsilon_high=stage.epsilon_high, weight_decay=stage.weight_decay,
-                        max_grad_norm=stage.max_grad_norm, reward_weights=list(DEFAULT_REWARD.values()),
-                        shuffle_dataset=False, remove_unused_columns=False, logging_steps=1, save_strategy="no",
-                        report_to="none", seed=seed, use_cpu=True, bf16=False, disable_tqdm=True)
-    GRPOTrainer(model=model, reward_funcs=[REWARDS[k] for k in DEFAULT_REWARD], args=config,
-                train_dataset=grpo_dataset(records), processing_class=processor).train()
+    config = GRPOConfig(
+        output_dir=str(work),
+        max_steps=stage.steps,
+        learning_rate=stage.lr,
+        lr_scheduler_type="constant",
+        per_device_train_batch_size=stage.batch_size,
+        num_generations=stage.num_generations,
+        max_completion_length=stage.max_completion_length,
+        temperature=stage.temperature,
+        beta=stage.beta,
+        loss_type=stage.loss_type,
+        epsilon=stage.epsilon,
+        epsilon_high=stage.epsilon_high,
+        weight_decay=stage.weight_decay,
+        max_grad_norm=stage.max_grad_norm,
+        reward_weights=list(DEFAULT_REWARD.values()),
+        shuffle_dataset=False,
+        remove_unused_columns=False,
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        seed=seed,
+        use_cpu=True,
+        bf16=False,
+        disable_tqdm=True,
+    )
+    GRPOTrainer(
+        model=model,
+        reward_funcs=[REWARDS[k] for k in DEFAULT_REWARD],
+        args=config,
+        train_dataset=grpo_dataset(records),
+        processing_class=processor,
+    ).train()
 
 
 def main() -> int:
@@ -58,8 +81,15 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="seethink-overhead-"))
     try:
         root = build_world(tmp / "world", seed=0, sizes={"train": 2000, "validation": 10, "test": 10})
-        stage = Stage(name="perception", data=[DataSource("perception")], steps=args.steps, lr=5e-5,
-                      batch_size=args.batch_size, num_generations=args.num_generations, max_completion_length=32)
+        stage = Stage(
+            name="perception",
+            data=[DataSource("perception")],
+            steps=args.steps,
+            lr=5e-5,
+            batch_size=args.batch_size,
+            num_generations=args.num_generations,
+            max_completion_length=32,
+        )
         times = {"bare TRL": [], "seethink": []}
         for k in range(args.repeats):
             for side in times:
@@ -67,13 +97,17 @@ def main() -> int:
                 if side == "bare TRL":
                     bare_trl(stage, root, tmp / f"bare{k}", seed=0)
                 else:
-                    run_stage(stage, Recipe(name="overhead", stages=[stage], seed=0), base_path(), tmp / f"ours{k}", root)
+                    run_stage(
+                        stage, Recipe(name="overhead", stages=[stage], seed=0), base_path(), tmp / f"ours{k}", root
+                    )
                 times[side].append(time.perf_counter() - t)
                 print(f"run {k + 1}/{args.repeats} {side:9s} {times[side][-1]:7.1f} s", flush=True)
         bare, ours = min(times["bare TRL"]), min(times["seethink"])
         ratio = ours / bare
-        print(f"\n{args.steps} GRPO steps of {args.batch_size} completions (group {args.num_generations}), "
-              f"fastest of {args.repeats}:")
+        print(
+            f"\n{args.steps} GRPO steps of {args.batch_size} completions (group {args.num_generations}), "
+            f"fastest of {args.repeats}:"
+        )
         print(f"  bare TRL  {bare:7.1f} s   ({bare / args.steps:.2f} s/step)")
         print(f"  seethink  {ours:7.1f} s   ({ours / args.steps:.2f} s/step)")
         print(f"  ratio     {ratio:7.3f}   goal <= 1.10: {'PASS' if ratio <= 1.10 else 'FAIL'}")

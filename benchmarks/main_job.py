@@ -34,8 +34,23 @@ from seethink.report.runs import Run, load_run
 
 def run_one(recipe: str, out: Path, name: str, seed: int, sets: list[str], null: bool) -> tuple[float, float]:
     """One `seethink train` in a child process: (wall seconds, peak RSS in GB of the child)."""
-    cmd = [sys.executable, "-m", "seethink", "train", recipe, "--set", f"seed={seed}", "--set", f"name={name}",
-           "--set", f"output_dir={out}"] + [x for s in sets for x in ("--set", s)] + (["--null"] if null else [])
+    cmd = (
+        [
+            sys.executable,
+            "-m",
+            "seethink",
+            "train",
+            recipe,
+            "--set",
+            f"seed={seed}",
+            "--set",
+            f"name={name}",
+            "--set",
+            f"output_dir={out}",
+        ]
+        + [x for s in sets for x in ("--set", s)]
+        + (["--null"] if null else [])
+    )
     print("+", " ".join(cmd), flush=True)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd)
@@ -59,8 +74,12 @@ def table(runs: dict[str, Run], cost: dict[str, tuple[float, float]]) -> None:
         for k, (label, summ) in enumerate(points):
             acc = accuracies(summ)
             extra = f" {cost[name][0]:.0f} | {cost[name][1]:.2f} |" if k == len(points) - 1 else " | |"
-            print(f"| {name} | {label} | " + " | ".join(f"{acc[c]:.3f}" for c in CAPABILITIES) +
-                  f" | {mean(acc.values()):.3f} |" + extra)
+            print(
+                f"| {name} | {label} | "
+                + " | ".join(f"{acc[c]:.3f}" for c in CAPABILITIES)
+                + f" | {mean(acc.values()):.3f} |"
+                + extra
+            )
 
 
 def checks(staged: list[Run], null: list[Run]) -> list[tuple[str, bool, str]]:
@@ -68,9 +87,10 @@ def checks(staged: list[Run], null: list[Run]) -> list[tuple[str, bool, str]]:
         return mean(accuracies(run.final).values()) - mean(accuracies(run.start).values())
 
     gains, null_gains = [gain(r) for r in staged], [gain(r) for r in null]
-    rows = [("staged mean gain >= 5 points (seed average)", mean(gains) >= 0.05, f"{100 * mean(gains):+.1f}"),
-            ("staged mean gain >= 2 points on every seed", min(gains) >= 0.02,
-             " ".join(f"{100 * g:+.1f}" for g in gains))]
+    rows = [
+        ("staged mean gain >= 5 points (seed average)", mean(gains) >= 0.05, f"{100 * mean(gains):+.1f}"),
+        ("staged mean gain >= 2 points on every seed", min(gains) >= 0.02, " ".join(f"{100 * g:+.1f}" for g in gains)),
+    ]
     for k, stage in enumerate(staged[0].stages):
         cap = stage.name  # a stage named after a capability trains it
         if cap not in CAPABILITIES:
@@ -83,11 +103,20 @@ def checks(staged: list[Run], null: list[Run]) -> list[tuple[str, bool, str]]:
         d = mean([accuracies(r.final)[cap] - accuracies(r.start)[cap] for r in staged])
         rows.append((f"{cap} ends no more than 3 points below the base", d >= -0.03, f"{100 * d:+.1f}"))
     if null:
-        rows.append(("null mean gain below staged (seed average)", mean(null_gains) < mean(gains),
-                     f"null {100 * mean(null_gains):+.1f} vs {100 * mean(gains):+.1f}"))
-        rows.append(("null mean gain below staged on every seed",
-                     all(n < g for n, g in zip(null_gains, gains)),
-                     " ".join(f"{100 * n:+.1f}/{100 * g:+.1f}" for n, g in zip(null_gains, gains))))
+        rows.append(
+            (
+                "null mean gain below staged (seed average)",
+                mean(null_gains) < mean(gains),
+                f"null {100 * mean(null_gains):+.1f} vs {100 * mean(gains):+.1f}",
+            )
+        )
+        rows.append(
+            (
+                "null mean gain below staged on every seed",
+                all(n < g for n, g in zip(null_gains, gains)),
+                " ".join(f"{100 * n:+.1f}/{100 * g:+.1f}" for n, g in zip(null_gains, gains)),
+            )
+        )
     return rows
 
 
@@ -97,8 +126,12 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--out", default="runs/main-job")
     ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
-    ap.add_argument("--which", choices=("both", "staged", "null"), default="both",
-                    help="run the recipe, its shuffled-reward control, or both (the table needs both)")
+    ap.add_argument(
+        "--which",
+        choices=("both", "staged", "null"),
+        default="both",
+        help="run the recipe, its shuffled-reward control, or both (the table needs both)",
+    )
     a = ap.parse_args()
     out = Path(a.out)
     base_name = Path(a.recipe).stem
@@ -125,8 +158,10 @@ def main() -> None:
     for what, ok, value in rows:
         print(f"{'PASS' if ok else 'FAIL'}  {what}: {value}")
     walls = [cost[k][0] for k in cost]
-    print(f"\nwall per run: median {statistics.median(walls):.0f} s, max {max(walls):.0f} s; "
-          f"peak RSS max {max(c[1] for c in cost.values()):.2f} GB")
+    print(
+        f"\nwall per run: median {statistics.median(walls):.0f} s, max {max(walls):.0f} s; "
+        f"peak RSS max {max(c[1] for c in cost.values()):.2f} GB"
+    )
     sys.exit(0 if all(ok for _, ok, _ in rows) else 1)
 
 

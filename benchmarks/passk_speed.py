@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seethink.records.io import load_records
-from seethink.miniature.base import base_path
-from seethink.models.load import load_model
 from seethink.eval.passk import sample_correct
+from seethink.miniature.base import base_path
 from seethink.miniature.world.build import build_world
+from seethink.models.load import load_model
+from seethink.records.io import load_records
 
 
 def main() -> int:
@@ -47,7 +47,9 @@ def main() -> int:
             from seethink.models import tiny
 
             width, layers = map(int, args.random.split("x"))
-            tiny.SIZES["bench"] = tiny.TinySize(hidden=width, layers=layers, heads=8, vision_hidden=128, vision_layers=2)
+            tiny.SIZES["bench"] = tiny.TinySize(
+                hidden=width, layers=layers, heads=8, vision_hidden=128, vision_layers=2
+            )
             processor = tiny.build_processor()
             model = tiny.build_model(processor, "bench").eval()
             name = f"random {sum(p.numel() for p in model.parameters()) / 1e6:.0f}M-parameter LLaVA"
@@ -59,8 +61,9 @@ def main() -> int:
         t = time.perf_counter()
         batched = []
         for start in range(0, len(records), args.chunk):
-            batched += sample_correct(model, processor, records[start: start + args.chunk], args.k, start, 1.0,
-                                      args.max_new_tokens)
+            batched += sample_correct(
+                model, processor, records[start : start + args.chunk], args.k, start, 1.0, args.max_new_tokens
+            )
         t_batched = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -71,14 +74,18 @@ def main() -> int:
 
         a, b = np.array(batched) / args.k, np.array(single) / args.k
         n = len(records) * args.k
-        print(f"{len(records)} {args.dataset} items x K={args.k} samples ({n} completions, "
-              f"<= {args.max_new_tokens} new tokens), {name}, 2 threads")
+        print(
+            f"{len(records)} {args.dataset} items x K={args.k} samples ({n} completions, "
+            f"<= {args.max_new_tokens} new tokens), {name}, 2 threads"
+        )
         print(f"  one item per call     {t_single:7.1f} s   {n / t_single:7.1f} completions/s")
         print(f"  {args.chunk:3d} items per call    {t_batched:7.1f} s   {n / t_batched:7.1f} completions/s")
         ratio = t_single / t_batched
         print(f"  speed-up              {ratio:7.1f}x   goal >= 10x: {'PASS' if ratio >= 10 else 'FAIL'}")
-        print(f"  mean pass rate        batched {a.mean():.3f}  one-at-a-time {b.mean():.3f}  "
-              f"mean |difference| per item {np.abs(a - b).mean():.3f}")
+        print(
+            f"  mean pass rate        batched {a.mean():.3f}  one-at-a-time {b.mean():.3f}  "
+            f"mean |difference| per item {np.abs(a - b).mean():.3f}"
+        )
         return 0
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -38,13 +38,13 @@ from pathlib import Path
 import torch
 
 from seethink.eval.evaluate import EvalOptions, evaluate_folder
-from seethink.models.load import load_model
-from seethink.records.io import load_records
-from seethink.train.noise_scale import Sampling, measure
 from seethink.miniature.pretrain import pretrain, styles_in
 from seethink.miniature.pretrain_config import PretrainConfig, load_pretrain_config
 from seethink.miniature.world.build import build_world
 from seethink.miniature.world.generate import WorldConfig
+from seethink.models.load import load_model
+from seethink.records.io import load_records
+from seethink.train.noise_scale import Sampling, measure
 
 CAPABILITIES = ("perception", "text_reasoning", "visual_reasoning")
 MAX_B_NOISE = 150
@@ -66,28 +66,49 @@ def targets(summary: dict) -> list[tuple[str, bool, str]]:
     rows = []
     for c in CAPABILITIES:
         s, p = cap[c], capability_prior(summary, c)
-        rows += [(f"{c}: format >= 0.98", s["format"] >= 0.98, f"{s['format']:.3f}"),
-                 (f"{c}: greedy in [0.45, 0.80]", 0.45 <= s["accuracy"] <= 0.80, f"{s['accuracy']:.3f}"),
-                 (f"{c}: greedy >= prior + 0.20", s["accuracy"] >= p + 0.20,
-                  f"{s['accuracy']:.3f} vs prior {p:.3f} (best family prior "
-                  f"{max(v for k, v in prior.items() if k.startswith(c + '/')):.3f})"),
-                 (f"{c}: sampled >= 0.75 x greedy", s["sampled_accuracy"] >= 0.75 * s["accuracy"],
-                  f"{s['sampled_accuracy']:.3f} = {s['sampled_accuracy'] / max(s['accuracy'], 1e-9):.2f} x greedy")]
+        rows += [
+            (f"{c}: format >= 0.98", s["format"] >= 0.98, f"{s['format']:.3f}"),
+            (f"{c}: greedy in [0.45, 0.80]", 0.45 <= s["accuracy"] <= 0.80, f"{s['accuracy']:.3f}"),
+            (
+                f"{c}: greedy >= prior + 0.20",
+                s["accuracy"] >= p + 0.20,
+                f"{s['accuracy']:.3f} vs prior {p:.3f} (best family prior "
+                f"{max(v for k, v in prior.items() if k.startswith(c + '/')):.3f})",
+            ),
+            (
+                f"{c}: sampled >= 0.75 x greedy",
+                s["sampled_accuracy"] >= 0.75 * s["accuracy"],
+                f"{s['sampled_accuracy']:.3f} = {s['sampled_accuracy'] / max(s['accuracy'], 1e-9):.2f} x greedy",
+            ),
+        ]
         if c != "perception":
-            rows.append((f"{c}: pass@8 >= greedy + 0.15", s["pass_at_k"] >= s["accuracy"] + 0.15,
-                         f"{s['pass_at_k']:.3f} = greedy {s['pass_at_k'] - s['accuracy']:+.3f}"))
+            rows.append(
+                (
+                    f"{c}: pass@8 >= greedy + 0.15",
+                    s["pass_at_k"] >= s["accuracy"] + 0.15,
+                    f"{s['pass_at_k']:.3f} = greedy {s['pass_at_k'] - s['accuracy']:+.3f}",
+                )
+            )
     for f in ("shape", "relation"):
         key = f"perception/{f}"
-        rows.append((f"{key} >= prior + 0.15", fam[key]["accuracy"] >= prior[key] + 0.15,
-                     f"{fam[key]['accuracy']:.3f} vs prior {prior[key]:.3f}"))
+        rows.append(
+            (
+                f"{key} >= prior + 0.15",
+                fam[key]["accuracy"] >= prior[key] + 0.15,
+                f"{fam[key]['accuracy']:.3f} vs prior {prior[key]:.3f}",
+            )
+        )
     return rows
 
 
 def style_table(samples: Path) -> list[str]:
     """Per capability, the share of greedy answers in each style and their accuracy."""
     styles = styles_in(samples)
-    return [f"{cap:>32}  " + ", ".join(f"{st} {s['share']:.0%} (accuracy {s['accuracy']:.3f})"
-                                       for st, s in styles.get(cap, {}).items()) for cap in CAPABILITIES]
+    return [
+        f"{cap:>32}  "
+        + ", ".join(f"{st} {s['share']:.0%} (accuracy {s['accuracy']:.3f})" for st, s in styles.get(cap, {}).items())
+        for cap in CAPABILITIES
+    ]
 
 
 def noise_targets(model: Path, world: Path, prompts: int) -> list[tuple[str, bool, str]]:
@@ -98,10 +119,14 @@ def noise_targets(model: Path, world: Path, prompts: int) -> list[tuple[str, boo
     for c in CAPABILITIES:
         m = measure(net, processor, load_records(world / c, "train")[:prompts], Sampling(max_new_tokens=96))
         s, null = m.real.stats(), m.null.stats()
-        rows.append((f"{c}: B_noise <= {MAX_B_NOISE} prompts, signal > 2 se",
-                     s["b_noise"] <= MAX_B_NOISE and s["signal"] > 2 * s["se"],
-                     f"{s['b_noise']:.0f} (|G|^2 {s['signal']:.2e} +- {s['se']:.1e}, tr {s['trace']:.2e}; "
-                     f"null |G|^2 {null['signal']:.1e} +- {null['se']:.1e})"))
+        rows.append(
+            (
+                f"{c}: B_noise <= {MAX_B_NOISE} prompts, signal > 2 se",
+                s["b_noise"] <= MAX_B_NOISE and s["signal"] > 2 * s["se"],
+                f"{s['b_noise']:.0f} (|G|^2 {s['signal']:.2e} +- {s['se']:.1e}, tr {s['trace']:.2e}; "
+                f"null |G|^2 {null['signal']:.1e} +- {null['se']:.1e})",
+            )
+        )
     return rows
 
 
@@ -112,11 +137,18 @@ def main() -> int:
     ap.add_argument("--out", help="where to keep the trained base (default: a temporary folder)")
     ap.add_argument("--test", type=int, default=1000, help="test records per capability")
     ap.add_argument("--samples", type=int, default=8, help="samples per record at temperature 1")
-    ap.add_argument("--noise-prompts", type=int, default=512,
-                    help="train prompts per capability for the B_noise target (0: skip it)")
+    ap.add_argument(
+        "--noise-prompts",
+        type=int,
+        default=512,
+        help="train prompts per capability for the B_noise target (0: skip it)",
+    )
     ap.add_argument("--eval-out", help="keep the evaluation (summary.json, samples.jsonl) here (default: removed)")
-    ap.add_argument("--pretraining-world", action="store_true",
-                    help="evaluate on the world the base learnt from (its config's `world`), not the built-in one")
+    ap.add_argument(
+        "--pretraining-world",
+        action="store_true",
+        help="evaluate on the world the base learnt from (its config's `world`), not the built-in one",
+    )
     args = ap.parse_args()
     if args.noise_prompts and args.noise_prompts < 64:
         ap.error("--noise-prompts: at least 64 (four chunks of 16, for the signal's standard error), or 0 to skip")
@@ -140,15 +172,27 @@ def check(args, tmp: Path) -> int:
         pretrain(model, cfg)
         stats = json.loads((model / "pretrain_stats.json").read_text())
         stats["wall_seconds"] = round(time.time() - t, 1)
-    world = build_world(tmp / "world", seed=0, sizes={"train": 2000, "validation": 10, "test": args.test},
-                        cfg=WorldConfig(**cfg.world) if args.pretraining_world else WorldConfig(),
-                        datasets=CAPABILITIES)
+    world = build_world(
+        tmp / "world",
+        seed=0,
+        sizes={"train": 2000, "validation": 10, "test": args.test},
+        cfg=WorldConfig(**cfg.world) if args.pretraining_world else WorldConfig(),
+        datasets=CAPABILITIES,
+    )
     t = time.time()
     evals = Path(args.eval_out) if args.eval_out else tmp / "eval"
     summary = evaluate_folder(model, world, "test", evals, EvalOptions(samples=args.samples))
     eval_seconds = time.time() - t
     print("\n== pretraining")
-    for k in ("params", "examples", "data_seconds", "train_seconds", "wall_seconds", "examples_per_second", "final_loss"):
+    for k in (
+        "params",
+        "examples",
+        "data_seconds",
+        "train_seconds",
+        "wall_seconds",
+        "examples_per_second",
+        "final_loss",
+    ):
         if k in stats:
             print(f"{k:>22}: {stats[k]}")
     print(f"{'evaluation seconds':>22}: {eval_seconds:.0f}")
@@ -157,8 +201,10 @@ def check(args, tmp: Path) -> int:
     print(f"{'':>32}  greedy  sampled  pass@{args.samples}  prior  format  tokens")
     for key, s in list(summary["capability"].items()) + list(summary["family"].items()):
         p = summary["prior"].get(key, capability_prior(summary, key) if key in CAPABILITIES else float("nan"))
-        print(f"{key:>32}  {s['accuracy']:.3f}   {s['sampled_accuracy']:.3f}    {s['pass_at_k']:.3f}   {p:.3f}  "
-              f"{s['format']:.3f}  {s['mean_tokens']:.1f}")
+        print(
+            f"{key:>32}  {s['accuracy']:.3f}   {s['sampled_accuracy']:.3f}    {s['pass_at_k']:.3f}   {p:.3f}  "
+            f"{s['format']:.3f}  {s['mean_tokens']:.1f}"
+        )
     print("\n== greedy answers by style")
     print("\n".join(style_table(evals / "samples.jsonl")))
     print("\n== targets")

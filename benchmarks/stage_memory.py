@@ -33,8 +33,16 @@ def _images(folder: Path, n: int = 64) -> list[str]:
 
 
 def _records(rows: int, images: list[str]) -> list[dict]:
-    return [{"id": f"r{i}", "problem": f"How many objects are there? ({i})", "answer": "3", "capability": "visual_reasoning",
-             "images": [images[i % len(images)]]} for i in range(rows)]
+    return [
+        {
+            "id": f"r{i}",
+            "problem": f"How many objects are there? ({i})",
+            "answer": "3",
+            "capability": "visual_reasoning",
+            "images": [images[i % len(images)]],
+        }
+        for i in range(rows)
+    ]
 
 
 def measure(rows: int, folder: Path, eager: bool) -> dict:
@@ -47,15 +55,29 @@ def measure(rows: int, folder: Path, eager: bool) -> dict:
     records = _records(rows, _images(folder))
     t = time.time()
     if eager:
-        ds = Dataset.from_list([{"prompt": prompt_messages(r), "images": [load_image(p) for p in r["images"]],
-                                 "answer": r["answer"], "id": r["id"]} for r in records])
+        ds = Dataset.from_list(
+            [
+                {
+                    "prompt": prompt_messages(r),
+                    "images": [load_image(p) for p in r["images"]],
+                    "answer": r["answer"],
+                    "id": r["id"],
+                }
+                for r in records
+            ]
+        )
     else:
         ds = grpo_dataset(records)
     built = time.time() - t
     for i in range(0, len(ds), 64):
-        ds[i: i + 64]
-    return {"rows": rows, "eager": eager, "build_s": round(built, 2), "read_s": round(time.time() - t - built, 2),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+        ds[i : i + 64]
+    return {
+        "rows": rows,
+        "eager": eager,
+        "build_s": round(built, 2),
+        "read_s": round(time.time() - t - built, 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
 
 
 def main() -> None:
@@ -70,16 +92,25 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         results = []
         for rows, eager in [(r, False) for r in a.rows] + [(r, True) for r in a.eager_rows]:
-            out = subprocess.run([sys.executable, __file__, "--one", str(rows), d, "1" if eager else "0"],
-                                 capture_output=True, text=True, check=True).stdout
+            out = subprocess.run(
+                [sys.executable, __file__, "--one", str(rows), d, "1" if eager else "0"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
             results.append(json.loads(out.strip().splitlines()[-1]))
     print(f"{'rows':>8} {'images':>8} {'build s':>8} {'read s':>8} {'peak RSS MB':>12}")
     for r in results:
-        print(f"{r['rows']:>8} {'decoded' if r['eager'] else 'paths':>8} {r['build_s']:>8} {r['read_s']:>8} {r['peak_rss_mb']:>12}")
+        print(
+            f"{r['rows']:>8} {'decoded' if r['eager'] else 'paths':>8} {r['build_s']:>8} {r['read_s']:>8}"
+            f" {r['peak_rss_mb']:>12}"
+        )
     lazy = [r for r in results if not r["eager"]]
     if len(lazy) >= 2:
-        print(f"lazy: {lazy[-1]['rows']:,} rows peak {lazy[-1]['peak_rss_mb'] - lazy[0]['peak_rss_mb']:+} MB over "
-              f"{lazy[0]['rows']:,} rows")
+        print(
+            f"lazy: {lazy[-1]['rows']:,} rows peak {lazy[-1]['peak_rss_mb'] - lazy[0]['peak_rss_mb']:+} MB over "
+            f"{lazy[0]['rows']:,} rows"
+        )
 
 
 if __name__ == "__main__":

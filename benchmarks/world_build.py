@@ -30,7 +30,9 @@ def main() -> int:
     try:
         for n in args.sizes:
             t = time.perf_counter()
-            build_world(tmp / f"w{n}", seed=0, sizes={"train": n, "validation": 1, "test": 1}, datasets=tuple(args.datasets))
+            build_world(
+                tmp / f"w{n}", seed=0, sizes={"train": n, "validation": 1, "test": 1}, datasets=tuple(args.datasets)
+            )
             dt = time.perf_counter() - t
             records = (n + 2) * len(args.datasets)
             rates.append(records / dt)

@@ -16,8 +16,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 def seethink(*args, check=True, timeout=900, **kw) -> subprocess.CompletedProcess:
     """The real command line in a fresh process (`from conftest import seethink`); with `check`, a non-zero exit
     fails the test and shows the end of both outputs."""
-    p = subprocess.run([sys.executable, "-m", "seethink", *map(str, args)], capture_output=True, text=True,
-                       timeout=timeout, **kw)
+    p = subprocess.run(
+        [sys.executable, "-m", "seethink", *map(str, args)], capture_output=True, text=True, timeout=timeout, **kw
+    )
     if check and p.returncode != 0:
         raise AssertionError(f"exit {p.returncode}\nstdout:\n{p.stdout[-3000:]}\nstderr:\n{p.stderr[-3000:]}")
     return p
@@ -67,8 +68,15 @@ def tiny_text_lm_dir(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("lm")
     tok = build_processor().tokenizer
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                      num_attention_heads=2, num_key_value_heads=2, pad_token_id=tok.pad_token_id)
+    cfg = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        pad_token_id=tok.pad_token_id,
+    )
     torch.manual_seed(0)
     LlamaForCausalLM(cfg).save_pretrained(out)
     tok.save_pretrained(out)
@@ -124,8 +132,13 @@ class Stub(Loopback):
                 text = next(c["text"] for c in content if c["type"] == "text")
                 has_image = any(c["type"] == "image_url" for c in content)
                 args = (text, has_image) if len(inspect.signature(stub.reply).parameters) == 2 else (text,)
-                payload = stub.raw if stub.raw is not None else json.dumps(
-                    {"choices": [{"message": {"role": "assistant", "content": stub.reply(*args)}}]}).encode()
+                payload = (
+                    stub.raw
+                    if stub.raw is not None
+                    else json.dumps(
+                        {"choices": [{"message": {"role": "assistant", "content": stub.reply(*args)}}]}
+                    ).encode()
+                )
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()

@@ -19,8 +19,12 @@ def traced(cls):
     original = cls.compute_loss
 
     def compute_loss(self, model, inputs, *args, **kw):
-        row = {"rank": RANK, "step": self.state.global_step, "images": "pixel_values" in inputs
-               and inputs["pixel_values"] is not None, "trainer": cls.__name__}
+        row = {
+            "rank": RANK,
+            "step": self.state.global_step,
+            "images": "pixel_values" in inputs and inputs["pixel_values"] is not None,
+            "trainer": cls.__name__,
+        }
         with open(TRACE / f"rank{RANK}.jsonl", "a") as f:
             f.write(json.dumps(row) + "\n")
         return original(self, model, inputs, *args, **kw)

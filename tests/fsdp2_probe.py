@@ -18,9 +18,9 @@ import torch
 import torch.distributed as dist
 import torch.distributed.checkpoint as dcp
 from torch.distributed.checkpoint.state_dict import get_model_state_dict
-from torch.distributed.tensor import DTensor
 from torch.distributed.device_mesh import init_device_mesh
 from torch.distributed.fsdp import fully_shard
+from torch.distributed.tensor import DTensor
 
 from seethink.eval.evaluate import evaluate
 from seethink.models.checkpoints import _dcp_problem
@@ -47,11 +47,18 @@ def main() -> None:
     for block in list(model.model.language_model.layers) + list(model.model.vision_tower.encoder.layers):
         fully_shard(block, mesh=mesh)
     fully_shard(model, mesh=mesh)
-    trainer = SimpleNamespace(model=model, model_wrapped=model, is_deepspeed_enabled=False,
-                              accelerator=SimpleNamespace(is_fsdp2=True, num_processes=2, is_main_process=rank == 0,
-                                                          unwrap_model=lambda m: m, state=SimpleNamespace()))
+    trainer = SimpleNamespace(
+        model=model,
+        model_wrapped=model,
+        is_deepspeed_enabled=False,
+        accelerator=SimpleNamespace(
+            is_fsdp2=True, num_processes=2, is_main_process=rank == 0, unwrap_model=lambda m: m, state=SimpleNamespace()
+        ),
+    )
     with whole_model(trainer) as m:
-        sharded = [r["completion"] for r in evaluate(m, processor, mine, max_new_tokens=24, batch_size=4, show=False)[0]]
+        sharded = [
+            r["completion"] for r in evaluate(m, processor, mine, max_new_tokens=24, batch_size=4, show=False)[0]
+        ]
     local = next(p for n, p in model.named_parameters() if "layers.0" in n and p.dim() == 2)
     resharded = tuple(local.to_local().shape) != tuple(local.shape)
     with torch.no_grad():  # a lockstep forward on the resharded model (collectives inside)
@@ -65,9 +72,18 @@ def main() -> None:
     folder = OUT / "pytorch_model_fsdp_0"
     dcp.save(get_model_state_dict(model), checkpoint_id=str(folder))
     dist.barrier()
-    (OUT / f"rank{rank}.json").write_text(json.dumps({
-        "plain": plain, "sharded": sharded, "resharded": resharded, "loaded": loaded,
-        "dcp_problem": _dcp_problem(folder), "shards": len(list(folder.glob("*.distcp")))}))
+    (OUT / f"rank{rank}.json").write_text(
+        json.dumps(
+            {
+                "plain": plain,
+                "sharded": sharded,
+                "resharded": resharded,
+                "loaded": loaded,
+                "dcp_problem": _dcp_problem(folder),
+                "shards": len(list(folder.glob("*.distcp"))),
+            }
+        )
+    )
     dist.destroy_process_group()
 
 

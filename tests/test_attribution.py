@@ -6,8 +6,8 @@ misreason (make an arithmetic slip). Attribution must recover the planted cause.
 
 import pytest
 
-from seethink.records.io import load_records
 from seethink.eval.attribution import attribute, caption_record, count_probes, summarise_attribution
+from seethink.records.io import load_records
 from seethink.rewards import accuracy
 
 # the gold answer of each visual-reasoning family is linear in its facts, with these coefficients
@@ -85,7 +85,7 @@ def test_probes_are_balanced_mcqs_about_each_count_fact(vr):
     for p, f in zip(probes, [f for f in r["facts"] for _ in range(2)]):
         assert p["problem"].startswith("How many ")
         assert p["images"] == r["images"]
-        assert p["options"][ "ABCD".index(p["answer"])] == f["value"]
+        assert p["options"]["ABCD".index(p["answer"])] == f["value"]
         assert len(set(p["options"])) == 4
     letters = {p["answer"] for r in vr for p in count_probes(r)}
     assert letters == set("ABCD")

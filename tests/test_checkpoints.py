@@ -25,8 +25,10 @@ def _truncate(f):
 
 DAMAGE = {
     "truncated weights": (lambda c: _truncate(c / "model.safetensors"), "model.safetensors is truncated"),
-    "weights with trailing bytes": (lambda c: (c / "model.safetensors").write_bytes((c / "model.safetensors").read_bytes() + b"x"),
-                                    "model.safetensors is truncated"),
+    "weights with trailing bytes": (
+        lambda c: (c / "model.safetensors").write_bytes((c / "model.safetensors").read_bytes() + b"x"),
+        "model.safetensors is truncated",
+    ),
     "garbage weights": (lambda c: (c / "model.safetensors").write_bytes(b"\xff" * 40), "not a readable safetensors"),
     "no weights": (lambda c: (c / "model.safetensors").unlink(), "no weights"),
     "no optimizer": (lambda c: (c / "optimizer.pt").unlink(), "no optimizer.pt"),

@@ -6,8 +6,22 @@ import pytest
 from conftest import seethink
 
 
-@pytest.mark.parametrize("verb", [[], ["world"], ["world", "build"], ["world", "show"], ["pretrain"], ["eval"], ["train"],
-                                  ["report"], ["passk"], ["experiment"], ["experiment", "paper"]])
+@pytest.mark.parametrize(
+    "verb",
+    [
+        [],
+        ["world"],
+        ["world", "build"],
+        ["world", "show"],
+        ["pretrain"],
+        ["eval"],
+        ["train"],
+        ["report"],
+        ["passk"],
+        ["experiment"],
+        ["experiment", "paper"],
+    ],
+)
 def test_help_on_every_verb(verb):
     p = seethink(*verb, "--help")
     assert "usage: seethink" in p.stdout
@@ -30,7 +44,20 @@ def test_world_build_and_show(tmp_path):
 def test_world_build_of_some_datasets_keeps_their_held_out_splits(tmp_path):
     """A bigger train split of one dataset, built alone, is evaluated on the very same validation records."""
     seethink("world", "build", "--out", tmp_path / "a", "--train", 6, "--validation", 5, "--test", 2)
-    seethink("world", "build", "--out", tmp_path / "b", "--train", 40, "--validation", 5, "--test", 2, "--datasets", "perception")
+    seethink(
+        "world",
+        "build",
+        "--out",
+        tmp_path / "b",
+        "--train",
+        40,
+        "--validation",
+        5,
+        "--test",
+        2,
+        "--datasets",
+        "perception",
+    )
     assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["perception", "world.json"]
     assert json.loads((tmp_path / "b" / "world.json").read_text())["datasets"] == ["perception"]
     for split in ("validation", "test"):
@@ -60,7 +87,9 @@ def test_short_pretrain_then_eval(tmp_path, world_dir):
     stats = json.loads((tmp_path / "base" / "pretrain_stats.json").read_text())
     assert stats["examples"] > 0
     assert stats["params"] > 100_000
-    p = seethink("eval", tmp_path / "base", "--data", world_dir, "--limit", 6, "--max-new-tokens", 8, "--out", tmp_path / "ev")
+    p = seethink(
+        "eval", tmp_path / "base", "--data", world_dir, "--limit", 6, "--max-new-tokens", 8, "--out", tmp_path / "ev"
+    )
     summary = json.loads((tmp_path / "ev" / "summary.json").read_text())
     assert set(summary["capability"]) == {"perception", "text_reasoning", "visual_reasoning"}
     assert summary["prior"]  # train splits found next to test: prior baselines computed
@@ -69,8 +98,23 @@ def test_short_pretrain_then_eval(tmp_path, world_dir):
     assert "completion" in json.loads(rows[0])
     assert "samples in" in p.stdout
     # continued pretraining starts from that base's weights and keeps its tokenizer
-    seethink("pretrain", "--out", tmp_path / "more", "--init", tmp_path / "base", "--steps", 1, "--batch-size", 4,
-             "--data-scale", 0.001, "--lr", 1e-9, "--seed", 1)
+    seethink(
+        "pretrain",
+        "--out",
+        tmp_path / "more",
+        "--init",
+        tmp_path / "base",
+        "--steps",
+        1,
+        "--batch-size",
+        4,
+        "--data-scale",
+        0.001,
+        "--lr",
+        1e-9,
+        "--seed",
+        1,
+    )
     from safetensors.torch import load_file
 
     before, after = (load_file(tmp_path / d / "model.safetensors") for d in ("base", "more"))
@@ -101,8 +145,19 @@ def test_eval_can_sample(tmp_path, world_dir):
     outs = []
     for seed in (0, 0, 1):
         out = tmp_path / f"ev{len(outs)}"
-        seethink("eval", "--data", world_dir / "visual_reasoning", "--limit", 16, "--temperature", 1.0, "--seed", seed,
-            "--out", out)
+        seethink(
+            "eval",
+            "--data",
+            world_dir / "visual_reasoning",
+            "--limit",
+            16,
+            "--temperature",
+            1.0,
+            "--seed",
+            seed,
+            "--out",
+            out,
+        )
         assert json.loads((out / "summary.json").read_text())["decoding"] == "sampled, temperature 1.0"
         outs.append([json.loads(line)["completion"] for line in (out / "samples.jsonl").read_text().splitlines()])
     assert outs[0] == outs[1] != outs[2]  # seeded sampling
@@ -122,22 +177,36 @@ def test_eval_reports_sampled_accuracy_and_pass_at_k(tmp_path, world_dir):
     assert cap["pass_at_k"] > 0  # the shipped base solves some of these when it samples
 
 
-@pytest.mark.parametrize("args,msg", [
-    (["eval", "{tmp}/nomodel", "--data", "{tmp}"], "does not exist"),
-    (["eval", "--data", "{tmp}", "--temperature", "-1"], "temperature: must be in [0, 100]"),
-    (["eval", "--data", "{tmp}/nodata"], "data path"),
-    (["report", "{tmp}", "--out", "{tmp}/r"], "is not a seethink run folder"),
-    (["world", "build", "--out", "{tmp}/file.txt"], "exists and is not a directory"),
-    (["world", "build", "--out", "{tmp}/w", "--min-objects", "5", "--max-objects", "2"], "min_objects/max_objects must satisfy"),
-    (["world", "show", "{tmp}"], "no train.jsonl"),
-    (["pretrain", "--out", "{tmp}/b", "--lr", "5"], "lr: must be in (0, 1), got 5"),
-    (["pretrain", "--out", "{tmp}/b", "--config", "{tmp}/file.txt"], "file.txt: a pretraining config must be a YAML mapping"),
-    (["pretrain", "--out", "{tmp}/b", "--init", "{tmp}"], "is not a base written by `seethink pretrain`"),
-    (["eval", "--data", "{tmp}", "--samples", "2", "--sample-temperature", "0"], "sample_temperature: must be in (0, 100]"),
-])
+@pytest.mark.parametrize(
+    "args,msg",
+    [
+        (["eval", "{tmp}/nomodel", "--data", "{tmp}"], "does not exist"),
+        (["eval", "--data", "{tmp}", "--temperature", "-1"], "temperature: must be in [0, 100]"),
+        (["eval", "--data", "{tmp}/nodata"], "data path"),
+        (["report", "{tmp}", "--out", "{tmp}/r"], "is not a seethink run folder"),
+        (["world", "build", "--out", "{tmp}/file.txt"], "exists and is not a directory"),
+        (
+            ["world", "build", "--out", "{tmp}/w", "--min-objects", "5", "--max-objects", "2"],
+            "min_objects/max_objects must satisfy",
+        ),
+        (["world", "show", "{tmp}"], "no train.jsonl"),
+        (["pretrain", "--out", "{tmp}/b", "--lr", "5"], "lr: must be in (0, 1), got 5"),
+        (
+            ["pretrain", "--out", "{tmp}/b", "--config", "{tmp}/file.txt"],
+            "file.txt: a pretraining config must be a YAML mapping",
+        ),
+        (["pretrain", "--out", "{tmp}/b", "--init", "{tmp}"], "is not a base written by `seethink pretrain`"),
+        (
+            ["eval", "--data", "{tmp}", "--samples", "2", "--sample-temperature", "0"],
+            "sample_temperature: must be in (0, 100]",
+        ),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, msg):
     (tmp_path / "file.txt").write_text("x")
-    (tmp_path / "test.jsonl").write_text(json.dumps({"id": "a", "problem": "1+1?", "answer": "2", "capability": "text_reasoning"}) + "\n")
+    (tmp_path / "test.jsonl").write_text(
+        json.dumps({"id": "a", "problem": "1+1?", "answer": "2", "capability": "text_reasoning"}) + "\n"
+    )
     p = seethink(*[a.format(tmp=tmp_path) for a in args], check=False)
     assert p.returncode == 2
     assert msg in p.stderr
@@ -145,7 +214,9 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, msg):
     assert len(p.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("args", [["world", "build", "--out", "x", "--train", "0"], ["pretrain", "--out", "x", "--steps", "-1"]])
+@pytest.mark.parametrize(
+    "args", [["world", "build", "--out", "x", "--train", "0"], ["pretrain", "--out", "x", "--steps", "-1"]]
+)
 def test_argument_errors_exit_2(args):
     p = seethink(*args, check=False)
     assert p.returncode == 2

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from seethink.records.io import load_image, load_records
 from seethink.errors import SeethinkError
+from seethink.records.io import load_image, load_records
 
 GOOD = {"id": "a", "problem": "How many?", "answer": "2", "capability": "visual_reasoning", "images": []}
 
@@ -33,14 +33,23 @@ def test_extra_columns_pass_through(tmp_path):
     assert rec["predictions"] == ["x"]
 
 
-@pytest.mark.parametrize("line,msg", [
-    ("{not json", r"train.jsonl:2: malformed JSON"),
-    (json.dumps({k: v for k, v in GOOD.items() if k != "answer"} | {"id": "b"}), r"train.jsonl:2: missing required field 'answer'"),
-    (json.dumps({**GOOD, "id": "b", "capability": "vision"}), r"train.jsonl:2: field 'capability'"),
-    (json.dumps({**GOOD, "id": "a"}), r"train.jsonl:2: duplicate id"),
-    (json.dumps({**GOOD, "id": "b", "images": ["nope.png"]}), r"train.jsonl:2: image file .*nope.png does not exist"),
-    (json.dumps({**GOOD, "id": "b", "options": "A"}), r"train.jsonl:2: field 'options'"),
-])
+@pytest.mark.parametrize(
+    "line,msg",
+    [
+        ("{not json", r"train.jsonl:2: malformed JSON"),
+        (
+            json.dumps({k: v for k, v in GOOD.items() if k != "answer"} | {"id": "b"}),
+            r"train.jsonl:2: missing required field 'answer'",
+        ),
+        (json.dumps({**GOOD, "id": "b", "capability": "vision"}), r"train.jsonl:2: field 'capability'"),
+        (json.dumps({**GOOD, "id": "a"}), r"train.jsonl:2: duplicate id"),
+        (
+            json.dumps({**GOOD, "id": "b", "images": ["nope.png"]}),
+            r"train.jsonl:2: image file .*nope.png does not exist",
+        ),
+        (json.dumps({**GOOD, "id": "b", "options": "A"}), r"train.jsonl:2: field 'options'"),
+    ],
+)
 def test_bad_rows_name_file_line_and_field(tmp_path, line, msg):
     with pytest.raises(SeethinkError, match=msg):
         load_records(write(tmp_path, [json.dumps(GOOD), line]))

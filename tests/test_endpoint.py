@@ -7,11 +7,11 @@ import time
 from http.server import BaseHTTPRequestHandler
 
 import pytest
+from conftest import Loopback
 
 from seethink.errors import SeethinkError
 from seethink.models.chat import OpenAIChat, Prompt, ReplyCache, cached
 from seethink.models.endpoint import Policy
-from conftest import Loopback
 
 GOOD = json.dumps({"choices": [{"message": {"role": "assistant", "content": "ok"}}]}).encode()
 
@@ -43,7 +43,9 @@ class Flaky(Loopback):
                     self.send_header("Retry-After", str(after))
                 body = b"<html>busy</html>" if fault == "invalid" else GOOD if status == 200 else b""
                 if isinstance(fault, dict):  # a 200 whose message content is this JSON value
-                    body = json.dumps({"choices": [{"message": {"role": "assistant", "content": fault["content"]}}]}).encode()
+                    body = json.dumps(
+                        {"choices": [{"message": {"role": "assistant", "content": fault["content"]}}]}
+                    ).encode()
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 if fault == "drip":
@@ -106,7 +108,10 @@ def test_backoff_grows_between_tries_and_giving_up_is_one_line(flaky):
     with pytest.raises(SeethinkError) as e:
         chat([Prompt("hi")])
     msg = str(e.value)
-    assert msg.startswith(f"judge {server.url}/chat/completions: gave up after 4 tries; last: HTTP 503") and "\n" not in msg
+    assert (
+        msg.startswith(f"judge {server.url}/chat/completions: gave up after 4 tries; last: HTTP 503")
+        and "\n" not in msg
+    )
     gaps = [b - a for a, b in zip(server.times, server.times[1:])]
     assert len(gaps) == 3 and gaps[2] > gaps[0]  # 0.05-0.1 s, then 0.1-0.2, then 0.2-0.4
     assert (chat.stats.retries, chat.stats.failures) == (3, 1)
@@ -186,13 +191,40 @@ def test_ctrl_c_ends_a_long_retry_after_wait_at_once(flaky, tmp_path):
 
     server = flaky([(429, 86400)] * 8)
     data = tmp_path / "d.jsonl"
-    data.write_text("".join(json.dumps({"id": f"r{i}", "problem": f"Which is {i}?", "answer": "A", "options":
-                                        [str(i), "x", "y", "z"], "capability": "text_reasoning"}) + "\n"
-                            for i in range(8)))
+    data.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": f"r{i}",
+                    "problem": f"Which is {i}?",
+                    "answer": "A",
+                    "options": [str(i), "x", "y", "z"],
+                    "capability": "text_reasoning",
+                }
+            )
+            + "\n"
+            for i in range(8)
+        )
+    )
     env = {**os.environ, "SEETHINK_ENDPOINT_MAX_WAIT": "3600", "SEETHINK_ENDPOINT_TRIES": "3"}
-    p = subprocess.Popen([sys.executable, "-m", "seethink", "data", "filter", str(data), "--out", str(tmp_path / "o"),
-                          "--blind", f"{server.url}::m"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "seethink",
+            "data",
+            "filter",
+            str(data),
+            "--out",
+            str(tmp_path / "o"),
+            "--blind",
+            f"{server.url}::m",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while len(server.times) < 1 and time.monotonic() < deadline and p.poll() is None:
         time.sleep(0.1)

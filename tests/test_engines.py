@@ -39,10 +39,15 @@ pytest.importorskip("deepspeed")
 
 # ---------------------------------------------------------------- the launch, read from the environment
 
+
 def test_the_launch_is_read_from_what_accelerate_exports(tmp_path):
     assert current_launch({}) == Launch()
-    z3 = {"WORLD_SIZE": "8", "ACCELERATE_USE_DEEPSPEED": "true", "ACCELERATE_DEEPSPEED_ZERO_STAGE": "3",
-          "ACCELERATE_DEEPSPEED_ZERO3_SAVE_16BIT_MODEL": "true"}
+    z3 = {
+        "WORLD_SIZE": "8",
+        "ACCELERATE_USE_DEEPSPEED": "true",
+        "ACCELERATE_DEEPSPEED_ZERO_STAGE": "3",
+        "ACCELERATE_DEEPSPEED_ZERO3_SAVE_16BIT_MODEL": "true",
+    }
     assert current_launch(z3) == Launch(8, "zero3", True)
     assert current_launch({**z3, "ACCELERATE_DEEPSPEED_ZERO3_SAVE_16BIT_MODEL": "false"}).gather_16bit is False
     cfg = tmp_path / "ds.json"
@@ -64,6 +69,7 @@ def test_what_a_launch_cannot_run_is_one_line_before_training():
 
 # ---------------------------------------------------------------- real two-process runs
 
+
 def cpu_config(name: str, out: Path) -> Path:
     """configs/accelerate/<name>.yaml as a 2-process CPU launch (everything else as shipped)."""
     cfg = yaml.safe_load((ROOT / "configs" / "accelerate" / f"{name}.yaml").read_text())
@@ -79,18 +85,62 @@ def launch(config: Path, args: list[str], port: int, stop_at: int = 0) -> subpro
     entry = [str(STOP)] if stop_at else ["-m", "seethink"]
     if stop_at:
         env["SEETHINK_STOP_AT"] = str(stop_at)
-    return subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config),
-                           "--main_process_port", str(port), *entry, *args], capture_output=True, text=True,
-                          timeout=900, env=env)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "accelerate.commands.launch",
+            "--config_file",
+            str(config),
+            "--main_process_port",
+            str(port),
+            *entry,
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
 
 
 def stage_args(world_dir, out: Path, name: str) -> list[str]:
-    return ["train", str(RECIPES_DIR / "stage3-only.yaml"), "--set", f"data={world_dir}", "--set", f"output_dir={out}",
-            "--set", f"name={name}", "--set", "eval.limit=12", "--set", "eval.batch_size=4",
-            "--set", "eval.attribution=none", "--set", "eval.every=2", "--set", "eval.every_limit=6",
-            "--set", "stages.0.keep=best:mean", "--set", "stages.0.steps=4", "--set", "stages.0.batch_size=8",
-            "--set", "stages.0.micro_batch_size=4", "--set", "stages.0.num_generations=4",
-            "--set", "stages.0.rollout_batch_size=8", "--set", "stages.0.beta=0.01", "--set", "stages.0.lr=1e-3"]
+    return [
+        "train",
+        str(RECIPES_DIR / "stage3-only.yaml"),
+        "--set",
+        f"data={world_dir}",
+        "--set",
+        f"output_dir={out}",
+        "--set",
+        f"name={name}",
+        "--set",
+        "eval.limit=12",
+        "--set",
+        "eval.batch_size=4",
+        "--set",
+        "eval.attribution=none",
+        "--set",
+        "eval.every=2",
+        "--set",
+        "eval.every_limit=6",
+        "--set",
+        "stages.0.keep=best:mean",
+        "--set",
+        "stages.0.steps=4",
+        "--set",
+        "stages.0.batch_size=8",
+        "--set",
+        "stages.0.micro_batch_size=4",
+        "--set",
+        "stages.0.num_generations=4",
+        "--set",
+        "stages.0.rollout_batch_size=8",
+        "--set",
+        "stages.0.beta=0.01",
+        "--set",
+        "stages.0.lr=1e-3",
+    ]
 
 
 def weights(run: Path) -> dict:
@@ -159,7 +209,9 @@ def _sharded_evaluation_equals_one_process(run: Path, world_dir) -> None:
     from seethink.resolve import model_path
 
     two = [json.loads(x) for x in (run / "eval" / "start" / "samples.jsonl").read_text().splitlines()]
-    datasets = {n: load_records(world_dir / n, "validation")[:12] for n in ("perception", "text_reasoning", "visual_reasoning")}
+    datasets = {
+        n: load_records(world_dir / n, "validation")[:12] for n in ("perception", "text_reasoning", "visual_reasoning")
+    }
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as each of the two processes ran (OMP_NUM_THREADS=1); put back for the tests after
     try:
@@ -179,9 +231,23 @@ def test_fsdp2_pieces_on_a_model_sharded_by_torch(world_dir, tmp_path):
     the unsharded model's answers, resharded after), `load_full_state_dict` (keep: best), and the damage check on a
     sharded state that torch.distributed.checkpoint wrote."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PROBE_OUT": str(tmp_path)}
-    p = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29620",
-                        str(Path(__file__).parent / "fsdp2_probe.py"), str(world_dir)], capture_output=True, text=True,
-                       timeout=600, env=env)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            "29620",
+            str(Path(__file__).parent / "fsdp2_probe.py"),
+            str(world_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert p.returncode == 0, p.stderr[-3000:]
     for rank, n in ((0, 8), (1, 4)):
         r = json.loads((tmp_path / f"rank{rank}.json").read_text())

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seethink.eval.metrics import paired, t975
 from seethink.eval.claims import against_null, evaluate_claims, verdict
+from seethink.eval.metrics import paired, t975
 from seethink.experiment import load_study, zero_signal
 
 PAPER = load_study(Path(__file__).resolve().parents[1] / "experiments" / "paper" / "study.yaml")
@@ -20,7 +20,7 @@ def test_paired_difference_and_t_interval():
     assert p["seeds"] == [0, 1, 2]
     assert p["mean"] == pytest.approx(0.4 / 3)
     sd = 0.0577350269  # of the differences 0.1, 0.2, 0.1
-    half = 4.303 * sd / 3 ** 0.5
+    half = 4.303 * sd / 3**0.5
     assert p["ci95"] == pytest.approx([0.4 / 3 - half, 0.4 / 3 + half])
     assert paired({0: 110.0}, {0: 100.0}, relative=True)["mean"] == pytest.approx(10.0)
     assert paired({0: 1.0}, {1: 1.0})["n"] == 0
@@ -49,12 +49,12 @@ def test_record_pairing_adds_the_test_sets_spread_to_the_seeds():
     assert seeds_only["item_se"] is None and verdict(seeds_only["ci95"], 1) == "not reproduced (opposite direction)"
     p = compare(a, b, "perception")
     d = np.array([1.0] + [0.0] * 209 + [-1.0] * 5 + [0.0] * 185)
-    assert p["item_se"] == pytest.approx(d.std(ddof=1) / n ** 0.5)
+    assert p["item_se"] == pytest.approx(d.std(ddof=1) / n**0.5)
     assert p["mean"] == pytest.approx(-0.01) and p["ci95_seeds"] == pytest.approx([-0.01, -0.01])
     assert p["ci95"] == pytest.approx([-0.01 - 1.96 * p["item_se"], -0.01 + 1.96 * p["item_se"]])
     assert verdict(p["ci95"], 1) == "inconclusive"  # 6 records of 400 differ, net 4: not a decided difference
     overall = compare(a, b, "overall")  # three capabilities with the same records: a third of the variance each
-    assert overall["item_se"] == pytest.approx(p["item_se"] / 3 ** 0.5)
+    assert overall["item_se"] == pytest.approx(p["item_se"] / 3**0.5)
     b[1]["items"]["perception"]["ids"] = "other"  # other records: no pairing, seeds only
     assert compare(a, b, "perception")["item_se"] is None
     assert compare(a, b, "think_visual_reasoning")["item_se"] is None
@@ -76,24 +76,36 @@ def test_rows_keep_per_record_scores_and_old_rows_get_them_from_their_run(tmp_pa
     assert json.loads((tmp_path / "results" / "staged-s0.json").read_text())["items"] == scores  # written back
 
 
-@pytest.mark.parametrize("ci, direction, expected", [
-    ([0.01, 0.05], 1, "reproduced"), ([-0.05, -0.01], -1, "reproduced"),
-    ([-0.05, -0.01], 1, "not reproduced (opposite direction)"), ([-0.01, 0.05], 1, "inconclusive"),
-    (None, 1, "inconclusive (fewer than 2 seeds)"),
-])
+@pytest.mark.parametrize(
+    "ci, direction, expected",
+    [
+        ([0.01, 0.05], 1, "reproduced"),
+        ([-0.05, -0.01], -1, "reproduced"),
+        ([-0.05, -0.01], 1, "not reproduced (opposite direction)"),
+        ([-0.01, 0.05], 1, "inconclusive"),
+        (None, 1, "inconclusive (fewer than 2 seeds)"),
+    ],
+)
 def test_verdicts(ci, direction, expected):
     assert verdict(ci, direction) == expected
 
 
 def row(config, seed, perception, vr, think=20.0):
     acc = {"perception": perception, "text_reasoning": 0.3, "visual_reasoning": vr}
-    return {"config": config, "seed": seed, "accuracy": acc, "overall": sum(acc.values()) / 3,
-            "think_tokens": {"perception": 5.0, "text_reasoning": 10.0, "visual_reasoning": think}}
+    return {
+        "config": config,
+        "seed": seed,
+        "accuracy": acc,
+        "overall": sum(acc.values()) / 3,
+        "think_tokens": {"perception": 5.0, "text_reasoning": 10.0, "visual_reasoning": think},
+    }
 
 
 def test_claims_from_hand_made_results():
-    runs = {"staged": {s: row("staged", s, 0.5 + 0.01 * s, 0.60, think=16.0 + s) for s in range(3)},
-            "merged": {s: row("merged", s, 0.4, 0.62 + 0.001 * s, think=20.0) for s in range(3)}}
+    runs = {
+        "staged": {s: row("staged", s, 0.5 + 0.01 * s, 0.60, think=16.0 + s) for s in range(3)},
+        "merged": {s: row("merged", s, 0.4, 0.62 + 0.001 * s, think=20.0) for s in range(3)},
+    }
     base = {"vr_perception_share": 0.83, "vr_perception_share_ci95": [0.79, 0.87], "vr_errors": 300}
     claims = {c["claim"]: c for c in evaluate_claims(PAPER, base, runs)}
     assert claims["1"]["verdict"] == "reproduced"
@@ -109,7 +121,9 @@ def test_claims_from_hand_made_results():
 
 
 def test_zero_signal_profile_of_a_stage():
-    metrics = [{"frac_zero_std": v, "step": i} for i, v in enumerate([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0])]
+    metrics = [
+        {"frac_zero_std": v, "step": i} for i, v in enumerate([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0])
+    ]
     metrics.insert(3, {"loss": 0.1})  # update-only steps log no rollout numbers
     assert zero_signal(metrics) == pytest.approx([0.05, 0.25, 0.45, 0.65, 0.9])
     assert zero_signal(metrics[:4]) is None
@@ -118,17 +132,27 @@ def test_zero_signal_profile_of_a_stage():
 def test_each_configuration_against_the_null_and_the_report(tmp_path):
     from seethink.experiment import write_report
 
-    runs = {"staged": {s: row("staged", s, 0.60 + 0.01 * s, 0.60) for s in range(3)},
-            "merged": {s: row("merged", s, 0.45 + 0.02 * s, 0.50) for s in range(3)},
-            "staged-null": {s: row("staged-null", s, 0.45 + 0.01 * s, 0.50) for s in range(3)}}
+    runs = {
+        "staged": {s: row("staged", s, 0.60 + 0.01 * s, 0.60) for s in range(3)},
+        "merged": {s: row("merged", s, 0.45 + 0.02 * s, 0.50) for s in range(3)},
+        "staged-null": {s: row("staged-null", s, 0.45 + 0.01 * s, 0.50) for s in range(3)},
+    }
     gains = against_null(PAPER, runs)
     assert PAPER.control == "staged-null" and set(gains) == {"staged", "merged"}
-    assert gains["staged"]["mean"] == pytest.approx((0.15 + 0.10) / 3) and gains["staged"]["verdict"] == "above the null"
+    assert (
+        gains["staged"]["mean"] == pytest.approx((0.15 + 0.10) / 3) and gains["staged"]["verdict"] == "above the null"
+    )
     assert gains["merged"]["verdict"] == "inconclusive"  # 0, +0.3, +0.7 points over the null: the CI spans 0
     for config, by_seed in runs.items():
         for s, r in by_seed.items():
-            r.update(ci95={}, n={}, vr_perception_share=0.8, rollouts=100, train_seconds=1.0,
-                     stages=[{"name": "perception", "frac_zero_std": [0.1, 0.2, 0.3, 0.4, 0.5 + 0.1 * s]}])
+            r.update(
+                ci95={},
+                n={},
+                vr_perception_share=0.8,
+                rollouts=100,
+                train_seconds=1.0,
+                stages=[{"name": "perception", "frac_zero_std": [0.1, 0.2, 0.3, 0.4, 0.5 + 0.1 * s]}],
+            )
             (tmp_path / "results").mkdir(exist_ok=True)
             (tmp_path / "results" / f"{config}-s{s}.json").write_text(json.dumps(r))
     report = write_report(PAPER, tmp_path).read_text()
@@ -151,8 +175,24 @@ def test_a_control_that_is_not_a_configuration_is_one_line(tmp_path):
 
 @pytest.mark.slow
 def test_tiny_study_end_to_end_and_resume(world_dir, tmp_path):
-    args = [sys.executable, "-m", "seethink", "experiment", "paper", "--quick", "--seeds", "1", "--step-scale", "0.01",
-            "--only", "merged,staged", "--world", str(world_dir), "--out", str(tmp_path / "xp")]
+    args = [
+        sys.executable,
+        "-m",
+        "seethink",
+        "experiment",
+        "paper",
+        "--quick",
+        "--seeds",
+        "1",
+        "--step-scale",
+        "0.01",
+        "--only",
+        "merged,staged",
+        "--world",
+        str(world_dir),
+        "--out",
+        str(tmp_path / "xp"),
+    ]
     p = subprocess.run(args, capture_output=True, text=True, timeout=900)
     assert p.returncode == 0, p.stderr[-2000:]
     results = sorted(f.name for f in (tmp_path / "xp" / "results").glob("*.json"))
@@ -177,12 +217,16 @@ def test_tiny_study_end_to_end_and_resume(world_dir, tmp_path):
     assert "training" not in only_report.stdout
     report = (tmp_path / "xp" / "reproduction.md").read_text()
     assert "Partial: 1 of 2 planned runs finished" in report
-    assert "| 2a | Staged beats merged on visual reasoning | " "+1.1 to +3.8 avg | not run | not run |" in report
+    assert "| 2a | Staged beats merged on visual reasoning | +1.1 to +3.8 avg | not run | not run |" in report
 
 
 def test_unknown_configuration_is_one_line(tmp_path):
-    p = subprocess.run([sys.executable, "-m", "seethink", "experiment", "paper", "--only", "stagd", "--out",
-                        str(tmp_path)], capture_output=True, text=True, timeout=300)
+    p = subprocess.run(
+        [sys.executable, "-m", "seethink", "experiment", "paper", "--only", "stagd", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert p.returncode == 2
     assert "unknown configuration(s) stagd" in p.stderr
     assert "Traceback" not in p.stderr
@@ -203,9 +247,17 @@ def test_two_processes_share_a_study_folder_run_by_run(world_dir, tmp_path, monk
     import seethink.experiment as xp
 
     cap = {"accuracy": 0.5, "ci95": [0.4, 0.6], "n": 10, "mean_think_tokens": 9.0}
-    summary = {"capability": {c: cap for c in ("perception", "text_reasoning", "visual_reasoning")},
-               "attribution": {"visual_reasoning": {"errors": 5, "perception": 4, "perception_share": 0.8,
-                                                    "perception_share_ci95": [0.5, 0.9]}}}
+    summary = {
+        "capability": {c: cap for c in ("perception", "text_reasoning", "visual_reasoning")},
+        "attribution": {
+            "visual_reasoning": {
+                "errors": 5,
+                "perception": 4,
+                "perception_share": 0.8,
+                "perception_share_ci95": [0.5, 0.9],
+            }
+        },
+    }
     trained = []
 
     def fake_run(study, src, out, config, seed, world):
@@ -215,8 +267,9 @@ def test_two_processes_share_a_study_folder_run_by_run(world_dir, tmp_path, monk
     monkeypatch.setattr(xp, "run_one", fake_run)
     monkeypatch.setattr(xp, "_final_eval", lambda *a, **k: summary)
     out = tmp_path / "xp"
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(out / "results" / "merged-s0.json")],
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(out / "results" / "merged-s0.json")], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         study = Path(__file__).resolve().parents[1] / "experiments" / "paper" / "study.yaml"

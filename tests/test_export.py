@@ -14,11 +14,11 @@ import datasets
 import pytest
 import yaml
 
-from seethink.records.io import load_records
 from seethink.errors import SeethinkError
 from seethink.export.verl import export_verl
 from seethink.miniature.base import base_path
 from seethink.recipe import RECIPES_DIR, load_recipe, updates_per_round
+from seethink.records.io import load_records
 from seethink.rewards import REWARDS
 from seethink.train.stage import rows_per_round
 
@@ -26,8 +26,10 @@ from seethink.train.stage import rows_per_round
 @pytest.fixture(scope="module")
 def exported(world_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("export") / "staged"
-    recipe = load_recipe(RECIPES_DIR / "staged.yaml", [f"data={world_dir}", "stages.0.steps=10", "stages.1.steps=2",
-                                                       "stages.2.steps=2", "eval.limit=5"])
+    recipe = load_recipe(
+        RECIPES_DIR / "staged.yaml",
+        [f"data={world_dir}", "stages.0.steps=10", "stages.1.steps=2", "stages.2.steps=2", "eval.limit=5"],
+    )
     export_verl(recipe, world_dir, out, gpus=2, model=base_path())  # the recipe's model: base, as the CLI resolves it
     return out, recipe
 
@@ -50,8 +52,9 @@ def test_parquet_rows_are_the_stage_schedule(exported, world_dir):
             assert row["problem"].startswith("<image>")
             assert row["images"][0].size == (64, 64)  # decodes as an image
             first = load_records(world_dir / stage.name, "train")  # the image bytes are the file's own
-            assert train.cast_column("images", datasets.List(datasets.Image(decode=False)))[0]["images"][0]["bytes"] in \
-                {open(p, "rb").read() for r in first for p in r["images"]}
+            assert train.cast_column("images", datasets.List(datasets.Image(decode=False)))[0]["images"][0][
+                "bytes"
+            ] in {open(p, "rb").read() for r in first for p in r["images"]}
         config = yaml.safe_load((d / "easyr1.yaml").read_text())
         rounds = stage.steps // updates_per_round(stage)  # EasyR1's steps are rollout rounds
         assert config["data"]["rollout_batch_size"] == rows_per_round(stage, processes=2)
@@ -59,7 +62,9 @@ def test_parquet_rows_are_the_stage_schedule(exported, world_dir):
         assert config["worker"]["actor"]["model"]["freeze_vision_tower"] == stage.freeze_vision
         assert config["worker"]["rollout"]["n"] == stage.num_generations
         assert config["data"]["shuffle"] is False
-        assert len(datasets.Dataset.from_parquet(str(d / "val.parquet"))) == 5  # the stage's own validation split, eval.limit rows
+        assert (
+            len(datasets.Dataset.from_parquet(str(d / "val.parquet"))) == 5
+        )  # the stage's own validation split, eval.limit rows
 
 
 def load_reward(out):
@@ -112,20 +117,24 @@ def test_configs_match_easyr1s_current_schema(exported):
         assert (data["min_pixels"], data["max_pixels"], data["filter_overlong_prompts"]) == (None, None, False)
         assert 20 < data["max_prompt_length"] < 400
         assert rollout["max_model_len"] == data["max_prompt_length"] + stage.max_completion_length
-    assert unknown_keys({"worker": {"reward": {"reward_type": "batch"}}}, SCHEMA["schema"]) == ["worker.reward.reward_type"]
+    assert unknown_keys({"worker": {"reward": {"reward_type": "batch"}}}, SCHEMA["schema"]) == [
+        "worker.reward.reward_type"
+    ]
 
 
 def test_reward_module_scores_like_seethink(exported):
     out, _ = exported
     reward = load_reward(out)
     mcq = json.dumps({"answer": "B", "options": ["red", "blue", "green", "white"]})
-    cases = [("<think>It is blue.</think>\\boxed{B}", mcq, 1.0),
-             ("<think>It is blue.</think>\\boxed{blue}", mcq, 1.0),  # the option text counts like its letter
-             ("\\boxed{B}", mcq, 0.9),  # no think block: accuracy only
-             ("<think>x</think>\\boxed{A, B}", mcq, 0.1),  # several options named: wrong
-             ("<think>3+4=7</think>\\boxed{7}", "7", 1.0),
-             ("<think>half</think>\\boxed{\\frac{1}{2}}", "0.5", 1.0),
-             ("<think>", "7", 0.0)]
+    cases = [
+        ("<think>It is blue.</think>\\boxed{B}", mcq, 1.0),
+        ("<think>It is blue.</think>\\boxed{blue}", mcq, 1.0),  # the option text counts like its letter
+        ("\\boxed{B}", mcq, 0.9),  # no think block: accuracy only
+        ("<think>x</think>\\boxed{A, B}", mcq, 0.1),  # several options named: wrong
+        ("<think>3+4=7</think>\\boxed{7}", "7", 1.0),
+        ("<think>half</think>\\boxed{\\frac{1}{2}}", "0.5", 1.0),
+        ("<think>", "7", 0.0),
+    ]
     scores = reward.compute_score([{"response": r, "response_length": 5, "ground_truth": g} for r, g, _ in cases])
     assert [round(s["overall"], 6) for s in scores] == [want for _, _, want in cases]
     for (r, g, want), s in zip(cases, scores):  # the same numbers seethink's own GRPO reward gives
@@ -170,9 +179,20 @@ def fake_easyr1(tmp_path):
 
 
 def launch(out, home, log, **env):
-    return subprocess.run(["bash", str(out / "launch_easyr1.sh")], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "EASYR1_HOME": str(home), "FAKE_LOG": str(log), "PYTHON": sys.executable,
-                               "CHECKPOINTS": str(log.parent / "ckpt"), **env})
+    return subprocess.run(
+        ["bash", str(out / "launch_easyr1.sh")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            **os.environ,
+            "EASYR1_HOME": str(home),
+            "FAKE_LOG": str(log),
+            "PYTHON": sys.executable,
+            "CHECKPOINTS": str(log.parent / "ckpt"),
+            **env,
+        },
+    )
 
 
 def test_launch_script_chains_stages_through_the_merge_step(exported, tmp_path):
@@ -184,15 +204,22 @@ def test_launch_script_chains_stages_through_the_merge_step(exported, tmp_path):
     assert p.returncode == 0, p.stderr
     events = [json.loads(line) for line in log.read_text().splitlines()]
     trains = [e["train"] for e in events if "train" in e]
-    assert [t["config"].split("/")[-2] for t in trains] == ["1-perception", "2-text_reasoning", "2-text_reasoning",
-                                                            "3-visual_reasoning"]  # stage 1 not redone
+    assert [t["config"].split("/")[-2] for t in trains] == [
+        "1-perception",
+        "2-text_reasoning",
+        "2-text_reasoning",
+        "3-visual_reasoning",
+    ]  # stage 1 not redone
     assert trains[0]["worker.actor.model.model_path"] == str(base_path().resolve())  # the model passed in
     ckpt = tmp_path / "ckpt"
     assert trains[1]["worker.actor.model.model_path"] == f"{ckpt}/1-perception/global_step_5/actor/huggingface"
     assert trains[3]["worker.actor.model.model_path"] == f"{ckpt}/2-text_reasoning/global_step_1/actor/huggingface"
     assert trains[0]["worker.reward.reward_function"] == f"{out}/reward.py:compute_score"
-    assert [e["merge"].split("/")[-3] for e in events if "merge" in e] == ["1-perception", "2-text_reasoning",
-                                                                           "3-visual_reasoning"]
+    assert [e["merge"].split("/")[-3] for e in events if "merge" in e] == [
+        "1-perception",
+        "2-text_reasoning",
+        "3-visual_reasoning",
+    ]
     assert p.stdout.strip().endswith(f"final model: {ckpt}/3-visual_reasoning/global_step_1/actor/huggingface")
 
 
@@ -210,8 +237,11 @@ def test_a_loss_easyr1_cannot_express_does_not_export(world_dir, tmp_path):
         export_verl(recipe, world_dir, tmp_path / "x", gpus=1, model=base_path())
     assert not (tmp_path / "x").exists()
     recipe = load_recipe(RECIPES_DIR / "staged.yaml", [f"data={world_dir}", "stages.0.rewards={'json:loads': 1.0}"])
-    with pytest.raises(SeethinkError, match="stage .perception.: rewards .*user reward functions, soft_overlong "
-                                            "and per-stage weights are not exported"):
+    with pytest.raises(
+        SeethinkError,
+        match="stage .perception.: rewards .*user reward functions, soft_overlong "
+        "and per-stage weights are not exported",
+    ):
         export_verl(recipe, world_dir, tmp_path / "x", gpus=1, model=base_path())
     assert not (tmp_path / "x").exists()
 
@@ -225,9 +255,29 @@ def test_gpu_recipes_export_from_the_cli(world_dir, tmp_path):
             for r in rows:
                 r["images"] = [str((src.parent / p).resolve()) for p in r["images"]]
             (tmp_path / "data" / name / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    p = subprocess.run([sys.executable, "-m", "seethink", "export", "verl", RECIPES_DIR / "gpu" / "qwen2.5-vl-3b-staged.yaml",
-                        "--out", tmp_path / "x", "--set", f"data={tmp_path / 'data'}", "--set", "stages.0.steps=4",
-                        "--set", "stages.1.steps=4", "--set", "stages.2.steps=4"], capture_output=True, text=True, timeout=300)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "seethink",
+            "export",
+            "verl",
+            RECIPES_DIR / "gpu" / "qwen2.5-vl-3b-staged.yaml",
+            "--out",
+            tmp_path / "x",
+            "--set",
+            f"data={tmp_path / 'data'}",
+            "--set",
+            "stages.0.steps=4",
+            "--set",
+            "stages.1.steps=4",
+            "--set",
+            "stages.2.steps=4",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert p.returncode == 0, p.stderr
     config = yaml.safe_load((tmp_path / "x" / "stages" / "1-perception" / "easyr1.yaml").read_text())
     # 320 completions per device x 8 GPUs / group 5 = the paper's 512 prompts per round, updated 128 at a time
@@ -250,8 +300,9 @@ def test_the_launch_script_never_runs_a_path_as_code(world_dir, tmp_path):
     hostile = tmp_path / "it's a $(touch pwned) model"
     hostile.mkdir()
     out = tmp_path / "out $(touch pwned2)" / "x"
-    recipe = load_recipe(RECIPES_DIR / "stage3-only.yaml", [f"data={world_dir}", "stages.0.steps=2",
-                                                             "inputs.max_prompt_length=512"])  # an empty model folder
+    recipe = load_recipe(
+        RECIPES_DIR / "stage3-only.yaml", [f"data={world_dir}", "stages.0.steps=2", "inputs.max_prompt_length=512"]
+    )  # an empty model folder
     export_verl(recipe, world_dir, out, gpus=1, model=hostile)
     home, log = fake_easyr1(tmp_path), tmp_path / "log.jsonl"
     p = launch(out, home, log)

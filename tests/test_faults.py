@@ -18,15 +18,16 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import seethink, small_rounds
 
 from seethink.cli import main
 from seethink.miniature.base import base_path
-from conftest import seethink, small_rounds
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
 
 # ---------------------------------------------------------------- bad input
+
 
 def _record(world: Path) -> dict:
     rec = json.loads((world / "visual_reasoning" / "test.jsonl").read_text().splitlines()[0])
@@ -71,58 +72,111 @@ def _truncate(path: Path, keep: float = 0.5) -> None:
 # each case: (world, tmp) -> (argv, message that must appear)
 EVAL = ["eval", "--max-new-tokens", "8", "--out"]
 BAD_INPUT = {
-    "truncated image": lambda w, t: (EVAL + [t / "out", "--data", _dataset(t, [{**_record(w), "images": [
-        _png(t, Path(_record(w)["images"][0]).read_bytes()[:60])]}])], "is corrupt or truncated"),
-    "text file as image": lambda w, t: (EVAL + [t / "out", "--data", _dataset(t, [{**_record(w), "images": [
-        _png(t, b"not an image")]}])], "is corrupt or truncated"),
-    "missing image": lambda w, t: (EVAL + [t / "out", "--data", _dataset(t, [{**_record(w), "images": ["gone.png"]}])],
-                                   "test.jsonl:1: image file"),
-    "malformed JSONL line": lambda w, t: (EVAL + [t / "out", "--data", _dataset(t, raw=json.dumps(_record(w)) + "\n{x\n")],
-                                          "test.jsonl:2: malformed JSON"),
-    "missing field": lambda w, t: (EVAL + [t / "out", "--data", _dataset(t, [{**_record(w), "answer": None}])],
-                                   "test.jsonl:1: missing required field 'answer'"),
-    "wrong field type": lambda w, t: (EVAL + [t / "out", "--data", _dataset(t, [{**_record(w), "problem": ["x"]}])],
-                                      "field 'problem' must be str"),
-    "facts not objects": lambda w, t: (EVAL + [t / "out", "--data", _dataset(t, [{**_record(w), "facts": ["3"]}])],
-                                       "field 'facts' must be a list of objects"),
-    "pass_rate out of range": lambda w, t: (EVAL + [t / "out", "--data", _dataset(t, [{**_record(w), "pass_rate": 2}])],
-                                            "field 'pass_rate' must be a number in [0, 1]"),
+    "truncated image": lambda w, t: (
+        EVAL
+        + [
+            t / "out",
+            "--data",
+            _dataset(t, [{**_record(w), "images": [_png(t, Path(_record(w)["images"][0]).read_bytes()[:60])]}]),
+        ],
+        "is corrupt or truncated",
+    ),
+    "text file as image": lambda w, t: (
+        EVAL + [t / "out", "--data", _dataset(t, [{**_record(w), "images": [_png(t, b"not an image")]}])],
+        "is corrupt or truncated",
+    ),
+    "missing image": lambda w, t: (
+        EVAL + [t / "out", "--data", _dataset(t, [{**_record(w), "images": ["gone.png"]}])],
+        "test.jsonl:1: image file",
+    ),
+    "malformed JSONL line": lambda w, t: (
+        EVAL + [t / "out", "--data", _dataset(t, raw=json.dumps(_record(w)) + "\n{x\n")],
+        "test.jsonl:2: malformed JSON",
+    ),
+    "missing field": lambda w, t: (
+        EVAL + [t / "out", "--data", _dataset(t, [{**_record(w), "answer": None}])],
+        "test.jsonl:1: missing required field 'answer'",
+    ),
+    "wrong field type": lambda w, t: (
+        EVAL + [t / "out", "--data", _dataset(t, [{**_record(w), "problem": ["x"]}])],
+        "field 'problem' must be str",
+    ),
+    "facts not objects": lambda w, t: (
+        EVAL + [t / "out", "--data", _dataset(t, [{**_record(w), "facts": ["3"]}])],
+        "field 'facts' must be a list of objects",
+    ),
+    "pass_rate out of range": lambda w, t: (
+        EVAL + [t / "out", "--data", _dataset(t, [{**_record(w), "pass_rate": 2}])],
+        "field 'pass_rate' must be a number in [0, 1]",
+    ),
     "duplicate id": lambda w, t: (EVAL + [t / "out", "--data", _dataset(t, [_record(w)] * 2)], "duplicate id"),
     "empty dataset": lambda w, t: (EVAL + [t / "out", "--data", _dataset(t, raw="")], "test.jsonl: no records"),
-    "empty split in a world": lambda w, t: (EVAL + [t / "out", "--data", _empty_split(w, t)],
-                                            "perception/test.jsonl: no records"),
-    "parquet wrong column type": lambda w, t: (EVAL + [t / "out", "--data", _parquet(t, {
-        "id": ["a"], "problem": [3], "answer": ["1"], "capability": ["text_reasoning"]})],
-        "test.parquet: row 0: field 'problem' must be str, got int"),
-    "corrupt parquet": lambda w, t: (EVAL + [t / "out", "--data", _garbage(t / "data" / "test.parquet")],
-                                     "not a readable parquet file"),
-    "model path is a file": lambda w, t: (["eval", _garbage(t / "m.bin"), "--data", w], "is not a Hugging Face model folder"),
-    "model config malformed": lambda w, t: (["eval", _model_copy(t, lambda m: (m / "config.json").write_text("{")),
-                                             "--data", w], "config.json: malformed JSON"),
-    "model weights truncated": lambda w, t: (EVAL + [t / "out", _model_copy(t, lambda m: _truncate(m / "model.safetensors")),
-                                                     "--data", w], "model.safetensors is truncated"),
-    "model weights missing": lambda w, t: (EVAL + [t / "out", _model_copy(t, lambda m: (m / "model.safetensors").unlink()),
-                                                   "--data", w], "cannot load model weights"),
-    "output folder is a file": lambda w, t: (["eval", "--data", w, "--out", _garbage(t / "f")], "exists and is not a directory"),
-    "output folder cannot be created": lambda w, t: (["eval", "--data", w, "--out", "/proc/seethink-test/out"],
-                                                     "cannot create output directory /proc/seethink-test"),
+    "empty split in a world": lambda w, t: (
+        EVAL + [t / "out", "--data", _empty_split(w, t)],
+        "perception/test.jsonl: no records",
+    ),
+    "parquet wrong column type": lambda w, t: (
+        EVAL
+        + [
+            t / "out",
+            "--data",
+            _parquet(t, {"id": ["a"], "problem": [3], "answer": ["1"], "capability": ["text_reasoning"]}),
+        ],
+        "test.parquet: row 0: field 'problem' must be str, got int",
+    ),
+    "corrupt parquet": lambda w, t: (
+        EVAL + [t / "out", "--data", _garbage(t / "data" / "test.parquet")],
+        "not a readable parquet file",
+    ),
+    "model path is a file": lambda w, t: (
+        ["eval", _garbage(t / "m.bin"), "--data", w],
+        "is not a Hugging Face model folder",
+    ),
+    "model config malformed": lambda w, t: (
+        ["eval", _model_copy(t, lambda m: (m / "config.json").write_text("{")), "--data", w],
+        "config.json: malformed JSON",
+    ),
+    "model weights truncated": lambda w, t: (
+        EVAL + [t / "out", _model_copy(t, lambda m: _truncate(m / "model.safetensors")), "--data", w],
+        "model.safetensors is truncated",
+    ),
+    "model weights missing": lambda w, t: (
+        EVAL + [t / "out", _model_copy(t, lambda m: (m / "model.safetensors").unlink()), "--data", w],
+        "cannot load model weights",
+    ),
+    "output folder is a file": lambda w, t: (
+        ["eval", "--data", w, "--out", _garbage(t / "f")],
+        "exists and is not a directory",
+    ),
+    "output folder cannot be created": lambda w, t: (
+        ["eval", "--data", w, "--out", "/proc/seethink-test/out"],
+        "cannot create output directory /proc/seethink-test",
+    ),
     "recipe: unknown key": lambda w, t: (["train", "--set", "stages.0.stepz=1"], "stages.0.stepz: unknown key"),
-    "recipe: typo in a stage's data": lambda w, t: (["train", "--set", f"data={w}", "--set", f"output_dir={t}",
-                                                     "--set", "stages.1.data.0.path=text_reasonin"],
-                                                    "stage text_reasoning: data text_reasonin"),
+    "recipe: typo in a stage's data": lambda w, t: (
+        ["train", "--set", f"data={w}", "--set", f"output_dir={t}", "--set", "stages.1.data.0.path=text_reasonin"],
+        "stage text_reasoning: data text_reasonin",
+    ),
     "recipe: wrong type": lambda w, t: (["train", "--set", "stages.0.lr=fast"], "stages.0.lr: expected a number"),
     "recipe: zero budget": lambda w, t: (["train", "--set", "stages.2.steps=0"], "stages.2.steps: must be > 0"),
     "recipe: negative budget": lambda w, t: (["train", "--set", "stages.0.steps=-3"], "stages.0.steps: must be > 0"),
-    "recipe: group size does not divide the batch": lambda w, t: (["train", "--set", "stages.0.num_generations=5"],
-                                                                  "not divisible by num_generations=5"),
+    "recipe: group size does not divide the batch": lambda w, t: (
+        ["train", "--set", "stages.0.num_generations=5"],
+        "not divisible by num_generations=5",
+    ),
     "recipe: a folder": lambda w, t: (["train", t], "is a folder, not a YAML file"),
     "recipe: a bad row in the last stage's data": lambda w, t: (
         ["train", "--set", f"data={_bad_last_stage(w, t)}", "--set", f"output_dir={t / 'runs'}"],
-        "visual_reasoning/train.jsonl:3: malformed JSON"),
-    "pass@K at temperature 0": lambda w, t: (["passk", "--data", w / "perception", "--temperature", "0"],
-                                             "--temperature must be in (0, 100]"),
-    "pretrain into a file": lambda w, t: (["pretrain", "--out", _garbage(t / "f"), "--steps", "1"],
-                                          "exists and is not a directory"),
+        "visual_reasoning/train.jsonl:3: malformed JSON",
+    ),
+    "pass@K at temperature 0": lambda w, t: (
+        ["passk", "--data", w / "perception", "--temperature", "0"],
+        "--temperature must be in (0, 100]",
+    ),
+    "pretrain into a file": lambda w, t: (
+        ["pretrain", "--out", _garbage(t / "f"), "--steps", "1"],
+        "exists and is not a directory",
+    ),
     "report of a non-run": lambda w, t: (["report", t, "--out", t / "r"], "is not a seethink run folder"),
 }
 
@@ -163,8 +217,9 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, world_dir, tmp_pa
     before = _files(tmp_path)
     capsys.readouterr()
     code = main([str(a) for a in argv])
-    err = [line for line in capsys.readouterr().err.splitlines()
-           if line.strip() and not line.startswith("Loading weights")]  # transformers' own bar when a model loads
+    err = [
+        line for line in capsys.readouterr().err.splitlines() if line.strip() and not line.startswith("Loading weights")
+    ]  # transformers' own bar when a model loads
     assert code == 2
     assert len(err) == 1, err
     assert err[0].startswith("seethink: error: "), err
@@ -187,14 +242,20 @@ def test_pathological_gold_answers_are_scored_quickly(world_dir, tmp_path):
 
 # ---------------------------------------------------------------- kill and rerun
 
+
 def kill_during(args, when, cwd=None, timeout: float = 300) -> float:
     """Run the command and SIGKILL its whole process group when `when` (seconds, or a predicate polled every
     10 ms) says so; returns the moment of the kill. A command that ends first is fine (nothing to resume)."""
-    proc = subprocess.Popen([sys.executable, "-m", "seethink", *map(str, args)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True, cwd=cwd)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "seethink", *map(str, args)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        cwd=cwd,
+    )
     t0 = time.time()
     while proc.poll() is None and time.time() - t0 < timeout:
-        if (when() if callable(when) else time.time() - t0 >= when):
+        if when() if callable(when) else time.time() - t0 >= when:
             break
         time.sleep(0.01)
     if proc.poll() is None:
@@ -204,8 +265,11 @@ def kill_during(args, when, cwd=None, timeout: float = 300) -> float:
 
 
 def digest(root: Path, skip=()) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*"))
-            if p.is_file() and p.name not in skip}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name not in skip
+    }
 
 
 def leftovers(root: Path) -> list[Path]:
@@ -249,9 +313,23 @@ def test_pretrain_killed_mid_run_resumes_to_identical_weights(tmp_path):
 def test_grpo_stage_killed_after_an_in_stage_checkpoint_resumes_exactly(world_dir, tmp_path):
     """The resumed stage loads the checkpoint's weights (transformers 5.23 alone silently keeps the starting
     weights of LLaVA-style models), so weights and per-step metrics equal an uninterrupted run's."""
+
     def args(out):
-        return ["train", RECIPES / "stage3-only.yaml", *small_rounds(RECIPES / "stage3-only.yaml"), "--set", f"data={world_dir}", "--set", f"output_dir={out}",
-                "--set", "eval.limit=4", "--set", "eval.max_new_tokens=8", "--set", "stages.0.steps=8"]
+        return [
+            "train",
+            RECIPES / "stage3-only.yaml",
+            *small_rounds(RECIPES / "stage3-only.yaml"),
+            "--set",
+            f"data={world_dir}",
+            "--set",
+            f"output_dir={out}",
+            "--set",
+            "eval.limit=4",
+            "--set",
+            "eval.max_new_tokens=8",
+            "--set",
+            "stages.0.steps=8",
+        ]
 
     seethink(*args(tmp_path / "ref"))
     stage = "stage3-only/stages/1-visual_reasoning"
@@ -262,7 +340,9 @@ def test_grpo_stage_killed_after_an_in_stage_checkpoint_resumes_exactly(world_di
     seethink(*args(tmp_path / "b"))
     ref, got = tmp_path / "ref" / stage, tmp_path / "b" / stage
     assert (got / "metrics.jsonl").read_text() == (ref / "metrics.jsonl").read_text()
-    assert (got / "checkpoint" / "model.safetensors").read_bytes() == (ref / "checkpoint" / "model.safetensors").read_bytes()
+    assert (got / "checkpoint" / "model.safetensors").read_bytes() == (
+        ref / "checkpoint" / "model.safetensors"
+    ).read_bytes()
     assert not leftovers(tmp_path)
 
 
@@ -270,9 +350,23 @@ def test_grpo_stage_killed_after_an_in_stage_checkpoint_resumes_exactly(world_di
 def test_a_damaged_in_stage_checkpoint_is_set_aside_and_the_stage_restarts_cleanly(world_dir, tmp_path):
     """A checkpoint that was complete and then damaged (here: its weights cut in half) is never resumed from: the
     rerun says so in one line and ends with exactly the weights of an uninterrupted run."""
+
     def args(out):
-        return ["train", RECIPES / "stage3-only.yaml", *small_rounds(RECIPES / "stage3-only.yaml"), "--set", f"data={world_dir}",
-                "--set", f"output_dir={out}", "--set", "eval.limit=4", "--set", "eval.max_new_tokens=8", "--set", "stages.0.steps=8"]
+        return [
+            "train",
+            RECIPES / "stage3-only.yaml",
+            *small_rounds(RECIPES / "stage3-only.yaml"),
+            "--set",
+            f"data={world_dir}",
+            "--set",
+            f"output_dir={out}",
+            "--set",
+            "eval.limit=4",
+            "--set",
+            "eval.max_new_tokens=8",
+            "--set",
+            "stages.0.steps=8",
+        ]
 
     seethink(*args(tmp_path / "ref"))
     stage = "stage3-only/stages/1-visual_reasoning"
@@ -284,14 +378,29 @@ def test_a_damaged_in_stage_checkpoint_is_set_aside_and_the_stage_restarts_clean
     # an older checkpoint the Trainer was rotating away when the kill came may be named too (it is half deleted)
     assert any("checkpoint-4 is damaged (model.safetensors is truncated" in n for n in notes), p.stderr
     ref, got = tmp_path / "ref" / stage, tmp_path / "b" / stage
-    assert (got / "checkpoint" / "model.safetensors").read_bytes() == (ref / "checkpoint" / "model.safetensors").read_bytes()
+    assert (got / "checkpoint" / "model.safetensors").read_bytes() == (
+        ref / "checkpoint" / "model.safetensors"
+    ).read_bytes()
     assert (got / "metrics.jsonl").read_text() == (ref / "metrics.jsonl").read_text()  # the killed run's rows are gone
     assert not (got / "work").exists()
 
 
 def _stage3_args(world_dir, out):
-    return ["train", RECIPES / "stage3-only.yaml", *small_rounds(RECIPES / "stage3-only.yaml"), "--set", f"data={world_dir}",
-            "--set", f"output_dir={out}", "--set", "eval.limit=4", "--set", "eval.max_new_tokens=8", "--set", "stages.0.steps=8"]
+    return [
+        "train",
+        RECIPES / "stage3-only.yaml",
+        *small_rounds(RECIPES / "stage3-only.yaml"),
+        "--set",
+        f"data={world_dir}",
+        "--set",
+        f"output_dir={out}",
+        "--set",
+        "eval.limit=4",
+        "--set",
+        "eval.max_new_tokens=8",
+        "--set",
+        "stages.0.steps=8",
+    ]
 
 
 @pytest.fixture
@@ -310,12 +419,14 @@ def small_disk(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_full_disk_during_an_in_stage_checkpoint_is_one_line_and_the_rerun_finishes_identically(world_dir, tmp_path, small_disk):
+def test_a_full_disk_during_an_in_stage_checkpoint_is_one_line_and_the_rerun_finishes_identically(
+    world_dir, tmp_path, small_disk
+):
     mnt, grow = small_disk
     seethink(*_stage3_args(world_dir, tmp_path / "ref"))
     p = seethink(*_stage3_args(world_dir, mnt), check=False)
     assert p.returncode == 2, p.stderr
-    err = [line[line.index("seethink: error"):] for line in p.stderr.splitlines() if "seethink: error" in line]
+    err = [line[line.index("seethink: error") :] for line in p.stderr.splitlines() if "seethink: error" in line]
     assert len(err) == 1 and "no space left on device under" in err[0] and str(mnt) in err[0], p.stderr
     assert "Traceback" not in p.stderr
     work = mnt / "stage3-only" / "stages" / "1-visual_reasoning" / "work"
@@ -328,13 +439,17 @@ def test_a_full_disk_during_an_in_stage_checkpoint_is_one_line_and_the_rerun_fin
     seethink(*_stage3_args(world_dir, mnt))
     stage = "stage3-only/stages/1-visual_reasoning"
     got, ref = mnt / stage, tmp_path / "ref" / stage
-    assert (got / "checkpoint" / "model.safetensors").read_bytes() == (ref / "checkpoint" / "model.safetensors").read_bytes()
+    assert (got / "checkpoint" / "model.safetensors").read_bytes() == (
+        ref / "checkpoint" / "model.safetensors"
+    ).read_bytes()
     assert (got / "metrics.jsonl").read_text() == (ref / "metrics.jsonl").read_text()
     assert not leftovers(mnt)
 
 
 @pytest.mark.slow
-def test_a_full_disk_while_the_final_checkpoint_is_written_leaves_no_half_folder(world_dir, tmp_path, capsys, monkeypatch):
+def test_a_full_disk_while_the_final_checkpoint_is_written_leaves_no_half_folder(
+    world_dir, tmp_path, capsys, monkeypatch
+):
     """Injected in process: the stage's final save writes part of a file and then hits ENOSPC."""
     import errno
 
@@ -360,7 +475,9 @@ def test_a_full_disk_while_the_final_checkpoint_is_written_leaves_no_half_folder
     monkeypatch.undo()
     assert main([str(a) for a in _stage3_args(world_dir, tmp_path / "b")]) == 0
     ref = tmp_path / "ref" / "stage3-only" / "stages" / "1-visual_reasoning"
-    assert (stage_dir / "checkpoint" / "model.safetensors").read_bytes() == (ref / "checkpoint" / "model.safetensors").read_bytes()
+    assert (stage_dir / "checkpoint" / "model.safetensors").read_bytes() == (
+        ref / "checkpoint" / "model.safetensors"
+    ).read_bytes()
 
 
 def _scratch_dataset(world: Path, tmp: Path, name: str) -> Path:
@@ -406,6 +523,7 @@ def test_eval_killed_at_random_moments_gives_the_same_outputs(world_dir, tmp_pat
 
 # ---------------------------------------------------------------- NaN loss
 
+
 @pytest.mark.slow
 def test_nan_loss_stops_the_stage_and_keeps_earlier_checkpoints(world_dir, tmp_path, capsys, monkeypatch):
     """Stage 2 of a two-stage run diverges at its third step: exit 2 with one line naming the stage and step;
@@ -424,9 +542,24 @@ def test_nan_loss_stops_the_stage_and_keeps_earlier_checkpoints(world_dir, tmp_p
         return loss
 
     monkeypatch.setattr(GRPOTrainer, "compute_loss", diverging)
-    argv = [str(RECIPES / "staged.yaml"), *small_rounds(RECIPES / "staged.yaml"), "--set", f"data={world_dir}", "--set", f"output_dir={tmp_path}",
-            "--set", "eval.limit=4", "--set", "eval.max_new_tokens=8", "--set", "stages.0.steps=4",
-            "--set", "stages.1.steps=6", "--set", "stages.2.steps=2"]
+    argv = [
+        str(RECIPES / "staged.yaml"),
+        *small_rounds(RECIPES / "staged.yaml"),
+        "--set",
+        f"data={world_dir}",
+        "--set",
+        f"output_dir={tmp_path}",
+        "--set",
+        "eval.limit=4",
+        "--set",
+        "eval.max_new_tokens=8",
+        "--set",
+        "stages.0.steps=4",
+        "--set",
+        "stages.1.steps=6",
+        "--set",
+        "stages.2.steps=2",
+    ]
     capsys.readouterr()
     assert main(["train", *argv]) == 2
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("seethink: error:")]
@@ -439,6 +572,7 @@ def test_nan_loss_stops_the_stage_and_keeps_earlier_checkpoints(world_dir, tmp_p
 
 
 # ---------------------------------------------------------------- MCQ synthesis
+
 
 @pytest.mark.slow
 def test_synth_perception_killed_mid_run_asks_nothing_twice(stub, tmp_path):
@@ -460,7 +594,9 @@ def test_synth_perception_killed_mid_run_asks_nothing_twice(stub, tmp_path):
     p = seethink(*args, tmp_path / "run")
     assert len(server.requests) - asked == 80 - done  # the rerun asked only what the killed run had not stored
     assert f"generator {server.url}/chat/completions: {80 - done} requests, 0 retried, 0 given up" in p.stdout
-    assert digest(tmp_path / "run", skip={"generator_cache.jsonl"}) == digest(tmp_path / "ref", skip={"generator_cache.jsonl"})
+    assert digest(tmp_path / "run", skip={"generator_cache.jsonl"}) == digest(
+        tmp_path / "ref", skip={"generator_cache.jsonl"}
+    )
     assert not leftovers(tmp_path)
 
 
@@ -472,14 +608,40 @@ def test_a_second_writer_of_an_output_stops_at_once_naming_the_first(verb, world
 
     data = _scratch_dataset(world_dir, tmp_path, "scratch")
     args, target = {
-        "train": (["train", RECIPES / "stage3-only.yaml", "--set", f"data={world_dir}", "--set", f"output_dir={tmp_path / 'runs'}",
-                   "--set", "name=r"], tmp_path / "runs" / "r"),
+        "train": (
+            [
+                "train",
+                RECIPES / "stage3-only.yaml",
+                "--set",
+                f"data={world_dir}",
+                "--set",
+                f"output_dir={tmp_path / 'runs'}",
+                "--set",
+                "name=r",
+            ],
+            tmp_path / "runs" / "r",
+        ),
         "eval": (["eval", "--data", world_dir, "--limit", 2, "--out", tmp_path / "ev"], tmp_path / "ev"),
         "world build": (["world", "build", "--out", tmp_path / "w", "--train", 2], tmp_path / "w"),
         "passk": (["passk", "--data", data, "--split", "validation", "--k", 2], data),
-        "synth-perception": (["data", "synth-perception", world_dir / "captions", "--generator", "http://127.0.0.1:9/v1",
-                              "--generator-model", "g", "--out", tmp_path / "mcq"], tmp_path / "mcq"),
-        "filter": (["data", "filter", data, "--split", "validation", "--dedup", "--out", tmp_path / "f"], tmp_path / "f"),
+        "synth-perception": (
+            [
+                "data",
+                "synth-perception",
+                world_dir / "captions",
+                "--generator",
+                "http://127.0.0.1:9/v1",
+                "--generator-model",
+                "g",
+                "--out",
+                tmp_path / "mcq",
+            ],
+            tmp_path / "mcq",
+        ),
+        "filter": (
+            ["data", "filter", data, "--split", "validation", "--dedup", "--out", tmp_path / "f"],
+            tmp_path / "f",
+        ),
     }[verb]
     holder = _start_holder(target)
     try:
@@ -506,9 +668,23 @@ def test_paths_and_names_with_spaces_quotes_substitutions_and_non_ascii_work(tmp
     seethink("eval", "--data", via_dotdot, "--limit", 2, "--max-new-tokens", 8, "--out", odd / "ëval $(x)")
     assert (odd / "ëval $(x)" / "summary.json").is_file()
     name = "rün $(touch pwned3) 'q'"
-    seethink("train", RECIPES / "stage3-only.yaml", *small_rounds(RECIPES / "stage3-only.yaml"), "--set", f"data={odd}",
-             "--set", f"output_dir={odd / 'rüns'}", "--set", f"name={name}", "--set", "eval.limit=2",
-             "--set", "eval.max_new_tokens=8", "--set", "stages.0.steps=2")
+    seethink(
+        "train",
+        RECIPES / "stage3-only.yaml",
+        *small_rounds(RECIPES / "stage3-only.yaml"),
+        "--set",
+        f"data={odd}",
+        "--set",
+        f"output_dir={odd / 'rüns'}",
+        "--set",
+        f"name={name}",
+        "--set",
+        "eval.limit=2",
+        "--set",
+        "eval.max_new_tokens=8",
+        "--set",
+        "stages.0.steps=2",
+    )
     assert (odd / "rüns" / name / "stages" / "1-visual_reasoning" / "checkpoint" / "model.safetensors").is_file()
     assert not list(tmp_path.rglob("pwned*")) and not list(Path.cwd().glob("pwned*"))
     for bad in ("../out", "a/b"):
@@ -518,12 +694,32 @@ def test_paths_and_names_with_spaces_quotes_substitutions_and_non_ascii_work(tmp
 
 @pytest.mark.slow
 def test_two_runs_with_different_names_in_one_folder_both_finish(world_dir, tmp_path):
-    base = ["train", RECIPES / "stage3-only.yaml", *small_rounds(RECIPES / "stage3-only.yaml"), "--set", f"data={world_dir}",
-            "--set", f"output_dir={tmp_path / 'runs'}", "--set", "eval.limit=2", "--set", "eval.max_new_tokens=8",
-            "--set", "stages.0.steps=2"]
+    base = [
+        "train",
+        RECIPES / "stage3-only.yaml",
+        *small_rounds(RECIPES / "stage3-only.yaml"),
+        "--set",
+        f"data={world_dir}",
+        "--set",
+        f"output_dir={tmp_path / 'runs'}",
+        "--set",
+        "eval.limit=2",
+        "--set",
+        "eval.max_new_tokens=8",
+        "--set",
+        "stages.0.steps=2",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    procs = [subprocess.Popen([sys.executable, "-m", "seethink", *map(str, base), "--set", f"name={n}"], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in ("a", "b")]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "seethink", *map(str, base), "--set", f"name={n}"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in ("a", "b")
+    ]
     for p in procs:
         out, err = p.communicate(timeout=600)
         assert p.returncode == 0, err[-2000:]

@@ -63,7 +63,7 @@ def test_a_held_lock_makes_processes_take_turns(tmp_path):
     for p in procs:
         p.join(30)
     lines = (tmp_path / "log").read_text().split()
-    events = [" ".join(lines[i:i + 2]) for i in range(0, len(lines), 2)]
+    events = [" ".join(lines[i : i + 2]) for i in range(0, len(lines), 2)]
     assert len(events) == 4
     assert events[0].split()[0] == events[1].split()[0]  # the first holder leaves before the second enters
     assert events[1].endswith("out") and events[2].endswith("in")

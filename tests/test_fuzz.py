@@ -25,18 +25,49 @@ from seethink.cli import main  # noqa: E402
 from seethink.recipe import RECIPES_DIR  # noqa: E402
 
 EXAMPLES = int(os.environ.get("SEETHINK_FUZZ_EXAMPLES", "60"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=not os.environ.get("SEETHINK_FUZZ_RANDOM"),
-                database=None, suppress_health_check=list(HealthCheck))
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=not os.environ.get("SEETHINK_FUZZ_RANDOM"),
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
 TIME_BOUND = 30.0  # seconds per command: every input here is small, so anything slower is unbounded work
 
 # --- values a user (or a broken tool) can put anywhere -------------------------------------------------------
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=30), st.sampled_from(["", " ", "base", "world", "..", "../..", "/", "/proc/nope", "A", "E",
-                                           "train", "grpo", "sft", "perception", "\x00", "é", "9" * 5000]))
-values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                       st.dictionaries(st.text(max_size=8), inner, max_size=4)),
-                      max_leaves=12)
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=30),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "base",
+            "world",
+            "..",
+            "../..",
+            "/",
+            "/proc/nope",
+            "A",
+            "E",
+            "train",
+            "grpo",
+            "sft",
+            "perception",
+            "\x00",
+            "é",
+            "9" * 5000,
+        ]
+    ),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+    max_leaves=12,
+)
 
 
 def _paths(node, prefix=()):
@@ -101,8 +132,11 @@ def damaged_bytes(draw, data: bytes):
 
 # --- the contract ---------------------------------------------------------------------------------------------
 def _snapshot(root: Path) -> dict:
-    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
-            for p in root.rglob("*") if p.is_file() and not p.is_symlink()}
+    return {
+        str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in root.rglob("*")
+        if p.is_file() and not p.is_symlink()
+    }
 
 
 def check_contract(argv: list, root: Path, outputs: tuple[Path, ...] = ()) -> int:
@@ -136,10 +170,24 @@ def check_contract(argv: list, root: Path, outputs: tuple[Path, ...] = ()) -> in
 
 
 # --- records --------------------------------------------------------------------------------------------------
-RECORD = {"id": "r0", "problem": "What is 2 + 3?", "answer": "5", "capability": "text_reasoning", "family": "add",
-          "options": None, "pass_rate": 0.5, "difficulty": 1, "facts": [{"attribute": "n", "value": 2}]}
-MCQ = {"id": "m0", "problem": "Which colour?", "answer": "B", "capability": "text_reasoning",
-       "options": ["red", "blue", "green", "grey"]}
+RECORD = {
+    "id": "r0",
+    "problem": "What is 2 + 3?",
+    "answer": "5",
+    "capability": "text_reasoning",
+    "family": "add",
+    "options": None,
+    "pass_rate": 0.5,
+    "difficulty": 1,
+    "facts": [{"attribute": "n", "value": 2}],
+}
+MCQ = {
+    "id": "m0",
+    "problem": "Which colour?",
+    "answer": "B",
+    "capability": "text_reasoning",
+    "options": ["red", "blue", "green", "grey"],
+}
 
 
 @st.composite
@@ -156,10 +204,16 @@ def test_fuzz_records_through_import_filter_and_show(tmp_path_factory, data, spl
     root = tmp_path_factory.mktemp("fz")
     (root / "in").mkdir()
     (root / "in" / f"{split}.jsonl").write_bytes(data)
-    check_contract(["data", "import", root / "in" / f"{split}.jsonl", "--out", root / "imp", "--split", split],
-                   root, (root / "imp",))
-    check_contract(["data", "filter", root / "in", "--split", split, "--out", root / "flt", "--pass-rate", "0:0.9",
-                    "--dedup"], root, (root / "flt",))
+    check_contract(
+        ["data", "import", root / "in" / f"{split}.jsonl", "--out", root / "imp", "--split", split],
+        root,
+        (root / "imp",),
+    )
+    check_contract(
+        ["data", "filter", root / "in", "--split", split, "--out", root / "flt", "--pass-rate", "0:0.9", "--dedup"],
+        root,
+        (root / "flt",),
+    )
 
 
 # --- recipes and --set ----------------------------------------------------------------------------------------
@@ -179,28 +233,85 @@ def test_fuzz_recipes_through_dry_run(tmp_path_factory, small_world, doc, damage
     root = tmp_path_factory.mktemp("fz")
     text = yaml.safe_dump(doc, allow_unicode=True).encode()
     (root / "r.yaml").write_bytes(data.draw(damaged_bytes(text)) if damage else text)
-    check_contract(["train", root / "r.yaml", "--dry-run", "--set", f"data={small_world}",
-                    "--set", f"output_dir={root / 'runs'}"], root, (root / "runs",))
+    check_contract(
+        ["train", root / "r.yaml", "--dry-run", "--set", f"data={small_world}", "--set", f"output_dir={root / 'runs'}"],
+        root,
+        (root / "runs",),
+    )
 
 
 set_keys = st.one_of(
-    st.sampled_from(["seed", "name", "model", "eval.limit", "eval.split", "eval.datasets", "stages.0.steps",
-                     "stages.0.lr", "stages.0.temperature", "stages.0.num_generations", "stages.0.batch_size",
-                     "stages.0.max_completion_length", "stages.0.trl.generation_kwargs", "stages.5.steps",
-                     "stages.0.data.0.path", "stages.0.data.0.weight", "rollouts.engine", "inputs.max_pixels",
-                     "merged_from", "based_on", "stages.x", "", ".", "stages..steps", "hardware.gpus"]),
-    st.text(max_size=20))
-set_values = st.one_of(st.text(max_size=30), st.sampled_from([
-    "-5", ".inf", ".nan", "[1, 2]", "{a: 1}", "&a [*a]", "[" * 50, "1e999", "9" * 5000,
-    "staged.yaml", "null", "0", "1", "2", "16", "0.5", "true", "merged.yaml"]))
+    st.sampled_from(
+        [
+            "seed",
+            "name",
+            "model",
+            "eval.limit",
+            "eval.split",
+            "eval.datasets",
+            "stages.0.steps",
+            "stages.0.lr",
+            "stages.0.temperature",
+            "stages.0.num_generations",
+            "stages.0.batch_size",
+            "stages.0.max_completion_length",
+            "stages.0.trl.generation_kwargs",
+            "stages.5.steps",
+            "stages.0.data.0.path",
+            "stages.0.data.0.weight",
+            "rollouts.engine",
+            "inputs.max_pixels",
+            "merged_from",
+            "based_on",
+            "stages.x",
+            "",
+            ".",
+            "stages..steps",
+            "hardware.gpus",
+        ]
+    ),
+    st.text(max_size=20),
+)
+set_values = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(
+        [
+            "-5",
+            ".inf",
+            ".nan",
+            "[1, 2]",
+            "{a: 1}",
+            "&a [*a]",
+            "[" * 50,
+            "1e999",
+            "9" * 5000,
+            "staged.yaml",
+            "null",
+            "0",
+            "1",
+            "2",
+            "16",
+            "0.5",
+            "true",
+            "merged.yaml",
+        ]
+    ),
+)
 
 
 @FUZZ
 @given(sets=st.lists(st.tuples(set_keys, set_values), min_size=1, max_size=3))
 def test_fuzz_set_overrides_through_dry_run(tmp_path_factory, small_world, sets):
     root = tmp_path_factory.mktemp("fz")
-    argv = ["train", RECIPES_DIR / "staged.yaml", "--dry-run", "--set", f"data={small_world}",
-            "--set", f"output_dir={root / 'runs'}"]
+    argv = [
+        "train",
+        RECIPES_DIR / "staged.yaml",
+        "--dry-run",
+        "--set",
+        f"data={small_world}",
+        "--set",
+        f"output_dir={root / 'runs'}",
+    ]
     for k, v in sets:
         argv += ["--set", f"{k}={v}"]
     check_contract(argv, root, (root / "runs",))
@@ -219,27 +330,52 @@ def test_fuzz_study_files_through_report_only(tmp_path_factory, small_world, doc
         (root / name).write_bytes((STUDY_FILE.parent / name).read_bytes())
     (root / "study.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True))
     (root / "out" / "results").mkdir(parents=True)
-    check_contract(["experiment", "run", root / "study.yaml", "--report-only", "--out", root / "out",
-                    "--world", small_world], root, (root / "out",))
+    check_contract(
+        ["experiment", "run", root / "study.yaml", "--report-only", "--out", root / "out", "--world", small_world],
+        root,
+        (root / "out",),
+    )
 
 
 # --- run folders ----------------------------------------------------------------------------------------------
-SUMMARY = {"model": "m", "data": "d", "split": "validation", "seconds": 1.0, "samples_per_second": 5.0,
-           "capability": {c: {"n": 8, "accuracy": 0.5, "ci95": [0.2, 0.8], "format": 1.0, "mean_tokens": 20.0,
-                              "mean_think_tokens": 9.0} for c in ("perception", "text_reasoning", "visual_reasoning")},
-           "family": {}, "prior": {},
-           "attribution": {"visual_reasoning": {"errors": 4, "perception": 3, "reasoning": 1, "unattributed": 0,
-                                                "perception_share": 0.75, "perception_share_ci95": [0.3, 1.0]}}}
-RUN = {"recipe.yaml": {"name": "r", "stages": [{"name": "s", "algorithm": "grpo"}], "kept": {"s": {"step": 2}}},
-       "eval/start/summary.json": SUMMARY, "stages/1-s/eval/summary.json": SUMMARY,
-       "stages/1-s/timing.json": {"seconds": 3.5}}
+SUMMARY = {
+    "model": "m",
+    "data": "d",
+    "split": "validation",
+    "seconds": 1.0,
+    "samples_per_second": 5.0,
+    "capability": {
+        c: {"n": 8, "accuracy": 0.5, "ci95": [0.2, 0.8], "format": 1.0, "mean_tokens": 20.0, "mean_think_tokens": 9.0}
+        for c in ("perception", "text_reasoning", "visual_reasoning")
+    },
+    "family": {},
+    "prior": {},
+    "attribution": {
+        "visual_reasoning": {
+            "errors": 4,
+            "perception": 3,
+            "reasoning": 1,
+            "unattributed": 0,
+            "perception_share": 0.75,
+            "perception_share_ci95": [0.3, 1.0],
+        }
+    },
+}
+RUN = {
+    "recipe.yaml": {"name": "r", "stages": [{"name": "s", "algorithm": "grpo"}], "kept": {"s": {"step": 2}}},
+    "eval/start/summary.json": SUMMARY,
+    "stages/1-s/eval/summary.json": SUMMARY,
+    "stages/1-s/timing.json": {"seconds": 3.5},
+}
 METRICS = [{"step": 1, "reward": 0.4, "val_mean": 0.5}, {"step": 2, "reward": 0.6, "val_mean": 0.55}]
 
 
 @FUZZ
-@given(doc=mutated(RUN), metrics=st.one_of(st.just(METRICS), st.lists(st.one_of(mutated(METRICS[0]), values),
-                                                                           max_size=3)),
-       tear=st.booleans())
+@given(
+    doc=mutated(RUN),
+    metrics=st.one_of(st.just(METRICS), st.lists(st.one_of(mutated(METRICS[0]), values), max_size=3)),
+    tear=st.booleans(),
+)
 def test_fuzz_run_folders_through_report(tmp_path_factory, doc, metrics, tear):
     root = tmp_path_factory.mktemp("fz")
     run = root / "run"

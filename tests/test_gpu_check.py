@@ -11,8 +11,13 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.py"
 
 def test_every_section_of_the_gpu_check_runs_at_tiny_size(tmp_path):
     out = tmp_path / "figures.json"
-    p = subprocess.run([sys.executable, SCRIPT, "--size", "tiny", "--out", out, "--timeout-scale", "3"],
-                       capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    p = subprocess.run(
+        [sys.executable, SCRIPT, "--size", "tiny", "--out", out, "--timeout-scale", "3"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=tmp_path,
+    )
     assert p.returncode == 0, p.stderr[-2000:]
     figures = json.loads(out.read_text())
     sections = ("environment", "load", "forward", "generate", "passk", "grpo", "reward")
@@ -28,8 +33,24 @@ def test_every_section_of_the_gpu_check_runs_at_tiny_size(tmp_path):
 
 def test_a_failing_section_is_reported_and_the_check_goes_on(tmp_path):
     out = tmp_path / "figures.json"
-    p = subprocess.run([sys.executable, SCRIPT, "--size", "tiny", "--out", out, "--sections", "load,reward",
-                        "--timeout-scale", "0.001"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    p = subprocess.run(
+        [
+            sys.executable,
+            SCRIPT,
+            "--size",
+            "tiny",
+            "--out",
+            out,
+            "--sections",
+            "load,reward",
+            "--timeout-scale",
+            "0.001",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert p.returncode == 0, p.stderr[-2000:]
     figures = json.loads(out.read_text())
     assert figures["load"]["error"].startswith("timed out after")

@@ -9,19 +9,24 @@ Qwen-VL processors need torchvision for their video part; without it seethink re
 import pytest
 import torch
 from PIL import Image
+from tiny_vlms import BUILDERS
 
+from seethink.models.freeze import is_vision_param
 from seethink.models.load import load_model, load_processor
 from seethink.recipe import DataSource, Recipe, Stage
-from seethink.models.freeze import is_vision_param
-from tiny_vlms import BUILDERS
 
 
 @pytest.mark.parametrize("arch", sorted(BUILDERS))
 def test_tiny_vlm_sees_the_image_and_round_trips(arch, tmp_path):
     model, proc = BUILDERS[arch]()
-    text = proc.apply_chat_template([{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Hi"}]}],
-                                    add_generation_prompt=True, tokenize=False)
-    red, blue = (proc(images=[Image.new("RGB", (64, 64), c)], text=[text], return_tensors="pt") for c in ("red", "blue"))
+    text = proc.apply_chat_template(
+        [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Hi"}]}],
+        add_generation_prompt=True,
+        tokenize=False,
+    )
+    red, blue = (
+        proc(images=[Image.new("RGB", (64, 64), c)], text=[text], return_tensors="pt") for c in ("red", "blue")
+    )
     with torch.no_grad():
         assert not torch.allclose(model(**red).logits[0, -1], model(**blue).logits[0, -1])
     model.save_pretrained(tmp_path)
@@ -62,21 +67,34 @@ def test_every_tested_family_passes_the_check_at_recipe_load(arch, tmp_path):
 def test_an_unsupported_family_is_one_line_before_anything_runs(world_dir, tiny_text_lm_dir, tmp_path):
     """A text-only LM, and a VLM whose vision modules the freeze patterns do not name (Fuyu feeds patches straight
     into the decoder): `seethink train` stops at recipe load with one line naming config.json's model_type."""
-    from transformers import FuyuConfig
-
     from conftest import seethink
     from test_train import RECIPES, smoke_args
+    from transformers import FuyuConfig
 
     fuyu = tmp_path / "fuyu"
-    FuyuConfig(text_config={"model_type": "persimmon", "hidden_size": 32, "intermediate_size": 64,
-                            "num_hidden_layers": 1, "num_attention_heads": 2, "vocab_size": 300},
-               hidden_size=32, patch_size=8).save_pretrained(fuyu)
+    FuyuConfig(
+        text_config={
+            "model_type": "persimmon",
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "vocab_size": 300,
+        },
+        hidden_size=32,
+        patch_size=8,
+    ).save_pretrained(fuyu)
     for model, recipe, msg in [
         (tiny_text_lm_dir, "stage3-only.yaml", "config.json model_type 'llama' is not a vision-language model"),
         (fuyu, "staged.yaml", "freeze_vision finds no vision modules in FuyuForCausalLM (model_type 'fuyu'"),
     ]:
-        p = seethink("train", *smoke_args(RECIPES / recipe, world_dir, tmp_path / "runs", steps=1),
-                     "--set", f"model={model}", check=False)
+        p = seethink(
+            "train",
+            *smoke_args(RECIPES / recipe, world_dir, tmp_path / "runs", steps=1),
+            "--set",
+            f"model={model}",
+            check=False,
+        )
         assert p.returncode == 2, p.stderr
         assert msg in p.stderr
         assert len(p.stderr.strip().splitlines()) == 1, p.stderr
@@ -107,9 +125,18 @@ def test_one_stage_on_a_real_vlm_family(arch, algorithm, frozen, world_dir, tmp_
     model.save_pretrained(tmp_path / "start")
     proc.save_pretrained(tmp_path / "start")
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    stage = Stage(name="perception", data=[DataSource("perception")], algorithm=algorithm, steps=2, lr=1e-2,
-                  batch_size=8 if algorithm == "grpo" else 4, num_generations=4, max_completion_length=8,
-                  weight_decay=0.0, freeze_vision=frozen)
+    stage = Stage(
+        name="perception",
+        data=[DataSource("perception")],
+        algorithm=algorithm,
+        steps=2,
+        lr=1e-2,
+        batch_size=8 if algorithm == "grpo" else 4,
+        num_generations=4,
+        max_completion_length=8,
+        weight_decay=0.0,
+        freeze_vision=frozen,
+    )
     ckpt = train_one(stage_mod, stage, tmp_path / "start", tmp_path / "stage", world_dir)
     after, _ = load_model(ckpt)
     assert type(load_processor(ckpt)).__name__ == type(proc).__name__
@@ -123,16 +150,29 @@ def test_one_stage_on_a_real_vlm_family(arch, algorithm, frozen, world_dir, tmp_
     if frozen:
         assert not moved & set(vision), f"frozen vision tensors changed: {sorted(moved & set(vision))[:3]}"
     else:
-        assert len(moved & set(vision)) >= len(vision) // 2, f"only {len(moved & set(vision))}/{len(vision)} vision moved"
+        assert len(moved & set(vision)) >= len(vision) // 2, (
+            f"only {len(moved & set(vision))}/{len(vision)} vision moved"
+        )
 
 
 # ---------------------------------------------------------------- LoRA
 
+
 def lora_stage(**kw):
     from seethink.recipe import Lora
 
-    return Stage(name="perception", data=[DataSource("perception")], steps=kw.pop("steps", 2), lr=5e-2, batch_size=8,
-                 num_generations=4, max_completion_length=8, weight_decay=0.0, lora=Lora(r=4, alpha=8), **kw)
+    return Stage(
+        name="perception",
+        data=[DataSource("perception")],
+        steps=kw.pop("steps", 2),
+        lr=5e-2,
+        batch_size=8,
+        num_generations=4,
+        max_completion_length=8,
+        weight_decay=0.0,
+        lora=Lora(r=4, alpha=8),
+        **kw,
+    )
 
 
 @pytest.mark.slow
@@ -194,9 +234,12 @@ def test_lora_recipe_fields_are_validated(tmp_path):
 
     staged = RECIPES_DIR / "staged.yaml"
     assert load_recipe(staged, ["stages.0.lora.r=8"]).stages[0].lora.r == 8
-    for override, msg in [("stages.0.lora.r=-1", "stages.0.lora.r: must be >= 0"),
-                          ("stages.1.lora.include_vision=true", "contradicts freeze_vision"),
-                          ("stages.0.lora.rank=8", "unknown key"), ("stages.0.lora.dropout=1", "must be in")]:
+    for override, msg in [
+        ("stages.0.lora.r=-1", "stages.0.lora.r: must be >= 0"),
+        ("stages.1.lora.include_vision=true", "contradicts freeze_vision"),
+        ("stages.0.lora.rank=8", "unknown key"),
+        ("stages.0.lora.dropout=1", "must be in"),
+    ]:
         extra = ["stages.1.lora.r=4"] if "include_vision" in override else []
         with pytest.raises(SeethinkError, match=msg):
             load_recipe(staged, [override, *extra])
@@ -204,24 +247,33 @@ def test_lora_recipe_fields_are_validated(tmp_path):
 
 # ---------------------------------------------------------------- stage hand-off
 
+
 def _carried(folder) -> dict:
     """What a checkpoint hands on besides its weights, as the next stage and evaluation load it."""
     from transformers import GenerationConfig
 
     proc = load_processor(folder)
     tok = proc.tokenizer
-    gen = {k: v for k, v in GenerationConfig.from_pretrained(folder).to_diff_dict().items() if k != "transformers_version"}
-    return {"generation": gen, "template": proc.chat_template, "tokenizer_template": tok.chat_template,
-            "special": {k: str(v) for k, v in tok.special_tokens_map.items()},
-            "added": {i: str(t) for i, t in tok.added_tokens_decoder.items()}, "vocab": len(tok),
-            "processor": {k: v for k, v in proc.image_processor.to_dict().items() if k != "processor_class"},
-            "class": type(proc).__name__}
+    gen = {
+        k: v for k, v in GenerationConfig.from_pretrained(folder).to_diff_dict().items() if k != "transformers_version"
+    }
+    return {
+        "generation": gen,
+        "template": proc.chat_template,
+        "tokenizer_template": tok.chat_template,
+        "special": {k: str(v) for k, v in tok.special_tokens_map.items()},
+        "added": {i: str(t) for i, t in tok.added_tokens_decoder.items()},
+        "vocab": len(tok),
+        "processor": {k: v for k, v in proc.image_processor.to_dict().items() if k != "processor_class"},
+        "class": type(proc).__name__,
+    }
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("arch", ["llava", *sorted(BUILDERS)])
-def test_a_stage_hands_on_its_generation_config_template_processor_and_tokens(arch, world_dir, tiny_model_dir, tmp_path,
-                                                                              monkeypatch):
+def test_a_stage_hands_on_its_generation_config_template_processor_and_tokens(
+    arch, world_dir, tiny_model_dir, tmp_path, monkeypatch
+):
     """Start from a folder with a non-default generation config and chat template; after a GRPO stage and an SFT
     stage from its checkpoint, each checkpoint carries the same settings, and encodes a world record (what the next
     stage and `seethink eval` feed the model) to the same token ids and pixels."""
@@ -238,9 +290,17 @@ def test_a_stage_hands_on_its_generation_config_template_processor_and_tokens(ar
     proc.save_pretrained(start)
     folders = [start]
     for k, algorithm in enumerate(("grpo", "sft")):
-        stage = Stage(name=f"s{k}", data=[DataSource("perception")], algorithm=algorithm, steps=1, lr=1e-3,
-                      batch_size=8 if algorithm == "grpo" else 4, num_generations=4, max_completion_length=8,
-                      freeze_vision=algorithm == "sft")
+        stage = Stage(
+            name=f"s{k}",
+            data=[DataSource("perception")],
+            algorithm=algorithm,
+            steps=1,
+            lr=1e-3,
+            batch_size=8 if algorithm == "grpo" else 4,
+            num_generations=4,
+            max_completion_length=8,
+            freeze_vision=algorithm == "sft",
+        )
         folders.append(train_one(stage_mod, stage, folders[-1], tmp_path / stage.name, world_dir))
     want = _carried(start)
     assert want["generation"]["top_k"] == 7 and want["template"].endswith("{# seethink hand-off #}")
@@ -254,6 +314,7 @@ def test_a_stage_hands_on_its_generation_config_template_processor_and_tokens(ar
 
 # ---------------------------------------------------------------- multi-image records
 
+
 @pytest.mark.slow
 @pytest.mark.parametrize("arch", ["llava", "qwen2.5-vl"])
 def test_two_image_records_train_and_evaluate(arch, pairs_world_dir, tiny_model_dir, tmp_path, monkeypatch):
@@ -264,8 +325,9 @@ def test_two_image_records_train_and_evaluate(arch, pairs_world_dir, tiny_model_
     import json
     import shutil
 
-    import seethink.train.stage as stage_mod
     from conftest import seethink
+
+    import seethink.train.stage as stage_mod
     from seethink.models.generate import encode_prompts
     from seethink.records.io import load_records
 
@@ -281,15 +343,25 @@ def test_two_image_records_train_and_evaluate(arch, pairs_world_dir, tiny_model_
     record = load_records(pairs_world_dir / "image_pairs", "validation")[0]
     one = {**record, "images": record["images"][:1]}
     two, single = encode_prompts(proc, [record]), encode_prompts(proc, [one])
-    image_token = model.config.image_token_id if hasattr(model.config, "image_token_id") else model.config.image_token_index
+    image_token = (
+        model.config.image_token_id if hasattr(model.config, "image_token_id") else model.config.image_token_index
+    )
     assert (two["input_ids"] == image_token).sum() == 2 * (single["input_ids"] == image_token).sum() > 0
     assert two["pixel_values"].shape[0] == 2 * single["pixel_values"].shape[0]
     before = {n: p.detach().clone() for n, p in model.named_parameters() if is_vision_param(n)}
     folder = start
     for algorithm in ("grpo", "sft"):
-        stage = Stage(name=algorithm, data=[DataSource("image_pairs")], algorithm=algorithm, steps=2, lr=1e-2,
-                      batch_size=8 if algorithm == "grpo" else 4, num_generations=4, max_completion_length=8,
-                      weight_decay=0.0)
+        stage = Stage(
+            name=algorithm,
+            data=[DataSource("image_pairs")],
+            algorithm=algorithm,
+            steps=2,
+            lr=1e-2,
+            batch_size=8 if algorithm == "grpo" else 4,
+            num_generations=4,
+            max_completion_length=8,
+            weight_decay=0.0,
+        )
         folder = train_one(stage_mod, stage, folder, tmp_path / algorithm, pairs_world_dir)
     after = dict(load_model(folder)[0].named_parameters())
     assert sum(not torch.equal(before[n], after[n]) for n in before) >= len(before) // 2

@@ -7,8 +7,8 @@ import struct
 import zlib
 
 import pytest
-
 from conftest import seethink
+
 from seethink.errors import SeethinkError
 from seethink.fileio import WriterBusy, writer_lock
 from seethink.miniature.base import base_path
@@ -43,6 +43,7 @@ def tree(root):
 
 
 # --- data lost, mixed or written outside the output ---------------------------------------------------------
+
 
 def test_a_symlink_alias_of_an_output_takes_the_same_writer_lock(tmp_path):
     (tmp_path / "wlock").mkdir()
@@ -86,8 +87,10 @@ def test_data_filter_never_overwrites_its_input_and_keeps_every_splits_dropped_r
         write_rows(src / f"{split}.jsonl", rows)
     before = (src / "train.jsonl").read_bytes()
     one_line(seethink("data", "filter", src, "--out", src, "--pass-rate", "0:0.9", check=False), "overlaps the input")
-    one_line(seethink("data", "filter", src / "train.jsonl", "--out", src, "--pass-rate", "0:0.9", check=False),
-             "overlaps the input")
+    one_line(
+        seethink("data", "filter", src / "train.jsonl", "--out", src, "--pass-rate", "0:0.9", check=False),
+        "overlaps the input",
+    )
     assert (src / "train.jsonl").read_bytes() == before
     for split in ("train", "validation"):
         seethink("data", "filter", src, "--out", tmp_path / "F", "--split", split, "--pass-rate", "0:0.9")
@@ -97,8 +100,9 @@ def test_data_filter_never_overwrites_its_input_and_keeps_every_splits_dropped_r
         assert len(dropped) + len(kept) == 12 and dropped
     (tmp_path / "user").mkdir()
     (tmp_path / "user" / "train.jsonl").write_text("mine\n")
-    one_line(seethink("data", "filter", src, "--out", tmp_path / "user", "--pass-rate", "0:0.9", check=False),
-             "not empty")
+    one_line(
+        seethink("data", "filter", src, "--out", tmp_path / "user", "--pass-rate", "0:0.9", check=False), "not empty"
+    )
     assert (tmp_path / "user" / "train.jsonl").read_text() == "mine\n"
 
 
@@ -115,13 +119,26 @@ def test_export_takes_a_writer_lock_and_refuses_foreign_or_input_folders(world_d
     with pytest.raises(SeethinkError, match="overlaps the input"):
         export_verl(recipe, world_dir, world_dir.parent, gpus=1, model=base_path())
     with writer_lock(tmp_path / "x", "another export"):
-        assert main(["export", "verl", str(RECIPES_DIR / "staged.yaml"), "--out", str(tmp_path / "x"),
-                     "--set", f"data={world_dir}"]) == 2
+        assert (
+            main(
+                [
+                    "export",
+                    "verl",
+                    str(RECIPES_DIR / "staged.yaml"),
+                    "--out",
+                    str(tmp_path / "x"),
+                    "--set",
+                    f"data={world_dir}",
+                ]
+            )
+            == 2
+        )
     assert not (tmp_path / "x").exists()
 
 
-@pytest.mark.parametrize("flags", [("--as-split", "../../escaped"), ("--split", ""), ("--as-split", ".hidden"),
-                                   ("--as-split", "a/b")])
+@pytest.mark.parametrize(
+    "flags", [("--as-split", "../../escaped"), ("--split", ""), ("--as-split", ".hidden"), ("--as-split", "a/b")]
+)
 def test_import_split_names_cannot_leave_the_output(tmp_path, flags):
     src = write_rows(tmp_path / "in" / "rows.jsonl", [record(0)])
     out = tmp_path / "deep" / "er" / "O"
@@ -132,10 +149,11 @@ def test_import_split_names_cannot_leave_the_output(tmp_path, flags):
 
 # --- bare tracebacks where one line is promised --------------------------------------------------------------
 
+
 def test_non_utf8_bytes_are_one_line_in_recipes_records_and_configs(tmp_path):
     (tmp_path / "r.yaml").write_bytes(b"name: caf\xe9\n")
     one_line(seethink("train", tmp_path / "r.yaml", "--dry-run", check=False), "r.yaml", "not UTF-8")
-    (tmp_path / "test.jsonl").write_bytes(json.dumps(record(0)).encode() + b"\n{\"id\": \"\xff\"}\n")
+    (tmp_path / "test.jsonl").write_bytes(json.dumps(record(0)).encode() + b'\n{"id": "\xff"}\n')
     one_line(seethink("eval", "--data", tmp_path / "test.jsonl", check=False), "test.jsonl", "not UTF-8")
     write_rows(tmp_path / "test.jsonl", [record(0)])
     model = tmp_path / "m"
@@ -145,8 +163,9 @@ def test_non_utf8_bytes_are_one_line_in_recipes_records_and_configs(tmp_path):
 
 
 def test_a_5000_digit_integer_answer_is_one_line(tmp_path):
-    (tmp_path / "test.jsonl").write_text('{"id": "a", "problem": "big?", "answer": ' + "9" * 5000 +
-                                         ', "capability": "text_reasoning"}\n')
+    (tmp_path / "test.jsonl").write_text(
+        '{"id": "a", "problem": "big?", "answer": ' + "9" * 5000 + ', "capability": "text_reasoning"}\n'
+    )
     one_line(seethink("eval", "--data", tmp_path / "test.jsonl", check=False), "test.jsonl:1")
 
 
@@ -155,8 +174,9 @@ def test_an_image_whose_header_claims_20000_squared_is_one_line(tmp_path):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
     header = chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0))
-    (tmp_path / "huge.png").write_bytes(b"\x89PNG\r\n\x1a\n" + header
-                                        + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+    (tmp_path / "huge.png").write_bytes(
+        b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    )
     write_rows(tmp_path / "test.jsonl", [record(0, capability="perception", images=["huge.png"])])
     one_line(seethink("eval", "--data", tmp_path / "test.jsonl", check=False), "huge.png")
 
@@ -170,12 +190,15 @@ def test_a_recipe_deriving_from_itself_is_one_line(tmp_path, key):
     one_line(seethink("train", tmp_path / "c.yaml", "--dry-run", check=False), key)
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["train", "--dry-run", "--set", "seed=-5"], "seed: must be in [0, 2**32)"),
-    (["passk", "--data", "{tmp}", "--temperature", "inf"], "finite"),
-    (["eval", "--data", "{tmp}", "--temperature", "nan"], "finite"),
-    (["world", "show", "{world}", "--out", "{tmp}"], "is a folder"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["train", "--dry-run", "--set", "seed=-5"], "seed: must be in [0, 2**32)"),
+        (["passk", "--data", "{tmp}", "--temperature", "inf"], "finite"),
+        (["eval", "--data", "{tmp}", "--temperature", "nan"], "finite"),
+        (["world", "show", "{world}", "--out", "{tmp}"], "is a folder"),
+    ],
+)
 def test_values_that_used_to_fail_late_are_one_line_now(tmp_path, world_dir, args, needle):
     write_rows(tmp_path / "train.jsonl", [record(0)])
     write_rows(tmp_path / "test.jsonl", [record(0)])
@@ -184,8 +207,19 @@ def test_values_that_used_to_fail_late_are_one_line_now(tmp_path, world_dir, arg
 
 def test_endpoint_timeout_nan_is_one_line(tmp_path):
     write_rows(tmp_path / "test.jsonl", [record(0, options=["1", "2"], answer="A")])
-    p = seethink("data", "filter", tmp_path / "test.jsonl", "--split", "test", "--out", tmp_path / "o", "--blind",
-                 "http://127.0.0.1:9::m", check=False, env={**os.environ, "SEETHINK_ENDPOINT_TIMEOUT": "nan"})
+    p = seethink(
+        "data",
+        "filter",
+        tmp_path / "test.jsonl",
+        "--split",
+        "test",
+        "--out",
+        tmp_path / "o",
+        "--blind",
+        "http://127.0.0.1:9::m",
+        check=False,
+        env={**os.environ, "SEETHINK_ENDPOINT_TIMEOUT": "nan"},
+    )
     one_line(p, "SEETHINK_ENDPOINT_TIMEOUT")
 
 
@@ -216,12 +250,16 @@ def test_report_reads_a_run_whose_metrics_have_a_torn_last_line(tmp_path):
 
 # --- bad data silently accepted -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("row, needle", [
-    (record(0, answer="  "), "'answer' is empty"),
-    (record(0, options=["1", "2", "3", "4"], answer="E"), "not one of the option letters A–D"),
-    (record(0, problem="x" * 500_000), "'problem' has 500,000 characters"),
-    (record(0, images=["a.png"] * 40), "lists 40 images"),
-])
+
+@pytest.mark.parametrize(
+    "row, needle",
+    [
+        (record(0, answer="  "), "'answer' is empty"),
+        (record(0, options=["1", "2", "3", "4"], answer="E"), "not one of the option letters A–D"),
+        (record(0, problem="x" * 500_000), "'problem' has 500,000 characters"),
+        (record(0, images=["a.png"] * 40), "lists 40 images"),
+    ],
+)
 def test_records_that_would_train_or_score_nonsense_are_refused(tmp_path, row, needle):
     write_rows(tmp_path / "test.jsonl", [row])
     one_line(seethink("eval", "--data", tmp_path / "test.jsonl", check=False), "test.jsonl:1", needle)
@@ -236,5 +274,6 @@ def test_weights_that_do_not_match_their_config_are_refused(tmp_path):
     cfg["text_config"]["num_hidden_layers"] += 1
     (bad / "config.json").write_text(json.dumps(cfg))
     write_rows(tmp_path / "test.jsonl", [record(0)])
-    one_line(seethink("eval", bad, "--data", tmp_path / "test.jsonl", check=False), "do not match config.json",
-             "missing")
+    one_line(
+        seethink("eval", bad, "--data", tmp_path / "test.jsonl", check=False), "do not match config.json", "missing"
+    )

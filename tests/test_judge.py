@@ -4,28 +4,30 @@ judges, and the CLI path. No network beyond 127.0.0.1."""
 import json
 
 import pytest
-
-from seethink.records.io import load_records
-from seethink.errors import SeethinkError
-from seethink.models.endpoint import Policy
-from seethink.eval.attribution import attribute, summarise_attribution
-from seethink.eval.judge import (JudgeRequest, LocalJudge, OpenAIJudge, VerdictCache, cached, make_judge,
-                                 parse_verdict)
 from conftest import seethink
 
+from seethink.errors import SeethinkError
+from seethink.eval.attribution import attribute, summarise_attribution
+from seethink.eval.judge import JudgeRequest, LocalJudge, OpenAIJudge, VerdictCache, cached, make_judge, parse_verdict
+from seethink.models.endpoint import Policy
+from seethink.records.io import load_records
 
-@pytest.mark.parametrize("reply, verdict", [
-    ("PERCEPTION", "perception"),
-    ("reasoning.", "reasoning"),
-    ("**Perception** - the model counted 4 circles, there are 3.", "perception"),
-    ("The error is in reasoning: 3 + 4 is not 8.", "reasoning"),
-    ('{"cause": "perception"}', "perception"),
-    ("Reasoning error; the perception was fine.", "reasoning"),  # starts with its verdict
-    ("Not a reasoning error but a perception error.", None),  # names both, commits to neither up front
-    ("I cannot tell.", None),
-    ("", None),
-    ("perceptions are hard", None),  # whole words only
-])
+
+@pytest.mark.parametrize(
+    "reply, verdict",
+    [
+        ("PERCEPTION", "perception"),
+        ("reasoning.", "reasoning"),
+        ("**Perception** - the model counted 4 circles, there are 3.", "perception"),
+        ("The error is in reasoning: 3 + 4 is not 8.", "reasoning"),
+        ('{"cause": "perception"}', "perception"),
+        ("Reasoning error; the perception was fine.", "reasoning"),  # starts with its verdict
+        ("Not a reasoning error but a perception error.", None),  # names both, commits to neither up front
+        ("I cannot tell.", None),
+        ("", None),
+        ("perceptions are hard", None),  # whole words only
+    ],
+)
 def test_parse_verdict(reply, verdict):
     assert parse_verdict(reply) == verdict
 
@@ -60,8 +62,14 @@ def test_endpoint_judge_attributes_by_its_replies_and_caches_them(stub, vr, tmp_
     completions = wrong_answers(vr)
     cache_file = tmp_path / "cache.jsonl"
     judge = OpenAIJudge(server.url, "stub-judge", api_key_env="STUB_KEY")
-    verdicts = attribute(vr, [False] * len(vr), no_answerer, "judge", completions=completions,
-                         judge=cached(judge, VerdictCache(cache_file)))
+    verdicts = attribute(
+        vr,
+        [False] * len(vr),
+        no_answerer,
+        "judge",
+        completions=completions,
+        judge=cached(judge, VerdictCache(cache_file)),
+    )
     assert [v["cause"] for v in verdicts] == ["perception", "reasoning", "unattributed"] * 4
     assert all(v["method"] == "judge" for v in verdicts)
     assert verdicts[1]["evidence"]["judge_reply"].startswith("Reasoning")
@@ -85,14 +93,26 @@ def test_endpoint_judge_attributes_by_its_replies_and_caches_them(stub, vr, tmp_
     n = len(server.requests)
     with open(cache_file, "a") as f:
         f.write('{"key": "abc", "rep')
-    again = attribute(vr, [False] * len(vr), no_answerer, "judge", completions=completions,
-                      judge=cached(judge, VerdictCache(cache_file)))
+    again = attribute(
+        vr,
+        [False] * len(vr),
+        no_answerer,
+        "judge",
+        completions=completions,
+        judge=cached(judge, VerdictCache(cache_file)),
+    )
     assert len(server.requests) == n == len(vr)
     assert again == verdicts
     # a different judge (another model name) is not served from that cache
     other = OpenAIJudge(server.url, "another-judge", api_key_env="STUB_KEY")
-    attribute(vr[:3], [False] * 3, no_answerer, "judge", completions=completions[:3],
-              judge=cached(other, VerdictCache(cache_file)))
+    attribute(
+        vr[:3],
+        [False] * 3,
+        no_answerer,
+        "judge",
+        completions=completions[:3],
+        judge=cached(other, VerdictCache(cache_file)),
+    )
     assert len(server.requests) == n + 3
 
 
@@ -105,15 +125,20 @@ def test_text_only_judge_gets_no_image(stub, vr, tmp_path):
 
 def test_endpoint_retries_busy_servers(stub):
     server = stub(fail_first=1, status=503)
-    assert OpenAIJudge(server.url, "stub", policy=Policy(tries=3, backoff=0.01))([JudgeRequest("q?", "3", "\\boxed{4}")]) == ["PERCEPTION"]
+    assert OpenAIJudge(server.url, "stub", policy=Policy(tries=3, backoff=0.01))(
+        [JudgeRequest("q?", "3", "\\boxed{4}")]
+    ) == ["PERCEPTION"]
     assert len(server.requests) == 2
 
 
-@pytest.mark.parametrize("kw, msg", [
-    (dict(fail_first=1, status=401), "HTTP 401"),
-    (dict(raw=b"<html>not json</html>"), "reply is not JSON"),
-    (dict(raw=b'{"choices": []}'), "not an OpenAI chat completion"),
-])
+@pytest.mark.parametrize(
+    "kw, msg",
+    [
+        (dict(fail_first=1, status=401), "HTTP 401"),
+        (dict(raw=b"<html>not json</html>"), "reply is not JSON"),
+        (dict(raw=b'{"choices": []}'), "not an OpenAI chat completion"),
+    ],
+)
 def test_endpoint_failures_are_one_line_errors(stub, kw, msg):
     server = stub(**kw)
     with pytest.raises(SeethinkError, match=msg) as e:
@@ -142,8 +167,14 @@ def test_make_judge_checks_its_arguments(tmp_path):
 def test_local_vlm_judge_sees_the_image(tiny_model_dir, vr, tmp_path):
     judge = LocalJudge(tiny_model_dir)
     assert judge.sees_images
-    verdicts = attribute(vr[:4], [False] * 4, no_answerer, "judge", completions=wrong_answers(vr[:4]),
-                         judge=cached(judge, VerdictCache(tmp_path / "c.jsonl")))
+    verdicts = attribute(
+        vr[:4],
+        [False] * 4,
+        no_answerer,
+        "judge",
+        completions=wrong_answers(vr[:4]),
+        judge=cached(judge, VerdictCache(tmp_path / "c.jsonl")),
+    )
     # a random model replies with noise: whatever it says, each verdict is a parsed cause or unattributed
     assert [v["cause"] in ("perception", "reasoning", "unattributed") for v in verdicts] == [True] * 4
     assert len((tmp_path / "c.jsonl").read_text().splitlines()) == 4
@@ -167,8 +198,21 @@ def test_local_text_only_judge(tiny_text_lm_dir, vr):
 
 def test_cli_eval_with_an_endpoint_judge(stub, world_dir, tmp_path):
     server = stub(lambda text: "REASONING")
-    seethink("eval", "--data", world_dir, "--limit", 10, "--max-new-tokens", 24, "--judge", server.url,
-        "--judge-model", "stub", "--out", tmp_path / "ev")
+    seethink(
+        "eval",
+        "--data",
+        world_dir,
+        "--limit",
+        10,
+        "--max-new-tokens",
+        24,
+        "--judge",
+        server.url,
+        "--judge-model",
+        "stub",
+        "--out",
+        tmp_path / "ev",
+    )
     summary = json.loads((tmp_path / "ev" / "summary.json").read_text())
     verdicts = [json.loads(line) for line in (tmp_path / "ev" / "attribution.jsonl").read_text().splitlines()]
     judged = [v for v in verdicts if v["method"] == "judge"]
@@ -181,11 +225,14 @@ def test_cli_eval_with_an_endpoint_judge(stub, world_dir, tmp_path):
     assert len((tmp_path / "ev" / "judge_cache.jsonl").read_text().splitlines()) == len(judged)
 
 
-@pytest.mark.parametrize("args, msg", [
-    (["--attribute", "judge"], "attribution judge needs a judge"),
-    (["--attribute", "facts", "--judge", "http://localhost:1/v1"], "a judge is used by attribution judge"),
-    (["--judge", "http://localhost:1/v1"], "needs --judge-model"),
-])
+@pytest.mark.parametrize(
+    "args, msg",
+    [
+        (["--attribute", "judge"], "attribution judge needs a judge"),
+        (["--attribute", "facts", "--judge", "http://localhost:1/v1"], "a judge is used by attribution judge"),
+        (["--judge", "http://localhost:1/v1"], "needs --judge-model"),
+    ],
+)
 def test_cli_judge_argument_errors(world_dir, args, msg):
     p = seethink("eval", "--data", world_dir, *args, check=False)
     assert p.returncode == 2
@@ -199,8 +246,21 @@ def test_an_api_key_never_reaches_an_output(stub, world_dir, tmp_path, monkeypat
     sentinel = "sk-SENTINEL-do-not-write-3141592653"
     monkeypatch.setenv("OPENAI_API_KEY", sentinel)
     server = stub(lambda text: "REASONING")
-    p = seethink("eval", "--data", world_dir, "--limit", 6, "--max-new-tokens", 24, "--judge", server.url,
-                 "--judge-model", "stub", "--out", tmp_path / "ev")
+    p = seethink(
+        "eval",
+        "--data",
+        world_dir,
+        "--limit",
+        6,
+        "--max-new-tokens",
+        24,
+        "--judge",
+        server.url,
+        "--judge-model",
+        "stub",
+        "--out",
+        tmp_path / "ev",
+    )
     assert server.headers
     assert all(h.get("Authorization") == f"Bearer {sentinel}" for h in server.headers)
     written = [f for f in (tmp_path / "ev").rglob("*") if f.is_file()]
@@ -215,8 +275,16 @@ def test_a_training_run_judged_by_an_endpoint_reports_its_requests(stub, world_d
     from test_train import RECIPES, smoke_args
 
     server = stub(lambda text: "PERCEPTION", fail_first=1)  # one 503, retried
-    p = seethink("train", *smoke_args(RECIPES / "stage3-only.yaml", world_dir, tmp_path, steps=1), "--set",
-                 "eval.attribution=judge", "--set", f"eval.judge={server.url}", "--set", "eval.judge_model=stub")
+    p = seethink(
+        "train",
+        *smoke_args(RECIPES / "stage3-only.yaml", world_dir, tmp_path, steps=1),
+        "--set",
+        "eval.attribution=judge",
+        "--set",
+        f"eval.judge={server.url}",
+        "--set",
+        "eval.judge_model=stub",
+    )
     lines = [line.strip() for line in p.stdout.splitlines() if line.strip().startswith(f"judge {server.url}")]
     assert len(lines) == 2  # the start's evaluation and the stage's
     asked, retried = (sum(int(line.split(": ")[1].split(", ")[k].split()[0]) for line in lines) for k in (0, 1))

@@ -15,8 +15,12 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 PKG = SRC / "seethink"
-LEAVES = {"seethink.errors": set(), "seethink.seeding": set(), "seethink.progress": set(),
-          "seethink.fileio": {"seethink.errors"}}
+LEAVES = {
+    "seethink.errors": set(),
+    "seethink.seeding": set(),
+    "seethink.progress": set(),
+    "seethink.fileio": {"seethink.errors"},
+}
 
 
 def module_of(path: Path) -> str:
@@ -67,16 +71,26 @@ def test_the_graph_is_read():
 
 
 def test_only_the_resolver_and_the_command_line_import_the_miniature():
-    wrong = sorted((m, t) for m, targets in GRAPH.items() for t in targets
-                   if t.startswith("seethink.miniature") and package(m) not in ("seethink.miniature", "seethink.cli")
-                   and m != "seethink.resolve")
+    wrong = sorted(
+        (m, t)
+        for m, targets in GRAPH.items()
+        for t in targets
+        if t.startswith("seethink.miniature")
+        and package(m) not in ("seethink.miniature", "seethink.cli")
+        and m != "seethink.resolve"
+    )
     assert not wrong, f"imports of the miniature outside seethink.resolve and the command line: {wrong}"
 
 
 def test_records_are_the_floor():
     allowed = set(LEAVES)
-    wrong = sorted((m, t) for m, targets in GRAPH.items() if package(m) == "seethink.records"
-                   for t in targets if package(t) != "seethink.records" and t not in allowed)
+    wrong = sorted(
+        (m, t)
+        for m, targets in GRAPH.items()
+        if package(m) == "seethink.records"
+        for t in targets
+        if package(t) != "seethink.records" and t not in allowed
+    )
     assert not wrong, f"seethink.records imports more than the leaf utilities: {wrong}"
 
 
@@ -94,7 +108,7 @@ def _cycle(edges: dict[str, set[str]]) -> list[str] | None:
         stack.append(n)
         for t in sorted(edges.get(n, ())):
             if state.get(t) == "open":
-                return stack[stack.index(t):] + [t]
+                return stack[stack.index(t) :] + [t]
             if t not in state and (found := visit(t)):
                 return found
         state[n] = "done"
@@ -120,8 +134,14 @@ def test_no_import_cycle_between_packages():
                 edges.setdefault(package(m), set()).add(package(t))
     loop = _cycle(edges)
     if loop:
-        why = [(m, t) for a, b in zip(loop, loop[1:]) for m, ts in GRAPH.items() if package(m) == a
-               for t in ts if package(t) == b]
+        why = [
+            (m, t)
+            for a, b in zip(loop, loop[1:])
+            for m, ts in GRAPH.items()
+            if package(m) == a
+            for t in ts
+            if package(t) == b
+        ]
         pytest.fail(f"packages import each other in a loop {' -> '.join(loop)}, through {why}")
 
 

@@ -4,8 +4,8 @@ it plans; micro-batches in the TRL config."""
 from pathlib import Path
 
 import pytest
-
 from conftest import seethink
+
 from seethink.errors import SeethinkError
 from seethink.recipe import RECIPES_DIR, load_recipe
 from seethink.train.memory import GB, Shape, activations, model_shape, model_states, rollout_memory
@@ -57,8 +57,17 @@ def test_known_footprints(shapes):
 
 
 def test_activations_scale_with_the_micro_batch_and_checkpointing_saves_most():
-    shape = Shape(params=7_000_000_000, vision_params=0, largest_layer=0, hidden=3584, intermediate=18944, layers=28,
-                  kv_heads=4, head_dim=128, vocab=152064)
+    shape = Shape(
+        params=7_000_000_000,
+        vision_params=0,
+        largest_layer=0,
+        hidden=3584,
+        intermediate=18944,
+        layers=28,
+        kv_heads=4,
+        head_dim=128,
+        vocab=152064,
+    )
     one, four = (activations(shape, m, 2048, 2048, True, 0) for m in (1, 4))
     assert four == pytest.approx(4 * one)
     assert activations(shape, 1, 2048, 2048, False, 0) > 5 * one
@@ -76,13 +85,30 @@ def test_the_dry_run_plans_every_gpu_recipe_and_refuses_one_that_cannot_fit(tmp_
         ok = seethink("train", recipe, "--dry-run", "--stage", "perception", "--set", f"model={ARCH / name}")
         assert "memory plan per GPU (8 GPU(s)" in ok.stdout and "does not fit" not in ok.stdout, name
         # the paper's batch as one pass (the recipes before micro-batches): out of memory at the first backward
-        bad = seethink("train", recipe, "--dry-run", "--stage", "perception", "--set", f"model={ARCH / name}",
-                       *[a for k in range(3) for a in _stage_args(k, 80)], check=False)
+        bad = seethink(
+            "train",
+            recipe,
+            "--dry-run",
+            "--stage",
+            "perception",
+            "--set",
+            f"model={ARCH / name}",
+            *[a for k in range(3) for a in _stage_args(k, 80)],
+            check=False,
+        )
         assert bad.returncode == 2, name
         assert bad.stderr.strip().splitlines() == [bad.stderr.strip().splitlines()[-1]]
         assert "stage perception: needs ~" in bad.stderr and "lower stages.0.micro_batch_size" in bad.stderr
-    no_vllm = seethink("train", RECIPES_DIR / "gpu" / "qwen2.5-vl-7b-staged.yaml", "--dry-run", "--set",
-                       f"model={ARCH / 'qwen2.5-vl-7b'}", "--set", "rollouts.engine=transformers", check=False)
+    no_vllm = seethink(
+        "train",
+        RECIPES_DIR / "gpu" / "qwen2.5-vl-7b-staged.yaml",
+        "--dry-run",
+        "--set",
+        f"model={ARCH / 'qwen2.5-vl-7b'}",
+        "--set",
+        "rollouts.engine=transformers",
+        check=False,
+    )
     assert "lower stages.0.rollout_batch_size or use rollouts.engine: vllm" in no_vllm.stderr
 
 
@@ -98,8 +124,9 @@ def test_micro_batches_map_onto_trl_without_changing_the_update(tmp_path):
     assert (cfg.per_device_train_batch_size, cfg.gradient_accumulation_steps) == (plain.stages[0].batch_size, 1)
 
 
-@pytest.mark.parametrize("value, msg", [(256, "is above batch_size=128"), (5, "does not divide batch_size=128"),
-                                        (-1, "must be >= 0")])
+@pytest.mark.parametrize(
+    "value, msg", [(256, "is above batch_size=128"), (5, "does not divide batch_size=128"), (-1, "must be >= 0")]
+)
 def test_a_bad_micro_batch_is_one_line(value, msg):
     with pytest.raises(SeethinkError, match=msg):
         load_recipe(RECIPES_DIR / "staged.yaml", [f"stages.0.micro_batch_size={value}"])

@@ -19,12 +19,19 @@ def test_numeric_prior_is_the_most_frequent_gold_answer():
 
 def test_mcq_prior_takes_the_better_of_letter_and_option_text():
     # gold text is always "2" in train; its letter varies, so the text prior beats the letter prior
-    train = [mcq(l, opts) for l, opts in [("A", ["2", "0", "1", "3"]), ("B", ["0", "2", "1", "3"]),
-                                           ("C", ["0", "1", "2", "3"]), ("D", ["0", "1", "3", "2"])]]
+    train = [
+        mcq(letter, opts)
+        for letter, opts in [
+            ("A", ["2", "0", "1", "3"]),
+            ("B", ["0", "2", "1", "3"]),
+            ("C", ["0", "1", "2", "3"]),
+            ("D", ["0", "1", "3", "2"]),
+        ]
+    ]
     test = [mcq("C", ["1", "3", "2", "0"]), mcq("A", ["2", "1", "0", "3"]), mcq("B", ["3", "1", "0", "2"])]
     assert prior_accuracy(train, test)["count"] == pytest.approx(2 / 3)
     # with balanced letters and no repeated text, neither prior beats chance on this test set
-    train2 = [mcq(l, [f"{l}{i}" for i in range(4)]) for l in "ABCD"]
+    train2 = [mcq(c, [f"{c}{i}" for i in range(4)]) for c in "ABCD"]
     assert prior_accuracy(train2, test)["count"] == pytest.approx(1 / 3)  # letter prior "A": 1 of 3
 
 

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from seethink.errors import SeethinkError
-from seethink.models.load import load_model
 from seethink.miniature.world.generate import WorldConfig, generate
+from seethink.models.load import load_model
 
 
 def test_round_trip_gives_identical_outputs(tiny_model_dir, tmp_path):
@@ -51,8 +51,8 @@ def test_shipped_base_keeps_think_tags_when_decoding():
 
 
 def test_generation_never_emits_the_image_token(tiny_model_dir, world_dir):
-    from seethink.records.io import load_records
     from seethink.models.generate import generate as gen
+    from seethink.records.io import load_records
 
     model, proc = load_model(tiny_model_dir, device="cpu")
     recs = load_records(world_dir / "perception", "test")[:4]
@@ -62,11 +62,17 @@ def test_generation_never_emits_the_image_token(tiny_model_dir, world_dir):
     assert not any("<image>" in c.text for o in outs for c in o)
 
 
-@pytest.mark.parametrize("make,msg", [
-    (lambda p: p / "missing", "does not exist"),
-    (lambda p: (p / "empty").mkdir() or p / "empty", "not a Hugging Face model folder"),
-    (lambda p: (p / "bad").mkdir() or (p / "bad" / "config.json").write_text("{oops") and p / "bad", "malformed JSON"),
-])
+@pytest.mark.parametrize(
+    "make,msg",
+    [
+        (lambda p: p / "missing", "does not exist"),
+        (lambda p: (p / "empty").mkdir() or p / "empty", "not a Hugging Face model folder"),
+        (
+            lambda p: (p / "bad").mkdir() or (p / "bad" / "config.json").write_text("{oops") and p / "bad",
+            "malformed JSON",
+        ),
+    ],
+)
 def test_bad_model_paths_raise_one_line(tmp_path, make, msg):
     with pytest.raises(SeethinkError, match=msg) as e:
         load_model(make(tmp_path))
@@ -85,7 +91,7 @@ def test_terse_share_of_pretraining_answers(tiny_model_dir):
 
     def targets(terse):
         data = pretrain_data(proc, PretrainConfig(mix=mix, terse=terse))
-        return [proc.tokenizer.decode(d["input_ids"][d["cut"]:], skip_special_tokens=True).strip() for d in data]
+        return [proc.tokenizer.decode(d["input_ids"][d["cut"] :], skip_special_tokens=True).strip() for d in data]
 
     plain, mixed = targets({}), targets({"text_reasoning": 0.5})
     assert targets({"text_reasoning": 0.5}) == mixed  # its own seeded stream: the same run gives the same styles
@@ -106,8 +112,10 @@ def test_look_style_describes_the_image_first(tiny_model_dir):
 
     _, proc = load_model(tiny_model_dir, device="cpu")
     cfg = PretrainConfig(mix={"perception": 200}, terse={"perception": 0.25}, look={"perception": 0.5})
-    got = [proc.tokenizer.decode(d["input_ids"][d["cut"]:], skip_special_tokens=True).strip()
-           for d in pretrain_data(proc, cfg)]
+    got = [
+        proc.tokenizer.decode(d["input_ids"][d["cut"] :], skip_special_tokens=True).strip()
+        for d in pretrain_data(proc, cfg)
+    ]
     plain = [g.record for g in generate("perception", "pretrain", 200, cfg.seed, WorldConfig(**cfg.world))]
     looked = [t for t, r in zip(got, plain) if t == r["solution"].replace("<think>", f"<think>{r['caption']} ")]
     terse = [t for t in got if t.startswith("<think>Answer: ")]
@@ -124,13 +132,19 @@ def test_guess_style_answers_from_the_prior_not_the_record(tiny_model_dir):
     from seethink.rewards import accuracy, format_ok
 
     _, proc = load_model(tiny_model_dir, device="cpu")
-    cfg = PretrainConfig(mix={"perception": 400, "visual_reasoning": 400}, guess={"perception": 0.5,
-                                                                                 "visual_reasoning": 0.5})
-    got = [proc.tokenizer.decode(d["input_ids"][d["cut"]:], skip_special_tokens=True).strip()
-           for d in pretrain_data(proc, cfg)]
+    cfg = PretrainConfig(
+        mix={"perception": 400, "visual_reasoning": 400}, guess={"perception": 0.5, "visual_reasoning": 0.5}
+    )
+    got = [
+        proc.tokenizer.decode(d["input_ids"][d["cut"] :], skip_special_tokens=True).strip()
+        for d in pretrain_data(proc, cfg)
+    ]
     world = WorldConfig(**cfg.world)
-    plain = [g.record for name in ("perception", "visual_reasoning")
-             for g in generate(name, "pretrain", 400, cfg.seed, world)]
+    plain = [
+        g.record
+        for name in ("perception", "visual_reasoning")
+        for g in generate(name, "pretrain", 400, cfg.seed, world)
+    ]
     guessed = [(i, t) for i, t in enumerate(got) if t.startswith("<think>Guess: ")]
     assert all(t == r["solution"] for t, r in zip(got, plain) if not t.startswith("<think>Guess: "))
     assert 320 <= len(guessed) <= 480
@@ -142,7 +156,9 @@ def test_guess_style_answers_from_the_prior_not_the_record(tiny_model_dir):
             assert value in plain[i]["options"]
         else:
             assert i > 400 and value == plain[i - 1]["answer"]
-        right += accuracy(t, plain[i]["answer"]) if i >= 400 else value == plain[i]["options"][ord(plain[i]["answer"]) - 65]
+        right += (
+            accuracy(t, plain[i]["answer"]) if i >= 400 else value == plain[i]["options"][ord(plain[i]["answer"]) - 65]
+        )
     assert right / len(guessed) < 0.4  # chance, not the record's answer
 
 
@@ -156,8 +172,10 @@ def test_quick_style_is_the_guess_under_its_own_opening(tiny_model_dir):
     mix = {"perception": 150, "visual_reasoning": 150}
 
     def targets(**styles):
-        return [proc.tokenizer.decode(d["input_ids"][d["cut"]:], skip_special_tokens=True).strip()
-                for d in pretrain_data(proc, PretrainConfig(mix=mix, **styles))]
+        return [
+            proc.tokenizer.decode(d["input_ids"][d["cut"] :], skip_special_tokens=True).strip()
+            for d in pretrain_data(proc, PretrainConfig(mix=mix, **styles))
+        ]
 
     guessed = targets(guess={"perception": 0.5, "visual_reasoning": [0.1, 0.9]})
     quick = targets(guess={"perception": 0.5}, quick={"visual_reasoning": [0.1, 0.9]})
@@ -176,12 +194,19 @@ def test_a_style_share_can_rise_with_how_hard_the_question_is(tiny_model_dir):
     from seethink.miniature.pretrain_config import PretrainConfig
 
     _, proc = load_model(tiny_model_dir, device="cpu")
-    cfg = PretrainConfig(mix={"perception": 300, "text_reasoning": 300}, guess={"perception": [0, 1]},
-                         terse={"text_reasoning": [0.0, 1.0]})
+    cfg = PretrainConfig(
+        mix={"perception": 300, "text_reasoning": 300},
+        guess={"perception": [0, 1]},
+        terse={"text_reasoning": [0.0, 1.0]},
+    )
     world = WorldConfig(**cfg.world)
-    got = [proc.tokenizer.decode(d["input_ids"][d["cut"]:], skip_special_tokens=True).strip()
-           for d in pretrain_data(proc, cfg)]
-    plain = [g.record for name in ("perception", "text_reasoning") for g in generate(name, "pretrain", 300, cfg.seed, world)]
+    got = [
+        proc.tokenizer.decode(d["input_ids"][d["cut"] :], skip_special_tokens=True).strip()
+        for d in pretrain_data(proc, cfg)
+    ]
+    plain = [
+        g.record for name in ("perception", "text_reasoning") for g in generate(name, "pretrain", 300, cfg.seed, world)
+    ]
     careless = [t.startswith(("<think>Guess: ", "<think>Answer: ")) for t in got]
     h = [hardness(r, world) for r in plain]
     assert {round(x, 2) for x in h[:300]} == {0.0, 0.2, 0.4, 0.6, 0.8, 1.0}
@@ -191,19 +216,28 @@ def test_a_style_share_can_rise_with_how_hard_the_question_is(tiny_model_dir):
     assert 0.25 < sum(mid) / len(mid) < 0.75
 
 
-@pytest.mark.parametrize("given, says", [({"terse": {"captions": 0.5}}, "terse: expected shares"),
-                                         ({"terse": {"text_reasoning": 1.5}}, "terse: expected shares"),
-                                         ({"terse": {"text_reasoning": True}}, "terse: expected shares"),
-                                         ({"terse": ["text_reasoning"]}, "terse: expected shares"),
-                                         ({"look": {"text_reasoning": 0.5}}, r"look: expected shares in \[0, 1\] \(or \[easiest, hardest\] pairs of them\) of perception, visual_reasoning;"),
-                                         ({"guess": {"captions": 0.5}}, "guess: expected shares"),
-                                         ({"guess": {"perception": [0.1, 1.5]}}, "guess: expected shares"),
-                                         ({"guess": {"perception": [0.1]}}, "guess: expected shares"),
-                                         ({"quick": {"captions": 0.5}}, "quick: expected shares"),
-                                         ({"guess": {"perception": 0.6}, "quick": {"perception": 0.5}}, "add up to more than 1"),
-                                         ({"guess": {"perception": [0.1, 0.9]}, "terse": {"perception": [0.0, 0.2]}}, "add up to more than 1"),
-                                         ({"terse": {"perception": 0.6}, "look": {"perception": 0.6}}, "add up to more than 1"),
-                                         ({"terse": {"text_reasoning": 0.6}, "guess": {"text_reasoning": 0.5}}, "add up to more than 1")])
+@pytest.mark.parametrize(
+    "given, says",
+    [
+        ({"terse": {"captions": 0.5}}, "terse: expected shares"),
+        ({"terse": {"text_reasoning": 1.5}}, "terse: expected shares"),
+        ({"terse": {"text_reasoning": True}}, "terse: expected shares"),
+        ({"terse": ["text_reasoning"]}, "terse: expected shares"),
+        (
+            {"look": {"text_reasoning": 0.5}},
+            r"look: expected shares in \[0, 1\] \(or \[easiest, hardest\] pairs of them\) of perception, "
+            r"visual_reasoning;",
+        ),
+        ({"guess": {"captions": 0.5}}, "guess: expected shares"),
+        ({"guess": {"perception": [0.1, 1.5]}}, "guess: expected shares"),
+        ({"guess": {"perception": [0.1]}}, "guess: expected shares"),
+        ({"quick": {"captions": 0.5}}, "quick: expected shares"),
+        ({"guess": {"perception": 0.6}, "quick": {"perception": 0.5}}, "add up to more than 1"),
+        ({"guess": {"perception": [0.1, 0.9]}, "terse": {"perception": [0.0, 0.2]}}, "add up to more than 1"),
+        ({"terse": {"perception": 0.6}, "look": {"perception": 0.6}}, "add up to more than 1"),
+        ({"terse": {"text_reasoning": 0.6}, "guess": {"text_reasoning": 0.5}}, "add up to more than 1"),
+    ],
+)
 def test_styles_must_be_shares_of_question_datasets(given, says):
     from seethink.miniature.pretrain_config import PretrainConfig
 
@@ -218,18 +252,28 @@ def test_answer_styles_script_on_a_hand_made_run(tmp_path):
     import sys
     from pathlib import Path
 
-    rows = [("visual_reasoning", "<think>Quick: 3.</think>\\boxed{3}", 0.0, 4),
-            ("visual_reasoning", "<think>There are 2 objects. 2 + 1 = 3.</think>\\boxed{3}", 1.0, 12),
-            ("visual_reasoning", "<think>There are 2 objects. 2 + 2 = 4.</think>\\boxed{4}", 0.0, 14),
-            ("perception", "<think>Guess: red.</think>\\boxed{red}", 1.0, 4),
-            ("text_reasoning", "<think>Answer: 7.</think>\\boxed{7}", 0.0, 4)]
+    rows = [
+        ("visual_reasoning", "<think>Quick: 3.</think>\\boxed{3}", 0.0, 4),
+        ("visual_reasoning", "<think>There are 2 objects. 2 + 1 = 3.</think>\\boxed{3}", 1.0, 12),
+        ("visual_reasoning", "<think>There are 2 objects. 2 + 2 = 4.</think>\\boxed{4}", 0.0, 14),
+        ("perception", "<think>Guess: red.</think>\\boxed{red}", 1.0, 4),
+        ("text_reasoning", "<think>Answer: 7.</think>\\boxed{7}", 0.0, 4),
+    ]
     for where in ("eval/start", "eval/final-test"):
         (tmp_path / "run" / where).mkdir(parents=True)
-        (tmp_path / "run" / where / "samples.jsonl").write_text("".join(
-            json.dumps({"capability": c, "completion": t, "accuracy": a, "think_tokens": k}) + "\n" for c, t, a, k in rows))
+        (tmp_path / "run" / where / "samples.jsonl").write_text(
+            "".join(
+                json.dumps({"capability": c, "completion": t, "accuracy": a, "think_tokens": k}) + "\n"
+                for c, t, a, k in rows
+            )
+        )
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "answer_styles.py"
-    p = subprocess.run([sys.executable, str(script), str(tmp_path / "run"), "--json", str(tmp_path / "s.json")],
-                       capture_output=True, text=True, timeout=120)
+    p = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "run"), "--json", str(tmp_path / "s.json")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert p.returncode == 0, p.stderr
     got = json.loads((tmp_path / "s.json").read_text())[str(tmp_path / "run")]
     assert set(got) == {"start", "final-test"}
@@ -264,10 +308,17 @@ def test_generation_precision_and_attention_by_machine(monkeypatch, tiny_model_d
     assert load.attn_implementation() == ("flash_attention_2" if has_flash else "sdpa")
     assert load.attn_implementation("eager") == "eager"
     gpu = load_recipe(RECIPES_DIR / "gpu" / "qwen2.5-vl-7b-staged.yaml")
-    assert reference_args(gpu.stages[0], gpu) == {"model_init_kwargs": {
-        "dtype": torch.bfloat16, "attn_implementation": "flash_attention_2" if has_flash else "sdpa"}}
-    fp32 = load_recipe(RECIPES_DIR / "gpu" / "qwen2.5-vl-7b-staged.yaml", ["precision=fp32", "attn_implementation=eager"])
-    assert reference_args(fp32.stages[0], fp32) == {"model_init_kwargs": {"dtype": torch.float32,
-                                                                          "attn_implementation": "eager"}}
+    assert reference_args(gpu.stages[0], gpu) == {
+        "model_init_kwargs": {
+            "dtype": torch.bfloat16,
+            "attn_implementation": "flash_attention_2" if has_flash else "sdpa",
+        }
+    }
+    fp32 = load_recipe(
+        RECIPES_DIR / "gpu" / "qwen2.5-vl-7b-staged.yaml", ["precision=fp32", "attn_implementation=eager"]
+    )
+    assert reference_args(fp32.stages[0], fp32) == {
+        "model_init_kwargs": {"dtype": torch.float32, "attn_implementation": "eager"}
+    }
     with pytest.raises(Exception, match="attn_implementation"):
         load_recipe(RECIPES_DIR / "staged.yaml", ["attn_implementation=flash3"])

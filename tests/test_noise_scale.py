@@ -10,8 +10,16 @@ from seethink.miniature.base import base_path
 from seethink.models.generate import encode_prompts
 from seethink.models.load import load_model
 from seethink.records.io import load_records
-from seethink.train.noise_scale import (NoiseScale, Sampling, advantages, completion_mask, measure, param_group,
-                                        sequence_logps, signal_fraction)
+from seethink.train.noise_scale import (
+    NoiseScale,
+    Sampling,
+    advantages,
+    completion_mask,
+    measure,
+    param_group,
+    sequence_logps,
+    signal_fraction,
+)
 
 
 def synthetic(signal: torch.Tensor, noise_sd: float, chunks: int, per_chunk: int, seed: int) -> NoiseScale:
@@ -67,9 +75,15 @@ def test_sequence_logps_are_the_log_probabilities_generate_sampled_from(base, wo
     processor.tokenizer.padding_side = "left"
     enc = encode_prompts(processor, [rec])
     with torch.no_grad():
-        out = model.generate(**enc, max_new_tokens=12, do_sample=False, output_scores=True,
-                             return_dict_in_generate=True, pad_token_id=processor.tokenizer.pad_token_id)
-    comp = out.sequences[:, enc["input_ids"].shape[1]:]
+        out = model.generate(
+            **enc,
+            max_new_tokens=12,
+            do_sample=False,
+            output_scores=True,
+            return_dict_in_generate=True,
+            pad_token_id=processor.tokenizer.pad_token_id,
+        )
+    comp = out.sequences[:, enc["input_ids"].shape[1] :]
     steps = torch.stack(out.scores, 1).log_softmax(-1)
     expected = steps.gather(-1, comp[..., None]).squeeze(-1).sum(1)
     mask = torch.ones_like(comp, dtype=torch.float)

@@ -6,9 +6,9 @@ import shutil
 import pytest
 
 import seethink.eval.passk as pk
-from seethink.records.io import load_records
 from seethink.miniature.base import base_path
 from seethink.models.load import load_model
+from seethink.records.io import load_records
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +66,11 @@ def test_same_seed_same_rates_and_resume_recomputes_nothing_finished(base, world
         fh.write('{"id": "cut off mid-wri')  # a kill during the append
 
     resumed = []
-    monkeypatch.setattr(pk, "sample_correct", lambda m, p, records, *a, **kw: resumed.append(records[0]["id"])
-                        or real(m, p, records, *a, **kw))
+    monkeypatch.setattr(
+        pk,
+        "sample_correct",
+        lambda m, p, records, *a, **kw: resumed.append(records[0]["id"]) or real(m, p, records, *a, **kw),
+    )
     pk.passk_file(*base, part, k=4, chunk=8, max_new_tokens=48, seed=7)
     assert not set(resumed) & set(calls)  # finished chunks were not sampled again
     assert rates(part) == rates(full)  # and the result equals an uninterrupted run

@@ -10,8 +10,12 @@ README = (ROOT / "README.md").read_text()
 
 
 def ci_command(name: str) -> str:
-    p = subprocess.run([sys.executable, str(ROOT / ".ci" / "readme_command.py"), str(ROOT / "README.md"), name],
-                       capture_output=True, text=True, check=True)
+    p = subprocess.run(
+        [sys.executable, str(ROOT / ".ci" / "readme_command.py"), str(ROOT / "README.md"), name],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return p.stdout.strip()
 
 

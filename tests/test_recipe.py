@@ -13,8 +13,15 @@ ALL = sorted(RECIPES.rglob("*.yaml"))
 
 def test_recipes_exist():
     names = {p.name for p in ALL}
-    assert {"staged.yaml", "merged.yaml", "sft-perception.yaml", "order-321.yaml", "stage3-only.yaml",
-            "difficulty.yaml", "capability-x-difficulty.yaml"} <= names
+    assert {
+        "staged.yaml",
+        "merged.yaml",
+        "sft-perception.yaml",
+        "order-321.yaml",
+        "stage3-only.yaml",
+        "difficulty.yaml",
+        "capability-x-difficulty.yaml",
+    } <= names
 
 
 @pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
@@ -73,34 +80,49 @@ def write(tmp_path, text):
 BASE = "name: x\nstages:\n  - name: a\n    data: [{path: perception}]\n"
 
 
-@pytest.mark.parametrize("extra,msg", [
-    ("    stepz: 3\n", r"stages\.0\.stepz: unknown key \(did you mean 'steps'\?\)"),
-    ("    null: 3\n", r"stages\.0: a key read as None, not a name"),
-    ("    steps: many\n", r"stages\.0\.steps: expected a whole number, got 'many'"),
-    ("    steps: 0\n", r"stages\.0\.steps: must be > 0"),
-    ("    steps: -5\n", r"stages\.0\.steps: must be > 0"),
-    ("    lr: fast\n", r"stages\.0\.lr: expected a number, got .fast."),
-    ("    lr: .inf\n", r"stages\.0\.lr: expected a finite number"),
-    ("    lr: nan\n", r"stages\.0\.lr: expected a finite number"),
-    ("    batch_size: 30\n", r"stages\.0\.batch_size: 30 is not divisible by num_generations=8"),
-    ("    algorithm: ppo\n", r"stages\.0\.algorithm: must be one of grpo, sft"),
-    ("    freeze_vision: yes please\n", r"stages\.0\.freeze_vision: expected true or false"),
-    ("    num_generations: 1\n    batch_size: 4\n", r"stages\.0\.num_generations: GRPO needs at least 2"),
-    ("  - name: a\n    data: [{path: text_reasoning}]\n", r"stages: stage names must be unique"),
-    ("    rollout_batch_size: 48\n", r"stages\.0\.rollout_batch_size: 48 is not a multiple of batch_size=32"),
-    ("    rollout_batch_size: -32\n", r"stages\.0\.rollout_batch_size: must be >= 0"),
-    ("    num_iterations: 0\n", r"stages\.0\.num_iterations: must be > 0"),
-    ("    rollout_batch_size: 64\n    steps: 3\n", r"stages\.0\.steps: 3 is not a whole number of rollout rounds of 2"),
-    ("    num_iterations: 2\n    rollout_batch_size: 64\n    steps: 6\n", r"rollout rounds of 4 updates"),
-    ("    algorithm: sft\n    num_iterations: 2\n", r"stages\.0\.num_iterations: a GRPO setting; stage 'a' is sft"),
-    ("    name: ../../elsewhere\n", r"stages\.0\.name: must be a plain folder name"),
-    # the TRL pass-through: only fields of the installed TRL's config class that seethink does not set itself
-    ("    trl: {top_pp: 0.9}\n", r"stages\.0\.trl\.top_pp: unknown key \(did you mean 'top_p'\?\) -- not a field of GRPOConfig"),
-    ("    trl: {learning_rate: 0.1}\n", r"stages\.0\.trl\.learning_rate: set by seethink from lr; change that instead"),
-    ("    algorithm: sft\n    trl: {num_generations: 4}\n", r"stages\.0\.trl\.num_generations: set by seethink"),
-    ("    algorithm: sft\n    trl: {top_p: 0.9}\n", r"stages\.0\.trl\.top_p: unknown key.*not a field of SFTConfig"),
-    ("    trl: [top_p]\n", r"stages\.0\.trl: expected a mapping"),
-])
+@pytest.mark.parametrize(
+    "extra,msg",
+    [
+        ("    stepz: 3\n", r"stages\.0\.stepz: unknown key \(did you mean 'steps'\?\)"),
+        ("    null: 3\n", r"stages\.0: a key read as None, not a name"),
+        ("    steps: many\n", r"stages\.0\.steps: expected a whole number, got 'many'"),
+        ("    steps: 0\n", r"stages\.0\.steps: must be > 0"),
+        ("    steps: -5\n", r"stages\.0\.steps: must be > 0"),
+        ("    lr: fast\n", r"stages\.0\.lr: expected a number, got .fast."),
+        ("    lr: .inf\n", r"stages\.0\.lr: expected a finite number"),
+        ("    lr: nan\n", r"stages\.0\.lr: expected a finite number"),
+        ("    batch_size: 30\n", r"stages\.0\.batch_size: 30 is not divisible by num_generations=8"),
+        ("    algorithm: ppo\n", r"stages\.0\.algorithm: must be one of grpo, sft"),
+        ("    freeze_vision: yes please\n", r"stages\.0\.freeze_vision: expected true or false"),
+        ("    num_generations: 1\n    batch_size: 4\n", r"stages\.0\.num_generations: GRPO needs at least 2"),
+        ("  - name: a\n    data: [{path: text_reasoning}]\n", r"stages: stage names must be unique"),
+        ("    rollout_batch_size: 48\n", r"stages\.0\.rollout_batch_size: 48 is not a multiple of batch_size=32"),
+        ("    rollout_batch_size: -32\n", r"stages\.0\.rollout_batch_size: must be >= 0"),
+        ("    num_iterations: 0\n", r"stages\.0\.num_iterations: must be > 0"),
+        (
+            "    rollout_batch_size: 64\n    steps: 3\n",
+            r"stages\.0\.steps: 3 is not a whole number of rollout rounds of 2",
+        ),
+        ("    num_iterations: 2\n    rollout_batch_size: 64\n    steps: 6\n", r"rollout rounds of 4 updates"),
+        ("    algorithm: sft\n    num_iterations: 2\n", r"stages\.0\.num_iterations: a GRPO setting; stage 'a' is sft"),
+        ("    name: ../../elsewhere\n", r"stages\.0\.name: must be a plain folder name"),
+        # the TRL pass-through: only fields of the installed TRL's config class that seethink does not set itself
+        (
+            "    trl: {top_pp: 0.9}\n",
+            r"stages\.0\.trl\.top_pp: unknown key \(did you mean 'top_p'\?\) -- not a field of GRPOConfig",
+        ),
+        (
+            "    trl: {learning_rate: 0.1}\n",
+            r"stages\.0\.trl\.learning_rate: set by seethink from lr; change that instead",
+        ),
+        ("    algorithm: sft\n    trl: {num_generations: 4}\n", r"stages\.0\.trl\.num_generations: set by seethink"),
+        (
+            "    algorithm: sft\n    trl: {top_p: 0.9}\n",
+            r"stages\.0\.trl\.top_p: unknown key.*not a field of SFTConfig",
+        ),
+        ("    trl: [top_p]\n", r"stages\.0\.trl: expected a mapping"),
+    ],
+)
 def test_bad_recipes_name_the_field(tmp_path, extra, msg):
     with pytest.raises(SeethinkError, match=msg) as e:
         load_recipe(write(tmp_path, BASE + extra))
@@ -108,15 +130,18 @@ def test_bad_recipes_name_the_field(tmp_path, extra, msg):
     assert "r.yaml" in str(e.value)
 
 
-@pytest.mark.parametrize("text,msg", [
-    ("name: x\n", r"stages: a recipe needs at least one stage"),
-    ("stages: []\n", r"name: required key missing"),
-    ("name: x\nstages:\n  - data: [{path: p}]\n", r"stages\.0\.name: required key missing"),
-    ("name: [unclosed\n", r"not valid YAML \(line"),
-    ("- a list\n", r"a recipe must be a YAML mapping"),
-    ("name: x\nmerged_from: nope.yaml\n", r"nope.yaml does not exist"),
-    (BASE + "precision: fp16\n", r"precision: must be one of auto, bf16, fp32, got 'fp16'"),
-])
+@pytest.mark.parametrize(
+    "text,msg",
+    [
+        ("name: x\n", r"stages: a recipe needs at least one stage"),
+        ("stages: []\n", r"name: required key missing"),
+        ("name: x\nstages:\n  - data: [{path: p}]\n", r"stages\.0\.name: required key missing"),
+        ("name: [unclosed\n", r"not valid YAML \(line"),
+        ("- a list\n", r"a recipe must be a YAML mapping"),
+        ("name: x\nmerged_from: nope.yaml\n", r"nope.yaml does not exist"),
+        (BASE + "precision: fp16\n", r"precision: must be one of auto, bf16, fp32, got 'fp16'"),
+    ],
+)
 def test_malformed_recipes(tmp_path, text, msg):
     with pytest.raises(SeethinkError, match=msg):
         load_recipe(write(tmp_path, text))
@@ -146,8 +171,9 @@ def test_precision_auto_is_fp32_without_a_gpu():
 def test_curriculum_recipes_derive_from_staged():
     staged = load_recipe(RECIPES / "staged.yaml")
     cxd = load_recipe(RECIPES / "capability-x-difficulty.yaml")
-    assert [(s.name, s.steps, s.lr, s.freeze_vision) for s in cxd.stages] == \
-        [(s.name, s.steps, s.lr, s.freeze_vision) for s in staged.stages]
+    assert [(s.name, s.steps, s.lr, s.freeze_vision) for s in cxd.stages] == [
+        (s.name, s.steps, s.lr, s.freeze_vision) for s in staged.stages
+    ]
     assert all(s.ordering == "difficulty" and s.difficulty_schedule == "once" for s in cxd.stages)
     (d,) = load_recipe(RECIPES / "difficulty.yaml").stages
     (m,) = load_recipe(RECIPES / "merged.yaml").stages
@@ -155,14 +181,28 @@ def test_curriculum_recipes_derive_from_staged():
     assert (d.steps, d.batch_size, d.data) == (m.steps, m.batch_size, m.data)
 
 
-@pytest.mark.parametrize("text,msg", [
-    ("name: x\nbased_on: staged.yaml\nstage_overrides: {orderin: difficulty}\n",
-     r"stage_overrides\.orderin: unknown key \(did you mean 'ordering'\?\)"),
-    ("name: x\nbased_on: staged.yaml\nstage_overrides: {data: []}\n", r"stage_overrides\.data: fixed by the recipe"),
-    ("name: x\nmerged_from: staged.yaml\nstage_overrides: {steps: 3}\n", r"stage_overrides\.steps: fixed by the recipe"),
-    ("name: x\nbased_on: staged.yaml\nstage_overrides: {ordering: sideways}\n", r"stages\.0\.ordering: must be one of"),
-    ("name: x\nstage_overrides: {ordering: difficulty}\n" + BASE[8:], r"stage_overrides: only a derived recipe"),
-])
+@pytest.mark.parametrize(
+    "text,msg",
+    [
+        (
+            "name: x\nbased_on: staged.yaml\nstage_overrides: {orderin: difficulty}\n",
+            r"stage_overrides\.orderin: unknown key \(did you mean 'ordering'\?\)",
+        ),
+        (
+            "name: x\nbased_on: staged.yaml\nstage_overrides: {data: []}\n",
+            r"stage_overrides\.data: fixed by the recipe",
+        ),
+        (
+            "name: x\nmerged_from: staged.yaml\nstage_overrides: {steps: 3}\n",
+            r"stage_overrides\.steps: fixed by the recipe",
+        ),
+        (
+            "name: x\nbased_on: staged.yaml\nstage_overrides: {ordering: sideways}\n",
+            r"stages\.0\.ordering: must be one of",
+        ),
+        ("name: x\nstage_overrides: {ordering: difficulty}\n" + BASE[8:], r"stage_overrides: only a derived recipe"),
+    ],
+)
 def test_bad_stage_overrides(tmp_path, text, msg):
     import shutil
 
@@ -172,8 +212,11 @@ def test_bad_stage_overrides(tmp_path, text, msg):
 
 
 def test_rollout_rounds_and_updates(tmp_path):
-    r = load_recipe(write(tmp_path, BASE + "    batch_size: 32\n    rollout_batch_size: 128\n    num_iterations: 2\n"
-                                             "    steps: 16\n"))
+    r = load_recipe(
+        write(
+            tmp_path, BASE + "    batch_size: 32\n    rollout_batch_size: 128\n    num_iterations: 2\n    steps: 16\n"
+        )
+    )
     (s,) = r.stages
     assert updates_per_round(s) == 8  # 4 minibatches of 32 completions, each used twice
     assert rollouts(s) == 16 // 2 * 32  # 2 rounds of 128 completions
@@ -244,8 +287,15 @@ def test_config_classes_check_their_own_values():
         EvalSettings(attribution="judge")
 
 
-@pytest.mark.parametrize("field,value", [("stages.0.ordering", "random"), ("precision", "fp16"),
-                                         ("eval.attribution", "llm"), ("rollouts.engine", "sglang")])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("stages.0.ordering", "random"),
+        ("precision", "fp16"),
+        ("eval.attribution", "llm"),
+        ("rollouts.engine", "sglang"),
+    ],
+)
 def test_fields_with_a_fixed_set_of_values_refuse_others(field, value):
     with pytest.raises(SeethinkError, match=rf"{field}: must be one of .*, got '{value}'"):
         load_recipe(RECIPES / "staged.yaml", [f"{field}={value}"])
@@ -267,7 +317,14 @@ def test_a_gpu_recipe_per_paper_backbone_with_internvl_stage_2_damped():
     assert {"qwen2.5-vl-7b-staged", "qwen3-vl-8b-staged", "internvl3-8b-staged"} <= names
     text = load_recipe(RECIPES / "gpu" / "internvl3-8b-staged.yaml").stages[1]
     assert (text.name, text.lr, text.warmup_ratio, text.beta, text.epsilon, text.epsilon_high, text.max_grad_norm) == (
-        "text_reasoning", 3e-7, 0.05, 0.05, 0.15, 0.15, 0.5)
+        "text_reasoning",
+        3e-7,
+        0.05,
+        0.05,
+        0.15,
+        0.15,
+        0.5,
+    )
 
 
 def test_loss_types_are_the_installed_trls_own_list():
@@ -279,8 +336,11 @@ def test_loss_types_are_the_installed_trls_own_list():
     losses = trl_loss_types()
     assert {"grpo", "dapo", "dr_grpo", "bnpo", "cispo", "sapo"} <= set(losses), losses
     assert load_recipe(RECIPES / "staged.yaml", ["stages.0.loss_type=cispo"]).stages[0].loss_type == "cispo"
-    with pytest.raises(SeethinkError, match=rf"stages.0.loss_type: must be one of grpo, .*cispo.* \(TRL "
-                                            rf"{trl.__version__}'s GRPOConfig\), got 'ppo'"):
+    with pytest.raises(
+        SeethinkError,
+        match=rf"stages.0.loss_type: must be one of grpo, .*cispo.* \(TRL "
+        rf"{trl.__version__}'s GRPOConfig\), got 'ppo'",
+    ):
         load_recipe(RECIPES / "staged.yaml", ["stages.0.loss_type=ppo"])
 
 
@@ -298,8 +358,10 @@ def test_rewards_default_to_the_papers_and_take_user_functions(tmp_path):
 
     assert load_recipe(RECIPES / "staged.yaml").stages[0].rewards == {"accuracy": 0.9, "format": 0.1}
     (tmp_path / "my_rewards.py").write_text(BREVITY)
-    (tmp_path / "r.yaml").write_text(f"based_on: {RECIPES / 'staged.yaml'}\nname: brief\n"
-                                     "stage_overrides: {rewards: {accuracy: 1.0, 'my_rewards.py:brevity': 0.5}}\n")
+    (tmp_path / "r.yaml").write_text(
+        f"based_on: {RECIPES / 'staged.yaml'}\nname: brief\n"
+        "stage_overrides: {rewards: {accuracy: 1.0, 'my_rewards.py:brevity': 0.5}}\n"
+    )
     stage = load_recipe(tmp_path / "r.yaml").stages[2]
     spec = f"{tmp_path.resolve() / 'my_rewards.py'}:brevity"  # relative to the recipe's folder, kept absolute
     assert stage.rewards == {"accuracy": 1.0, spec: 0.5}
@@ -309,17 +371,20 @@ def test_rewards_default_to_the_papers_and_take_user_functions(tmp_path):
     assert overlong(completion_ids=[[1] * 70, [1] * 90, [1] * 100]) == [0.0, -0.5, 0.0 - 1.0]
 
 
-@pytest.mark.parametrize("rewards,msg", [
-    ("{acuracy: 0.9}", r"stages.0.rewards: unknown reward 'acuracy' \(did you mean 'accuracy'\?\)"),
-    ("{'nope.py:f': 1}", r"stages.0.rewards: reward file .*nope.py not found"),
-    ("{'REWARDS:missing': 1}", "has no function 'missing'"),
-    ("{'REWARDS:not_a_function': 1}", "is a int, not a function"),
-    ("{'BROKEN:f': 1}", "importing .*broken.py failed: ZeroDivisionError"),
-    ("{'no_such_module_x:f': 1}", "importing no_such_module_x failed: ModuleNotFoundError"),
-    ("{accuracy: 0, format: 0}", "every weight is 0"),
-    ("{}", "needs at least one reward"),
-    ("{accuracy: .nan}", "expected a finite number"),
-])
+@pytest.mark.parametrize(
+    "rewards,msg",
+    [
+        ("{acuracy: 0.9}", r"stages.0.rewards: unknown reward 'acuracy' \(did you mean 'accuracy'\?\)"),
+        ("{'nope.py:f': 1}", r"stages.0.rewards: reward file .*nope.py not found"),
+        ("{'REWARDS:missing': 1}", "has no function 'missing'"),
+        ("{'REWARDS:not_a_function': 1}", "is a int, not a function"),
+        ("{'BROKEN:f': 1}", "importing .*broken.py failed: ZeroDivisionError"),
+        ("{'no_such_module_x:f': 1}", "importing no_such_module_x failed: ModuleNotFoundError"),
+        ("{accuracy: 0, format: 0}", "every weight is 0"),
+        ("{}", "needs at least one reward"),
+        ("{accuracy: .nan}", "expected a finite number"),
+    ],
+)
 def test_bad_rewards_are_one_line_naming_the_field(tmp_path, rewards, msg):
     (tmp_path / "my_rewards.py").write_text(BREVITY)
     (tmp_path / "broken.py").write_text("1 / 0\n")

@@ -9,44 +9,74 @@ from seethink.rewards import accuracy, extract_boxed, format_ok, parse_number, s
 OPTS = ["3", "0", "2", "1"]
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("<think>a</think>\\boxed{B}", "B"),
-    ("\\boxed{1} and later \\boxed{ 2 }", "2"),
-    ("\\boxed{\\frac{1}{2}}", "\\frac{1}{2}"),
-    ("\\boxed{x} then \\boxed{unterminated", "x"),
-    ("no box here", None),
-    ("\\boxed{}", ""),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("<think>a</think>\\boxed{B}", "B"),
+        ("\\boxed{1} and later \\boxed{ 2 }", "2"),
+        ("\\boxed{\\frac{1}{2}}", "\\frac{1}{2}"),
+        ("\\boxed{x} then \\boxed{unterminated", "x"),
+        ("no box here", None),
+        ("\\boxed{}", ""),
+    ],
+)
 def test_extract_boxed(text, expected):
     assert extract_boxed(text) == expected
 
 
-@pytest.mark.parametrize("text,ok", [
-    ("<think>I count 2.</think>\\boxed{C}", True),
-    ("<think>I count 2.</think> The answer is \\boxed{C}", True),
-    ("\\boxed{C}", False),
-    ("<think>I count 2.\\boxed{C}", False),  # unterminated think
-    ("<think>x</think>", False),  # no answer
-    ("preamble <think>x</think>\\boxed{C}", False),  # must open with the think block
-    ("<think>x</think>\\boxed{C", False),
-])
+@pytest.mark.parametrize(
+    "text,ok",
+    [
+        ("<think>I count 2.</think>\\boxed{C}", True),
+        ("<think>I count 2.</think> The answer is \\boxed{C}", True),
+        ("\\boxed{C}", False),
+        ("<think>I count 2.\\boxed{C}", False),  # unterminated think
+        ("<think>x</think>", False),  # no answer
+        ("preamble <think>x</think>\\boxed{C}", False),  # must open with the think block
+        ("<think>x</think>\\boxed{C", False),
+    ],
+)
 def test_format(text, ok):
     assert format_ok(text) is ok
 
 
-@pytest.mark.parametrize("pred,acc", [
-    ("C", 1), ("(C)", 1), ("C.", 1), ("option C", 1), ("\\text{C}", 1), ("2", 1), ("C. 2", 1),
-    ("c", 0),  # lower-case letters are not read as options (the paper's parser read the article "a" as A)
-    ("A", 0), ("C, D", 0), ("C or D", 0), ("C. 3", 0), ("", 0),
-])
+@pytest.mark.parametrize(
+    "pred,acc",
+    [
+        ("C", 1),
+        ("(C)", 1),
+        ("C.", 1),
+        ("option C", 1),
+        ("\\text{C}", 1),
+        ("2", 1),
+        ("C. 2", 1),
+        ("c", 0),  # lower-case letters are not read as options (the paper's parser read the article "a" as A)
+        ("A", 0),
+        ("C, D", 0),
+        ("C or D", 0),
+        ("C. 3", 0),
+        ("", 0),
+    ],
+)
 def test_mcq_accuracy(pred, acc):
     assert accuracy(f"<think>x</think>\\boxed{{{pred}}}", "C", OPTS) == acc
 
 
-@pytest.mark.parametrize("pred,gold,acc", [
-    ("7", "7", 1), ("7.0", "7", 1), ("07", "7", 1), ("\\frac{14}{2}", "7", 1), ("1,000", "1000", 1),
-    ("8", "7", 0), ("seven", "7", 0), ("7 apples", "7", 0), ("-3", "-3", 1), ("1/0", "0", 0),
-])
+@pytest.mark.parametrize(
+    "pred,gold,acc",
+    [
+        ("7", "7", 1),
+        ("7.0", "7", 1),
+        ("07", "7", 1),
+        ("\\frac{14}{2}", "7", 1),
+        ("1,000", "1000", 1),
+        ("8", "7", 0),
+        ("seven", "7", 0),
+        ("7 apples", "7", 0),
+        ("-3", "-3", 1),
+        ("1/0", "0", 0),
+    ],
+)
 def test_numeric_accuracy(pred, gold, acc):
     assert accuracy(f"\\boxed{{{pred}}}", gold) == acc
 
@@ -58,14 +88,17 @@ def test_total_weights():
     assert score("nothing", "C", OPTS).total == 0
 
 
-@pytest.mark.parametrize("text", [
-    "\\boxed{" + "{" * 10000 + "1",
-    "\\boxed{" * 10000,
-    "\\boxed{" + "9" * 100000 + "}",
-    "<think>" * 10000 + "</think" * 10000,
-    "\\boxed{" + "(" * 5000 + "1" + ")" * 5000 + "}",
-    "\\boxed{" + "}" * 10000,
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\\boxed{" + "{" * 10000 + "1",
+        "\\boxed{" * 10000,
+        "\\boxed{" + "9" * 100000 + "}",
+        "<think>" * 10000 + "</think" * 10000,
+        "\\boxed{" + "(" * 5000 + "1" + ")" * 5000 + "}",
+        "\\boxed{" + "}" * 10000,
+    ],
+)
 def test_adversarial_strings_return_within_a_second(text):
     t = time.perf_counter()
     s = score(text, "1")
@@ -80,16 +113,25 @@ def test_huge_numbers_are_not_parsed():
 
 # ---------------------------------------------------------------- symbolic equivalence (math-verify in a worker)
 
-@pytest.mark.parametrize("pred,gold,acc", [
-    ("\\sqrt{3}/2", "\\frac{\\sqrt{3}}{2}", 1), ("(x+1)^2", "x^2+2x+1", 1), ("\\frac{\\pi}{2}", "\\pi/2", 1),
-    ("x^3", "x^2", 0), ("\\sqrt{2}", "\\frac{\\sqrt{3}}{2}", 0), ("blue", "\\frac{1}{2}", 0),
-])
+
+@pytest.mark.parametrize(
+    "pred,gold,acc",
+    [
+        ("\\sqrt{3}/2", "\\frac{\\sqrt{3}}{2}", 1),
+        ("(x+1)^2", "x^2+2x+1", 1),
+        ("\\frac{\\pi}{2}", "\\pi/2", 1),
+        ("x^3", "x^2", 0),
+        ("\\sqrt{2}", "\\frac{\\sqrt{3}}{2}", 0),
+        ("blue", "\\frac{1}{2}", 0),
+    ],
+)
 def test_symbolic_accuracy(pred, gold, acc):
     assert accuracy(f"<think>x</think>\\boxed{{{pred}}}", gold) == acc
 
 
-@pytest.mark.parametrize("pred", ["10^{10^{10}}", "100000!", "2^{999999}", "9^9^9^9", "\\prod_{k=1}^{10^9} k",
-                                  "x" * 500])
+@pytest.mark.parametrize(
+    "pred", ["10^{10^{10}}", "100000!", "2^{999999}", "9^9^9^9", "\\prod_{k=1}^{10^9} k", "x" * 500]
+)
 def test_symbolic_bombs_return_within_a_second(pred):
     from seethink.mathcheck import _checker
 
@@ -194,8 +236,10 @@ def test_symbolic_check_works_from_a_script_without_a_main_guard(tmp_path):
     import sys
 
     script = tmp_path / "score.py"
-    script.write_text("from seethink.rewards import accuracy\n"
-                      "print(accuracy('<think>x</think>\\\\boxed{\\\\frac{\\\\sqrt{3}}{2}}', '\\\\sqrt{3}/2'))\n")
+    script.write_text(
+        "from seethink.rewards import accuracy\n"
+        "print(accuracy('<think>x</think>\\\\boxed{\\\\frac{\\\\sqrt{3}}{2}}', '\\\\sqrt{3}/2'))\n"
+    )
     t = time.perf_counter()
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=50)
     assert out.returncode == 0, out.stderr
@@ -208,8 +252,12 @@ def test_the_null_control_permutes_rewards_within_each_group_only():
 
     ids = ["a"] * 4 + ["b"] * 4
     answers = ["3"] * 4 + ["7"] * 4
-    completions = [f"<think>x</think>\\boxed{{{v}}}" for v in ("3", "1", "3", "2")] + \
-                  ["<think>x</think>\\boxed{7}", "no format", "<think>x</think>\\boxed{7}", "<think>y</think>\\boxed{1}"]
+    completions = [f"<think>x</think>\\boxed{{{v}}}" for v in ("3", "1", "3", "2")] + [
+        "<think>x</think>\\boxed{7}",
+        "no format",
+        "<think>x</think>\\boxed{7}",
+        "<think>y</think>\\boxed{1}",
+    ]
     acc, fmt = REWARDS["accuracy"], REWARDS["format"]
     true_acc = acc(completions=completions, answer=answers, id=ids)
     true_fmt = fmt(completions=completions, answer=answers, id=ids)
@@ -221,7 +269,9 @@ def test_the_null_control_permutes_rewards_within_each_group_only():
             assert sorted(s_fmt[g]) == sorted(true_fmt[g])
         # both rewards of one batch get the same permutation: the pairs (accuracy, format) survive
         assert sorted(zip(s_acc, s_fmt)) == sorted(zip(true_acc, true_fmt))
-    moved = [shuffled_within_groups(acc, seed)(completions=completions, answer=answers, id=ids) != true_acc
-             for seed in range(20)]
+    moved = [
+        shuffled_within_groups(acc, seed)(completions=completions, answer=answers, id=ids) != true_acc
+        for seed in range(20)
+    ]
     assert sum(moved) >= 15  # a real permutation, not the identity
     assert shuffled_within_groups(acc, 0).__name__ == acc.__name__  # TRL's log column keeps its name

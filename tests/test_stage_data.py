@@ -15,8 +15,18 @@ def write(folder, name, n, cap, pass_rate=None, images=False):
     d.mkdir()
     with open(d / "train.jsonl", "w") as f:
         for i in range(n):
-            f.write(json.dumps({"id": f"{name}-{i}", "problem": "q", "answer": "1", "capability": cap,
-                                "pass_rate": None if pass_rate is None else pass_rate(i)}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "id": f"{name}-{i}",
+                        "problem": "q",
+                        "answer": "1",
+                        "capability": cap,
+                        "pass_rate": None if pass_rate is None else pass_rate(i),
+                    }
+                )
+                + "\n"
+            )
 
 
 @pytest.fixture
@@ -40,7 +50,7 @@ def test_weights_are_exact_and_every_batch_has_one_source(root):
     assert len(rows) == 40
     assert Counter(r["id"].split("-")[0] for r in rows) == {"p": 32, "t": 8}
     for i in range(0, 40, 4):
-        assert len({r["id"].split("-")[0] for r in rows[i:i + 4]}) == 1
+        assert len({r["id"].split("-")[0] for r in rows[i : i + 4]}) == 1
 
 
 def test_small_sources_are_cycled_and_the_order_is_seeded(root):
@@ -56,7 +66,7 @@ def test_small_sources_are_cycled_and_the_order_is_seeded(root):
 def test_difficulty_runs_easy_to_hard_once(root):
     rows = stage_records(stage("difficulty", weights=(1, 0.0001)), root, 28, 4, seed=0)
     rates = [r["pass_rate"] for r in rows]
-    block_means = [sum(rates[i:i + 4]) / 4 for i in range(0, 28, 4)]
+    block_means = [sum(rates[i : i + 4]) / 4 for i in range(0, 28, 4)]
     assert block_means == sorted(block_means, reverse=True)
 
 
@@ -167,13 +177,19 @@ def test_drop_solved_and_unsolved(tmp_path):
 def test_the_trainer_draws_the_stages_rows_in_the_stages_order(algorithm, world_dir, tmp_path):
     """What `stage_records` lays out is what the Trainer's dataloader hands the model, row for row: neither TRL's
     dataset shuffle nor the Trainer's random sampler (an SFT stage used one until it was set sequential)."""
-    from seethink.models.load import load_model
     from seethink.miniature.base import BASE_DIR
+    from seethink.models.load import load_model
     from seethink.recipe import Recipe
     from seethink.train.stage import build_trainer
 
-    st = Stage(name="s", data=[DataSource("perception"), DataSource("text_reasoning")], algorithm=algorithm, steps=4,
-               batch_size=8 if algorithm == "grpo" else 2, num_generations=4)
+    st = Stage(
+        name="s",
+        data=[DataSource("perception"), DataSource("text_reasoning")],
+        algorithm=algorithm,
+        steps=4,
+        batch_size=8 if algorithm == "grpo" else 2,
+        num_generations=4,
+    )
     model, proc = load_model(BASE_DIR)
     trainer, _ = build_trainer(st, Recipe(name="r", stages=[st], seed=5), model, proc, world_dir, tmp_path / "work")
     loader = trainer.get_train_dataloader()
@@ -190,6 +206,7 @@ def test_the_trainer_draws_the_stages_rows_in_the_stages_order(algorithm, world_
 
 # ---------------------------------------------------------------- input bounds (inputs.*)
 
+
 def _real_lengths(processor, records):
     from seethink.models.generate import encode_prompts
 
@@ -203,16 +220,19 @@ def test_prompt_tokens_are_what_the_processor_feeds_the_model(world_dir):
     from seethink.train.data import prompt_tokens
 
     processor = load_processor(model_path("base"))
-    recs = load_records(world_dir / "visual_reasoning", "validation")[:6] + load_records(world_dir / "text_reasoning", "validation")[:3]
+    recs = (
+        load_records(world_dir / "visual_reasoning", "validation")[:6]
+        + load_records(world_dir / "text_reasoning", "validation")[:3]
+    )
     assert prompt_tokens(processor, recs) == _real_lengths(processor, recs)
 
 
 def test_pixel_bounds_set_a_qwen_processor_and_shrink_its_image_tokens(tmp_path):
     from PIL import Image
+    from tiny_vlms import BUILDERS
 
     from seethink.models.processors import bound_pixels
     from seethink.train.data import prompt_tokens
-    from tiny_vlms import BUILDERS
 
     _, processor = BUILDERS["qwen2.5-vl"]()
     big = tmp_path / "big.png"
@@ -232,22 +252,45 @@ def test_pixel_bounds_set_a_qwen_processor_and_shrink_its_image_tokens(tmp_path)
 
 def test_long_prompts_are_dropped_with_the_count_printed(world_dir, tmp_path):
     from conftest import seethink
+
     from seethink.recipe import RECIPES_DIR
 
-    args = ["train", RECIPES_DIR / "stage3-only.yaml", "--set", f"data={world_dir}", "--set", f"output_dir={tmp_path}",
-            "--set", "stages.0.steps=1", "--set", "stages.0.batch_size=8", "--set", "stages.0.num_generations=4",
-            "--set", "stages.0.rollout_batch_size=8", "--set", "eval.limit=2", "--set", "eval.attribution=none"]
+    args = [
+        "train",
+        RECIPES_DIR / "stage3-only.yaml",
+        "--set",
+        f"data={world_dir}",
+        "--set",
+        f"output_dir={tmp_path}",
+        "--set",
+        "stages.0.steps=1",
+        "--set",
+        "stages.0.batch_size=8",
+        "--set",
+        "stages.0.num_generations=4",
+        "--set",
+        "stages.0.rollout_batch_size=8",
+        "--set",
+        "eval.limit=2",
+        "--set",
+        "eval.attribution=none",
+    ]
     from seethink.models.load import load_processor
     from seethink.records.io import load_records
     from seethink.resolve import model_path
     from seethink.train.data import prompt_tokens
 
-    lengths = sorted(prompt_tokens(load_processor(model_path("base")), load_records(world_dir / "visual_reasoning", "train")))
+    lengths = sorted(
+        prompt_tokens(load_processor(model_path("base")), load_records(world_dir / "visual_reasoning", "train"))
+    )
     limit = lengths[len(lengths) // 2]
     over = sum(n > limit for n in lengths)
     assert 0 < over < len(lengths)
     p = seethink(*args, "--set", f"inputs.max_prompt_length={limit}")
-    assert f"dropped {over} of {len(lengths)} rows whose prompt is over inputs.max_prompt_length={limit} tokens" in p.stdout
+    assert (
+        f"dropped {over} of {len(lengths)} rows whose prompt is over inputs.max_prompt_length={limit} tokens"
+        in p.stdout
+    )
     p = seethink(*args, "--set", "inputs.max_prompt_length=5", "--set", "name=none-fit", check=False)
     assert p.returncode == 2 and "every row's prompt is over inputs.max_prompt_length=5 tokens" in p.stderr
     assert not (tmp_path / "none-fit").exists()

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import seethink, small_rounds
 from safetensors.torch import load_file
 
 from seethink.models.freeze import is_vision_param
-from conftest import seethink, small_rounds
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 MINIATURE = sorted(p for p in RECIPES.glob("*.yaml"))
@@ -24,8 +24,18 @@ def smoke_args(recipe: Path, world: Path, out: Path, steps: int = 2) -> list[str
     from seethink.recipe import load_recipe
 
     n = len(load_recipe(recipe).stages)
-    args = [str(recipe), "--set", f"data={world}", "--set", f"output_dir={out}", "--set", "eval.limit=6",
-            "--set", "eval.max_new_tokens=24", *small_rounds(recipe)]
+    args = [
+        str(recipe),
+        "--set",
+        f"data={world}",
+        "--set",
+        f"output_dir={out}",
+        "--set",
+        "eval.limit=6",
+        "--set",
+        "eval.max_new_tokens=24",
+        *small_rounds(recipe),
+    ]
     for k in range(n):
         args += ["--set", f"stages.{k}.steps={steps}"]
     return args
@@ -70,7 +80,9 @@ def test_every_miniature_recipe_runs_end_to_end(recipe, world_dir, tmp_path, req
         assert not (d / "work").exists()  # in-stage checkpoints are removed once the stage is saved
         rows = [json.loads(line) for line in (d / "metrics.jsonl").read_text().splitlines()]
         assert [row["step"] for row in rows] == [1, 2]
-        keys = {"reward", "accuracy", "format", "completion_length", "entropy"} if stage.algorithm == "grpo" else {"loss"}
+        keys = (
+            {"reward", "accuracy", "format", "completion_length", "entropy"} if stage.algorithm == "grpo" else {"loss"}
+        )
         assert keys <= set(rows[0])
         if stage.algorithm == "grpo":  # a few rollouts kept for reading, with their score
             samples = [json.loads(line) for line in (d / "samples.jsonl").read_text().splitlines()]
@@ -91,7 +103,9 @@ def test_vision_frozen_only_in_the_text_stage(world_dir, tmp_path):
     args = smoke_args(RECIPES / "staged.yaml", world_dir, tmp_path, steps=3)
     seethink("train", *args, "--set", "stages.1.data.0.path=visual_reasoning")  # images reach the frozen tower
     stages = tmp_path / "staged" / "stages"
-    w1, w2, w3 = (_weights(stages / d / "checkpoint") for d in ("1-perception", "2-text_reasoning", "3-visual_reasoning"))
+    w1, w2, w3 = (
+        _weights(stages / d / "checkpoint") for d in ("1-perception", "2-text_reasoning", "3-visual_reasoning")
+    )
     vision = [k for k in w1 if is_vision_param(k)]
     text = [k for k in w1 if not is_vision_param(k)]
     assert vision
@@ -130,14 +144,17 @@ def test_a_different_recipe_cannot_reuse_a_run_folder(world_dir, tmp_path):
     assert "holds a run of a different recipe" in p.stderr
 
 
-@pytest.mark.parametrize("extra,msg", [
-    (["--set", "stages.0.stepz=1"], "stages.0.stepz: unknown key"),
-    (["--set", "stages.0.batch_size=30"], "not divisible by num_generations"),
-    (["--set", "data=/nonexistent"], "recipe data folder /nonexistent does not exist"),
-    (["--set", "model=/nonexistent"], "model path /nonexistent does not exist"),
-    (["--set", "stages.0.data.0.path=nope"], "stage visual_reasoning: data nope:"),
-    (["--set", "eval.split=dev"], "eval: dataset perception:"),
-])
+@pytest.mark.parametrize(
+    "extra,msg",
+    [
+        (["--set", "stages.0.stepz=1"], "stages.0.stepz: unknown key"),
+        (["--set", "stages.0.batch_size=30"], "not divisible by num_generations"),
+        (["--set", "data=/nonexistent"], "recipe data folder /nonexistent does not exist"),
+        (["--set", "model=/nonexistent"], "model path /nonexistent does not exist"),
+        (["--set", "stages.0.data.0.path=nope"], "stage visual_reasoning: data nope:"),
+        (["--set", "eval.split=dev"], "eval: dataset perception:"),
+    ],
+)
 def test_bad_recipes_fail_before_training(world_dir, tmp_path, extra, msg):
     args = smoke_args(RECIPES / "stage3-only.yaml", world_dir, tmp_path, steps=1)
     p = seethink("train", *args, *extra, check=False)
@@ -212,10 +229,26 @@ def test_the_clip_acts_only_when_a_round_feeds_several_updates(world_dir, tmp_pa
     """One update per rollout round: the ratio is exactly 1 and nothing is clipped. Two minibatches per round,
     each used twice: later updates see a moved policy and the clip bounds them (at a large lr, some tokens)."""
     args = smoke_args(RECIPES / "stage3-only.yaml", world_dir, tmp_path, steps=8)
-    args += ["--set", "stages.0.batch_size=16", "--set", f"stages.0.rollout_batch_size={rollout}",
-             "--set", f"stages.0.num_iterations={iterations}", "--set", "stages.0.num_generations=4",
-             "--set", "stages.0.lr=3e-3", "--set", "stages.0.epsilon=0.02", "--set", "stages.0.epsilon_high=0.02",
-             "--set", "eval.datasets=[visual_reasoning]", "--set", "eval.attribution=none"]
+    args += [
+        "--set",
+        "stages.0.batch_size=16",
+        "--set",
+        f"stages.0.rollout_batch_size={rollout}",
+        "--set",
+        f"stages.0.num_iterations={iterations}",
+        "--set",
+        "stages.0.num_generations=4",
+        "--set",
+        "stages.0.lr=3e-3",
+        "--set",
+        "stages.0.epsilon=0.02",
+        "--set",
+        "stages.0.epsilon_high=0.02",
+        "--set",
+        "eval.datasets=[visual_reasoning]",
+        "--set",
+        "eval.attribution=none",
+    ]
     seethink("train", *args)
     stage = tmp_path / "stage3-only" / "stages" / "1-visual_reasoning"
     rows = [json.loads(line) for line in (stage / "metrics.jsonl").read_text().splitlines()]
@@ -233,8 +266,14 @@ def test_the_clip_acts_only_when_a_round_feeds_several_updates(world_dir, tmp_pa
 def test_a_loss_only_trl_has_trains_a_stage(loss, world_dir, tmp_path):
     """`loss_type` takes any loss the installed TRL lists, not a copy of its list: TRL 1.16's CISPO and SAPO train."""
     args = smoke_args(RECIPES / "stage3-only.yaml", world_dir, tmp_path, steps=2)
-    args += ["--set", f"stages.0.loss_type={loss}", "--set", "eval.datasets=[visual_reasoning]",
-             "--set", "eval.attribution=none"]
+    args += [
+        "--set",
+        f"stages.0.loss_type={loss}",
+        "--set",
+        "eval.datasets=[visual_reasoning]",
+        "--set",
+        "eval.attribution=none",
+    ]
     seethink("train", *args)
     stage = tmp_path / "stage3-only" / "stages" / "1-visual_reasoning"
     rows = [json.loads(line) for line in (stage / "metrics.jsonl").read_text().splitlines()]
@@ -248,11 +287,18 @@ def test_a_user_reward_file_trains_a_stage_and_is_logged(world_dir, tmp_path):
     """`rewards: {accuracy: 0.9, 'file.py:fn': w}`: TRL sums the weighted functions; metrics.jsonl keeps each."""
     (tmp_path / "my_rewards.py").write_text(
         "def has_box(completions, answer, **kwargs):\n"
-        "    return [float('\\\\boxed{' in (c if isinstance(c, str) else c[-1]['content'])) for c in completions]\n")
+        "    return [float('\\\\boxed{' in (c if isinstance(c, str) else c[-1]['content'])) for c in completions]\n"
+    )
     args = smoke_args(RECIPES / "stage3-only.yaml", world_dir, tmp_path / "runs", steps=2)
     rewards = f"{{accuracy: 0.9, '{tmp_path}/my_rewards.py:has_box': 0.5, soft_overlong: 0.2}}"
-    args += ["--set", f"stages.0.rewards={rewards}",
-             "--set", "eval.datasets=[visual_reasoning]", "--set", "eval.attribution=none"]
+    args += [
+        "--set",
+        f"stages.0.rewards={rewards}",
+        "--set",
+        "eval.datasets=[visual_reasoning]",
+        "--set",
+        "eval.attribution=none",
+    ]
     seethink("train", *args)
     stage = tmp_path / "runs" / "stage3-only" / "stages" / "1-visual_reasoning"
     rows = [json.loads(line) for line in (stage / "metrics.jsonl").read_text().splitlines()]
@@ -261,6 +307,7 @@ def test_a_user_reward_file_trains_a_stage_and_is_logged(world_dir, tmp_path):
         assert 0 <= r["reward_has_box"] <= 1 and "format" not in r, r  # no format reward in this stage
         overlong = r["reward_soft_overlong_punishment_reward"]  # TRL's name for its function
         assert -1 <= overlong <= 0, r
-        assert r["reward"] == pytest.approx(0.9 * r["accuracy"] + 0.5 * r["reward_has_box"] + 0.2 * overlong,
-                                            abs=1e-6), r
+        assert r["reward"] == pytest.approx(
+            0.9 * r["accuracy"] + 0.5 * r["reward_has_box"] + 0.2 * overlong, abs=1e-6
+        ), r
     assert "has_box" in (tmp_path / "runs" / "stage3-only" / "recipe.yaml").read_text()

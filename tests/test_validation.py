@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from safetensors.torch import load_file
-
 from conftest import seethink
+from safetensors.torch import load_file
 from test_train import RECIPES, smoke_args
 
 STAGE = "1-visual_reasoning"
@@ -20,8 +19,14 @@ STAGE = "1-visual_reasoning"
 
 def run_args(world: Path, out: Path, steps: int, *extra: str) -> list[str]:
     """stage3-only from the shipped base, rounds of 4 prompts, a high lr so that held-out accuracy moves."""
-    return [*smoke_args(RECIPES / "stage3-only.yaml", world, out, steps=steps), "--set", "stages.0.lr=3e-4",
-            "--set", "stages.0.warmup_ratio=0", *extra]
+    return [
+        *smoke_args(RECIPES / "stage3-only.yaml", world, out, steps=steps),
+        "--set",
+        "stages.0.lr=3e-4",
+        "--set",
+        "stages.0.warmup_ratio=0",
+        *extra,
+    ]
 
 
 def rows(run: Path) -> list[dict]:
@@ -39,8 +44,12 @@ def same(a: dict, b: dict) -> bool:
 @pytest.mark.slow
 def test_in_stage_evaluations_are_logged_drawn_and_leave_training_as_it_was(world_dir, tmp_path):
     on, off = tmp_path / "on", tmp_path / "off"
-    seethink("train", *run_args(world_dir, on, 3, "--set", "eval.every=2", "--set", "eval.every_limit=5",
-                                "--set", "report_to=tensorboard"))
+    seethink(
+        "train",
+        *run_args(
+            world_dir, on, 3, "--set", "eval.every=2", "--set", "eval.every_limit=5", "--set", "report_to=tensorboard"
+        ),
+    )
     seethink("train", *run_args(world_dir, off, 3))
     assert same(weights(on / "stage3-only"), weights(off / "stage3-only"))  # RNG, mode, padding side restored
     val = [r for r in rows(on / "stage3-only") if "val_mean" in r]
@@ -61,9 +70,20 @@ def test_in_stage_evaluations_are_logged_drawn_and_leave_training_as_it_was(worl
 @pytest.mark.parametrize("lora", [0, 8], ids=["full", "lora"])
 def test_keep_best_hands_on_the_weights_of_the_best_evaluated_step(world_dir, tmp_path, lora):
     # a high lr: the stage soon damages what the base knows, so the best step is not the last one
-    best_args = ("--set", "eval.every=1", "--set", "eval.every_limit=8", "--set", "eval.limit=8",
-                 "--set", "stages.0.keep=best:mean", "--set", f"stages.0.lr={3e-2 if lora else 3e-3}",
-                 "--set", f"stages.0.lora.r={lora}")
+    best_args = (
+        "--set",
+        "eval.every=1",
+        "--set",
+        "eval.every_limit=8",
+        "--set",
+        "eval.limit=8",
+        "--set",
+        "stages.0.keep=best:mean",
+        "--set",
+        f"stages.0.lr={3e-2 if lora else 3e-3}",
+        "--set",
+        f"stages.0.lora.r={lora}",
+    )
     seethink("train", *run_args(world_dir, tmp_path / "a", 4, *best_args))
     run = tmp_path / "a" / "stage3-only"
     val = [r for r in rows(run) if "val_mean" in r]
@@ -93,7 +113,9 @@ def test_a_killed_stage_that_keeps_its_best_resumes_to_the_same_result(world_dir
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     work = tmp_path / "cut" / "stage3-only" / "stages" / STAGE / "work"
     deadline = time.time() + 600
-    while time.time() < deadline and proc.poll() is None and not (work / "checkpoint-4" / "trainer_state.json").exists():
+    while (
+        time.time() < deadline and proc.poll() is None and not (work / "checkpoint-4" / "trainer_state.json").exists()
+    ):
         time.sleep(0.1)
     time.sleep(0.5)
     os.killpg(proc.pid, signal.SIGKILL)
@@ -107,12 +129,21 @@ def test_a_killed_stage_that_keeps_its_best_resumes_to_the_same_result(world_dir
     assert kept["metric"] == "visual_reasoning"
 
 
-@pytest.mark.parametrize("extra,msg", [
-    (["--set", "stages.0.keep=best:mean"], "stages.0.keep: best:mean picks among in-stage evaluations; set eval.every"),
-    (["--set", "stages.0.keep=best:speed", "--set", "eval.every=2"], "stages.0.keep: must be last or best:<metric>"),
-    (["--set", "eval.every=-1"], "eval.every: must be >= 0"),
-    (["--set", "eval.every=2", "--set", "eval.every_split=dev"], "eval: dataset perception:"),
-])
+@pytest.mark.parametrize(
+    "extra,msg",
+    [
+        (
+            ["--set", "stages.0.keep=best:mean"],
+            "stages.0.keep: best:mean picks among in-stage evaluations; set eval.every",
+        ),
+        (
+            ["--set", "stages.0.keep=best:speed", "--set", "eval.every=2"],
+            "stages.0.keep: must be last or best:<metric>",
+        ),
+        (["--set", "eval.every=-1"], "eval.every: must be >= 0"),
+        (["--set", "eval.every=2", "--set", "eval.every_split=dev"], "eval: dataset perception:"),
+    ],
+)
 def test_bad_in_stage_evaluation_settings_fail_before_training(world_dir, tmp_path, extra, msg):
     p = seethink("train", *run_args(world_dir, tmp_path, 1), *extra, check=False)
     assert p.returncode == 2, p.stderr

@@ -42,14 +42,22 @@ class FakeLLM:
         for item in inputs:
             images = item.get("multi_modal_data", {}).get("image", [])
             enc = self.processor(text=[item["prompt"]], return_tensors="pt", **({"images": images} if images else {}))
-            sampling = dict(do_sample=True, temperature=p.temperature, top_p=p.top_p,
-                            top_k=None if p.top_k == -1 else p.top_k) if p.temperature > 0 else dict(do_sample=False)
+            sampling = (
+                dict(do_sample=True, temperature=p.temperature, top_p=p.top_p, top_k=None if p.top_k == -1 else p.top_k)
+                if p.temperature > 0
+                else dict(do_sample=False)
+            )
             torch.manual_seed(p.seed)
             n = p.n if p.temperature > 0 else 1  # greedy: the one answer, n times
             with torch.inference_mode():
-                ids = self.model.generate(**enc, max_new_tokens=p.max_tokens, num_return_sequences=n,
-                                          pad_token_id=self.processor.tokenizer.pad_token_id, **sampling)
-            new = ids[:, enc["input_ids"].shape[1]:].tolist() * (p.n // n)
+                ids = self.model.generate(
+                    **enc,
+                    max_new_tokens=p.max_tokens,
+                    num_return_sequences=n,
+                    pad_token_id=self.processor.tokenizer.pad_token_id,
+                    **sampling,
+                )
+            new = ids[:, enc["input_ids"].shape[1] :].tolist() * (p.n // n)
             outs.append(SimpleNamespace(outputs=[SimpleNamespace(token_ids=row) for row in new]))
         return outs
 
@@ -57,8 +65,11 @@ class FakeLLM:
 @pytest.fixture(scope="module")
 def base_and_records(world_dir):
     model, processor = load_model(base_path(), device="cpu")
-    records = [r for cap in ("perception", "text_reasoning", "visual_reasoning")
-               for r in load_records(world_dir / cap, "validation")[:6]]
+    records = [
+        r
+        for cap in ("perception", "text_reasoning", "visual_reasoning")
+        for r in load_records(world_dir / cap, "validation")[:6]
+    ]
     return model, processor, records
 
 
@@ -74,8 +85,11 @@ def test_greedy_evaluation_through_the_engine_equals_hf_generate(base_and_record
     processor.tokenizer.padding_side = "left"
     for item, r in zip(inputs, records):
         hf_ids = encode_prompts(processor, [r])["input_ids"][0].tolist()
-        enc = processor(text=[item["prompt"]], return_tensors="pt",
-                        **({"images": item["multi_modal_data"]["image"]} if r["images"] else {}))
+        enc = processor(
+            text=[item["prompt"]],
+            return_tensors="pt",
+            **({"images": item["multi_modal_data"]["image"]} if r["images"] else {}),
+        )
         assert enc["input_ids"][0].tolist() == hf_ids
         assert ("multi_modal_data" in item) == bool(r["images"])
         if r["images"]:
@@ -85,27 +99,56 @@ def test_greedy_evaluation_through_the_engine_equals_hf_generate(base_and_record
 def test_pass_at_k_through_the_engine_samples_with_the_same_settings(base_and_records):
     model, processor, records = base_and_records
     fake = FakeLLM(model, processor)
-    counts = sample_correct(VllmModel(fake, Params), processor, records, k=4, seed=7, temperature=0.7,
-                            max_new_tokens=48, top_p=0.9, top_k=20)
-    (inputs, params), = fake.calls
+    counts = sample_correct(
+        VllmModel(fake, Params),
+        processor,
+        records,
+        k=4,
+        seed=7,
+        temperature=0.7,
+        max_new_tokens=48,
+        top_p=0.9,
+        top_k=20,
+    )
+    ((inputs, params),) = fake.calls
     assert params == Params(n=4, temperature=0.7, top_p=0.9, top_k=20, max_tokens=48, seed=7, skip_special_tokens=False)
     assert len(inputs) == len(records) and len(counts) == len(records) and all(0 <= c <= 4 for c in counts)
     # scored by the same path: a fake that answers greedily k times counts k x the greedy accuracy
     greedy_rows, _ = evaluate(model, processor, records, max_new_tokens=48, batch_size=1, show=False)
     fake_greedy = FakeLLM(model, processor)
     fake_greedy.generate = lambda inputs, sampling_params, use_tqdm=True: FakeLLM.generate(
-        fake_greedy, inputs, Params(**{**sampling_params.__dict__, "temperature": 0.0}))
-    counts = sample_correct(VllmModel(fake_greedy, Params), processor, records, k=3, seed=0, temperature=1.0,
-                            max_new_tokens=48)
+        fake_greedy, inputs, Params(**{**sampling_params.__dict__, "temperature": 0.0})
+    )
+    counts = sample_correct(
+        VllmModel(fake_greedy, Params), processor, records, k=3, seed=0, temperature=1.0, max_new_tokens=48
+    )
     assert counts == [3 * int(r["accuracy"]) for r in greedy_rows]
 
 
 def test_without_vllm_auto_is_hf_generate_and_vllm_is_one_line(world_dir, tmp_path):
     model, _ = load_generator(base_path(), "auto")
     assert isinstance(model, torch.nn.Module)
-    p = subprocess.run([sys.executable, "-m", "seethink", "eval", "base", "--engine", "vllm", "--out", tmp_path / "e",
-                        "--data", world_dir / "perception", "--limit", "2"],
-                       capture_output=True, text=True, timeout=300)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "seethink",
+            "eval",
+            "base",
+            "--engine",
+            "vllm",
+            "--out",
+            tmp_path / "e",
+            "--data",
+            world_dir / "perception",
+            "--limit",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert p.returncode == 2
-    assert p.stderr.strip().splitlines() == ['seethink: error: --engine vllm: vLLM is not installed '
-                                             '(pip install -e ".[vllm]" on a CUDA machine)']
+    assert p.stderr.strip().splitlines() == [
+        'seethink: error: --engine vllm: vLLM is not installed (pip install -e ".[vllm]" on a CUDA machine)'
+    ]

@@ -9,17 +9,25 @@ from pathlib import Path
 import pytest
 
 from seethink.errors import SeethinkError
-from seethink.records.io import load_records
 from seethink.miniature.world.build import build_world
+from seethink.records.io import load_records
 
 COLOURS = {"red", "green", "blue", "yellow", "purple", "cyan"}
 SHAPES = {"circle", "square", "triangle", "diamond"}
 SIZE_RANK = {"small": 0, "medium": 1, "large": 2}
-REGION_NAMES = [["top left", "top", "top right"], ["left", "centre", "right"], ["bottom left", "bottom", "bottom right"]]
+REGION_NAMES = [
+    ["top left", "top", "top right"],
+    ["left", "centre", "right"],
+    ["bottom left", "bottom", "bottom right"],
+]
 
 
 def tree_digest(root: Path) -> dict:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_same_seed_gives_byte_identical_world(tmp_path, world_dir):
@@ -28,7 +36,9 @@ def test_same_seed_gives_byte_identical_world(tmp_path, world_dir):
 
 
 def test_different_seed_gives_different_world(tmp_path, world_dir):
-    build_world(tmp_path / "other", seed=4, sizes={"train": 140, "validation": 28, "test": 56}, datasets=("perception",))
+    build_world(
+        tmp_path / "other", seed=4, sizes={"train": 140, "validation": 28, "test": 56}, datasets=("perception",)
+    )
     a = (world_dir / "perception" / "train.jsonl").read_text()
     b = (tmp_path / "other" / "perception" / "train.jsonl").read_text()
     assert a != b
@@ -46,6 +56,7 @@ def test_splits_do_not_share_scenes(world_dir):
 
 
 # ------------------------------------------------------------------ independent gold answers
+
 
 def parse_filter(phrase: str) -> dict:
     """'large red circles' / 'red objects' / 'objects' -> attribute filter, written independently of the world code."""

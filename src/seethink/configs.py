@@ -142,8 +142,13 @@ def _expanded_size(node, memo: dict, open_: set) -> int:
         raise ValueError("an alias refers to the value that contains it")
     if id(node) not in memo:
         open_.add(id(node))
-        children = [x for pair in node.value for x in pair] if isinstance(node, yaml.MappingNode) else \
-            node.value if isinstance(node, yaml.SequenceNode) else []
+        children = (
+            [x for pair in node.value for x in pair]
+            if isinstance(node, yaml.MappingNode)
+            else node.value
+            if isinstance(node, yaml.SequenceNode)
+            else []
+        )
         memo[id(node)] = 1 + sum(_expanded_size(c, memo, open_) for c in children)
         open_.discard(id(node))
         if memo[id(node)] > MAX_YAML_NODES:
@@ -198,7 +203,9 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
         for i, part in enumerate(parts):
             if isinstance(node, list):
                 if not part.isdigit() or int(part) >= len(node):
-                    raise SeethinkError(f"--set {key}: {'.'.join(parts[:i + 1])} is not an item of a {len(node)}-item list")
+                    raise SeethinkError(
+                        f"--set {key}: {'.'.join(parts[: i + 1])} is not an item of a {len(node)}-item list"
+                    )
                 part = int(part)
             elif not isinstance(node, dict):
                 raise SeethinkError(f"--set {key}: {'.'.join(parts[:i])} is not a mapping")

@@ -33,7 +33,9 @@ def filter_by_pass_rate(records: list[dict], drop_solved: bool, drop_unsolved: b
     if not (drop_solved or drop_unsolved):
         return records
     check_pass_rates(records, where, "drop_solved/drop_unsolved")
-    kept = [r for r in records if not (drop_solved and r["pass_rate"] >= 1) and not (drop_unsolved and r["pass_rate"] <= 0)]
+    kept = [
+        r for r in records if not (drop_solved and r["pass_rate"] >= 1) and not (drop_unsolved and r["pass_rate"] <= 0)
+    ]
     if not kept:
         raise SeethinkError(f"{where}: every record was dropped by drop_solved/drop_unsolved")
     return kept
@@ -42,8 +44,9 @@ def filter_by_pass_rate(records: list[dict], drop_solved: bool, drop_unsolved: b
 def check_pass_rates(rows: list[dict], where: str, what: str = "ordering 'difficulty'") -> None:
     missing = sum(r.get("pass_rate") is None for r in rows)
     if missing:
-        raise SeethinkError(f"{where}: {what} needs pass_rate on every record; {missing} have none "
-                            "(run `seethink passk` first)")
+        raise SeethinkError(
+            f"{where}: {what} needs pass_rate on every record; {missing} have none (run `seethink passk` first)"
+        )
 
 
 def epochs(records: list[dict], n: int, rng: random.Random, shuffle: bool) -> list[list[dict]]:
@@ -64,8 +67,9 @@ def easy_to_hard(rows: list[dict], rng: random.Random) -> list[dict]:
     return [rows[i] for i in order]
 
 
-def source_rows(records: list[dict], n: int, rng: random.Random, ordering: str, schedule: str,
-                where: str) -> list[tuple[int, dict]]:
+def source_rows(
+    records: list[dict], n: int, rng: random.Random, ordering: str, schedule: str, where: str
+) -> list[tuple[int, dict]]:
     """(epoch, row) pairs: `n` rows of one source in the stage's order."""
     if ordering == "difficulty":
         check_pass_rates(records, where)

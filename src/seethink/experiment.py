@@ -42,8 +42,9 @@ from seethink.recipe import EvalSettings, Recipe, load_recipe, rollouts
 from seethink.records.io import load_records
 from seethink.records.schema import CAPABILITIES, SPLITS
 
-Metric = Literal["overall", "perception", "text_reasoning", "visual_reasoning", "think_visual_reasoning",
-                 "vr_perception_share"]
+Metric = Literal[
+    "overall", "perception", "text_reasoning", "visual_reasoning", "think_visual_reasoning", "vr_perception_share"
+]
 
 
 @dataclass
@@ -96,10 +97,14 @@ class Study:
     `shuffle_rewards: true`); empty: none. The report then gives each configuration's paired gain over it."""
 
     def __post_init__(self):
-        require(bool(self.seeds) and len(set(self.seeds)) == len(self.seeds), "seeds", "must be distinct, and at least one")
+        require(
+            bool(self.seeds) and len(set(self.seeds)) == len(self.seeds), "seeds", "must be distinct, and at least one"
+        )
         require(0 < self.step_scale <= 1, "step_scale", f"must be in (0, 1], got {self.step_scale}")
         require(self.eval_limit >= 0, "eval_limit", f"must be >= 0, got {self.eval_limit}")
-        require(self.final_split in SPLITS, "final_split", f"must be one of {', '.join(SPLITS)}, got {self.final_split!r}")
+        require(
+            self.final_split in SPLITS, "final_split", f"must be one of {', '.join(SPLITS)}, got {self.final_split!r}"
+        )
         require(self.passk_k >= 1, "passk_k", f"must be >= 1, got {self.passk_k}")
 
 
@@ -110,7 +115,9 @@ def load_study(path: str | Path, overrides: list[str] = ()) -> Study:
     if raw.get("based_on"):
         parent_path = (path.parent / raw["based_on"]).resolve()
         parent = read_yaml(parent_path, "study")
-        parent["configurations"] = {k: str(parent_path.parent / v) for k, v in (parent.get("configurations") or {}).items()}
+        parent["configurations"] = {
+            k: str(parent_path.parent / v) for k, v in (parent.get("configurations") or {}).items()
+        }
         raw = {**parent, **raw}
     study = build(Study, apply_overrides(raw, list(overrides)), "", where)
     if study.control and study.control not in study.configurations:
@@ -129,18 +136,25 @@ def recipe_of(study: Study, study_dir: Path, config: str, overrides: list[str] =
 
 # ---------------------------------------------------------------- running
 
+
 def result_row(config: str, seed: int | None, summary: dict, extra: dict | None = None) -> dict:
     """One run's numbers from its final evaluation summary."""
     cap = summary["capability"]
     att = summary.get("attribution", {}).get("visual_reasoning", {})
-    return {"config": config, "seed": seed, **(extra or {}),
-            "accuracy": {c: cap[c]["accuracy"] for c in CAPABILITIES},
-            "ci95": {c: cap[c]["ci95"] for c in CAPABILITIES},
-            "n": {c: cap[c]["n"] for c in CAPABILITIES},
-            "overall": float(np.mean([cap[c]["accuracy"] for c in CAPABILITIES])),
-            "think_tokens": {c: cap[c]["mean_think_tokens"] for c in CAPABILITIES},
-            "vr_errors": att.get("errors"), "vr_perception_errors": att.get("perception"),
-            "vr_perception_share": att.get("perception_share"), "vr_perception_share_ci95": att.get("perception_share_ci95")}
+    return {
+        "config": config,
+        "seed": seed,
+        **(extra or {}),
+        "accuracy": {c: cap[c]["accuracy"] for c in CAPABILITIES},
+        "ci95": {c: cap[c]["ci95"] for c in CAPABILITIES},
+        "n": {c: cap[c]["n"] for c in CAPABILITIES},
+        "overall": float(np.mean([cap[c]["accuracy"] for c in CAPABILITIES])),
+        "think_tokens": {c: cap[c]["mean_think_tokens"] for c in CAPABILITIES},
+        "vr_errors": att.get("errors"),
+        "vr_perception_errors": att.get("perception"),
+        "vr_perception_share": att.get("perception_share"),
+        "vr_perception_share_ci95": att.get("perception_share_ci95"),
+    }
 
 
 def zero_signal(metrics: list[dict], parts: int = 5) -> list[float] | None:
@@ -208,20 +222,36 @@ def run_one(study: Study, src: Path, out: Path, config: str, seed: int, world: P
     last = f"{len(recipe.stages)}-{recipe.stages[-1].name}"
     final = final_eval_dir(out, config, seed, study.final_split)  # inside run_dir (runs/<name>)
     summary = _final_eval(run_dir / "stages" / last / "checkpoint", world, study.final_split, final)
-    stages = [{"name": s.name, "algorithm": s.algorithm, "seconds": s.seconds,
-               "accuracy": {c: s.eval["capability"][c]["accuracy"] for c in CAPABILITIES} if s.eval else None,
-               "frac_zero_std": zero_signal(s.metrics) if s.algorithm == "grpo" else None}
-              for s in load_run(run_dir).stages]
-    extra = {"steps": sum(s.steps for s in recipe.stages), "null": recipe.shuffle_rewards,
-             "rollouts": sum(rollouts(s) for s in recipe.stages if s.algorithm == "grpo"),
-             "train_seconds": round(sum(s["seconds"] or 0 for s in stages), 1), "wall_seconds": round(time.time() - t, 1),
-             "stages": stages, "split": study.final_split}
+    stages = [
+        {
+            "name": s.name,
+            "algorithm": s.algorithm,
+            "seconds": s.seconds,
+            "accuracy": {c: s.eval["capability"][c]["accuracy"] for c in CAPABILITIES} if s.eval else None,
+            "frac_zero_std": zero_signal(s.metrics) if s.algorithm == "grpo" else None,
+        }
+        for s in load_run(run_dir).stages
+    ]
+    extra = {
+        "steps": sum(s.steps for s in recipe.stages),
+        "null": recipe.shuffle_rewards,
+        "rollouts": sum(rollouts(s) for s in recipe.stages if s.algorithm == "grpo"),
+        "train_seconds": round(sum(s["seconds"] or 0 for s in stages), 1),
+        "wall_seconds": round(time.time() - t, 1),
+        "stages": stages,
+        "split": study.final_split,
+    }
     extra["items"] = item_scores(final / "samples.jsonl")
     return result_row(config, seed, summary, extra)
 
 
-def run_study(path: str | Path, out: str | Path | None = None, overrides: list[str] = (), only: tuple[str, ...] = (),
-              world: Path | None = None) -> Path:
+def run_study(
+    path: str | Path,
+    out: str | Path | None = None,
+    overrides: list[str] = (),
+    only: tuple[str, ...] = (),
+    world: Path | None = None,
+) -> Path:
     """Run every missing (configuration, seed) of the study (or of `only`) into `out` (default: the study file's
     folder), then write its report there."""
     from seethink.resolve import model_path
@@ -232,8 +262,9 @@ def run_study(path: str | Path, out: str | Path | None = None, overrides: list[s
     only = only or tuple(study.configurations)
     unknown = sorted(set(only) - set(study.configurations))
     if unknown:
-        raise SeethinkError(f"--only: unknown configuration(s) {', '.join(unknown)}; "
-                            f"choose from {', '.join(study.configurations)}")
+        raise SeethinkError(
+            f"--only: unknown configuration(s) {', '.join(unknown)}; choose from {', '.join(study.configurations)}"
+        )
     recipes = {c: recipe_of(study, src, c) for c in only}  # every recipe is checked before anything runs
     results = ensure_dir(out / "results")
     base = model_path(next(iter(recipes.values())).model)
@@ -245,8 +276,12 @@ def run_study(path: str | Path, out: str | Path | None = None, overrides: list[s
         if not (results / "base.json").is_file():
             where = final_eval_dir(out, "base", None, study.final_split)
             summary = _final_eval(base, world, study.final_split, where)
-            write_json(results / "base.json", result_row("base", None, summary, {
-                "split": study.final_split, "items": item_scores(where / "samples.jsonl")}))
+            write_json(
+                results / "base.json",
+                result_row(
+                    "base", None, summary, {"split": study.final_split, "items": item_scores(where / "samples.jsonl")}
+                ),
+            )
     for seed in study.seeds:  # seed-major: a session that stops early has every configuration at equal seeds
         for config in only:
             f = results / f"{config}-s{seed}.json"

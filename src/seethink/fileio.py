@@ -52,13 +52,16 @@ def check_owned(path: str | os.PathLike, markers: tuple[str, ...], command: str,
     other existing folder is the user's: refused in one line, so a mistyped `--out` never replaces their files."""
     p = check_folder_target(path, what)
     if p.is_dir() and any(p.iterdir()) and not any(next(p.glob(m), None) for m in markers):
-        raise SeethinkError(f"{what} {p} exists, is not empty and holds no {markers[0]} (it was not written by "
-                            f"{command}); choose a new or empty folder")
+        raise SeethinkError(
+            f"{what} {p} exists, is not empty and holds no {markers[0]} (it was not written by "
+            f"{command}); choose a new or empty folder"
+        )
     return p
 
 
-def check_not_input(out: str | os.PathLike, inputs: Iterable[str | os.PathLike], what: str = "--out",
-                    replaced_whole: bool = False) -> None:
+def check_not_input(
+    out: str | os.PathLike, inputs: Iterable[str | os.PathLike], what: str = "--out", replaced_whole: bool = False
+) -> None:
     """Refuse an output folder that is the folder of one of the inputs (a file input: its folder), or, for an
     output replaced whole, one that holds an input: the write would replace what is being read."""
     o = real_path(out)
@@ -66,8 +69,9 @@ def check_not_input(out: str | os.PathLike, inputs: Iterable[str | os.PathLike],
         src = real_path(i)
         folder = src.parent if src.is_file() else src
         if o == folder or (replaced_whole and o in folder.parents):
-            raise SeethinkError(f"{what} {out} overlaps the input {i}; writing there would replace the input — "
-                                "choose a separate folder")
+            raise SeethinkError(
+                f"{what} {out} overlaps the input {i}; writing there would replace the input — choose a separate folder"
+            )
 
 
 MAX_TEXT_BYTES = 1 << 30  # 1 GiB: a record file, config or recipe larger than this is refused, not read into memory
@@ -187,8 +191,9 @@ def disk_full_is_one_line(where: str | os.PathLike, cleanup=None) -> Iterator[No
             raise
         if cleanup is not None:
             cleanup()
-        raise SeethinkError(f"no space left on device under {where}; free some space and rerun the same command "
-                            "to resume") from None
+        raise SeethinkError(
+            f"no space left on device under {where}; free some space and rerun the same command to resume"
+        ) from None
 
 
 WRITER_STALE_SECONDS = 120.0
@@ -275,8 +280,10 @@ def _claim(f, lock: Path, target: Path, command: str, stale_after: float, fcntl)
     try:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
-        raise WriterBusy(f"{target} is being written by {_holder(note)}; wait for it to finish or choose another "
-                         "output", _holder(note)) from None
+        raise WriterBusy(
+            f"{target} is being written by {_holder(note)}; wait for it to finish or choose another output",
+            _holder(note),
+        ) from None
     try:
         if os.stat(lock).st_ino != os.fstat(f.fileno()).st_ino:
             return False
@@ -286,15 +293,23 @@ def _claim(f, lock: Path, target: Path, command: str, stale_after: float, fcntl)
         age = time.time() - lock.stat().st_mtime
         if age < stale_after:
             fcntl.flock(f, fcntl.LOCK_UN)
-            raise WriterBusy(f"{target} is being written by {_holder(note)} (heartbeat {age:.0f} s ago); wait for "
-                             "it to finish or choose another output", _holder(note))
+            raise WriterBusy(
+                f"{target} is being written by {_holder(note)} (heartbeat {age:.0f} s ago); wait for "
+                "it to finish or choose another output",
+                _holder(note),
+            )
     if isinstance(note, dict):
-        print(f"note: {target} was left locked by {_holder(note)}, which is no longer running; taking it over",
-              file=sys.stderr)
+        print(
+            f"note: {target} was left locked by {_holder(note)}, which is no longer running; taking it over",
+            file=sys.stderr,
+        )
     f.seek(0)
     f.truncate()
-    f.write(json.dumps({"pid": os.getpid(), "host": host, "command": command,
-                        "started": time.strftime("%Y-%m-%d %H:%M:%S")}))
+    f.write(
+        json.dumps(
+            {"pid": os.getpid(), "host": host, "command": command, "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+        )
+    )
     f.flush()
     return True
 

@@ -44,26 +44,26 @@ def format_ok(text: str) -> bool:
     span = think_span(text)
     if span is None or text[: span[0] - len("<think>")].strip():
         return False
-    return extract_boxed(text[span[1] + len("</think>"):]) is not None
+    return extract_boxed(text[span[1] + len("</think>") :]) is not None
 
 
 def _strip_wrappers(s: str) -> str:
     s = s.strip()
     for prefix in ("\\text{", "\\mathrm{", "\\textbf{"):
         if s.startswith(prefix) and s.endswith("}"):
-            s = s[len(prefix):-1].strip()
+            s = s[len(prefix) : -1].strip()
     s = s.strip().rstrip(".").strip()
     if len(s) >= 2 and s[0] in "([" and s[-1] in ")]":
         s = s[1:-1].strip()
     if s.lower().startswith("option "):
-        s = s[len("option "):].strip()
+        s = s[len("option ") :].strip()
     return s
 
 
 def parse_number(s: str) -> Fraction | None:
     s = _strip_wrappers(s).replace(",", "").replace(" ", "")
     if s.startswith("\\frac{") and s.endswith("}") and "}{" in s:
-        num, den = s[len("\\frac{"):-1].split("}{", 1)
+        num, den = s[len("\\frac{") : -1].split("}{", 1)
         s = f"{num}/{den}"
     if not s or sum(ch.isdigit() for ch in s) > MAX_NUMBER_DIGITS or not all(ch in "0123456789.-+/" for ch in s):
         return None
@@ -79,7 +79,12 @@ def mcq_choice(answer: str, options: list[str]) -> int | None:
     letters = LETTERS[: len(options)]
     if len(s) == 1 and s in letters:
         return letters.index(s)
-    if len(s) >= 2 and s[0] in letters and s[1] in ".):" and s[2:].strip().lower() == options[letters.index(s[0])].lower():
+    if (
+        len(s) >= 2
+        and s[0] in letters
+        and s[1] in ".):"
+        and s[2:].strip().lower() == options[letters.index(s[0])].lower()
+    ):
         return letters.index(s[0])
     named = [i for i, o in enumerate(options) if s.lower() == o.lower()]
     return named[0] if len(named) == 1 else None
@@ -127,14 +132,14 @@ def plausible(expr: str) -> bool:
         return False
     i = expr.find("^")
     while i != -1:  # a numeric exponent has at most 2 digits; an exponent holds no further power
-        tail = expr[i + 1:].lstrip()
+        tail = expr[i + 1 :].lstrip()
         if tail.startswith("{"):
             depth, j = 0, 0
             for j, ch in enumerate(tail):
                 depth += (ch == "{") - (ch == "}")
                 if depth == 0:
                     break
-            body, rest = tail[1:j], tail[j + 1:]
+            body, rest = tail[1:j], tail[j + 1 :]
         else:
             body, rest = tail[:1], tail[1:]
         if "^" in body or "**" in body or sum(ch.isdigit() for ch in body) > 2 or rest.lstrip().startswith("^"):

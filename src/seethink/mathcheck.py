@@ -31,9 +31,17 @@ from seethink.grading import plausible
 TIMEOUT = 2.0  # seconds per comparison, after the worker is up and warm (a warm comparison takes ~1-100 ms)
 START_TIMEOUT = 60.0  # seconds for a new worker to import sympy and run WARM_UP
 # one comparison of each kind whose first use in a process is slow (gold, pred)
-WARM_UP = (("x^2+2x+1", "(x+1)^2"), ("\\frac{\\sqrt{3}}{2}", "\\sqrt{3}/2"), ("\\pi/2", "\\frac{\\pi}{2}"),
-           ("\\{1,2\\}", "\\{2,1\\}"), ("[0,1)", "[0,1)"), ("(1,2)", "(1, 2)"), ("x=2", "2"),
-           ("\\sin(x)^2+\\cos(x)^2", "1"), ("\\log(8)", "3\\log(2)"))
+WARM_UP = (
+    ("x^2+2x+1", "(x+1)^2"),
+    ("\\frac{\\sqrt{3}}{2}", "\\sqrt{3}/2"),
+    ("\\pi/2", "\\frac{\\pi}{2}"),
+    ("\\{1,2\\}", "\\{2,1\\}"),
+    ("[0,1)", "[0,1)"),
+    ("(1,2)", "(1, 2)"),
+    ("x=2", "2"),
+    ("\\sin(x)^2+\\cos(x)^2", "1"),
+    ("\\log(8)", "3\\log(2)"),
+)
 
 
 def _serve() -> None:  # runs in the worker process: `python -m seethink.mathcheck`, JSON lines on stdin/stdout
@@ -74,8 +82,14 @@ class _Worker:
     queue, so a wait for one has a deadline (`poll`) on every platform."""
 
     def __init__(self):
-        self.proc = subprocess.Popen([sys.executable, "-m", "seethink.mathcheck"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "seethink.mathcheck"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            bufsize=1,
+        )
         self._replies: queue.Queue = queue.Queue()
         threading.Thread(target=self._read, args=(self.proc.stdout,), daemon=True).start()
         self._next = None
@@ -154,8 +168,12 @@ class Checker:
         except (EOFError, OSError, ValueError):
             pass
         self._stop()
-        warnings.warn(f"seethink.mathcheck: the math-verify worker did not start within {START_TIMEOUT:g} s; "
-                      "symbolic answers are scored as wrong until one does", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"seethink.mathcheck: the math-verify worker did not start within {START_TIMEOUT:g} s; "
+            "symbolic answers are scored as wrong until one does",
+            RuntimeWarning,
+            stacklevel=2,
+        )
         return False
 
     def warm(self) -> None:

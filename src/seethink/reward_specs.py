@@ -60,9 +60,12 @@ def reward_function(spec: str, field: str, max_completion_length: int = 1):
         return STAGE_REWARDS[spec](max_completion_length)
     if not is_user_reward(spec):
         names = [*REWARDS, *STAGE_REWARDS]
-        raise SeethinkError(f"{field}: unknown reward {spec!r}" + did_you_mean(spec, names)
-                            + f"; seethink's are {', '.join(names)}, or name your own as file.py:function "
-                            "or module:function")
+        raise SeethinkError(
+            f"{field}: unknown reward {spec!r}"
+            + did_you_mean(spec, names)
+            + f"; seethink's are {', '.join(names)}, or name your own as file.py:function "
+            "or module:function"
+        )
     target, _, name = spec.rpartition(":")
     module = _module(target, field)
     fn = getattr(module, name, None)

@@ -17,11 +17,19 @@ import random
 from dataclasses import dataclass
 
 # the grading itself lives in seethink.grading (standard library only: the EasyR1 export ships it); re-exported here
-from seethink.grading import LETTERS, MAX_ANSWER_CHARS, extract_boxed, format_ok, mcq_choice, parse_number  # noqa: F401
-from seethink.grading import think_span  # noqa: F401
+from seethink.grading import (  # noqa: F401
+    LETTERS,
+    MAX_ANSWER_CHARS,
+    extract_boxed,
+    format_ok,
+    mcq_choice,
+    parse_number,
+    think_span,  # noqa: F401
+)
 from seethink.grading import accuracy as _accuracy
 from seethink.mathcheck import equivalent
 from seethink.seeding import derive_seed  # no worker process until the first symbolic comparison
+
 
 def accuracy(completion: str, answer: str, options: list[str] | None = None) -> float:
     """`seethink.grading.accuracy` with symbolic equivalence by math-verify in a worker (verdicts cached)."""
@@ -44,6 +52,7 @@ def score(completion: str, answer: str, options: list[str] | None = None) -> Sco
 
 
 # ---------------------------------------------------------------- TRL reward functions and their registry
+
 
 def completion_text(completion) -> str:
     """TRL passes plain strings, or for conversational data a list of messages ending in the assistant's."""

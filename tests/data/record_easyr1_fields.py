@@ -10,8 +10,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-FILES = ["verl/trainer/config.py", "verl/workers/config.py", "verl/workers/actor/config.py",
-         "verl/workers/critic/config.py", "verl/workers/rollout/config.py", "verl/workers/reward/config.py"]
+FILES = [
+    "verl/trainer/config.py",
+    "verl/workers/config.py",
+    "verl/workers/actor/config.py",
+    "verl/workers/critic/config.py",
+    "verl/workers/rollout/config.py",
+    "verl/workers/reward/config.py",
+]
 
 
 def classes(root: Path) -> dict[str, dict[str, str | None]]:
@@ -26,8 +32,9 @@ def classes(root: Path) -> dict[str, dict[str, str | None]]:
                 if not (isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name)):
                     continue
                 v = item.value
-                if isinstance(v, ast.Call) and any(k.arg == "init" and getattr(k.value, "value", True) is False
-                                                   for k in v.keywords):
+                if isinstance(v, ast.Call) and any(
+                    k.arg == "init" and getattr(k.value, "value", True) is False for k in v.keywords
+                ):
                     continue
                 ann = ast.unparse(item.annotation)
                 fields[item.target.id] = ann if ann.endswith("Config") else None
@@ -41,7 +48,17 @@ def tree(cls: str, known: dict) -> dict:
 
 if __name__ == "__main__":
     root = Path(sys.argv[1])
-    head = subprocess.run(["git", "-C", str(root), "log", "-1", "--format=%H %cs"], capture_output=True,
-                          text=True).stdout.split()
-    print(json.dumps({"repository": "hiyouga/EasyR1", "commit": head[0] if head else None,
-                      "date": head[1] if len(head) > 1 else None, "schema": tree("PPOConfig", classes(root))}, indent=1))
+    head = subprocess.run(
+        ["git", "-C", str(root), "log", "-1", "--format=%H %cs"], capture_output=True, text=True
+    ).stdout.split()
+    print(
+        json.dumps(
+            {
+                "repository": "hiyouga/EasyR1",
+                "commit": head[0] if head else None,
+                "date": head[1] if len(head) > 1 else None,
+                "schema": tree("PPOConfig", classes(root)),
+            },
+            indent=1,
+        )
+    )

@@ -18,7 +18,9 @@ GROUPS = (miniature, train, evaluate, data, export, experiment)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="seethink", description="Post-train VLMs along a capability curriculum: see first, then think.")
+    p = argparse.ArgumentParser(
+        prog="seethink", description="Post-train VLMs along a capability curriculum: see first, then think."
+    )
     p.add_argument("--version", action="version", version=f"seethink {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in GROUPS:
@@ -40,8 +42,10 @@ def main(argv: list[str] | None = None) -> int:
         if not is_enospc(e):
             raise
         where = f" writing {e.filename}" if e.filename else ""
-        print(f"seethink: error: no space left on device{where}; free some space and rerun the same command",
-              file=sys.stderr)
+        print(
+            f"seethink: error: no space left on device{where}; free some space and rerun the same command",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         print("seethink: interrupted; rerun the same command to resume", file=sys.stderr)

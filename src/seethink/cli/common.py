@@ -15,7 +15,9 @@ def int_at_least(low: int):
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a whole number, got {s!r}") from None
         if v < low:
-            raise argparse.ArgumentTypeError(f"must be > {low - 1}, got {v}" if low == 1 else f"must be >= {low}, got {v}")
+            raise argparse.ArgumentTypeError(
+                f"must be > {low - 1}, got {v}" if low == 1 else f"must be >= {low}, got {v}"
+            )
         return v
 
     return parse
@@ -48,7 +50,9 @@ def split_name(s: str) -> str:
         raise argparse.ArgumentTypeError(str(e).removeprefix("split: ")) from None
 
 
-def add_set(parser: argparse.ArgumentParser, help: str = "override a recipe field, e.g. --set stages.0.steps=2 (repeatable)"):
+def add_set(
+    parser: argparse.ArgumentParser, help: str = "override a recipe field, e.g. --set stages.0.steps=2 (repeatable)"
+):
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=help)
 
 
@@ -77,16 +81,25 @@ def print_summary(summary: dict, out: Path) -> None:
         table.add_column(col)
     for key, s in list(summary["capability"].items()) + list(summary["family"].items()):
         prior = summary["prior"].get(key)
-        table.add_row(key, str(s["n"]), f"{s['accuracy']:.3f}", f"[{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}]",
-                      *((f"{s['sampled_accuracy']:.3f}", f"{s['pass_at_k']:.3f}") if k else ()),
-                      "" if prior is None else f"{prior:.3f}", f"{s['format']:.3f}", f"{s['mean_tokens']:.1f}",
-                      f"{s['mean_think_tokens']:.1f}")
+        table.add_row(
+            key,
+            str(s["n"]),
+            f"{s['accuracy']:.3f}",
+            f"[{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}]",
+            *((f"{s['sampled_accuracy']:.3f}", f"{s['pass_at_k']:.3f}") if k else ()),
+            "" if prior is None else f"{prior:.3f}",
+            f"{s['format']:.3f}",
+            f"{s['mean_tokens']:.1f}",
+            f"{s['mean_think_tokens']:.1f}",
+        )
     console().print(table)
     if "attribution" in summary:
         print_attribution(summary["attribution"])
     n = sum(s["n"] for s in summary["capability"].values())
-    print(f"{n} samples in {summary['seconds']}s ({summary['samples_per_second']}/s); "
-          f"written to {out}/samples.jsonl and {out}/summary.json")
+    print(
+        f"{n} samples in {summary['seconds']}s ({summary['samples_per_second']}/s); "
+        f"written to {out}/samples.jsonl and {out}/summary.json"
+    )
 
 
 def print_attribution(att: dict) -> None:
@@ -97,6 +110,12 @@ def print_attribution(att: dict) -> None:
         table.add_column(col, no_wrap=True)
     for key, s in att.items():
         lo, hi = s["perception_share_ci95"]
-        table.add_row(key, str(s["errors"]), str(s["perception"]), str(s["reasoning"]), str(s["unattributed"]),
-                      f"{s['perception_share']:.2f} [{lo:.2f}, {hi:.2f}]")
+        table.add_row(
+            key,
+            str(s["errors"]),
+            str(s["perception"]),
+            str(s["reasoning"]),
+            str(s["unattributed"]),
+            f"{s['perception_share']:.2f} [{lo:.2f}, {hi:.2f}]",
+        )
     console().print(table)

@@ -50,7 +50,9 @@ def _common(p) -> None:
     p.add_argument("--seeds", type=positive, help="number of seeds, 0..N-1 (default: the study's)")
     p.add_argument("--step-scale", type=finite, help="multiply every stage's steps (default: the study's)")
     p.add_argument("--world", help="use this world folder instead of building one under --out")
-    p.add_argument("--report-only", action="store_true", help="rewrite the report from the finished runs; train nothing")
+    p.add_argument(
+        "--report-only", action="store_true", help="rewrite the report from the finished runs; train nothing"
+    )
     add_set(p, "override a study field, e.g. --set seeds=[0,1] (repeatable)")
 
 
@@ -62,6 +64,8 @@ def add_parsers(sub) -> None:
     _common(rn)
     rn.set_defaults(func=run)
     pp = xsub.add_parser("paper", help="the paper's comparisons on the miniature (experiments/paper/study.yaml)")
-    pp.add_argument("--quick", action="store_true", help="experiments/paper-quick/study.yaml: 2 seeds, 1/5 of the steps")
+    pp.add_argument(
+        "--quick", action="store_true", help="experiments/paper-quick/study.yaml: 2 seeds, 1/5 of the steps"
+    )
     _common(pp)
     pp.set_defaults(func=paper)

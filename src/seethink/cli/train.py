@@ -29,13 +29,14 @@ def train(a) -> None:
         from seethink.resolve import model_path
         from seethink.train.engines import current_launch
         from seethink.train.memory import memory_report
-
         from seethink.train.run import check_one_engine, stages_to_run
 
         print(yaml.safe_dump(to_dict(recipe), sort_keys=False))
         count = stages_to_run(recipe, a.stage)
         live = current_launch()  # under a launcher, its own processes and sharding; else the recipe's hardware
-        sharding, gpus = (live.sharding, live.processes) if live.processes > 1 else (recipe.hardware.sharding, recipe.hardware.gpus)
+        sharding, gpus = (
+            (live.sharding, live.processes) if live.processes > 1 else (recipe.hardware.sharding, recipe.hardware.gpus)
+        )
         text, refused = memory_report(recipe, model_path(recipe.model), sharding, gpus)
         print(text)
         if refused:
@@ -55,10 +56,16 @@ def add_parsers(sub) -> None:
     tr = sub.add_parser("train", help="run a recipe (default: the staged recipe on the built-in world)")
     tr.add_argument("recipe", nargs="?", help="recipe YAML (default: recipes/staged.yaml)")
     add_set(tr)
-    tr.add_argument("--null", action="store_true",
-                    help="the null control: the same recipe with rewards shuffled within each group, run as NAME-null")
-    tr.add_argument("--stage", metavar="NAME",
-                    help="stop after this stage (finished stages are skipped; rerun with the next to go on): one GRPO "
-                         "stage per launch, as colocated vLLM rollouts need")
+    tr.add_argument(
+        "--null",
+        action="store_true",
+        help="the null control: the same recipe with rewards shuffled within each group, run as NAME-null",
+    )
+    tr.add_argument(
+        "--stage",
+        metavar="NAME",
+        help="stop after this stage (finished stages are skipped; rerun with the next to go on): one GRPO "
+        "stage per launch, as colocated vLLM rollouts need",
+    )
     tr.add_argument("--dry-run", action="store_true", help="validate and print the resolved recipe, then stop")
     tr.set_defaults(func=train)

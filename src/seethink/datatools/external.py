@@ -40,8 +40,14 @@ def _rows(src: str | Path, split: str) -> tuple[list[tuple[str, object]], Path]:
     if p.is_dir():
         if (p / "dataset_info.json").is_file() or (p / "dataset_dict.json").is_file():
             return _read_saved(p, split), p
-        files = sorted(f for f in p.rglob("*") if f.suffix in (".jsonl", ".json", ".parquet") and f.is_file()
-                       and _in_split(f.relative_to(p), split) and f.name != "dataset_info.json")
+        files = sorted(
+            f
+            for f in p.rglob("*")
+            if f.suffix in (".jsonl", ".json", ".parquet")
+            and f.is_file()
+            and _in_split(f.relative_to(p), split)
+            and f.name != "dataset_info.json"
+        )
         if not files:
             raise SeethinkError(f"{p}: no {split} split (.jsonl/.json/.parquet files named or under '{split}')")
         return [row for f in files for row in read_file_rows(f)], p

@@ -51,7 +51,9 @@ class FilterResult:
 Dropped = list[tuple[dict, str, str]]  # (record, filter name, reason); "reason | detail" counts as reason
 
 
-def _split(name: str, records: list[dict], verdicts: list[str | None], dropped: Dropped) -> tuple[list[dict], FilterResult]:
+def _split(
+    name: str, records: list[dict], verdicts: list[str | None], dropped: Dropped
+) -> tuple[list[dict], FilterResult]:
     """Keep the records whose verdict is None; the others are dropped with the verdict as reason."""
     kept, result = [], FilterResult(name, 0, 0)
     for rec, reason in zip(records, verdicts):
@@ -66,15 +68,22 @@ def _split(name: str, records: list[dict], verdicts: list[str | None], dropped: 
 
 # ---------------------------------------------------------------- pass rate
 
+
 def pass_rate_verdicts(records: list[dict], low: float, high: float) -> list[str | None]:
     missing = next((r["id"] for r in records if r.get("pass_rate") is None), None)
     if missing is not None:
         raise SeethinkError(f"record {missing} has no pass_rate; run `seethink passk` on the data first")
-    return [None if low <= r["pass_rate"] <= high else ("pass rate below " if r["pass_rate"] < low else "pass rate above ")
-            + f"{low if r['pass_rate'] < low else high:g}" for r in records]
+    return [
+        None
+        if low <= r["pass_rate"] <= high
+        else ("pass rate below " if r["pass_rate"] < low else "pass rate above ")
+        + f"{low if r['pass_rate'] < low else high:g}"
+        for r in records
+    ]
 
 
 # ---------------------------------------------------------------- near duplicates
+
 
 def _normal(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
@@ -82,7 +91,7 @@ def _normal(text: str) -> str:
 
 def _grams(text: str) -> frozenset[str]:
     t = f" {_normal(text)} "
-    return frozenset(t[i: i + 3] for i in range(max(1, len(t) - 2)))
+    return frozenset(t[i : i + 3] for i in range(max(1, len(t) - 2)))
 
 
 def _stem(rec: dict) -> str:
@@ -131,6 +140,7 @@ def dedup_verdicts(records: list[dict], threshold: float = 0.9, max_group: int =
 
 # ---------------------------------------------------------------- model answers
 
+
 def reply_choice(reply: str, options: list[str]) -> int | None:
     """The option a filter model chose: its last boxed answer, or a reply that is only a capital letter."""
     boxed = extract_boxed(reply or "")
@@ -167,25 +177,30 @@ def blind_verdicts(records: list[dict], models: list[tuple[str, Ask]]) -> list[s
         second = ask([Prompt(_question(r, opts)) for r, opts in zip(records, rotated)])
         for i, r in enumerate(records):
             g = _gold(r)
-            right_twice = reply_choice(first[i], r["options"]) == g and \
-                reply_choice(second[i], rotated[i]) == (g - 1) % len(r["options"])
+            right_twice = reply_choice(first[i], r["options"]) == g and reply_choice(second[i], rotated[i]) == (
+                g - 1
+            ) % len(r["options"])
             if right_twice and verdicts[i] is None:
                 verdicts[i] = f"answered without the image by {name}"
     return verdicts
 
 
-def keep_rule_verdicts(records: list[dict], models: list[tuple[str, Ask]],
-                       require: tuple[str, ...] = REQUIRE) -> list[str | None]:
+def keep_rule_verdicts(
+    records: list[dict], models: list[tuple[str, Ask]], require: tuple[str, ...] = REQUIRE
+) -> list[str | None]:
     _check_mcqs(records, "keep-rule", need_caption="caption-right" in require)
     verdicts: list[str | None] = [None] * len(records)
     for name, ask in models:
         checks = []
         if "image-wrong" in require:
-            replies = ask([Prompt(_question(r, r["options"]), r["images"][0] if r["images"] else None) for r in records])
+            replies = ask(
+                [Prompt(_question(r, r["options"]), r["images"][0] if r["images"] else None) for r in records]
+            )
             checks.append((replies, True, f"answered from the image by {name}"))
         if "caption-right" in require:
-            replies = ask([Prompt(f"Description of the image:\n{r['caption']}\n\n{_question(r, r['options'])}")
-                           for r in records])
+            replies = ask(
+                [Prompt(f"Description of the image:\n{r['caption']}\n\n{_question(r, r['options'])}") for r in records]
+            )
             checks.append((replies, False, f"not answered from the caption by {name}"))
         for replies, drop_if_right, reason in checks:
             for i, r in enumerate(records):
@@ -195,6 +210,7 @@ def keep_rule_verdicts(records: list[dict], models: list[tuple[str, Ask]],
 
 
 # ---------------------------------------------------------------- the pipeline
+
 
 @dataclass
 class FilterPlan:
@@ -206,9 +222,13 @@ class FilterPlan:
 
     def __post_init__(self):
         if not self.require or any(x not in REQUIRE for x in self.require):
-            raise SeethinkError(f"require: must name one or both of {', '.join(REQUIRE)}, got {','.join(self.require)!r}")
+            raise SeethinkError(
+                f"require: must name one or both of {', '.join(REQUIRE)}, got {','.join(self.require)!r}"
+            )
         if self.pass_rate is not None and not 0 <= self.pass_rate[0] <= self.pass_rate[1] <= 1:
-            raise SeethinkError(f"pass rate range: needs 0 <= LOW <= HIGH <= 1, got {self.pass_rate[0]}:{self.pass_rate[1]}")
+            raise SeethinkError(
+                f"pass rate range: needs 0 <= LOW <= HIGH <= 1, got {self.pass_rate[0]}:{self.pass_rate[1]}"
+            )
         if self.dedup is not None and not 0 < self.dedup <= 1:
             raise SeethinkError(f"dedup threshold: must be in (0, 1], got {self.dedup}")
 
@@ -250,8 +270,18 @@ def filter_dataset(data: str | Path, split: str, out: str | Path, plan: FilterPl
     n = len(records)
     kept, dropped, results = apply_filters(records, plan)
     ensure_dir(out)
-    write_jsonl(out / f"{split}.dropped.jsonl", [{**r, "filtered_by": name, "filter_reason": why} for r, name, why in dropped])
+    write_jsonl(
+        out / f"{split}.dropped.jsonl", [{**r, "filtered_by": name, "filter_reason": why} for r, name, why in dropped]
+    )
     write_jsonl(out / f"{split}.jsonl", kept)
-    write_json(out / f"{split}.filter_report.json", {"input": str(data), "split": split, "records": n, "kept": len(kept),
-                                            "filters": [r.to_dict() for r in results]})
+    write_json(
+        out / f"{split}.filter_report.json",
+        {
+            "input": str(data),
+            "split": split,
+            "records": n,
+            "kept": len(kept),
+            "filters": [r.to_dict() for r in results],
+        },
+    )
     return results

@@ -24,18 +24,22 @@ from collections import Counter
 from pathlib import Path
 
 from seethink.datatools.external import first_field, image_files, read_rows, relative_to
-from seethink.records.mcq import format_mcq, split_options
-from seethink.records.schema import CAPABILITIES, check_split_name, validate_record
 from seethink.errors import SeethinkError
 from seethink.fileio import check_folder_target, ensure_dir, write_jsonl
+from seethink.records.mcq import format_mcq, split_options
+from seethink.records.schema import CAPABILITIES, check_split_name, validate_record
 from seethink.rewards import extract_boxed
 
 PROBLEM_KEYS = ("problem", "prompt", "question")
 IMAGE_KEYS = ("images", "image", "image_path", "image_file", "file_name")
 ID_KEYS = ("id", "example_id", "index")
-NAME_HINTS = (("textreasoning", "text_reasoning"), ("text_reasoning", "text_reasoning"),
-              ("visualreasoning", "visual_reasoning"), ("visual_reasoning", "visual_reasoning"),
-              ("perception", "perception"))
+NAME_HINTS = (
+    ("textreasoning", "text_reasoning"),
+    ("text_reasoning", "text_reasoning"),
+    ("visualreasoning", "visual_reasoning"),
+    ("visual_reasoning", "visual_reasoning"),
+    ("perception", "perception"),
+)
 LETTER_ONLY = re.compile(r"\s*Respond using only the letter[^\n]*", re.IGNORECASE)
 
 
@@ -65,8 +69,9 @@ def _jsonable(value) -> bool:
         return False
 
 
-def to_record(row: dict, where: str, base: Path, images_dir: Path, default_id: str, capability: str | None,
-              source: str) -> dict:
+def to_record(
+    row: dict, where: str, base: Path, images_dir: Path, default_id: str, capability: str | None, source: str
+) -> dict:
     """One foreign row as a validated seethink record."""
     pkey, problem = first_field(row, PROBLEM_KEYS)
     if pkey is None or not isinstance(problem, str):
@@ -79,24 +84,40 @@ def to_record(row: dict, where: str, base: Path, images_dir: Path, default_id: s
     paths = image_files(images, base, images_dir, where, ikey) if ikey else []
     cap = capability or row.get("capability") or ("text_reasoning" if not paths else None)
     if cap is None:
-        raise SeethinkError(f"{where}: cannot tell the capability of image rows; pass --capability "
-                            f"({', '.join(CAPABILITIES)})")
+        raise SeethinkError(
+            f"{where}: cannot tell the capability of image rows; pass --capability ({', '.join(CAPABILITIES)})"
+        )
     problem, options = _problem_and_options(row, problem, answer)
     if options is not None:
         answer = answer.upper()
     _, rid = first_field(row, ID_KEYS)
     used = {pkey, ikey, "answer", "capability", *(f"option_{c}" for c in "ABCDEFGH"), "data_source"}
-    rec = {k: v for k, v in row.items() if k not in used and k not in IMAGE_KEYS and _jsonable(v)}  # extras pass through
-    rec.update(id=str(rid) if rid is not None else default_id, problem=problem, answer=answer, capability=cap,
-               images=paths, options=options, source=str(row.get("source") or row.get("data_source") or source),
-               family=str(row.get("family") or ""))
+    rec = {
+        k: v for k, v in row.items() if k not in used and k not in IMAGE_KEYS and _jsonable(v)
+    }  # extras pass through
+    rec.update(
+        id=str(rid) if rid is not None else default_id,
+        problem=problem,
+        answer=answer,
+        capability=cap,
+        images=paths,
+        options=options,
+        source=str(row.get("source") or row.get("data_source") or source),
+        family=str(row.get("family") or ""),
+    )
     if rec.get("pass_rate") is not None and not isinstance(rec["pass_rate"], (int, float)):
         rec["pass_rate"] = None
     return validate_record(rec, where)
 
 
-def import_rows(src: str, out: str | Path, split: str = "train", as_split: str | None = None,
-                capability: str | None = None, limit: int = 0) -> tuple[Path, Counter]:
+def import_rows(
+    src: str,
+    out: str | Path,
+    split: str = "train",
+    as_split: str | None = None,
+    capability: str | None = None,
+    limit: int = 0,
+) -> tuple[Path, Counter]:
     """Write `out/<as_split>.jsonl` (+ `out/images/`) from `src`; returns the file and counts per capability.
 
     Images are staged next to `out` and moved in only when every row converted: a bad row leaves `out` as it

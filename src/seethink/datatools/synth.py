@@ -20,12 +20,12 @@ from collections import Counter
 from pathlib import Path
 
 from seethink.datatools.external import first_field, image_files, read_rows, relative_to
-from seethink.records.mcq import LETTERS, LetterDealer, format_mcq, place_answer
 from seethink.datatools.paper import IMAGE_KEYS
-from seethink.records.schema import validate_record
 from seethink.errors import SeethinkError
 from seethink.fileio import check_folder_target, ensure_dir, write_json, write_jsonl
 from seethink.models.chat import ChatModel, Prompt, ReplyCache, cached
+from seethink.records.mcq import LETTERS, LetterDealer, format_mcq, place_answer
+from seethink.records.schema import validate_record
 
 PROMPT_VERSION = 1
 CAPTION_KEYS = ("caption", "description", "dense_caption", "text")
@@ -53,7 +53,7 @@ def _json_object(reply: str) -> dict:
     if start == -1 or end <= start:
         raise Unusable("no JSON object")
     try:
-        obj = json.loads(text[start: end + 1])
+        obj = json.loads(text[start : end + 1])
     except json.JSONDecodeError:
         raise Unusable("malformed JSON") from None
     if not isinstance(obj, dict):
@@ -86,7 +86,7 @@ def parse_mcq(reply: str) -> tuple[str, str, list[str]]:
         k = [o.lower() for o in options].index(answer.strip().lower())
     else:
         raise Unusable("answer names no option")
-    return question.strip(), options[k], options[:k] + options[k + 1:]
+    return question.strip(), options[k], options[:k] + options[k + 1 :]
 
 
 def _pairs(src: str, split: str, images_dir: Path, limit: int = 0) -> list[dict]:
@@ -104,20 +104,27 @@ def _pairs(src: str, split: str, images_dir: Path, limit: int = 0) -> list[dict]
         if rid in seen:
             raise SeethinkError(f"{where}: duplicate id {rid!r}")
         seen.add(rid)
-        pairs.append({"id": rid, "caption": caption.strip(), "images": image_files(images, base, images_dir, where, key)})
+        pairs.append(
+            {"id": rid, "caption": caption.strip(), "images": image_files(images, base, images_dir, where, key)}
+        )
     return pairs
 
 
-def synth_perception(src: str, out: str | Path, generator: ChatModel, split: str = "train", seed: int = 0,
-                     limit: int = 0) -> dict:
+def synth_perception(
+    src: str, out: str | Path, generator: ChatModel, split: str = "train", seed: int = 0, limit: int = 0
+) -> dict:
     """Write `out/<split>.jsonl` (perception MCQ records), `out/skipped.jsonl` and `out/summary.json`."""
     out = check_folder_target(out)
     ensure_dir(out)
     pairs = _pairs(src, split, out / "images", limit)
     if not pairs:
         raise SeethinkError(f"{src}: no (image, caption) pairs in split {split!r}")
-    ask = cached(generator, ReplyCache(out / "generator_cache.jsonl", f"synth-v{PROMPT_VERSION}"), chunk=16,
-                 label="writing MCQs from captions")
+    ask = cached(
+        generator,
+        ReplyCache(out / "generator_cache.jsonl", f"synth-v{PROMPT_VERSION}"),
+        chunk=16,
+        label="writing MCQs from captions",
+    )
     replies = ask([Prompt(INSTRUCTIONS + p["caption"]) for p in pairs])
     rng = random.Random(seed)
     deal = LetterDealer(rng)
@@ -132,19 +139,34 @@ def synth_perception(src: str, out: str | Path, generator: ChatModel, split: str
         rng.shuffle(wrong)
         letter = deal()
         options = place_answer(correct, wrong, letter)
-        rec = {"id": f"{pair['id']}-mcq", "capability": "perception", "family": "caption_mcq",
-               "problem": format_mcq(question, options), "answer": letter, "options": options,
-               "caption": pair["caption"], "images": [relative_to(p, out) for p in pair["images"]],
-               "source": "synth-perception", "generator": generator.identity}
+        rec = {
+            "id": f"{pair['id']}-mcq",
+            "capability": "perception",
+            "family": "caption_mcq",
+            "problem": format_mcq(question, options),
+            "answer": letter,
+            "options": options,
+            "caption": pair["caption"],
+            "images": [relative_to(p, out) for p in pair["images"]],
+            "source": "synth-perception",
+            "generator": generator.identity,
+        }
         records.append(validate_record(rec, f"{out}/{split}.jsonl: {rec['id']}"))
     write_jsonl(out / "skipped.jsonl", skipped)
     if not records:
-        raise SeethinkError(f"generator {generator.identity}: no usable MCQ in {len(pairs)} replies "
-                            f"({', '.join(f'{k}: {v}' for k, v in reasons.most_common())}); see {out / 'skipped.jsonl'}")
+        raise SeethinkError(
+            f"generator {generator.identity}: no usable MCQ in {len(pairs)} replies "
+            f"({', '.join(f'{k}: {v}' for k, v in reasons.most_common())}); see {out / 'skipped.jsonl'}"
+        )
     write_jsonl(out / f"{split}.jsonl", records)
-    summary = {"captions": len(pairs), "mcqs": len(records), "skipped": dict(reasons), "generator": generator.identity,
-               "correct_letters": dict(sorted(Counter(r["answer"] for r in records).items())), "seed": seed,
-               "prompt_version": PROMPT_VERSION}
+    summary = {
+        "captions": len(pairs),
+        "mcqs": len(records),
+        "skipped": dict(reasons),
+        "generator": generator.identity,
+        "correct_letters": dict(sorted(Counter(r["answer"] for r in records).items())),
+        "seed": seed,
+        "prompt_version": PROMPT_VERSION,
+    }
     write_json(out / "summary.json", summary)
     return summary
-

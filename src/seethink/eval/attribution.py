@@ -35,10 +35,10 @@ from seethink.eval.judge import parse_verdict, request_for
 from seethink.eval.metrics import bootstrap_ci
 from seethink.models.generate import generate
 from seethink.recipe import ATTRIBUTIONS
-from seethink.rewards import accuracy
-from seethink.records.mcq import LETTERS, format_mcq, place_answer
-from seethink.seeding import derive_seed
 from seethink.records.facts import noun_phrase
+from seethink.records.mcq import LETTERS, format_mcq, place_answer
+from seethink.rewards import accuracy
+from seethink.seeding import derive_seed
 
 Answerer = Callable[[list[dict]], list[str]]  # records -> one completion each, in order
 METHODS = tuple(m for m in ATTRIBUTIONS if m != "none")
@@ -51,9 +51,16 @@ def _probe(record: dict, fact: dict, question: str, answer: str, pool: list[str]
     letter = LETTERS[rng.randrange(4)]
     wrong = rng.sample(sorted(set(pool) - {answer}), 3)
     options = place_answer(answer, wrong, letter)
-    return {"id": f"{record['id']}/probe-{'-'.join(map(str, key))}", "capability": "perception",
-            "family": "probe", "problem": format_mcq(question, options), "answer": letter, "options": options,
-            "images": _fact_images(record, fact), "facts": [fact]}
+    return {
+        "id": f"{record['id']}/probe-{'-'.join(map(str, key))}",
+        "capability": "perception",
+        "family": "probe",
+        "problem": format_mcq(question, options),
+        "answer": letter,
+        "options": options,
+        "images": _fact_images(record, fact),
+        "facts": [fact],
+    }
 
 
 def _fact_images(record: dict, fact: dict) -> list[str]:
@@ -78,8 +85,12 @@ def count_probes(record: dict, probes_per_fact: int = 2) -> list[dict]:
 
 def caption_record(record: dict) -> dict:
     """The same question with the gold description in place of the image."""
-    return {**record, "id": record["id"] + "/caption", "images": [],
-            "problem": f"Image description: {record['caption']}\n{record['problem']}"}
+    return {
+        **record,
+        "id": record["id"] + "/caption",
+        "images": [],
+        "problem": f"Image description: {record['caption']}\n{record['problem']}",
+    }
 
 
 def _method(record: dict, method: str) -> str | None:
@@ -95,9 +106,15 @@ def _correct(records: list[dict], completions: list[str]) -> list[bool]:
     return [accuracy(c, r["answer"], r.get("options")) == 1.0 for r, c in zip(records, completions)]
 
 
-def attribute(records: list[dict], correct: list[bool], answer: Answerer, method: str = "auto",
-              probes_per_fact: int = 2, completions: list[str] | None = None,
-              judge: Callable[[list], list[str]] | None = None) -> list[dict]:
+def attribute(
+    records: list[dict],
+    correct: list[bool],
+    answer: Answerer,
+    method: str = "auto",
+    probes_per_fact: int = 2,
+    completions: list[str] | None = None,
+    judge: Callable[[list], list[str]] | None = None,
+) -> list[dict]:
     """One verdict per wrong answer: {"id", "capability", "family", "cause", "method", "evidence"}.
 
     `method="judge"` needs `completions` (the answers being judged) and `judge` (requests -> replies, e.g.
@@ -110,8 +127,14 @@ def attribute(records: list[dict], correct: list[bool], answer: Answerer, method
     for i, (r, ok) in enumerate(zip(records, correct)):
         if ok:
             continue
-        v = {"id": r["id"], "capability": r["capability"], "family": r.get("family", ""), "cause": "unattributed",
-             "method": None, "evidence": None}
+        v = {
+            "id": r["id"],
+            "capability": r["capability"],
+            "family": r.get("family", ""),
+            "cause": "unattributed",
+            "method": None,
+            "evidence": None,
+        }
         if not r.get("images"):
             v.update(cause="reasoning", method="no-image")
         elif r["capability"] == "perception":
@@ -139,7 +162,6 @@ def attribute(records: list[dict], correct: list[bool], answer: Answerer, method
             v["evidence"] = {"right_from_caption": right}
             v["cause"] = "perception" if right else "reasoning"
     if judged:
-
         for (v, _, _), reply in zip(judged, judge([request_for(r, c) for _, r, c in judged])):
             v["evidence"] = {"judge_reply": reply[:500]}
             v["cause"] = parse_verdict(reply) or "unattributed"
@@ -157,9 +179,12 @@ def summarise_attribution(verdicts: list[dict], n_answers: dict[str, int] | None
         attributed = [v for v in vs if v["cause"] != "unattributed"]
         is_perception = [v["cause"] == "perception" for v in attributed]
         lo, hi = bootstrap_ci(is_perception, seed=seed)
-        out[key] = {"errors": len(vs), **{c: sum(v["cause"] == c for v in vs) for c in CAUSES},
-                    "perception_share": float(np.mean(is_perception)) if attributed else float("nan"),
-                    "perception_share_ci95": [lo, hi]}
+        out[key] = {
+            "errors": len(vs),
+            **{c: sum(v["cause"] == c for v in vs) for c in CAUSES},
+            "perception_share": float(np.mean(is_perception)) if attributed else float("nan"),
+            "perception_share_ci95": [lo, hi],
+        }
         if n_answers and key in n_answers:
             out[key]["answers"] = n_answers[key]
     return out
@@ -169,8 +194,15 @@ def model_answerer(model, processor, max_new_tokens: int = 96, batch_size: int =
     """Greedy answers of a model, through the same generation path as evaluation."""
 
     def answer(records: list[dict]) -> list[str]:
-        outs = generate(model, processor, records, max_new_tokens=max_new_tokens, batch_size=batch_size,
-                        seed=seed, desc="attribution probes")
+        outs = generate(
+            model,
+            processor,
+            records,
+            max_new_tokens=max_new_tokens,
+            batch_size=batch_size,
+            seed=seed,
+            desc="attribution probes",
+        )
         return [c.text for (c,) in outs]
 
     return answer

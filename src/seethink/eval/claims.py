@@ -74,7 +74,7 @@ def metric(row: dict, name: str) -> float:
     if name == "vr_perception_share":
         return row["vr_perception_share"]
     if name.startswith("think_"):
-        return row["think_tokens"][name[len("think_"):]]
+        return row["think_tokens"][name[len("think_") :]]
     return row["accuracy"][name]
 
 
@@ -94,9 +94,13 @@ def _threshold_claim(c, row: dict | None) -> dict:
     if row is None or row.get(c.metric) is None:
         return {"miniature": "not run", "verdict": "not run"}
     value, (lo, hi) = row[c.metric], row[f"{c.metric}_ci95"]
-    return {"miniature": f"{value:.1%} [{lo:.1%}, {hi:.1%}] of {row['vr_errors']} wrong visual-reasoning answers "
-                         "(bootstrap 95% CI)", "verdict": verdict([lo, hi], c.direction, c.threshold),
-            "estimate": value, "ci95": [lo, hi]}
+    return {
+        "miniature": f"{value:.1%} [{lo:.1%}, {hi:.1%}] of {row['vr_errors']} wrong visual-reasoning answers "
+        "(bootstrap 95% CI)",
+        "verdict": verdict([lo, hi], c.direction, c.threshold),
+        "estimate": value,
+        "ci95": [lo, hi],
+    }
 
 
 def compare(a: dict[int, dict], b: dict[int, dict], name: str, relative: bool = False) -> dict:
@@ -116,8 +120,11 @@ def _item_se(a: dict[int, dict], b: dict[int, dict], seeds: list[int], name: str
         pairs = [(a[s].get("items", {}).get(cap), b[s].get("items", {}).get(cap)) for s in seeds]
         if not all(x and y and x["ids"] == y["ids"] for x, y in pairs):
             return None
-        diffs = [np.frombuffer(x["correct"].encode(), np.uint8).astype(float)
-                 - np.frombuffer(y["correct"].encode(), np.uint8).astype(float) for x, y in pairs]
+        diffs = [
+            np.frombuffer(x["correct"].encode(), np.uint8).astype(float)
+            - np.frombuffer(y["correct"].encode(), np.uint8).astype(float)
+            for x, y in pairs
+        ]
         parts.append((np.mean(diffs, axis=0), 1 / len(caps)))
     return item_noise_se(parts)
 
@@ -135,13 +142,23 @@ def evaluate_claims(study, base: dict | None, runs: dict[str, dict[int, dict]]) 
         if p["n"] == 0:
             out.append({**row, "miniature": "not run", "verdict": "not run"})
             continue
-        scale, unit = (1, "%") if c.relative else ((1, " tokens") if c.metric.startswith("think_") else (100, " points"))
+        scale, unit = (
+            (1, "%") if c.relative else ((1, " tokens") if c.metric.startswith("think_") else (100, " points"))
+        )
         ci = f" [{p['ci95'][0] * scale:+.1f}, {p['ci95'][1] * scale:+.1f}]" if p["ci95"] else ""
         noise = " x records" if p.get("item_se") is not None and p["ci95"] else ""
-        out.append({**row, "miniature": f"{p['mean'] * scale:+.1f}{unit}{ci} ({c.a} - {c.b}, {c.metric}, "
-                                        f"{p['n']} seed{'s' if p['n'] > 1 else ''}{noise})",
-                    "verdict": verdict(p["ci95"], c.direction), "estimate": p["mean"], "ci95": p["ci95"],
-                    "ci95_seeds": p["ci95_seeds"], "item_se": p["item_se"]})
+        out.append(
+            {
+                **row,
+                "miniature": f"{p['mean'] * scale:+.1f}{unit}{ci} ({c.a} - {c.b}, {c.metric}, "
+                f"{p['n']} seed{'s' if p['n'] > 1 else ''}{noise})",
+                "verdict": verdict(p["ci95"], c.direction),
+                "estimate": p["mean"],
+                "ci95": p["ci95"],
+                "ci95_seeds": p["ci95_seeds"],
+                "item_se": p["item_se"],
+            }
+        )
     return out
 
 
@@ -156,6 +173,11 @@ def against_null(study, runs: dict[str, dict[int, dict]]) -> dict[str, dict]:
             p = compare(runs[config], runs[study.control], "overall")
             if p["n"]:
                 said = verdict(p["ci95"], 1)
-                out[config] = {**p, "verdict": {"reproduced": "above the null",
-                                                "not reproduced (opposite direction)": "below the null"}.get(said, said)}
+                out[config] = {
+                    **p,
+                    "verdict": {
+                        "reproduced": "above the null",
+                        "not reproduced (opposite direction)": "below the null",
+                    }.get(said, said),
+                }
     return out

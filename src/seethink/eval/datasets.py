@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from seethink.records.io import load_records
 from seethink.errors import SeethinkError
+from seethink.records.io import load_records
 from seethink.records.schema import CAPABILITIES, SPLITS
-
 
 
 def find_datasets(path: str | Path, split: str) -> dict[str, Path]:
@@ -22,7 +21,9 @@ def find_datasets(path: str | Path, split: str) -> dict[str, Path]:
         return subs
     if any((p / f"{s}.{e}").exists() for s in SPLITS for e in ("jsonl", "parquet")):
         return {p.name: p}
-    raise SeethinkError(f"{p}: no datasets found (expected {split}.jsonl, or perception/ text_reasoning/ visual_reasoning/)")
+    raise SeethinkError(
+        f"{p}: no datasets found (expected {split}.jsonl, or perception/ text_reasoning/ visual_reasoning/)"
+    )
 
 
 def load_split(source: Path, split: str, limit: int | None = None) -> list[dict]:

@@ -14,15 +14,15 @@ import numpy as np
 from seethink.configs import one_of, require
 from seethink.errors import SeethinkError
 from seethink.eval.attribution import attribute, model_answerer, summarise_attribution
-from seethink.eval.judge import VerdictCache, cached
 from seethink.eval.datasets import find_datasets, load_split, load_train_for_priors
+from seethink.eval.judge import VerdictCache, cached
 from seethink.eval.metrics import bootstrap_ci, prior_accuracy
 from seethink.eval.passk import MAX_TEMPERATURE, sample_correct
 from seethink.fileio import ensure_dir, write_json, write_jsonl
 from seethink.models.generate import generate
 from seethink.models.load import inference_dtype
-from seethink.models.vllm_engine import load_generator
 from seethink.models.processors import bound_pixels
+from seethink.models.vllm_engine import load_generator
 from seethink.recipe import ATTRIBUTIONS, Attribution
 from seethink.rewards import score
 from seethink.seeding import derive_seed
@@ -32,10 +32,21 @@ def score_rows(records: list[dict], completions) -> list[dict]:
     rows = []
     for r, (c,) in zip(records, completions):
         s = score(c.text, r["answer"], r.get("options"))
-        rows.append({"id": r["id"], "capability": r["capability"], "family": r.get("family", ""),
-                     "problem": r["problem"], "answer": r["answer"], "completion": c.text,
-                     "accuracy": s.accuracy, "format": s.format, "reward": s.total, "completion_tokens": c.n_tokens,
-                     "think_tokens": c.think_tokens})
+        rows.append(
+            {
+                "id": r["id"],
+                "capability": r["capability"],
+                "family": r.get("family", ""),
+                "problem": r["problem"],
+                "answer": r["answer"],
+                "completion": c.text,
+                "accuracy": s.accuracy,
+                "format": s.format,
+                "reward": s.total,
+                "completion_tokens": c.n_tokens,
+                "think_tokens": c.think_tokens,
+            }
+        )
     return rows
 
 
@@ -54,31 +65,64 @@ def summarise(rows: list[dict], seed: int = 0) -> dict:
             lo, hi = bootstrap_ci(acc, seed=seed)
             toks = [r["completion_tokens"] for r in rs]
             think = [r["think_tokens"] for r in rs]
-            out[level][key] = {"n": len(rs), "accuracy": float(np.mean(acc)), "ci95": [lo, hi],
-                               "format": float(np.mean([r["format"] for r in rs])),
-                               "mean_tokens": float(np.mean(toks)), "median_tokens": float(np.median(toks)),
-                               "mean_think_tokens": float(np.mean(think)), "median_think_tokens": float(np.median(think))}
+            out[level][key] = {
+                "n": len(rs),
+                "accuracy": float(np.mean(acc)),
+                "ci95": [lo, hi],
+                "format": float(np.mean([r["format"] for r in rs])),
+                "mean_tokens": float(np.mean(toks)),
+                "median_tokens": float(np.median(toks)),
+                "mean_think_tokens": float(np.mean(think)),
+                "median_think_tokens": float(np.median(think)),
+            }
     return out
 
 
-def evaluate(model, processor, records: list[dict], max_new_tokens: int = 96, batch_size: int = 64,
-             seed: int = 0, temperature: float = 0.0, show: bool = True) -> tuple[list[dict], dict]:
+def evaluate(
+    model,
+    processor,
+    records: list[dict],
+    max_new_tokens: int = 96,
+    batch_size: int = 64,
+    seed: int = 0,
+    temperature: float = 0.0,
+    show: bool = True,
+) -> tuple[list[dict], dict]:
     """Greedy by default; `temperature` > 0 samples one answer per record (seeded). `show`: a progress bar."""
-    completions = generate(model, processor, records, max_new_tokens=max_new_tokens, batch_size=batch_size,
-                           do_sample=temperature > 0, temperature=temperature or 1.0, seed=seed, desc="evaluating",
-                           show=show)
+    completions = generate(
+        model,
+        processor,
+        records,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        do_sample=temperature > 0,
+        temperature=temperature or 1.0,
+        seed=seed,
+        desc="evaluating",
+        show=show,
+    )
     rows = score_rows(records, completions)
     return rows, summarise(rows, seed)
 
 
-def sample_counts(model, processor, records: list[dict], k: int, temperature: float = 1.0, max_new_tokens: int = 96,
-                  batch_size: int = 64, seed: int = 0) -> list[int]:
+def sample_counts(
+    model,
+    processor,
+    records: list[dict],
+    k: int,
+    temperature: float = 1.0,
+    max_new_tokens: int = 96,
+    batch_size: int = 64,
+    seed: int = 0,
+) -> list[int]:
     """How many of `k` answers sampled at `temperature` are right, per record (batch_size sequences per call)."""
     items = max(1, batch_size // k)
     counts = []
     for start in range(0, len(records), items):
-        part = records[start: start + items]
-        counts += sample_correct(model, processor, part, k, derive_seed(seed, part[0]["id"]), temperature, max_new_tokens)
+        part = records[start : start + items]
+        counts += sample_correct(
+            model, processor, part, k, derive_seed(seed, part[0]["id"]), temperature, max_new_tokens
+        )
     return counts
 
 
@@ -92,7 +136,9 @@ def add_sampling(summary: dict, rows: list[dict], counts: list[int], k: int) -> 
         groups[("capability", row["capability"])].append(c)
         groups[("family", f"{row['capability']}/{row['family']}")].append(c)
     for (level, key), cs in groups.items():
-        summary[level][key].update(sampled_accuracy=float(np.mean(cs)) / k, pass_at_k=float(np.mean([c > 0 for c in cs])), k=k)
+        summary[level][key].update(
+            sampled_accuracy=float(np.mean(cs)) / k, pass_at_k=float(np.mean([c > 0 for c in cs])), k=k
+        )
 
 
 @dataclass(frozen=True)
@@ -122,11 +168,17 @@ class EvalOptions:
 
     def __post_init__(self):
         require(self.max_new_tokens > 0 and self.batch_size > 0, "max_new_tokens/batch_size", "must be > 0")
-        require(0 <= self.temperature <= MAX_TEMPERATURE, "temperature",
-                f"must be in [0, {MAX_TEMPERATURE:g}] (0 = greedy), got {self.temperature}")
+        require(
+            0 <= self.temperature <= MAX_TEMPERATURE,
+            "temperature",
+            f"must be in [0, {MAX_TEMPERATURE:g}] (0 = greedy), got {self.temperature}",
+        )
         require(self.samples >= 0, "samples", f"must be >= 0, got {self.samples}")
-        require(not self.samples or 0 < self.sample_temperature <= MAX_TEMPERATURE, "sample_temperature",
-                f"must be in (0, {MAX_TEMPERATURE:g}], got {self.sample_temperature}")
+        require(
+            not self.samples or 0 < self.sample_temperature <= MAX_TEMPERATURE,
+            "sample_temperature",
+            f"must be in (0, {MAX_TEMPERATURE:g}], got {self.sample_temperature}",
+        )
         one_of(self.attribution, ATTRIBUTIONS, "attribution")
 
 
@@ -160,7 +212,7 @@ class Shards:
     def part(self, records: list, chunk: int) -> list:
         chunks = -(-len(records) // chunk)
         per = -(-chunks // self.count)
-        return records[self.rank * per * chunk: (self.rank + 1) * per * chunk]
+        return records[self.rank * per * chunk : (self.rank + 1) * per * chunk]
 
     def join(self, items: list) -> list:
         return self.gather(items) if self.gather and self.count > 1 else items
@@ -173,15 +225,41 @@ def _dataset_rows(model, processor, recs: list[dict], opts: EvalOptions, shards:
     """(rows, summary, verdicts) of one dataset: this process's share evaluated, everyone's gathered."""
     chunk = math.lcm(opts.batch_size, max(1, opts.batch_size // opts.samples)) if opts.samples else opts.batch_size
     mine = shards.part(recs, chunk)
-    rows, _ = evaluate(model, processor, mine, max_new_tokens=opts.max_new_tokens, batch_size=opts.batch_size,
-                       seed=opts.seed, temperature=opts.temperature, show=shards.rank == 0)
-    counts = sample_counts(model, processor, mine, opts.samples, opts.sample_temperature, opts.max_new_tokens,
-                           opts.batch_size, opts.seed) if opts.samples else []
+    rows, _ = evaluate(
+        model,
+        processor,
+        mine,
+        max_new_tokens=opts.max_new_tokens,
+        batch_size=opts.batch_size,
+        seed=opts.seed,
+        temperature=opts.temperature,
+        show=shards.rank == 0,
+    )
+    counts = (
+        sample_counts(
+            model,
+            processor,
+            mine,
+            opts.samples,
+            opts.sample_temperature,
+            opts.max_new_tokens,
+            opts.batch_size,
+            opts.seed,
+        )
+        if opts.samples
+        else []
+    )
     verdicts = []
     if opts.attribution != "none":
         answer = model_answerer(model, processor, opts.max_new_tokens, opts.batch_size, opts.seed)
-        verdicts = attribute(mine, [row["accuracy"] == 1.0 for row in rows], answer, opts.attribution,
-                             completions=[row["completion"] for row in rows], judge=ask_judge)
+        verdicts = attribute(
+            mine,
+            [row["accuracy"] == 1.0 for row in rows],
+            answer,
+            opts.attribution,
+            completions=[row["completion"] for row in rows],
+            judge=ask_judge,
+        )
     rows, counts, verdicts = shards.join(rows), shards.join(counts), shards.join(verdicts)
     summary = summarise(rows, opts.seed)
     if opts.samples:
@@ -189,9 +267,16 @@ def _dataset_rows(model, processor, recs: list[dict], opts: EvalOptions, shards:
     return rows, summary, verdicts
 
 
-def evaluate_datasets(model_path, datasets: dict[str, list[dict]], out: Path, opts: EvalOptions = EvalOptions(),
-                      extra: dict | None = None, judge=None, judge_cache: Path | None = None,
-                      shards: Shards = ONE_PROCESS) -> dict:
+def evaluate_datasets(
+    model_path,
+    datasets: dict[str, list[dict]],
+    out: Path,
+    opts: EvalOptions = EvalOptions(),
+    extra: dict | None = None,
+    judge=None,
+    judge_cache: Path | None = None,
+    shards: Shards = ONE_PROCESS,
+) -> dict:
     """Load the model once, evaluate every dataset, write `out/samples.jsonl` and `out/summary.json`.
 
     With `opts.attribution` set, every wrong answer is attributed to perception or reasoning, written to
@@ -204,8 +289,9 @@ def evaluate_datasets(model_path, datasets: dict[str, list[dict]], out: Path, op
         cache = cache.with_name(f"{cache.stem}.rank{shards.rank}{cache.suffix}")
     out = ensure_dir(out) if shards.rank == 0 else out
     ask_judge = _judge_asker(opts, judge, cache)
-    model, processor = load_generator(model_path, opts.engine, inference_dtype(opts.precision), opts.attn, opts.pixels,
-                                      opts.seed)
+    model, processor = load_generator(
+        model_path, opts.engine, inference_dtype(opts.precision), opts.attn, opts.pixels, opts.seed
+    )
     bound_pixels(processor, *opts.pixels)
     summary = {**(extra or {}), "capability": {}, "family": {}}
     all_rows, verdicts, t0 = [], [], time.time()
@@ -230,8 +316,16 @@ def evaluate_datasets(model_path, datasets: dict[str, list[dict]], out: Path, op
     return summary
 
 
-def evaluate_folder(model_path, data, split: str, out: Path, opts: EvalOptions = EvalOptions(), limit: int | None = None,
-                    judge=None, judge_cache: Path | None = None) -> dict:
+def evaluate_folder(
+    model_path,
+    data,
+    split: str,
+    out: Path,
+    opts: EvalOptions = EvalOptions(),
+    limit: int | None = None,
+    judge=None,
+    judge_cache: Path | None = None,
+) -> dict:
     """Evaluate a world folder, dataset folder or file; adds answer-prior baselines where a train split exists."""
     sources = find_datasets(data, split)  # check the data before loading a model
     datasets = {name: load_split(src, split, limit) for name, src in sources.items()}
@@ -240,8 +334,13 @@ def evaluate_folder(model_path, data, split: str, out: Path, opts: EvalOptions =
         train = load_train_for_priors(sources[name])
         if train is not None:
             prior.update({f"{recs[0]['capability']}/{fam}": acc for fam, acc in prior_accuracy(train, recs).items()})
-    extra = {"model": str(model_path), "data": str(data), "split": split, "prior": prior,
-             "decoding": "greedy" if opts.temperature <= 0 else f"sampled, temperature {opts.temperature}"}
+    extra = {
+        "model": str(model_path),
+        "data": str(data),
+        "split": split,
+        "prior": prior,
+        "decoding": "greedy" if opts.temperature <= 0 else f"sampled, temperature {opts.temperature}",
+    }
     if judge is not None:
         extra["judge"] = judge.identity
     if opts.samples:

@@ -15,7 +15,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from seethink.models.chat import ChatModel, LocalChat, OpenAIChat, ReplyCache, cached as _cached, make_chat
+from seethink.models.chat import ChatModel, LocalChat, OpenAIChat, ReplyCache, make_chat
+from seethink.models.chat import cached as _cached
 
 PROMPT_VERSION = 1  # part of every cache key: changing the prompt invalidates old verdicts
 
@@ -46,8 +47,9 @@ class JudgeRequest:
 
 def request_for(record: dict, completion: str) -> JudgeRequest:
     images = record.get("images") or []
-    return JudgeRequest(record["problem"], str(record["answer"]), completion, record.get("caption"),
-                        images[0] if images else None)
+    return JudgeRequest(
+        record["problem"], str(record["answer"]), completion, record.get("caption"), images[0] if images else None
+    )
 
 
 _WORD = re.compile(r"\b(perception|reasoning)\b", re.IGNORECASE)
@@ -80,8 +82,9 @@ class LocalJudge(LocalChat):
         super().__init__(path, max_new_tokens, batch_size, role="judge")
 
 
-def make_judge(spec: str, model: str | None = None, api_key_env: str = "OPENAI_API_KEY",
-               sees_images: bool = True) -> Judge:
+def make_judge(
+    spec: str, model: str | None = None, api_key_env: str = "OPENAI_API_KEY", sees_images: bool = True
+) -> Judge:
     """`spec` is an http(s) URL of an OpenAI-compatible API (then `model` names the model) or a local folder."""
     return make_chat(spec, model, api_key_env, sees_images, MAX_TOKENS, role="judge", flag="--judge-model")
 

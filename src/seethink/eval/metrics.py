@@ -22,8 +22,21 @@ def bootstrap_ci(values, n_boot: int = 1000, seed: int = 0, level: float = 0.95)
     return float(lo), float(hi)
 
 
-T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
-        15: 2.131, 20: 2.086, 30: 2.042}
+T975 = {
+    1: 12.706,
+    2: 4.303,
+    3: 3.182,
+    4: 2.776,
+    5: 2.571,
+    6: 2.447,
+    7: 2.365,
+    8: 2.306,
+    9: 2.262,
+    10: 2.228,
+    15: 2.131,
+    20: 2.086,
+    30: 2.042,
+}
 
 
 def t975(df: int) -> float:
@@ -44,8 +57,12 @@ def paired(a: dict[int, float], b: dict[int, float], relative: bool = False) -> 
     if len(d) < 2:
         return {"n": len(d), "mean": float(d[0]) if len(d) else None, "ci95": None, "seeds": seeds}
     half = t_halfwidth(d)
-    return {"n": len(d), "mean": float(d.mean()), "ci95": [float(d.mean() - half), float(d.mean() + half)],
-            "seeds": seeds}
+    return {
+        "n": len(d),
+        "mean": float(d.mean()),
+        "ci95": [float(d.mean() - half), float(d.mean() + half)],
+        "seeds": seeds,
+    }
 
 
 def item_noise_se(diffs: list[tuple[np.ndarray, float]]) -> float:
@@ -66,7 +83,7 @@ def with_item_noise(p: dict, se: float | None) -> dict:
     if se is None or p["ci95"] is None:
         return {**p, "ci95_seeds": p["ci95"], "item_se": se}
     half_seeds = (p["ci95"][1] - p["ci95"][0]) / 2
-    half = math.sqrt(half_seeds ** 2 + (1.96 * se) ** 2)
+    half = math.sqrt(half_seeds**2 + (1.96 * se) ** 2)
     return {**p, "ci95": [p["mean"] - half, p["mean"] + half], "ci95_seeds": p["ci95"], "item_se": se}
 
 
@@ -92,8 +109,13 @@ def prior_accuracy(train: list[dict], test: list[dict]) -> dict[str, float]:
             letter = Counter(r["answer"] for r in tr).most_common(1)[0][0]
             freq = Counter(_gold_text(r) for r in tr)
             acc_letter = np.mean([r["answer"] == letter for r in rows])
-            acc_text = np.mean([max(range(len(r["options"])), key=lambda i: (freq[r["options"][i]], -i)) ==
-                                mcq_choice(r["answer"], r["options"]) for r in rows])
+            acc_text = np.mean(
+                [
+                    max(range(len(r["options"])), key=lambda i: (freq[r["options"][i]], -i))
+                    == mcq_choice(r["answer"], r["options"])
+                    for r in rows
+                ]
+            )
             result[family] = float(max(acc_letter, acc_text))
         else:
             top = Counter(r["answer"] for r in tr).most_common(1)[0][0]

@@ -18,12 +18,12 @@ from pathlib import Path
 
 from rich.progress import Progress
 
-from seethink.records.io import load_records, split_file
 from seethink.errors import SeethinkError
-from seethink.fileio import atomic_path, write_jsonl, write_text
 from seethink.eval.datasets import find_datasets
+from seethink.fileio import atomic_path, write_jsonl, write_text
 from seethink.models.generate import generate
 from seethink.models.vllm_engine import load_generator
+from seethink.records.io import load_records, split_file
 from seethink.rewards import accuracy
 from seethink.seeding import derive_seed
 
@@ -44,8 +44,10 @@ def _read_progress(path: Path, settings: dict) -> dict[str, int]:
     except json.JSONDecodeError:
         header = None
     if header != settings:
-        raise SeethinkError(f"{path}: an interrupted pass@K run with other settings ({header}); "
-                            "rerun with those settings or delete the file")
+        raise SeethinkError(
+            f"{path}: an interrupted pass@K run with other settings ({header}); "
+            "rerun with those settings or delete the file"
+        )
     done = {}
     for line in lines[1:]:
         if not line.strip():
@@ -65,12 +67,32 @@ def _append(path: Path, rows: list[dict]) -> None:
         os.fsync(fh.fileno())
 
 
-def sample_correct(model, processor, records: list[dict], k: int, seed: int, temperature: float,
-                   max_new_tokens: int, top_p: float = 1.0, top_k: int = 0) -> list[int]:
+def sample_correct(
+    model,
+    processor,
+    records: list[dict],
+    k: int,
+    seed: int,
+    temperature: float,
+    max_new_tokens: int,
+    top_p: float = 1.0,
+    top_k: int = 0,
+) -> list[int]:
     """Correct answers out of K samples for each record, all in one generate call (top_k 0 = off)."""
-    outs = generate(model, processor, records, max_new_tokens=max_new_tokens, batch_size=len(records),
-                    do_sample=True, temperature=temperature, top_p=top_p, top_k=top_k, num_return_sequences=k,
-                    seed=seed, desc="pass@K")
+    outs = generate(
+        model,
+        processor,
+        records,
+        max_new_tokens=max_new_tokens,
+        batch_size=len(records),
+        do_sample=True,
+        temperature=temperature,
+        top_p=top_p,
+        top_k=top_k,
+        num_return_sequences=k,
+        seed=seed,
+        desc="pass@K",
+    )
     return [sum(accuracy(c.text, r["answer"], r.get("options")) == 1.0 for c in cs) for r, cs in zip(records, outs)]
 
 
@@ -91,14 +113,34 @@ def _rewrite_with_pass_rates(f: Path, rates: dict[str, float]) -> None:
     write_jsonl(f, rows)
 
 
-def passk_file(model, processor, f: Path, k: int, chunk: int = 16, temperature: float = 1.0,
-               max_new_tokens: int = 96, seed: int = 0, model_name: str = "", records: list[dict] | None = None,
-               top_p: float = 1.0, top_k: int = 0) -> dict:
+def passk_file(
+    model,
+    processor,
+    f: Path,
+    k: int,
+    chunk: int = 16,
+    temperature: float = 1.0,
+    max_new_tokens: int = 96,
+    seed: int = 0,
+    model_name: str = "",
+    records: list[dict] | None = None,
+    top_p: float = 1.0,
+    top_k: int = 0,
+) -> dict:
     """Score every record of one split file (`records`: that file, already loaded); returns
     {"items", "mean_pass_rate", "solved", "unsolved"}."""
     records = load_records(f) if records is None else records
-    settings = {"model": model_name, "k": k, "chunk": chunk, "temperature": temperature, "top_p": top_p,
-                "top_k": top_k, "max_new_tokens": max_new_tokens, "seed": seed, "items": len(records)}
+    settings = {
+        "model": model_name,
+        "k": k,
+        "chunk": chunk,
+        "temperature": temperature,
+        "top_p": top_p,
+        "top_k": top_k,
+        "max_new_tokens": max_new_tokens,
+        "seed": seed,
+        "items": len(records),
+    }
     prog = progress_path(f)
     done = _read_progress(prog, settings)
     if not prog.exists():
@@ -106,11 +148,12 @@ def passk_file(model, processor, f: Path, k: int, chunk: int = 16, temperature: 
     with Progress() as bar:
         task = bar.add_task(f"pass@{k} {f.parent.name}/{f.name}", total=len(records), completed=len(done))
         for start in range(0, len(records), chunk):
-            part = records[start: start + chunk]
+            part = records[start : start + chunk]
             if all(r["id"] in done for r in part):
                 continue
-            correct = sample_correct(model, processor, part, k, derive_seed(seed, part[0]["id"]), temperature,
-                                     max_new_tokens, top_p, top_k)
+            correct = sample_correct(
+                model, processor, part, k, derive_seed(seed, part[0]["id"]), temperature, max_new_tokens, top_p, top_k
+            )
             rows = [{"id": r["id"], "correct": c} for r, c in zip(part, correct)]
             _append(prog, rows)
             done.update({r["id"]: r["correct"] for r in rows})
@@ -119,13 +162,28 @@ def passk_file(model, processor, f: Path, k: int, chunk: int = 16, temperature: 
     _rewrite_with_pass_rates(f, rates)
     prog.unlink()
     values = list(rates.values())
-    return {"file": str(f), "items": len(values), "mean_pass_rate": sum(values) / len(values),
-            "solved": sum(v == 1 for v in values), "unsolved": sum(v == 0 for v in values)}
+    return {
+        "file": str(f),
+        "items": len(values),
+        "mean_pass_rate": sum(values) / len(values),
+        "solved": sum(v == 1 for v in values),
+        "unsolved": sum(v == 0 for v in values),
+    }
 
 
-def passk(model_path, data, split: str, k: int, chunk: int = 16, temperature: float = 1.0,
-          max_new_tokens: int = 1024, seed: int = 0, top_p: float = 1.0, top_k: int = 0,
-          engine: str = "transformers") -> list[dict]:
+def passk(
+    model_path,
+    data,
+    split: str,
+    k: int,
+    chunk: int = 16,
+    temperature: float = 1.0,
+    max_new_tokens: int = 1024,
+    seed: int = 0,
+    top_p: float = 1.0,
+    top_k: int = 0,
+    engine: str = "transformers",
+) -> list[dict]:
     """Pass rates for every dataset under `data` (a world folder, a dataset folder or a file).
 
     The paper's settings: K = 16, temperature 0.7, top_p 0.9, top_k 20 (and 1,024 new tokens on real data)."""
@@ -136,5 +194,9 @@ def passk(model_path, data, split: str, k: int, chunk: int = 16, temperature: fl
     files = [split_file(src, None if src.is_file() else split) for src in find_datasets(data, split).values()]
     loaded = {f: load_records(f) for f in files}  # every file is checked before the model is loaded
     model, processor = load_generator(model_path, engine, seed=seed)
-    return [passk_file(model, processor, f, k, chunk, temperature, max_new_tokens, seed, str(model_path), recs,
-                       top_p, top_k) for f, recs in loaded.items()]
+    return [
+        passk_file(
+            model, processor, f, k, chunk, temperature, max_new_tokens, seed, str(model_path), recs, top_p, top_k
+        )
+        for f, recs in loaded.items()
+    ]

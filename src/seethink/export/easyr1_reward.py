@@ -11,12 +11,14 @@ The ground truth is the gold answer, or for multiple-choice questions a JSON obj
 "options": [...]}, so that naming the option's text counts like its letter -- as in seethink's own training.
 """
 
+# isort: off
 # --- package only: the export replaces this block with seethink/grading.py's text
 from seethink.grading import accuracy, format_ok, plausible
 # --- end of the package-only block
 
 import json  # noqa: E402
 from typing import Any  # noqa: E402
+# isort: on
 
 REWARD_NAME = "seethink"
 REWARD_TYPE = "batch"  # EasyR1 reads the kind of reward from the module (its `worker.reward.reward_type` is gone)
@@ -32,7 +34,10 @@ def symbolic_equal(gold: str, pred: str) -> bool:
     try:
         from math_verify import parse, verify
 
-        g, p = parse(f"${gold}$", parsing_timeout=MATH_VERIFY_TIMEOUT), parse(f"${pred}$", parsing_timeout=MATH_VERIFY_TIMEOUT)
+        g, p = (
+            parse(f"${gold}$", parsing_timeout=MATH_VERIFY_TIMEOUT),
+            parse(f"${pred}$", parsing_timeout=MATH_VERIFY_TIMEOUT),
+        )
         return bool(g) and bool(p) and bool(verify(g, p, timeout_seconds=MATH_VERIFY_TIMEOUT))
     except Exception:  # noqa: BLE001 - ImportError included: without math-verify, symbolic answers score 0
         return False
@@ -65,8 +70,9 @@ def compute_score(reward_inputs: list[dict[str, Any]], **_) -> list[dict[str, fl
     return [score_one(r["response"], r["ground_truth"]) for r in reward_inputs]
 
 
-def compute_score_verl(data_source: str, solution_str: str, ground_truth: Any, extra_info: dict | None = None,
-                       **_) -> dict[str, float]:
+def compute_score_verl(
+    data_source: str, solution_str: str, ground_truth: Any, extra_info: dict | None = None, **_
+) -> dict[str, float]:
     """verl's custom reward interface; verl logs the extra keys and trains on "score"."""
     s = score_one(solution_str, ground_truth)
     return {"score": s["overall"], "accuracy": s["accuracy"], "format": s["format"]}

@@ -11,5 +11,7 @@ BASE_DIR = Path(__file__).resolve().parent / "assets" / "base"
 
 def base_path() -> Path:
     if not (BASE_DIR / "config.json").is_file():
-        raise SeethinkError(f"the shipped base is missing at {BASE_DIR}; regenerate it with `seethink pretrain --out {BASE_DIR}`")
+        raise SeethinkError(
+            f"the shipped base is missing at {BASE_DIR}; regenerate it with `seethink pretrain --out {BASE_DIR}`"
+        )
     return BASE_DIR

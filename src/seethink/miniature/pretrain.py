@@ -33,15 +33,15 @@ from PIL import Image
 from transformers import Trainer, TrainingArguments, set_seed
 
 from seethink.fileio import atomic_dir, check_not_input, check_owned, disk_full_is_one_line, ensure_dir, write_json
-from seethink.models.checkpoints import drop_unfinished, last_checkpoint
-from seethink.models.load import load_processor, load_weights
 from seethink.miniature.pretrain_config import STYLE_DATASETS, PretrainConfig
 from seethink.miniature.tiny import build_model, build_processor
-from seethink.prompting import prompt_messages, target_text
-from seethink.progress import progress_bar
-from seethink.seeding import derive_seed
 from seethink.miniature.world.generate import WorldConfig, generate, solution_text
 from seethink.miniature.world.scene import png_bytes
+from seethink.models.checkpoints import drop_unfinished, last_checkpoint
+from seethink.models.load import load_processor, load_weights
+from seethink.progress import progress_bar
+from seethink.prompting import prompt_messages, target_text
+from seethink.seeding import derive_seed
 
 IGNORE = -100
 
@@ -61,8 +61,12 @@ def encode(processor, pairs: Iterable[tuple[dict, Image.Image | None]], chunk: i
     out = []
     for part in batched(pairs, chunk):
         recs, imgs = [r for r, _ in part], [im for _, im in part]
-        texts = [processor.apply_chat_template(prompt_messages(r) + [{"role": "assistant", "content": target_text(r)}],
-                                               tokenize=False) for r in recs]
+        texts = [
+            processor.apply_chat_template(
+                prompt_messages(r) + [{"role": "assistant", "content": target_text(r)}], tokenize=False
+            )
+            for r in recs
+        ]
         flat = [im for im in imgs if im is not None]
         enc = processor(text=texts, images=flat or None, padding=False)  # expands each image into its tokens
         for ids, im in zip(enc["input_ids"], imgs):
@@ -82,7 +86,7 @@ def collate(batch: list[dict], processor) -> dict:
     for i, b in enumerate(batch):
         k = len(b["input_ids"])
         ids[i, :k], mask[i, :k] = b["input_ids"], 1
-        labels[i, b["cut"]:k] = ids[i, b["cut"]:k]
+        labels[i, b["cut"] : k] = ids[i, b["cut"] : k]
     out = {"input_ids": ids, "attention_mask": mask, "labels": labels}
     images = [np.asarray(Image.open(io.BytesIO(b["png"])).convert("RGB")) for b in batch if "png" in b]
     if images:
@@ -129,11 +133,15 @@ def styles_in(samples: Path) -> dict[str, dict[str, dict]]:
     for line in samples.read_text().splitlines():
         row = json.loads(line)
         by.setdefault((row["capability"], style_of(row["completion"])), []).append(
-            (row["accuracy"], row.get("think_tokens", 0)))
+            (row["accuracy"], row.get("think_tokens", 0))
+        )
     out: dict[str, dict[str, dict]] = {}
     for (cap, style), v in sorted(by.items()):
-        out.setdefault(cap, {})[style] = {"n": len(v), "accuracy": sum(a for a, _ in v) / len(v),
-                                          "think_tokens": sum(t for _, t in v) / len(v)}
+        out.setdefault(cap, {})[style] = {
+            "n": len(v),
+            "accuracy": sum(a for a, _ in v) / len(v),
+            "think_tokens": sum(t for _, t in v) / len(v),
+        }
     for styles in out.values():
         total = sum(s["n"] for s in styles.values())
         for s in styles.values():
@@ -214,6 +222,39 @@ def _resumable(work: Path, cfg: PretrainConfig) -> Path | None:
     return None
 
 
+def _start_model(cfg: PretrainConfig):
+    """(processor, model) to pretrain: a fresh build, or an earlier base for continued pretraining."""
+    if cfg.init:  # continued pretraining of an earlier base (its tokenizer and image processor are kept)
+        return load_processor(cfg.init), load_weights(cfg.init, device="cpu")
+    processor = build_processor(image_size=cfg.world["image_size"], patch_size=cfg.patch_size)
+    model = build_model(
+        processor, cfg.size, image_size=cfg.world["image_size"], patch_size=cfg.patch_size, seed=cfg.seed
+    )
+    return processor, model
+
+
+def _training_args(work: Path, cfg: PretrainConfig) -> TrainingArguments:
+    return TrainingArguments(
+        output_dir=str(work),
+        max_steps=cfg.steps,
+        per_device_train_batch_size=cfg.batch_size,
+        learning_rate=cfg.lr,
+        warmup_steps=cfg.warmup_steps,
+        lr_scheduler_type="cosine",
+        weight_decay=cfg.weight_decay,
+        logging_steps=50,
+        save_steps=min(500, max(1, cfg.steps // 4)),
+        save_total_limit=1,
+        report_to="none",
+        use_cpu=True,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        dataloader_num_workers=0,
+        remove_unused_columns=False,
+        disable_tqdm=False,
+    )
+
+
 def pretrain(out: str | Path, cfg: PretrainConfig = PretrainConfig()) -> Path:
     """Build, train and save the base to `out` (model + processor + pretrain_config.json)."""
     out = check_owned(out, ("pretrain_config.json",), "seethink pretrain")  # before minutes of training; replaced whole
@@ -223,20 +264,11 @@ def pretrain(out: str | Path, cfg: PretrainConfig = PretrainConfig()) -> Path:
     work = ensure_dir(out.with_name(f".{out.name}.work"), "work folder")  # in-progress checkpoints for resume
     set_seed(cfg.seed)
     t0 = time.time()
-    if cfg.init:  # continued pretraining of an earlier base (its tokenizer and image processor are kept)
-        processor, model = load_processor(cfg.init), load_weights(cfg.init, device="cpu")
-    else:
-        processor = build_processor(image_size=cfg.world["image_size"], patch_size=cfg.patch_size)
-        model = build_model(processor, cfg.size, image_size=cfg.world["image_size"], patch_size=cfg.patch_size, seed=cfg.seed)
+    processor, model = _start_model(cfg)
     data = pretrain_data(processor, cfg)
     t_data = time.time() - t0
-    args = TrainingArguments(
-        output_dir=str(work), max_steps=cfg.steps, per_device_train_batch_size=cfg.batch_size, learning_rate=cfg.lr,
-        warmup_steps=cfg.warmup_steps, lr_scheduler_type="cosine", weight_decay=cfg.weight_decay,
-        logging_steps=50, save_steps=min(500, max(1, cfg.steps // 4)), save_total_limit=1, report_to="none",
-        use_cpu=True, seed=cfg.seed, data_seed=cfg.seed, dataloader_num_workers=0, remove_unused_columns=False, disable_tqdm=False)
-    trainer = Trainer(model=model, args=args, train_dataset=data,
-                      data_collator=lambda b: collate(b, processor))
+    args = _training_args(work, cfg)
+    trainer = Trainer(model=model, args=args, train_dataset=data, data_collator=lambda b: collate(b, processor))
     resume = _resumable(work, cfg)
     if resume:  # the Trainer restores optimizer, scheduler and RNG but not these weights (see last_checkpoint)
         model.load_state_dict(type(model).from_pretrained(resume).state_dict())
@@ -248,12 +280,18 @@ def pretrain(out: str | Path, cfg: PretrainConfig = PretrainConfig()) -> Path:
         model.save_pretrained(tmp)
         processor.save_pretrained(tmp)
         write_json(tmp / "pretrain_config.json", asdict(cfg))
-        write_json(tmp / "pretrain_stats.json", {
-            "examples": len(data), "train_seconds": round(t_train, 1), "data_seconds": round(t_data, 1),
-            "examples_per_second": round(cfg.steps * cfg.batch_size / max(t_train, 1e-9), 1),
-            "final_loss": round(float(result.training_loss), 4), "resumed": resume is not None,
-            "params": sum(p.numel() for p in model.parameters()),
-            "log": [h for h in trainer.state.log_history if "loss" in h]})
+        write_json(
+            tmp / "pretrain_stats.json",
+            {
+                "examples": len(data),
+                "train_seconds": round(t_train, 1),
+                "data_seconds": round(t_data, 1),
+                "examples_per_second": round(cfg.steps * cfg.batch_size / max(t_train, 1e-9), 1),
+                "final_loss": round(float(result.training_loss), 4),
+                "resumed": resume is not None,
+                "params": sum(p.numel() for p in model.parameters()),
+                "log": [h for h in trainer.state.log_history if "loss" in h],
+            },
+        )
     shutil.rmtree(work, ignore_errors=True)
     return out
-

@@ -10,10 +10,12 @@ from seethink.errors import SeethinkError
 from seethink.miniature.world.generate import WorldConfig
 
 SIZE_NAMES = ("tiny", "tiny-v2", "small", "medium")  # presets of seethink.miniature.tiny.SIZES
-STYLE_DATASETS = {"terse": ("perception", "visual_reasoning", "text_reasoning"),
-                  "look": ("perception", "visual_reasoning"),
-                  "guess": ("perception", "visual_reasoning", "text_reasoning"),
-                  "quick": ("perception", "visual_reasoning", "text_reasoning")}
+STYLE_DATASETS = {
+    "terse": ("perception", "visual_reasoning", "text_reasoning"),
+    "look": ("perception", "visual_reasoning"),
+    "guess": ("perception", "visual_reasoning", "text_reasoning"),
+    "quick": ("perception", "visual_reasoning", "text_reasoning"),
+}
 """Answer styles other than the worked solution, in the order an example's draw falls on them, and the question
 datasets each may be given a share of (`PretrainConfig.terse`, `.look`, `.guess`, `.quick`). A new style goes last:
 an example's draw then falls on the old styles as before, so every older base regenerates unchanged."""
@@ -35,8 +37,14 @@ class PretrainConfig:
     warmup_steps: int = 100
     weight_decay: float = 0.01
     # records drawn from the world per dataset, each seen once (steps * batch_size = their sum)
-    mix: dict = field(default_factory=lambda: {"captions": 90000, "perception": 80000, "visual_reasoning": 60000,
-                                               "text_reasoning": 40000})
+    mix: dict = field(
+        default_factory=lambda: {
+            "captions": 90000,
+            "perception": 80000,
+            "visual_reasoning": 60000,
+            "text_reasoning": 40000,
+        }
+    )
     data_scale: float = 1.0  # multiplies every count in `mix` (tests and smoke runs use a small fraction)
     world: dict = field(default_factory=lambda: asdict(WorldConfig(max_text_steps=4)))
     """The world the base learns from: the built-in one, but with word problems of at most 4 steps, so the text
@@ -90,33 +98,43 @@ class PretrainConfig:
             self._check_init()
         unknown = set(self.mix) - {"captions", "perception", "visual_reasoning", "text_reasoning"}
         if unknown or not all(isinstance(n, int) and n >= 0 for n in self.mix.values()):
-            raise SeethinkError(f"mix: expected record counts (whole numbers >= 0) of captions, perception, "
-                                f"visual_reasoning, text_reasoning; got {self.mix}")
+            raise SeethinkError(
+                f"mix: expected record counts (whole numbers >= 0) of captions, perception, "
+                f"visual_reasoning, text_reasoning; got {self.mix}"
+            )
         for name, allowed in STYLE_DATASETS.items():
             shares = getattr(self, name)
             if not isinstance(shares, dict) or any(k not in allowed or not _is_share(v) for k, v in shares.items()):
-                raise SeethinkError(f"{name}: expected shares in [0, 1] (or [easiest, hardest] pairs of them) of "
-                                    f"{', '.join(allowed)}; got {shares}")
+                raise SeethinkError(
+                    f"{name}: expected shares in [0, 1] (or [easiest, hardest] pairs of them) of "
+                    f"{', '.join(allowed)}; got {shares}"
+                )
         for k in self.mix:
             for end in (0, 1):
                 if sum(_end(getattr(self, style).get(k, 0), end) for style in STYLE_DATASETS) > 1:
-                    raise SeethinkError(f"{' + '.join(STYLE_DATASETS)}: the shares of {k} add up to more than 1 ("
-                                        + ", ".join(f"{st} {getattr(self, st)}" for st in STYLE_DATASETS) + ")")
-
+                    raise SeethinkError(
+                        f"{' + '.join(STYLE_DATASETS)}: the shares of {k} add up to more than 1 ("
+                        + ", ".join(f"{st} {getattr(self, st)}" for st in STYLE_DATASETS)
+                        + ")"
+                    )
 
     def _check_init(self) -> None:
         import json
 
         stamp = Path(str(self.init)) / "pretrain_config.json"
         if not stamp.is_file():
-            raise SeethinkError(f"init: {self.init} is not a base written by `seethink pretrain` (no pretrain_config.json)")
+            raise SeethinkError(
+                f"init: {self.init} is not a base written by `seethink pretrain` (no pretrain_config.json)"
+            )
         try:
             before = json.loads(stamp.read_text())
         except ValueError:
             raise SeethinkError(f"init: {stamp} is not valid JSON") from None
         for name in ("size", "patch_size"):
             if before.get(name) != getattr(self, name):
-                raise SeethinkError(f"init: {self.init} has {name} {before.get(name)!r}, this config {getattr(self, name)!r}")
+                raise SeethinkError(
+                    f"init: {self.init} has {name} {before.get(name)!r}, this config {getattr(self, name)!r}"
+                )
 
 
 def load_pretrain_config(path: str | Path) -> PretrainConfig:

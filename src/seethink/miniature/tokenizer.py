@@ -8,8 +8,8 @@ import json
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-from seethink.prompting import INSTRUCTION
 from seethink.miniature.world.generate import WorldConfig, generate
+from seethink.prompting import INSTRUCTION
 
 IMAGE_TOKEN = "<image>"
 THINK_TOKENS = ("<think>", "</think>")
@@ -54,12 +54,17 @@ def train_tokenizer(vocab_size: int = 768, seed: int = 12345) -> PreTrainedToken
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL, show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL,
+        show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     tok.train_from_iterator(corpus(seed), trainer=trainer)
     tok = _unspecial(tok, THINK_TOKENS)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="<|im_end|>",
-                                   bos_token="<|im_start|>", padding_side="left")
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="<pad>", eos_token="<|im_end|>", bos_token="<|im_start|>", padding_side="left"
+    )
     fast.add_tokens([IMAGE_TOKEN], special_tokens=True)
     fast.chat_template = CHAT_TEMPLATE
     return fast

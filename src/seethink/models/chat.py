@@ -86,8 +86,17 @@ class OpenAIChat:
     `api_key_env` (none needed for local servers). `role` names the tool in error messages. Timeouts, retries
     and backoff: `seethink.models.endpoint` (`policy` defaults to the SEETHINK_ENDPOINT_* variables)."""
 
-    def __init__(self, base_url: str, model: str, api_key_env: str = "OPENAI_API_KEY", sees_images: bool = True,
-                 max_tokens: int = 16, concurrency: int = 8, role: str = "model", policy: Policy | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key_env: str = "OPENAI_API_KEY",
+        sees_images: bool = True,
+        max_tokens: int = 16,
+        concurrency: int = 8,
+        role: str = "model",
+        policy: Policy | None = None,
+    ):
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.model, self.sees_images, self.role = model, sees_images, role
         self.key = os.environ.get(api_key_env, "")
@@ -99,18 +108,27 @@ class OpenAIChat:
         content: list[dict] = [{"type": "text", "text": prompt.text()}]
         if self.sees_images and prompt.image:
             content.insert(0, {"type": "image_url", "image_url": {"url": _data_url(prompt.image)}})
-        return json.dumps({"model": self.model, "temperature": 0, "max_tokens": self.max_tokens,
-                           "messages": [{"role": "user", "content": content}]}).encode()
+        return json.dumps(
+            {
+                "model": self.model,
+                "temperature": 0,
+                "max_tokens": self.max_tokens,
+                "messages": [{"role": "user", "content": content}],
+            }
+        ).encode()
 
     def ask(self, prompt: Asking, cancel: threading.Event | None = None) -> str:
         headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {self.key}"} if self.key else {})}
-        reply = post_json(self.url, self._body(prompt), headers, self.policy, self.stats, f"{self.role} {self.url}",
-                          cancel)
+        reply = post_json(
+            self.url, self._body(prompt), headers, self.policy, self.stats, f"{self.role} {self.url}", cancel
+        )
         try:
             return reply_text(reply["choices"][0]["message"]["content"])
         except (KeyError, IndexError, TypeError, ValueError):
-            raise SeethinkError(f"{self.role} {self.url}: reply is not an OpenAI chat completion with text content: "
-                                f"{json.dumps(reply)[:200]}") from None
+            raise SeethinkError(
+                f"{self.role} {self.url}: reply is not an OpenAI chat completion with text content: "
+                f"{json.dumps(reply)[:200]}"
+            ) from None
 
     def __call__(self, prompts: list[Asking]) -> list[str]:
         cancel = threading.Event()
@@ -154,18 +172,20 @@ class LocalChat:
         if self.processor is None:
             content = prompt.text()
         else:
-            content = ([{"type": "image"}] if self.sees_images and prompt.image else []) + \
-                      [{"type": "text", "text": prompt.text()}]
+            content = ([{"type": "image"}] if self.sees_images and prompt.image else []) + [
+                {"type": "text", "text": prompt.text()}
+            ]
         template = self.processor or self.tokenizer
         if getattr(template, "chat_template", None):
-            return template.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True,
-                                                tokenize=False)
+            return template.apply_chat_template(
+                [{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False
+            )
         return prompt.text() + "\n"
 
     def __call__(self, prompts: list[Asking]) -> list[str]:
         out = []
         for start in range(0, len(prompts), self.batch_size):
-            batch = prompts[start: start + self.batch_size]
+            batch = prompts[start : start + self.batch_size]
             texts = [self._prompt(r) for r in batch]
             if self.processor is not None:
                 per_prompt = [[load_image(r.image)] if r.image and self.sees_images else [] for r in batch]
@@ -177,8 +197,15 @@ class LocalChat:
         return out
 
 
-def make_chat(spec: str, model: str | None = None, api_key_env: str = "OPENAI_API_KEY", sees_images: bool = True,
-              max_tokens: int = 16, role: str = "model", flag: str = "--model") -> ChatModel:
+def make_chat(
+    spec: str,
+    model: str | None = None,
+    api_key_env: str = "OPENAI_API_KEY",
+    sees_images: bool = True,
+    max_tokens: int = 16,
+    role: str = "model",
+    flag: str = "--model",
+) -> ChatModel:
     """`spec` is an http(s) URL of an OpenAI-compatible API (then `model` names the model it serves) or a local
     folder. `flag` is the option that names the served model, for the error message."""
     if re.match(r"https?://", spec):
@@ -199,6 +226,7 @@ def tool_model(spec: str, role: str, max_tokens: int, api_key_env: str) -> ChatM
 
 
 # ---------------------------------------------------------------- cache
+
 
 class ReplyCache:
     """Append-only JSONL of {"key", "reply"}; each reply is on disk before the next chunk is asked.
@@ -230,8 +258,9 @@ class ReplyCache:
         self.replies[key] = reply
 
 
-def cached(model: ChatModel, cache: ReplyCache, chunk: int = 32,
-           label: str = "asking") -> Callable[[list[Asking]], list[str]]:
+def cached(
+    model: ChatModel, cache: ReplyCache, chunk: int = 32, label: str = "asking"
+) -> Callable[[list[Asking]], list[str]]:
     """Wrap a model: cached replies are reused; new ones are asked `chunk` at a time and saved at once.
     A model that does not see images is keyed without them."""
 
@@ -245,7 +274,7 @@ def cached(model: ChatModel, cache: ReplyCache, chunk: int = 32,
         with progress_bar() as progress:
             task = progress.add_task(label, total=len(todo))
             for start in range(0, len(todo), chunk):
-                idx = todo[start: start + chunk]
+                idx = todo[start : start + chunk]
                 for i, reply in zip(idx, model([prompts[i] for i in idx])):
                     cache.add(keys[i], reply)
                 progress.advance(task, len(idx))

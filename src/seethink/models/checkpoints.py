@@ -123,7 +123,9 @@ def checkpoint_problem(c: Path) -> str | None:
     return optimizer or _torch_zip_problem(c / "scheduler.pt")
 
 
-def last_checkpoint(work: str | Path, set_aside: bool = True, label: str = "", processes: int | None = None) -> Path | None:
+def last_checkpoint(
+    work: str | Path, set_aside: bool = True, label: str = "", processes: int | None = None
+) -> Path | None:
     """The newest complete, readable `checkpoint-N` a Trainer left in `work`.
 
     Newer checkpoints that are damaged are skipped; with `set_aside` (only the process that writes passes it) each
@@ -140,15 +142,20 @@ def last_checkpoint(work: str | Path, set_aside: bool = True, label: str = "", p
         problem = checkpoint_problem(c)
         if problem is None:
             if processes is not None and saved_processes(c) != processes:
-                raise SeethinkError(f"{label}in-run checkpoint {c} was written by {saved_processes(c)} processes and "
-                                    f"this run has {processes}: relaunch with {saved_processes(c)}, or remove {c.parent} "
-                                    "to restart the stage")
+                raise SeethinkError(
+                    f"{label}in-run checkpoint {c} was written by {saved_processes(c)} processes and "
+                    f"this run has {processes}: relaunch with {saved_processes(c)}, or remove {c.parent} "
+                    "to restart the stage"
+                )
             return c
         if not (c / "trainer_state.json").is_file():
             continue  # an unfinished save, not damage
         if set_aside:
-            print(f"{label}in-run checkpoint {c} is damaged ({problem}); set aside, resuming from the one before it "
-                  "or from the start", file=sys.stderr)
+            print(
+                f"{label}in-run checkpoint {c} is damaged ({problem}); set aside, resuming from the one before it "
+                "or from the start",
+                file=sys.stderr,
+            )
             for old in c.parent.glob(DAMAGED_PREFIX + "checkpoint-*"):
                 shutil.rmtree(old, ignore_errors=True)
             c.rename(c.with_name(DAMAGED_PREFIX + c.name))

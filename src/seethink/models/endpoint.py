@@ -56,9 +56,11 @@ class Policy:
 
     @classmethod
     def from_env(cls) -> "Policy":
-        return cls(tries=int(_env_number("SEETHINK_ENDPOINT_TRIES", 5, 1, 100, whole=True)),
-                   timeout=_env_number("SEETHINK_ENDPOINT_TIMEOUT", 120.0, 0.001, 3600),
-                   max_wait=_env_number("SEETHINK_ENDPOINT_MAX_WAIT", 60.0, 0, 3600))
+        return cls(
+            tries=int(_env_number("SEETHINK_ENDPOINT_TRIES", 5, 1, 100, whole=True)),
+            timeout=_env_number("SEETHINK_ENDPOINT_TIMEOUT", 120.0, 0.001, 3600),
+            max_wait=_env_number("SEETHINK_ENDPOINT_MAX_WAIT", 60.0, 0, 3600),
+        )
 
 
 @dataclass
@@ -79,8 +81,9 @@ class Stats:
 def usage_lines(*models) -> list[str]:
     """One line per OpenAI-compatible tool model (generator, filter, judge) that sent requests: how many, how many
     were retried, how many given up. Local models and unused ones give none."""
-    return [m.stats.line(f"{m.role} {m.url}") for m in models
-            if getattr(m, "stats", None) is not None and m.stats.requests]
+    return [
+        m.stats.line(f"{m.role} {m.url}") for m in models if getattr(m, "stats", None) is not None and m.stats.requests
+    ]
 
 
 class Transient(Exception):
@@ -132,7 +135,9 @@ def _exchange(url: str, body: bytes, headers: dict, timeout: float, cancel: thre
     e = box.get("error")
     if isinstance(e, urllib.error.HTTPError):
         if e.code in RETRY_STATUS:
-            raise Transient(f"HTTP {e.code} {e.reason}", _retry_after(e.headers.get("Retry-After") if e.headers else None))
+            raise Transient(
+                f"HTTP {e.code} {e.reason}", _retry_after(e.headers.get("Retry-After") if e.headers else None)
+            )
         raise SeethinkError(f"HTTP {e.code} {e.reason}")
     if isinstance(e, (urllib.error.URLError, OSError, http.client.HTTPException)):
         raise Transient(str(getattr(e, "reason", None) or e or type(e).__name__))
@@ -144,8 +149,9 @@ def _exchange(url: str, body: bytes, headers: dict, timeout: float, cancel: thre
         raise Transient(f"reply is not JSON: {box['payload'][:80]!r}") from None
 
 
-def post_json(url: str, body: bytes, headers: dict, policy: Policy, stats: Stats, who: str,
-              cancel: threading.Event | None = None) -> dict:
+def post_json(
+    url: str, body: bytes, headers: dict, policy: Policy, stats: Stats, who: str, cancel: threading.Event | None = None
+) -> dict:
     """POST `body` to `url` and return its JSON reply, retrying as the module says; `who` starts error lines.
     Setting `cancel` (from the thread that got Ctrl-C) ends the request and any wait for a retry at once."""
     cancel = cancel or threading.Event()
@@ -163,6 +169,6 @@ def post_json(url: str, body: bytes, headers: dict, policy: Policy, stats: Stats
                 stats.count("failures")
                 raise SeethinkError(f"{who}: gave up after {policy.tries} tries; last: {e}") from None
             stats.count("retries")
-            wait = e.retry_after if e.retry_after is not None else policy.backoff * 2 ** attempt * random.uniform(0.5, 1)
+            wait = e.retry_after if e.retry_after is not None else policy.backoff * 2**attempt * random.uniform(0.5, 1)
             cancel.wait(min(wait, policy.max_wait))  # a Retry-After of a day waits max_wait, and Ctrl-C ends it
     raise AssertionError("unreachable")  # the loop returns or raises

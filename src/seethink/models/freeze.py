@@ -32,8 +32,10 @@ def freeze_vision(model) -> int:
             p.requires_grad_(False)
             n += 1
     if n == 0:
-        raise SeethinkError(f"freeze_vision: no vision modules found in {type(model).__name__} "
-                            f"(looked for {', '.join(VISION_PATTERNS)})")
+        raise SeethinkError(
+            f"freeze_vision: no vision modules found in {type(model).__name__} "
+            f"(looked for {', '.join(VISION_PATTERNS)})"
+        )
     return n
 
 
@@ -54,13 +56,17 @@ def check_family(path: str | Path, freeze: bool) -> str:
     kind = cfg.get("model_type") if isinstance(cfg, dict) else None
     tested = ", ".join(TESTED_FAMILIES)
     if kind not in VLMS:
-        raise SeethinkError(f"model {p}: config.json model_type {kind!r} is not a vision-language model transformers "
-                            f"loads for image-text-to-text; seethink trains VLMs (tested: {tested})")
+        raise SeethinkError(
+            f"model {p}: config.json model_type {kind!r} is not a vision-language model transformers "
+            f"loads for image-text-to-text; seethink trains VLMs (tested: {tested})"
+        )
     if freeze:
         config = AutoConfig.from_pretrained(p, local_files_only=True)
         with torch.device("meta"):
             model = AutoModelForImageTextToText.from_config(config)
         if not any(is_vision_param(name) for name, _ in model.named_parameters()):
-            raise SeethinkError(f"model {p}: freeze_vision finds no vision modules in {type(model).__name__} "
-                                f"(model_type {kind!r}; looked for {', '.join(VISION_PATTERNS)}; tested: {tested})")
+            raise SeethinkError(
+                f"model {p}: freeze_vision finds no vision modules in {type(model).__name__} "
+                f"(model_type {kind!r}; looked for {', '.join(VISION_PATTERNS)}; tested: {tested})"
+            )
     return kind

@@ -107,7 +107,8 @@ def load_weights(path: str | Path, device: str | None = None, dtype: torch.dtype
     try:
         with whole_weights():
             model, info = AutoModelForImageTextToText.from_pretrained(
-                p, local_files_only=True, dtype=dtype or inference_dtype(), output_loading_info=True, **kwargs)
+                p, local_files_only=True, dtype=dtype or inference_dtype(), output_loading_info=True, **kwargs
+            )
     except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as e:  # missing, truncated or foreign weights
         from seethink.models.checkpoints import safetensors_problem
 
@@ -126,8 +127,10 @@ def refuse_mismatch(path: Path, info: dict) -> None:
     for kind in ("missing_keys", "unexpected_keys", "mismatched_keys"):
         keys = sorted(str(k[0] if isinstance(k, tuple) else k) for k in info.get(kind) or ())
         if keys:
-            raise SeethinkError(f"model {path}: the weights do not match config.json: {len(keys)} "
-                                f"{kind.replace('_keys', '')} tensor(s), e.g. {keys[0]}")
+            raise SeethinkError(
+                f"model {path}: the weights do not match config.json: {len(keys)} "
+                f"{kind.replace('_keys', '')} tensor(s), e.g. {keys[0]}"
+            )
 
 
 def image_token_id(model) -> int | None:

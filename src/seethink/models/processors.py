@@ -60,15 +60,25 @@ def load_image_only(path: Path) -> ProcessorMixin:
         raise SeethinkError(f"processor config {cfg_file}: expected a JSON object")
     cls = getattr(transformers, str(cfg.get("processor_class")), None)
     if cls is None or "image_processor" not in cfg:
-        raise SeethinkError(f"{cfg_file}: processor {cfg.get('processor_class')!r} cannot be rebuilt without torchvision")
+        raise SeethinkError(
+            f"{cfg_file}: processor {cfg.get('processor_class')!r} cannot be rebuilt without torchvision"
+        )
     template = path / "chat_template.jinja"
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     accepted = inspect.signature(cls.__init__).parameters
-    settings = {k: v for k, v in cfg.items() if k in accepted and k not in  # e.g. image_seq_length, num_image_tokens
-                ("image_processor", "video_processor", "tokenizer", "chat_template")}
-    return image_only(cls)(image_processor=_pil_image_processor(cfg["image_processor"]), tokenizer=tokenizer,
-                           chat_template=template.read_text() if template.is_file() else cfg.get("chat_template"),
-                           **settings)
+    settings = {
+        k: v
+        for k, v in cfg.items()
+        if k in accepted
+        and k  # e.g. image_seq_length, num_image_tokens
+        not in ("image_processor", "video_processor", "tokenizer", "chat_template")
+    }
+    return image_only(cls)(
+        image_processor=_pil_image_processor(cfg["image_processor"]),
+        tokenizer=tokenizer,
+        chat_template=template.read_text() if template.is_file() else cfg.get("chat_template"),
+        **settings,
+    )
 
 
 def bound_pixels(processor, min_pixels: int, max_pixels: int) -> bool:
@@ -82,8 +92,10 @@ def bound_pixels(processor, min_pixels: int, max_pixels: int) -> bool:
         return False
     if not (hasattr(ip, "merge_size") and hasattr(ip, "temporal_patch_size")):
         if getattr(ip, "do_resize", True) is False:
-            raise SeethinkError(f"inputs.min_pixels/max_pixels: {type(ip).__name__} does not resize images, so "
-                                "seethink cannot bound them; resize the images, or set both to 0")
+            raise SeethinkError(
+                f"inputs.min_pixels/max_pixels: {type(ip).__name__} does not resize images, so "
+                "seethink cannot bound them; resize the images, or set both to 0"
+            )
         return False
     changes = {k: v for k, v in (("shortest_edge", min_pixels), ("longest_edge", max_pixels)) if v}
     size = ip.size

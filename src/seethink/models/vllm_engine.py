@@ -16,8 +16,8 @@ from pathlib import Path
 import torch
 
 from seethink.errors import SeethinkError
-from seethink.records.io import load_image
 from seethink.prompting import prompt_messages
+from seethink.records.io import load_image
 
 
 class VllmModel:
@@ -29,13 +29,21 @@ class VllmModel:
             from vllm import SamplingParams as sampling_params
         self.sampling_params = sampling_params
 
-    def params(self, max_new_tokens: int, do_sample: bool, temperature: float, top_p: float, top_k: int, n: int,
-               seed: int):
+    def params(
+        self, max_new_tokens: int, do_sample: bool, temperature: float, top_p: float, top_k: int, n: int, seed: int
+    ):
         """vLLM's SamplingParams for HF-style settings: greedy is temperature 0; top_k 0 (off) is vLLM's -1."""
         if not do_sample:
             temperature, top_p, top_k = 0.0, 1.0, 0
-        return self.sampling_params(n=n, temperature=temperature, top_p=top_p, top_k=top_k or -1,
-                                    max_tokens=max_new_tokens, seed=seed, skip_special_tokens=False)
+        return self.sampling_params(
+            n=n,
+            temperature=temperature,
+            top_p=top_p,
+            top_k=top_k or -1,
+            max_tokens=max_new_tokens,
+            seed=seed,
+            skip_special_tokens=False,
+        )
 
     def complete(self, processor, records: list[dict], params) -> list[list]:
         """Token ids of each record's completions (vLLM's `outputs[j].token_ids`), in input order."""
@@ -60,16 +68,28 @@ def load_vllm(path: str | Path, pixels: tuple[int, int] = (0, 0), seed: int = 0,
     from vllm import LLM
 
     mm = {k: v for k, v in (("min_pixels", pixels[0]), ("max_pixels", pixels[1])) if v}
-    llm = LLM(model=str(path), dtype="bfloat16", seed=seed, gpu_memory_utilization=memory,
-              mm_processor_kwargs=mm or None, enable_prefix_caching=True)
+    llm = LLM(
+        model=str(path),
+        dtype="bfloat16",
+        seed=seed,
+        gpu_memory_utilization=memory,
+        mm_processor_kwargs=mm or None,
+        enable_prefix_caching=True,
+    )
     return VllmModel(llm)
 
 
 ENGINES = ("auto", "vllm", "transformers")
 
 
-def load_generator(path: str | Path, engine: str = "transformers", dtype: torch.dtype | None = None,
-                   attn: str = "auto", pixels: tuple[int, int] = (0, 0), seed: int = 0):
+def load_generator(
+    path: str | Path,
+    engine: str = "transformers",
+    dtype: torch.dtype | None = None,
+    attn: str = "auto",
+    pixels: tuple[int, int] = (0, 0),
+    seed: int = 0,
+):
     """(model, processor) for `generate`: a vLLM engine (`vllm`; `auto` where vLLM fits and a GPU is present) or
     the HF model (`transformers`, and `auto` anywhere else). The processor is the HF one either way: it renders the
     chat template and decodes the answers."""

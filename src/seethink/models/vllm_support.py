@@ -20,8 +20,12 @@ def _requirement(dist: str, name: str, extra: str | None = None) -> Requirement 
             continue
         if extra is None and req.marker is None:
             return req
-        if extra is not None and req.marker is not None and req.marker.evaluate({"extra": extra}) \
-                and not req.marker.evaluate({"extra": ""}):
+        if (
+            extra is not None
+            and req.marker is not None
+            and req.marker.evaluate({"extra": extra})
+            and not req.marker.evaluate({"extra": ""})
+        ):
             return req
     return None
 
@@ -36,14 +40,18 @@ def vllm_problem() -> str | None:
     version = Version(found)
     trl_range = _requirement("trl", "vllm", extra="vllm")
     if trl_range is not None and not trl_range.specifier.contains(version, prereleases=True):
-        return (f"vllm {found} is installed, but TRL {metadata.version('trl')} supports vllm{trl_range.specifier} "
-                '(pip install -e ".[vllm]" installs a version that fits)')
+        return (
+            f"vllm {found} is installed, but TRL {metadata.version('trl')} supports vllm{trl_range.specifier} "
+            '(pip install -e ".[vllm]" installs a version that fits)'
+        )
     for name in ("transformers", "torch"):
         need = _requirement("vllm", name)
         have = _installed(name)
         if need is not None and have is not None and not need.specifier.contains(Version(have), prereleases=True):
-            return (f"vllm {found} needs {name}{need.specifier}, but {name} {have} is installed "
-                    '(pip install -e ".[vllm]" installs the version set that fits)')
+            return (
+                f"vllm {found} needs {name}{need.specifier}, but {name} {have} is installed "
+                '(pip install -e ".[vllm]" installs the version set that fits)'
+            )
     return None
 
 

@@ -21,15 +21,63 @@ from seethink.recipe.budgets import accumulation_steps, micro_batch, rollouts, r
 from seethink.recipe.load import MERGED_FIXED, load_recipe, merged_stage, null_control, to_dict
 from seethink.recipe.rules import check
 from seethink.recipe.schema import Recipe
-from seethink.recipe.settings import (ATTRIBUTIONS, SHARDINGS, Attribution, Engine, EvalSettings, Hardware, Inputs,
-                                      Precision, Rollouts, Sharding, VllmMode)
-from seethink.recipe.stage import (ALGORITHMS, KEEP_METRICS, Algorithm, DataSource, Lora, Stage,
-                                   is_folder_name, keep_metric)
+from seethink.recipe.settings import (
+    ATTRIBUTIONS,
+    SHARDINGS,
+    Attribution,
+    Engine,
+    EvalSettings,
+    Hardware,
+    Inputs,
+    Precision,
+    Rollouts,
+    Sharding,
+    VllmMode,
+)
+from seethink.recipe.stage import (
+    ALGORITHMS,
+    KEEP_METRICS,
+    Algorithm,
+    DataSource,
+    Lora,
+    Stage,
+    is_folder_name,
+    keep_metric,
+)
 
 RECIPES_DIR = Path(__file__).resolve().parents[3] / "recipes"  # the shipped recipes (in a source checkout)
 
-__all__ = ["ALGORITHMS", "ATTRIBUTIONS", "Algorithm", "Attribution", "DataSource", "Engine", "EvalSettings", "Hardware",
-           "Inputs", "KEEP_METRICS", "Lora", "MERGED_FIXED", "Precision", "RECIPES_DIR", "Recipe", "Rollouts",
-           "SHARDINGS", "Sharding", "Stage", "VllmMode", "accumulation_steps", "check", "is_folder_name", "keep_metric",
-           "load_recipe", "merged_stage", "micro_batch", "null_control", "rollouts", "round_completions", "to_dict",
-           "updates_per_round"]
+__all__ = [
+    "ALGORITHMS",
+    "ATTRIBUTIONS",
+    "Algorithm",
+    "Attribution",
+    "DataSource",
+    "Engine",
+    "EvalSettings",
+    "Hardware",
+    "Inputs",
+    "KEEP_METRICS",
+    "Lora",
+    "MERGED_FIXED",
+    "Precision",
+    "RECIPES_DIR",
+    "Recipe",
+    "Rollouts",
+    "SHARDINGS",
+    "Sharding",
+    "Stage",
+    "VllmMode",
+    "accumulation_steps",
+    "check",
+    "is_folder_name",
+    "keep_metric",
+    "load_recipe",
+    "merged_stage",
+    "micro_batch",
+    "null_control",
+    "rollouts",
+    "round_completions",
+    "to_dict",
+    "updates_per_round",
+]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from seethink.configs import Where, apply_overrides, build, read_yaml, unknown_key
 from seethink.errors import SeethinkError
-from seethink.recipe.budgets import round_completions, rollouts, updates_per_round
+from seethink.recipe.budgets import rollouts, round_completions, updates_per_round
 from seethink.recipe.rules import check
 from seethink.recipe.schema import Recipe
 from seethink.recipe.stage import DataSource, Stage
@@ -27,20 +27,32 @@ def merged_stage(staged: Recipe) -> Stage:
     sources = []
     for s in staged.stages:
         if s.algorithm != "grpo":
-            raise SeethinkError(f"cannot merge {staged.name}: stage {s.name!r} is {s.algorithm}, merging needs GRPO stages")
+            raise SeethinkError(
+                f"cannot merge {staged.name}: stage {s.name!r} is {s.algorithm}, merging needs GRPO stages"
+            )
         if s.rewards != first.rewards:
-            raise SeethinkError(f"cannot merge {staged.name}: stage {s.name!r} has rewards {s.rewards}, stage "
-                                f"{first.name!r} {first.rewards}; one pooled run has one reward")
+            raise SeethinkError(
+                f"cannot merge {staged.name}: stage {s.name!r} has rewards {s.rewards}, stage "
+                f"{first.name!r} {first.rewards}; one pooled run has one reward"
+            )
         total_w = sum(d.weight for d in s.data)
         sources += [DataSource(d.path, rollouts(s) * d.weight / total_w, d.split) for d in s.data]
     total = sum(rollouts(s) for s in staged.stages)
     per_round = round_completions(first)
     if total % per_round:
-        raise SeethinkError(f"cannot merge {staged.name}: total rollouts {total} not divisible by the first stage's "
-                            f"rollout batch {per_round}")
-    return dataclasses.replace(first, name="merged", data=sources, steps=total // per_round * updates_per_round(first),
-                               max_completion_length=max(s.max_completion_length for s in staged.stages),
-                               freeze_vision=False, ordering="shuffle")
+        raise SeethinkError(
+            f"cannot merge {staged.name}: total rollouts {total} not divisible by the first stage's "
+            f"rollout batch {per_round}"
+        )
+    return dataclasses.replace(
+        first,
+        name="merged",
+        data=sources,
+        steps=total // per_round * updates_per_round(first),
+        max_completion_length=max(s.max_completion_length for s in staged.stages),
+        freeze_vision=False,
+        ordering="shuffle",
+    )
 
 
 MERGED_FIXED = frozenset({"name", "data", "steps", "batch_size", "rollout_batch_size", "num_iterations"})
@@ -82,8 +94,11 @@ def _derived(raw: dict, path: Path, where: Where, chain: tuple[Path, ...]) -> di
         if "stages" in raw:
             where.fail("stages", "a merged recipe derives its stage from merged_from; change it with --set")
         staged = _parent(raw, "merged_from", path, where, chain)
-        inherited = {k: v for k, v in to_dict(staged).items()
-                     if k in ("model", "data", "seed", "eval", "precision", "rollouts", "inputs", "hardware")}
+        inherited = {
+            k: v
+            for k, v in to_dict(staged).items()
+            if k in ("model", "data", "seed", "eval", "precision", "rollouts", "inputs", "hardware")
+        }
         changes = _stage_changes(raw.pop("stage_overrides", None), where, MERGED_FIXED)
         return {**inherited, **raw, "stages": [{**dataclasses.asdict(merged_stage(staged)), **changes}]}
     if raw.get("based_on"):
@@ -91,8 +106,11 @@ def _derived(raw: dict, path: Path, where: Where, chain: tuple[Path, ...]) -> di
             where.fail("stages", "a recipe based_on another takes its stages from it; change them with stage_overrides")
         base = to_dict(_parent(raw, "based_on", path, where, chain))
         changes = _stage_changes(raw.pop("stage_overrides", None), where, frozenset({"name", "data"}))
-        return {**{k: v for k, v in base.items() if k not in ("name", "merged_from")}, **raw,
-                "stages": [{**st, **changes} for st in base["stages"]]}
+        return {
+            **{k: v for k, v in base.items() if k not in ("name", "merged_from")},
+            **raw,
+            "stages": [{**st, **changes} for st in base["stages"]],
+        }
     if "stage_overrides" in raw:
         where.fail("stage_overrides", "only a derived recipe (merged_from or based_on) has stages to change")
     return raw
@@ -103,9 +121,13 @@ def load_recipe(path: str | Path, overrides: list[str] = (), _chain: tuple[Path,
     where = Where(str(path))
     raw = _derived(read_yaml(path, "recipe"), path, where, (*_chain, path.resolve()))
     recipe = build(Recipe, apply_overrides(raw, list(overrides)), "", where)
-    recipe = dataclasses.replace(recipe, stages=[
-        dataclasses.replace(s, rewards={absolute_spec(k, path.parent): w for k, w in s.rewards.items()})
-        for s in recipe.stages])
+    recipe = dataclasses.replace(
+        recipe,
+        stages=[
+            dataclasses.replace(s, rewards={absolute_spec(k, path.parent): w for k, w in s.rewards.items()})
+            for s in recipe.stages
+        ],
+    )
     check(recipe, where)
     return recipe
 

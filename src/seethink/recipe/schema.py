@@ -49,5 +49,9 @@ class Recipe:
 
     def __post_init__(self):
         require(0 <= self.seed < 2**32, "seed", f"must be in [0, 2**32) (torch and numpy seeds), got {self.seed}")
-        require(is_folder_name(self.name), "name", f"must be a plain folder name (no /, .., control characters), "
-                f"got {self.name!r}: a run writes only inside its output folder")
+        require(
+            is_folder_name(self.name),
+            "name",
+            f"must be a plain folder name (no /, .., control characters), "
+            f"got {self.name!r}: a run writes only inside its output folder",
+        )

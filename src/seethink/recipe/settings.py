@@ -51,8 +51,11 @@ class EvalSettings:
         require(self.limit >= 0, "limit", f"must be >= 0, got {self.limit}")
         require(self.every >= 0, "every", f"must be >= 0 (0 = off), got {self.every}")
         require(self.every_limit >= 0, "every_limit", f"must be >= 0 (0 = all), got {self.every_limit}")
-        require((self.attribution == "judge") == bool(self.judge), "judge",
-                "attribution judge needs a judge (a URL or a model folder), and only it does")
+        require(
+            (self.attribution == "judge") == bool(self.judge),
+            "judge",
+            "attribution judge needs a judge (a URL or a model folder), and only it does",
+        )
 
 
 @dataclass
@@ -76,11 +79,21 @@ class Rollouts:
     max_completion_length; vLLM would otherwise take the model's whole context, e.g. 128k tokens)."""
 
     def __post_init__(self):
-        require(self.vllm_max_model_len >= 0, "vllm_max_model_len", f"must be >= 0 (0 = derived), got {self.vllm_max_model_len}")
-        require(0 < self.vllm_gpu_memory_utilization <= 1, "vllm_gpu_memory_utilization",
-                f"must be in (0, 1], got {self.vllm_gpu_memory_utilization}")
-        require(self.vllm_tensor_parallel_size >= 1, "vllm_tensor_parallel_size",
-                f"must be >= 1, got {self.vllm_tensor_parallel_size}")
+        require(
+            self.vllm_max_model_len >= 0,
+            "vllm_max_model_len",
+            f"must be >= 0 (0 = derived), got {self.vllm_max_model_len}",
+        )
+        require(
+            0 < self.vllm_gpu_memory_utilization <= 1,
+            "vllm_gpu_memory_utilization",
+            f"must be in (0, 1], got {self.vllm_gpu_memory_utilization}",
+        )
+        require(
+            self.vllm_tensor_parallel_size >= 1,
+            "vllm_tensor_parallel_size",
+            f"must be >= 1, got {self.vllm_tensor_parallel_size}",
+        )
 
 
 @dataclass
@@ -100,8 +113,11 @@ class Inputs:
     def __post_init__(self):
         for key in ("min_pixels", "max_pixels", "max_prompt_length"):
             require(getattr(self, key) >= 0, key, f"must be >= 0 (0 = no bound), got {getattr(self, key)}")
-        require(not (self.min_pixels and self.max_pixels) or self.min_pixels <= self.max_pixels, "min_pixels",
-                f"{self.min_pixels} is above max_pixels={self.max_pixels}")
+        require(
+            not (self.min_pixels and self.max_pixels) or self.min_pixels <= self.max_pixels,
+            "min_pixels",
+            f"{self.min_pixels} is above max_pixels={self.max_pixels}",
+        )
 
 
 @dataclass
@@ -125,5 +141,8 @@ class Hardware:
     def __post_init__(self):
         require(self.gpus >= 1, "gpus", f"must be >= 1, got {self.gpus}")
         require(self.gpu_memory_gb > 0, "gpu_memory_gb", f"must be > 0, got {self.gpu_memory_gb}")
-        require(self.process_timeout_minutes >= 1, "process_timeout_minutes",
-                f"must be >= 1, got {self.process_timeout_minutes}")
+        require(
+            self.process_timeout_minutes >= 1,
+            "process_timeout_minutes",
+            f"must be >= 1, got {self.process_timeout_minutes}",
+        )

@@ -17,7 +17,7 @@ KEEP_METRICS: tuple[str, ...] = ("mean", "perception", "text_reasoning", "visual
 
 def keep_metric(keep: str) -> str | None:
     """The metric of `best:<metric>` (None for `last` or anything else)."""
-    return keep[len("best:"):] if keep.startswith("best:") else None
+    return keep[len("best:") :] if keep.startswith("best:") else None
 
 
 def is_folder_name(name: str) -> bool:
@@ -140,15 +140,30 @@ class Stage:
     seethink sets from the settings above (`TRL_SET_BY_SEETHINK`) are refused with the setting to use instead."""
 
     def __post_init__(self):
-        require(is_folder_name(self.name), "name", f"must be a plain folder name (no /, .., control characters), got {self.name!r}")
+        require(
+            is_folder_name(self.name),
+            "name",
+            f"must be a plain folder name (no /, .., control characters), got {self.name!r}",
+        )
         for key in ("steps", "batch_size", "num_generations", "max_completion_length", "num_iterations"):
             require(getattr(self, key) > 0, key, f"must be > 0, got {getattr(self, key)}")
         for key in ("lr", "temperature"):
             require(getattr(self, key) > 0, key, f"must be > 0, got {getattr(self, key)}")
-        require(self.micro_batch_size >= 0, "micro_batch_size", f"must be >= 0 (0 = batch_size), got {self.micro_batch_size}")
-        require(self.rollout_batch_size >= 0, "rollout_batch_size", f"must be >= 0 (0 = batch_size), got {self.rollout_batch_size}")
+        require(
+            self.micro_batch_size >= 0,
+            "micro_batch_size",
+            f"must be >= 0 (0 = batch_size), got {self.micro_batch_size}",
+        )
+        require(
+            self.rollout_batch_size >= 0,
+            "rollout_batch_size",
+            f"must be >= 0 (0 = batch_size), got {self.rollout_batch_size}",
+        )
         require(self.beta >= 0, "beta", f"must be >= 0, got {self.beta}")
         require(0 <= self.warmup_ratio < 1, "warmup_ratio", f"must be in [0, 1), got {self.warmup_ratio}")
         require(bool(self.data), "data", "a stage needs at least one data source")
-        require(self.keep == "last" or keep_metric(self.keep) in KEEP_METRICS, "keep",
-                f"must be last or best:<metric> with <metric> one of {', '.join(KEEP_METRICS)}, got {self.keep!r}")
+        require(
+            self.keep == "last" or keep_metric(self.keep) in KEEP_METRICS,
+            "keep",
+            f"must be last or best:<metric> with <metric> one of {', '.join(KEEP_METRICS)}, got {self.keep!r}",
+        )

@@ -16,8 +16,12 @@ def subject_filter(colour=None, shape=None, size=None) -> dict:
 
 
 def fact(attribute: str, subject: dict, value, other: dict | None = None) -> dict:
-    return {"attribute": attribute, "subject": subject_filter(**subject),
-            "other": None if other is None else subject_filter(**other), "value": str(value)}
+    return {
+        "attribute": attribute,
+        "subject": subject_filter(**subject),
+        "other": None if other is None else subject_filter(**other),
+        "value": str(value),
+    }
 
 
 def noun_phrase(f: dict, plural: bool = False, article: bool = False) -> str:

@@ -24,8 +24,15 @@ Capability = Literal["perception", "text_reasoning", "visual_reasoning"]
 CAPABILITIES: tuple[str, ...] = get_args(Capability)
 SPLITS = ("train", "validation", "test")
 SPLIT_NAME = re.compile(r"\w+(\.\w+)*", re.ASCII)  # Hugging Face datasets' rule: no path separator, no leading dot
-LIMITS = {"id": 256, "problem": 20_000, "answer": 20_000, "option": 2_000, "images": 16, "caption": 20_000,
-          "solution": 20_000}
+LIMITS = {
+    "id": 256,
+    "problem": 20_000,
+    "answer": 20_000,
+    "option": 2_000,
+    "images": 16,
+    "caption": 20_000,
+    "solution": 20_000,
+}
 """The longest text (characters) or list a record field may hold. A bound, not a taste: a prompt of 500,000
 characters otherwise tokenises into minutes of generation that nothing stops; real problems are far shorter."""
 
@@ -33,8 +40,9 @@ characters otherwise tokenises into minutes of generation that nothing stops; re
 def check_split_name(name: str, where: str = "--split") -> str:
     """A split name is a file name inside a dataset folder: letters, digits, `_`, inner dots (train, test.hard)."""
     if not isinstance(name, str) or not SPLIT_NAME.fullmatch(name) or len(name) > 100:
-        raise SeethinkError(f"{where}: {name!r} is not a split name (letters, digits, '_' and inner '.'; e.g. "
-                            "train, validation, test)")
+        raise SeethinkError(
+            f"{where}: {name!r} is not a split name (letters, digits, '_' and inner '.'; e.g. train, validation, test)"
+        )
     return name
 
 
@@ -57,9 +65,17 @@ class Record(TypedDict, total=False):
 
 
 REQUIRED = {"id": str, "problem": str, "answer": str, "capability": str}
-OPTIONAL_DEFAULTS = {"images": list, "family": lambda: "", "options": lambda: None, "caption": lambda: None,
-                     "facts": list, "difficulty": lambda: None, "pass_rate": lambda: None, "solution": lambda: None,
-                     "source": lambda: ""}
+OPTIONAL_DEFAULTS = {
+    "images": list,
+    "family": lambda: "",
+    "options": lambda: None,
+    "caption": lambda: None,
+    "facts": list,
+    "difficulty": lambda: None,
+    "pass_rate": lambda: None,
+    "solution": lambda: None,
+    "source": lambda: "",
+}
 
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -71,7 +87,9 @@ def _check_sizes(rec: dict, where: str) -> None:
         if isinstance(v, str) and len(v) > LIMITS[key]:
             raise SeethinkError(f"{where}: field '{key}' has {len(v):,} characters; the limit is {LIMITS[key]:,}")
     if len(rec["images"]) > LIMITS["images"]:
-        raise SeethinkError(f"{where}: field 'images' lists {len(rec['images'])} images; the limit is {LIMITS['images']}")
+        raise SeethinkError(
+            f"{where}: field 'images' lists {len(rec['images'])} images; the limit is {LIMITS['images']}"
+        )
     if any(len(o) > LIMITS["option"] for o in rec["options"] or ()):
         raise SeethinkError(f"{where}: an option is longer than {LIMITS['option']:,} characters")
 
@@ -91,10 +109,13 @@ def validate_record(rec: dict, where: str) -> Record:
         if not isinstance(rec[key], typ):
             raise SeethinkError(f"{where}: field '{key}' must be {typ.__name__}, got {type(rec[key]).__name__}")
     if rec["capability"] not in CAPABILITIES:
-        raise SeethinkError(f"{where}: field 'capability' is {rec['capability']!r}; expected one of {', '.join(CAPABILITIES)}")
+        raise SeethinkError(
+            f"{where}: field 'capability' is {rec['capability']!r}; expected one of {', '.join(CAPABILITIES)}"
+        )
     if not rec["answer"].strip():
-        raise SeethinkError(f"{where}: field 'answer' is empty "
-                            "(an empty gold answer would reward an empty \\boxed{})")
+        raise SeethinkError(
+            f"{where}: field 'answer' is empty (an empty gold answer would reward an empty \\boxed{{}})"
+        )
     for key, default in OPTIONAL_DEFAULTS.items():
         if rec.get(key) is None:
             rec[key] = default()
@@ -103,18 +124,24 @@ def validate_record(rec: dict, where: str) -> Record:
     if not isinstance(rec["images"], list) or not all(isinstance(p, str) for p in rec["images"]):
         raise SeethinkError(f"{where}: field 'images' must be a list of image paths")
     opts = rec["options"]
-    if opts is not None and (not isinstance(opts, list) or not all(isinstance(o, str) for o in opts) or not 2 <= len(opts) <= 26):
+    if opts is not None and (
+        not isinstance(opts, list) or not all(isinstance(o, str) for o in opts) or not 2 <= len(opts) <= 26
+    ):
         raise SeethinkError(f"{where}: field 'options' must be a list of 2–26 strings")
     if opts is not None and rec["answer"].strip().upper() not in LETTERS[: len(opts)]:
-        raise SeethinkError(f"{where}: field 'answer' is {rec['answer'][:40]!r}, not one of the option letters "
-                            f"{LETTERS[0]}–{LETTERS[len(opts) - 1]}")
+        raise SeethinkError(
+            f"{where}: field 'answer' is {rec['answer'][:40]!r}, not one of the option letters "
+            f"{LETTERS[0]}–{LETTERS[len(opts) - 1]}"
+        )
     _check_sizes(rec, where)
-    if not isinstance(rec["facts"], list) or not all(isinstance(f, dict) and isinstance(f.get("attribute"), str)
-                                                     and "value" in f for f in rec["facts"]):
+    if not isinstance(rec["facts"], list) or not all(
+        isinstance(f, dict) and isinstance(f.get("attribute"), str) and "value" in f for f in rec["facts"]
+    ):
         raise SeethinkError(f"{where}: field 'facts' must be a list of objects with 'attribute' and 'value'")
     for key, low, high in (("pass_rate", 0, 1), ("difficulty", float("-inf"), float("inf"))):
         v = rec[key]
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not low <= v <= high):
-            raise SeethinkError(f"{where}: field '{key}' must be a number{' in [0, 1]' if key == 'pass_rate' else ''}, "
-                                f"got {v!r}")
+            raise SeethinkError(
+                f"{where}: field '{key}' must be a number{' in [0, 1]' if key == 'pass_rate' else ''}, got {v!r}"
+            )
     return rec

@@ -50,8 +50,11 @@ def run_plots(runs) -> dict[str, bytes]:
     if bars:
         out["accuracy.png"] = accuracy_png(bars)
         out["lengths.png"] = lengths_png(bars)
-    att = [(name, s["attribution"]["visual_reasoning"]) for name, s in bars
-           if s.get("attribution", {}).get("visual_reasoning")]
+    att = [
+        (name, s["attribution"]["visual_reasoning"])
+        for name, s in bars
+        if s.get("attribution", {}).get("visual_reasoning")
+    ]
     if att:
         out["attribution.png"] = attribution_png(att)
     return out
@@ -86,10 +89,24 @@ def curves_png(runs) -> bytes:
             offset += max((r["step"] for r in s.metrics), default=0)
             for ax in axes:
                 ax.axvline(offset, color=c, ls=":", lw=0.8)
-            axes[0].annotate(s.name, (offset, 1.0), xycoords=("data", "axes fraction"), rotation=90, fontsize=7,
-                             ha="right", va="top", color=c)
-    return _step_figure(plt, fig, axes, [label for _, label in CURVES], "training curves",
-                        "optimizer step (stages concatenated; dotted lines end a stage; 10-step mean)")
+            axes[0].annotate(
+                s.name,
+                (offset, 1.0),
+                xycoords=("data", "axes fraction"),
+                rotation=90,
+                fontsize=7,
+                ha="right",
+                va="top",
+                color=c,
+            )
+    return _step_figure(
+        plt,
+        fig,
+        axes,
+        [label for _, label in CURVES],
+        "training curves",
+        "optimizer step (stages concatenated; dotted lines end a stage; 10-step mean)",
+    )
 
 
 def _step_figure(plt, fig, axes, labels: list[str], title: str, xlabel: str) -> bytes:
@@ -109,8 +126,11 @@ def validation_png(runs) -> bytes:
     to end; a star marks the step a stage kept (`keep: best:<metric>`)."""
     plt = pyplot()
     colours = _colours(plt)
-    keys = ["val_mean"] + [f"val_{c}" for c in CAPABILITIES
-                           if any(f"val_{c}" in r for run in runs for st in run.stages for r in st.metrics)]
+    keys = ["val_mean"] + [
+        f"val_{c}"
+        for c in CAPABILITIES
+        if any(f"val_{c}" in r for run in runs for st in run.stages for r in st.metrics)
+    ]
     fig, axes = plt.subplots(len(keys), 1, figsize=(9, 2.3 * len(keys)), sharex=True, squeeze=False)
     axes = axes[:, 0]
     for i, run in enumerate(runs):
@@ -128,9 +148,14 @@ def validation_png(runs) -> bytes:
             offset += max((r["step"] for r in s.metrics), default=0)
             for ax in axes:
                 ax.axvline(offset, color=c, ls=":", lw=0.8)
-    return _step_figure(plt, fig, axes, [k[len("val_"):].replace("_", " ") for k in keys],
-                        "held-out accuracy during training (greedy)",
-                        "optimizer step (stages concatenated; dotted lines end a stage; * the step a stage kept)")
+    return _step_figure(
+        plt,
+        fig,
+        axes,
+        [k[len("val_") :].replace("_", " ") for k in keys],
+        "held-out accuracy during training (greedy)",
+        "optimizer step (stages concatenated; dotted lines end a stage; * the step a stage kept)",
+    )
 
 
 def _slots(bars: list, colours: list[str]):
@@ -153,8 +178,10 @@ def accuracy_png(bars: list[tuple[str, dict]]) -> bytes:
         caps = [summary["capability"].get(c) for c in CAPABILITIES]
         xs, colour = slot(j)
         ys = [s["accuracy"] if s else float("nan") for s in caps]  # not evaluated: no bar
-        err = [[s["accuracy"] - s["ci95"][0] if s else 0 for s in caps],
-               [s["ci95"][1] - s["accuracy"] if s else 0 for s in caps]]
+        err = [
+            [s["accuracy"] - s["ci95"][0] if s else 0 for s in caps],
+            [s["ci95"][1] - s["accuracy"] if s else 0 for s in caps],
+        ]
         ax.bar(xs, ys, width, yerr=err, capsize=3, label=name, color=colour)
     ax.set_xticks(range(len(CAPABILITIES)), [c.replace("_", " ") for c in CAPABILITIES])
     ax.set_ylabel("held-out accuracy (95% CI)")
@@ -189,8 +216,14 @@ def attribution_png(att: list[tuple[str, dict]]) -> bytes:
     ax.bar(names, perc, label="perception", color="#d62728")
     ax.bar(names, [a["reasoning"] for _, a in att], bottom=perc, label="reasoning", color="#1f77b4")
     for k, (_, a) in enumerate(att):
-        ax.annotate(f"{a['perception_share']:.0%}", (k, a["perception"] / 2), ha="center", va="center",
-                    color="white", fontsize=9)
+        ax.annotate(
+            f"{a['perception_share']:.0%}",
+            (k, a["perception"] / 2),
+            ha="center",
+            va="center",
+            color="white",
+            fontsize=9,
+        )
     ax.set_ylabel("wrong visual-reasoning answers")
     ax.set_title("error attribution (label: perception share)", fontsize=10)
     ax.legend(fontsize=8)
@@ -233,8 +266,9 @@ def against_null_png(gains: dict[str, dict], null: str) -> bytes:
         ax.bar(i, 100 * g["mean"], 0.6, color=_colours(plt)[0], alpha=0.7)
         if g["ci95"]:
             lo, hi = (100 * v for v in g["ci95"])
-            ax.errorbar(i, 100 * g["mean"], yerr=[[100 * g["mean"] - lo], [hi - 100 * g["mean"]]], color="black",
-                        capsize=4)
+            ax.errorbar(
+                i, 100 * g["mean"], yerr=[[100 * g["mean"] - lo], [hi - 100 * g["mean"]]], color="black", capsize=4
+            )
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xticks(range(len(names)), names, rotation=20, ha="right", fontsize=8)
     ax.set_ylabel(f"average accuracy − {null} (points)")

@@ -69,13 +69,20 @@ def _summary(path: Path) -> dict:
         bad("capability")
     for c, v in caps.items():
         ci = v.get("ci95") if isinstance(v, dict) else None
-        if not (isinstance(v, dict) and _number(v.get("accuracy")) and isinstance(ci, list) and len(ci) == 2
-                and all(map(_number, ci)) and all(_number(x) for k, x in v.items() if k.startswith("mean_"))):
+        if not (
+            isinstance(v, dict)
+            and _number(v.get("accuracy"))
+            and isinstance(ci, list)
+            and len(ci) == 2
+            and all(map(_number, ci))
+            and all(_number(x) for k, x in v.items() if k.startswith("mean_"))
+        ):
             bad(f"capability.{c}")
     att = s.get("attribution", {})
     fields = ("errors", "perception", "reasoning", "perception_share")
     if not isinstance(att, dict) or not all(
-            isinstance(a, dict) and all(_number(a.get(k)) for k in fields) for a in att.values()):
+        isinstance(a, dict) and all(_number(a.get(k)) for k in fields) for a in att.values()
+    ):
         bad("attribution")
     return s
 
@@ -95,13 +102,15 @@ def load_run(path: str | Path) -> Run:
     if not (p / "recipe.yaml").is_file():
         raise SeethinkError(f"{p} is not a seethink run folder (no recipe.yaml)")
     recipe = read_yaml(p / "recipe.yaml", "run recipe")
-    if not isinstance(recipe.get("stages", []), list) or not all(isinstance(s, dict) and isinstance(s.get("name"), str)
-                                                                for s in recipe.get("stages", [])):
+    if not isinstance(recipe.get("stages", []), list) or not all(
+        isinstance(s, dict) and isinstance(s.get("name"), str) for s in recipe.get("stages", [])
+    ):
         raise SeethinkError(f"{p / 'recipe.yaml'}: stages: expected a list of stages with names")
     start = p / "eval" / "start" / "summary.json"
     kept = recipe.get("kept")
-    if kept is not None and not (isinstance(kept, dict) and all(isinstance(v, dict) and isinstance(v.get("step"), int)
-                                                                for v in kept.values())):
+    if kept is not None and not (
+        isinstance(kept, dict) and all(isinstance(v, dict) and isinstance(v.get("step"), int) for v in kept.values())
+    ):
         raise SeethinkError(f"{p / 'recipe.yaml'}: kept: expected stage names mapped to their kept step")
     run = Run(str(recipe.get("name", p.name)), p, _summary(start) if start.is_file() else None, kept=kept)
     for k, st in enumerate(recipe.get("stages", []), 1):
@@ -120,38 +129,67 @@ def _cell(summary: dict | None, cap: str) -> str:
     return "–" if not s else f"{s['accuracy']:.3f} [{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}]"
 
 
+def _side_by_side_row(name: str, stages: str, steps: str, secs: str, summary: dict) -> str:
+    think = [
+        summary["capability"][c]["mean_think_tokens"]
+        for c in CAPABILITIES
+        if c in summary.get("capability", {}) and "mean_think_tokens" in summary["capability"][c]
+    ]
+    att = summary.get("attribution", {}).get("visual_reasoning")
+    share = (
+        "–" if not att or not att["errors"] else f"{att['perception_share']:.0%} ({att['perception']}/{att['errors']})"
+    )
+    think_cell = f"{sum(think) / len(think):.1f}" if think else "–"
+    return (
+        f"| {name} | {stages} | {steps} | {secs} | "
+        + " | ".join(_cell(summary, c) for c in CAPABILITIES)
+        + f" | {think_cell} | {share} |"
+    )
+
+
 def _markdown(runs: list[Run], plots: dict[str, bytes]) -> str:
-    lines = ["# seethink report", "", "Runs: " + ", ".join(f"`{r.path}`" for r in runs), "",
-             "## Runs side by side (final stage, held-out split, greedy)", "",
-             "| run | stages | steps | train time (s) | " + " | ".join(CAPABILITIES) +
-             " | mean think tokens | VR errors from perception |",
-             "|---|---|---|---|" + "---|" * len(CAPABILITIES) + "---|---|"]
-    rows = ([("start", "–", "–", "–", runs[0].start)] if runs[0].start else [])
+    lines = [
+        "# seethink report",
+        "",
+        "Runs: " + ", ".join(f"`{r.path}`" for r in runs),
+        "",
+        "## Runs side by side (final stage, held-out split, greedy)",
+        "",
+        "| run | stages | steps | train time (s) | "
+        + " | ".join(CAPABILITIES)
+        + " | mean think tokens | VR errors from perception |",
+        "|---|---|---|---|" + "---|" * len(CAPABILITIES) + "---|---|",
+    ]
+    rows = [("start", "–", "–", "–", runs[0].start)] if runs[0].start else []
     for r in runs:
         steps = sum(max((m["step"] for m in s.metrics), default=0) for s in r.stages)
         secs = sum(s.seconds or 0 for s in r.stages)
         rows.append((r.name, " → ".join(s.name for s in r.stages), str(steps), f"{secs:.0f}", r.final))
     for name, stages, steps, secs, summary in rows:
-        summary = summary or {}
-        think = [summary["capability"][c]["mean_think_tokens"] for c in CAPABILITIES
-                 if c in summary.get("capability", {}) and "mean_think_tokens" in summary["capability"][c]]
-        att = summary.get("attribution", {}).get("visual_reasoning")
-        share = "–" if not att or not att["errors"] else \
-            f"{att['perception_share']:.0%} ({att['perception']}/{att['errors']})"
-        think_cell = f"{sum(think) / len(think):.1f}" if think else "–"
-        lines.append(f"| {name} | {stages} | {steps} | {secs} | " + " | ".join(_cell(summary, c) for c in CAPABILITIES)
-                     + f" | {think_cell} | {share} |")
+        lines.append(_side_by_side_row(name, stages, steps, secs, summary or {}))
     for r in runs:
-        lines += ["", f"## {r.name}: after each stage", "", "| after | " + " | ".join(CAPABILITIES) + " | seconds |",
-                  "|---|" + "---|" * len(CAPABILITIES) + "---|"]
+        lines += [
+            "",
+            f"## {r.name}: after each stage",
+            "",
+            "| after | " + " | ".join(CAPABILITIES) + " | seconds |",
+            "|---|" + "---|" * len(CAPABILITIES) + "---|",
+        ]
         if r.start:
             lines.append("| start | " + " | ".join(_cell(r.start, c) for c in CAPABILITIES) + " | – |")
         for s in r.stages:
-            lines.append(f"| {s.name} ({s.algorithm}) | " + " | ".join(_cell(s.eval, c) for c in CAPABILITIES)
-                         + f" | {s.seconds if s.seconds is not None else '–'} |")
-    titles = {"curves.png": "Training curves", "validation.png": "Held-out accuracy during training",
-              "accuracy.png": "Held-out accuracy", "lengths.png": "Reasoning length",
-              "attribution.png": "Error attribution"}
+            lines.append(
+                f"| {s.name} ({s.algorithm}) | "
+                + " | ".join(_cell(s.eval, c) for c in CAPABILITIES)
+                + f" | {s.seconds if s.seconds is not None else '–'} |"
+            )
+    titles = {
+        "curves.png": "Training curves",
+        "validation.png": "Held-out accuracy during training",
+        "accuracy.png": "Held-out accuracy",
+        "lengths.png": "Reasoning length",
+        "attribution.png": "Error attribution",
+    }
     for name, title in titles.items():
         if name in plots:
             lines += ["", f"## {title}", "", f"![{title}]({name})"]

@@ -20,29 +20,42 @@ def _mean_ci(values: list[float]) -> str:
 
 
 def _run_rows(configurations: list[str], base: dict | None, runs: dict[str, dict[int, dict]]) -> list[str]:
-    lines = ["| configuration | seeds | perception | text reasoning | visual reasoning | average | VR think tokens | "
-             "VR errors from perception | rollouts | train s |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| configuration | seeds | perception | text reasoning | visual reasoning | average | VR think tokens | "
+        "VR errors from perception | rollouts | train s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     if base:
-        lines.append(f"| base | – | {base['accuracy']['perception']:.3f} | {base['accuracy']['text_reasoning']:.3f} | "
-                     f"{base['accuracy']['visual_reasoning']:.3f} | {base['overall']:.3f} | "
-                     f"{base['think_tokens']['visual_reasoning']:.1f} | {base['vr_perception_share']:.0%} | 0 | 0 |")
+        lines.append(
+            f"| base | – | {base['accuracy']['perception']:.3f} | {base['accuracy']['text_reasoning']:.3f} | "
+            f"{base['accuracy']['visual_reasoning']:.3f} | {base['overall']:.3f} | "
+            f"{base['think_tokens']['visual_reasoning']:.1f} | {base['vr_perception_share']:.0%} | 0 | 0 |"
+        )
     for config in configurations:
         rs = list(runs.get(config, {}).values())
         if not rs:
             continue
         cells = [_mean_ci([r["accuracy"][c] for r in rs]) for c in CAPABILITIES]
         shares = [r["vr_perception_share"] for r in rs if r["vr_perception_share"] is not None]
-        lines.append(f"| {config} | {len(rs)} | {' | '.join(cells)} | {_mean_ci([r['overall'] for r in rs])} | "
-                     f"{np.mean([r['think_tokens']['visual_reasoning'] for r in rs]):.1f} | "
-                     f"{np.mean(shares):.0%} | {rs[0]['rollouts']} | {np.mean([r['train_seconds'] for r in rs]):.0f} |")
+        lines.append(
+            f"| {config} | {len(rs)} | {' | '.join(cells)} | {_mean_ci([r['overall'] for r in rs])} | "
+            f"{np.mean([r['think_tokens']['visual_reasoning'] for r in rs]):.1f} | "
+            f"{np.mean(shares):.0%} | {rs[0]['rollouts']} | {np.mean([r['train_seconds'] for r in rs]):.0f} |"
+        )
     return lines
 
 
 def _null_rows(null: str, gains: dict[str, dict]) -> list[str]:
-    lines = [f"## Against the null ({null})", "", f"Average held-out accuracy minus {null}'s, paired by seed: "
-             "a configuration whose CI includes 0 did no better than training on shuffled rewards (CIs over seeds "
-             "and, where the runs keep per-record scores, the test set's records).", "",
-             "| configuration | − null (points) | 95% CI | seeds | verdict |", "|---|---|---|---|---|"]
+    lines = [
+        f"## Against the null ({null})",
+        "",
+        f"Average held-out accuracy minus {null}'s, paired by seed: "
+        "a configuration whose CI includes 0 did no better than training on shuffled rewards (CIs over seeds "
+        "and, where the runs keep per-record scores, the test set's records).",
+        "",
+        "| configuration | − null (points) | 95% CI | seeds | verdict |",
+        "|---|---|---|---|---|",
+    ]
     for config, g in gains.items():
         ci = f"[{100 * g['ci95'][0]:+.1f}, {100 * g['ci95'][1]:+.1f}]" if g["ci95"] else "–"
         lines.append(f"| {config} | {100 * g['mean']:+.1f} | {ci} | {g['n']} | {g['verdict']} |")
@@ -51,9 +64,15 @@ def _null_rows(null: str, gains: dict[str, dict]) -> list[str]:
 
 def _zero_signal_rows(configurations: list[str], runs: dict[str, dict[int, dict]]) -> list[str]:
     """Per configuration and GRPO stage, the share of groups whose rewards are all equal, first to last fifth."""
-    head = ["## Groups without signal", "", "Share of GRPO groups whose samples all got the same reward (all right "
-            "or all wrong: no gradient), in five equal spans of each stage, first → last; mean over seeds.", "",
-            "| configuration | stage | share of zero-variance groups, first → last fifth |", "|---|---|---|"]
+    head = [
+        "## Groups without signal",
+        "",
+        "Share of GRPO groups whose samples all got the same reward (all right "
+        "or all wrong: no gradient), in five equal spans of each stage, first → last; mean over seeds.",
+        "",
+        "| configuration | stage | share of zero-variance groups, first → last fifth |",
+        "|---|---|---|",
+    ]
     lines = []
     for config in configurations:
         rs = [r for r in runs.get(config, {}).values() if r.get("stages")]
@@ -68,31 +87,56 @@ def _zero_signal_rows(configurations: list[str], runs: dict[str, dict[int, dict]
     return head + lines if lines else []
 
 
-def study_markdown(study, base: dict | None, runs: dict[str, dict[int, dict]], claims: list[dict], planned: int,
-                   notes: str = "", gains: dict[str, dict] | None = None) -> str:
+def study_markdown(
+    study,
+    base: dict | None,
+    runs: dict[str, dict[int, dict]],
+    claims: list[dict],
+    planned: int,
+    notes: str = "",
+    gains: dict[str, dict] | None = None,
+) -> str:
     """`study`: a `seethink.experiment.Study`; `planned`: runs planned so far (a partial study says so); `gains`:
     each configuration against the null (`seethink.eval.claims.against_null`)."""
-    lines = [f"# {study.name}", "",
-             f"Generated by `seethink experiment` from the study file and `results/` (one JSON per run). Seeds "
-             f"{study.seeds}, steps x {study.step_scale}, final evaluation on the {study.final_split} split "
-             "(greedy, with judge-free error attribution).", ""]
+    lines = [
+        f"# {study.name}",
+        "",
+        f"Generated by `seethink experiment` from the study file and `results/` (one JSON per run). Seeds "
+        f"{study.seeds}, steps x {study.step_scale}, final evaluation on the {study.final_split} split "
+        "(greedy, with judge-free error attribution).",
+        "",
+    ]
     done = sum(len(v) for v in runs.values())
     if planned and done < planned:
-        lines += [f"**Partial: {done} of {planned} planned runs finished so far** (the study resumes where it "
-                  "stopped; comparisons use the seeds both sides have).", ""]
+        lines += [
+            f"**Partial: {done} of {planned} planned runs finished so far** (the study resumes where it "
+            "stopped; comparisons use the seeds both sides have).",
+            "",
+        ]
     if study.step_scale != 1:
         lines += ["**Quick mode: fewer seeds and steps. Indicative only.**", ""]
     lines += ["## Claims", "", "| # | claim | paper | miniature: mean [95% CI] | verdict |", "|---|---|---|---|---|"]
     lines += [f"| {c['claim']} | {c['text']} | {c['paper']} | {c['miniature']} | {c['verdict']} |" for c in claims]
     n_seeds = len(study.seeds)
-    lines += ["", f"Differences are paired by seed; CIs are Student-t over seeds ({n_seeds} seeds: t = "
-              f"{t975(max(1, n_seeds - 1))}). Accuracy differences marked \"x records\" are also paired record by "
-              "record, and their CI adds in quadrature the test set's sampling spread (1.96 standard errors of the "
-              "per-record differences, averaged over seeds): another draw of the test set could move them that "
-              "much. Think-token claims are over seeds only.", "", "## Runs", ""]
+    lines += [
+        "",
+        f"Differences are paired by seed; CIs are Student-t over seeds ({n_seeds} seeds: t = "
+        f'{t975(max(1, n_seeds - 1))}). Accuracy differences marked "x records" are also paired record by '
+        "record, and their CI adds in quadrature the test set's sampling spread (1.96 standard errors of the "
+        "per-record differences, averaged over seeds): another draw of the test set could move them that "
+        "much. Think-token claims are over seeds only.",
+        "",
+        "## Runs",
+        "",
+    ]
     lines += _run_rows(list(study.configurations), base, runs)
-    lines += ["", "Cells: mean ± t-based 95% half-width over seeds. Each run's own bootstrap CIs are in its JSON.",
-              "", "![accuracy per configuration](accuracy.png)", ""]
+    lines += [
+        "",
+        "Cells: mean ± t-based 95% half-width over seeds. Each run's own bootstrap CIs are in its JSON.",
+        "",
+        "![accuracy per configuration](accuracy.png)",
+        "",
+    ]
     if gains:
         lines += _null_rows(study.control, gains)
     zero = _zero_signal_rows(list(study.configurations), runs)

@@ -17,12 +17,12 @@ from pathlib import Path
 
 from datasets import Dataset
 
-from seethink.errors import SeethinkError
-from seethink.train.dist import say
 from seethink.curriculum import filter_by_pass_rate, order_blocks, source_rows
-from seethink.records.io import image_size, load_image, load_records
+from seethink.errors import SeethinkError
 from seethink.prompting import prompt_messages, target_text
 from seethink.recipe import Stage
+from seethink.records.io import image_size, load_image, load_records
+from seethink.train.dist import say
 
 
 def resolve(root: Path, path: str) -> Path:
@@ -46,8 +46,9 @@ def prompt_tokens(processor, records: list[dict]) -> list[int]:
     through the processor itself) and image sizes are read from the file headers: no image is decoded."""
     from PIL import Image
 
-    texts = [processor.apply_chat_template(prompt_messages(r), add_generation_prompt=True, tokenize=False)
-             for r in records]
+    texts = [
+        processor.apply_chat_template(prompt_messages(r), add_generation_prompt=True, tokenize=False) for r in records
+    ]
     lengths = [len(ids) for ids in processor.tokenizer(texts, add_special_tokens=False)["input_ids"]]
     one_image = _one_image(processor)
     base = len(processor.tokenizer(one_image, add_special_tokens=False)["input_ids"])
@@ -63,8 +64,11 @@ def prompt_tokens(processor, records: list[dict]) -> list[int]:
 
 
 def _one_image(processor) -> str:
-    return processor.apply_chat_template([{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "?"}]}],
-                                         add_generation_prompt=True, tokenize=False)
+    return processor.apply_chat_template(
+        [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "?"}]}],
+        add_generation_prompt=True,
+        tokenize=False,
+    )
 
 
 def drop_long_prompts(records: list[dict], processor, limit: int, where: str) -> list[dict]:
@@ -73,15 +77,18 @@ def drop_long_prompts(records: list[dict], processor, limit: int, where: str) ->
         return records
     kept = [r for r, n in zip(records, prompt_tokens(processor, records)) if n <= limit]
     if len(kept) < len(records):
-        say(f"  {where}: dropped {len(records) - len(kept)} of {len(records)} rows whose prompt is over "
-            f"inputs.max_prompt_length={limit} tokens")
+        say(
+            f"  {where}: dropped {len(records) - len(kept)} of {len(records)} rows whose prompt is over "
+            f"inputs.max_prompt_length={limit} tokens"
+        )
     if not kept:
         raise SeethinkError(f"{where}: every row's prompt is over inputs.max_prompt_length={limit} tokens")
     return kept
 
 
-def stage_records(stage: Stage, root: Path, n_rows: int, block: int, seed: int, processor=None,
-                  max_prompt_length: int = 0) -> list[dict]:
+def stage_records(
+    stage: Stage, root: Path, n_rows: int, block: int, seed: int, processor=None, max_prompt_length: int = 0
+) -> list[dict]:
     """`n_rows` rows (a multiple of `block`, the rows one optimizer step consumes), in blocks of one source.
 
     ordering: shuffle -- rows shuffled within each source, blocks shuffled;
@@ -98,7 +105,7 @@ def stage_records(stage: Stage, root: Path, n_rows: int, block: int, seed: int, 
         recs = filter_by_pass_rate(recs, stage.drop_solved, stage.drop_unsolved, f"{where}: data {d.path}")
         recs = drop_long_prompts(recs, processor, max_prompt_length, f"{where}: data {d.path}")
         rows = source_rows(recs, n_blocks * block, rng, stage.ordering, stage.difficulty_schedule, where)
-        blocks += [(rows[i][0], [r for _, r in rows[i: i + block]]) for i in range(0, len(rows), block)]
+        blocks += [(rows[i][0], [r for _, r in rows[i : i + block]]) for i in range(0, len(rows), block)]
     return [r for b in order_blocks(blocks, rng, stage.ordering) for r in b]
 
 
@@ -114,10 +121,28 @@ def _lazy(rows: list[dict]) -> Dataset:
 
 
 def grpo_dataset(records: list[dict]) -> Dataset:
-    return _lazy([{"prompt": prompt_messages(r), "images": list(r["images"]), "answer": r["answer"],
-                   "options": r.get("options"), "id": r["id"]} for r in records])
+    return _lazy(
+        [
+            {
+                "prompt": prompt_messages(r),
+                "images": list(r["images"]),
+                "answer": r["answer"],
+                "options": r.get("options"),
+                "id": r["id"],
+            }
+            for r in records
+        ]
+    )
 
 
 def sft_dataset(records: list[dict]) -> Dataset:
-    return _lazy([{"prompt": prompt_messages(r), "completion": [{"role": "assistant", "content": target_text(r)}],
-                   "images": list(r["images"])} for r in records])
+    return _lazy(
+        [
+            {
+                "prompt": prompt_messages(r),
+                "completion": [{"role": "assistant", "content": target_text(r)}],
+                "images": list(r["images"]),
+            }
+            for r in records
+        ]
+    )

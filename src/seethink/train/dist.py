@@ -31,8 +31,9 @@ def init(timeout_minutes: int) -> None:
         from deepspeed import comm
 
         if not comm.is_initialized():
-            comm.init_distributed(dist_backend="gloo", auto_mpi_discovery=False,
-                                  timeout=datetime.timedelta(minutes=timeout_minutes))
+            comm.init_distributed(
+                dist_backend="gloo", auto_mpi_discovery=False, timeout=datetime.timedelta(minutes=timeout_minutes)
+            )
 
 
 def state():

@@ -61,13 +61,17 @@ def current_launch(env: dict | None = None) -> Launch:
 def check_launch(launch: Launch, lora_stages: list[str]) -> None:
     """What this launch cannot run, in one line, before anything is evaluated or trained."""
     if lora_stages and launch.shards_parameters:
-        raise SeethinkError(f"stage {lora_stages[0]}: LoRA under {launch.sharding} is not supported (the adapters are "
-                            "merged into the weights at the stage's end, which are sharded); launch with DDP or ZeRO-2, "
-                            f"or set stages.k.lora.r: 0")
+        raise SeethinkError(
+            f"stage {lora_stages[0]}: LoRA under {launch.sharding} is not supported (the adapters are "
+            "merged into the weights at the stage's end, which are sharded); launch with DDP or ZeRO-2, "
+            f"or set stages.k.lora.r: 0"
+        )
     if launch.sharding == "zero3" and not launch.gather_16bit:
-        raise SeethinkError("DeepSpeed ZeRO-3 without zero3_save_16bit_model (stage3_gather_16bit_weights_on_model_save): "
-                            "no process could write a stage's full checkpoint; set it true in the accelerate or "
-                            "DeepSpeed config")
+        raise SeethinkError(
+            "DeepSpeed ZeRO-3 without zero3_save_16bit_model (stage3_gather_16bit_weights_on_model_save): "
+            "no process could write a stage's full checkpoint; set it true in the accelerate or "
+            "DeepSpeed config"
+        )
 
 
 def _is_deepspeed(trainer) -> bool:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import torch
 
 from seethink.errors import SeethinkError
-from seethink.recipe import Lora
 from seethink.models.freeze import is_vision_param
+from seethink.recipe import Lora
 
 
 def _peft():
@@ -26,7 +26,11 @@ def _peft():
 
 
 def target_modules(model, lora: Lora) -> list[str]:
-    wanted = None if lora.target_modules == "all-linear" else [t.strip() for t in lora.target_modules.split(",") if t.strip()]
+    wanted = (
+        None
+        if lora.target_modules == "all-linear"
+        else [t.strip() for t in lora.target_modules.split(",") if t.strip()]
+    )
     names = []
     for name, module in model.named_modules():
         if not isinstance(module, torch.nn.Linear) or name.split(".")[-1] == "lm_head":
@@ -36,14 +40,17 @@ def target_modules(model, lora: Lora) -> list[str]:
         if wanted is None or any(name == w or name.endswith("." + w) for w in wanted):
             names.append(name)
     if not names:
-        raise SeethinkError(f"lora.target_modules {lora.target_modules!r} matches no linear layer of {type(model).__name__}")
+        raise SeethinkError(
+            f"lora.target_modules {lora.target_modules!r} matches no linear layer of {type(model).__name__}"
+        )
     return names
 
 
 def lora_config(model, lora: Lora):
     peft = _peft()
-    return peft.LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
-                           target_modules=target_modules(model, lora))
+    return peft.LoraConfig(
+        r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=target_modules(model, lora)
+    )
 
 
 def merged(model):

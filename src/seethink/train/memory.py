@@ -91,14 +91,20 @@ def model_shape(model_dir: str | Path) -> Shape:
     vision = getattr(cfg, "vision_config", None)
     heads = _get(text, "num_attention_heads")
     hidden = _get(text, "hidden_size")
-    return Shape(params=sum(p.numel() for p in named.values()),
-                 vision_params=sum(p.numel() for k, p in named.items() if is_vision_param(k)),
-                 largest_layer=max(sum(p.numel() for p in m.parameters(recurse=False)) for m in model.modules()),
-                 hidden=hidden, intermediate=_get(text, "intermediate_size"), layers=_get(text, "num_hidden_layers"),
-                 kv_heads=_get(text, "num_key_value_heads", default=heads),
-                 head_dim=_get(text, "head_dim", default=hidden // max(heads, 1)), vocab=_get(text, "vocab_size"),
-                 vision_hidden=_get(vision, "hidden_size", "embed_dim"),
-                 vision_layers=_get(vision, "depth", "num_hidden_layers"), patch=_side(_get(vision, "patch_size", default=14)))
+    return Shape(
+        params=sum(p.numel() for p in named.values()),
+        vision_params=sum(p.numel() for k, p in named.items() if is_vision_param(k)),
+        largest_layer=max(sum(p.numel() for p in m.parameters(recurse=False)) for m in model.modules()),
+        hidden=hidden,
+        intermediate=_get(text, "intermediate_size"),
+        layers=_get(text, "num_hidden_layers"),
+        kv_heads=_get(text, "num_key_value_heads", default=heads),
+        head_dim=_get(text, "head_dim", default=hidden // max(heads, 1)),
+        vocab=_get(text, "vocab_size"),
+        vision_hidden=_get(vision, "hidden_size", "embed_dim"),
+        vision_layers=_get(vision, "depth", "num_hidden_layers"),
+        patch=_side(_get(vision, "patch_size", default=14)),
+    )
 
 
 def _side(patch) -> int:
@@ -125,22 +131,38 @@ def _layer_set(shape: Shape, tokens: int) -> float:
     return tokens * (16 * shape.hidden + 3 * shape.intermediate) * 2
 
 
-def activations(shape: Shape, micro: int, prompt: int, completion: int, checkpointing: bool, image_patches: int) -> float:
+def activations(
+    shape: Shape, micro: int, prompt: int, completion: int, checkpointing: bool, image_patches: int
+) -> float:
     """Bytes of one micro-batch's forward and backward (see the module docstring)."""
     tokens = micro * (prompt + completion)
-    text = (tokens * shape.hidden * 2 * shape.layers + _layer_set(shape, tokens)) if checkpointing \
+    text = (
+        (tokens * shape.hidden * 2 * shape.layers + _layer_set(shape, tokens))
+        if checkpointing
         else _layer_set(shape, tokens) * shape.layers
+    )
     logits = micro * completion * shape.vocab * 8
     vision = 0.0
     if shape.vision_layers and image_patches:
         vt = micro * image_patches
         one = vt * 16 * shape.vision_hidden * 2
-        vision = vt * shape.vision_hidden * 2 * shape.vision_layers + one if checkpointing else one * shape.vision_layers
+        vision = (
+            vt * shape.vision_hidden * 2 * shape.vision_layers + one if checkpointing else one * shape.vision_layers
+        )
     return text + logits + vision
 
 
-def rollout_memory(shape: Shape, completions: int, prompt: int, completion: int, engine: str, vllm_share: float,
-                   gpu_bytes: float, vllm_mode: str, sharding: str) -> float:
+def rollout_memory(
+    shape: Shape,
+    completions: int,
+    prompt: int,
+    completion: int,
+    engine: str,
+    vllm_share: float,
+    gpu_bytes: float,
+    vllm_mode: str,
+    sharding: str,
+) -> float:
     if engine == "vllm":
         return vllm_share * gpu_bytes if vllm_mode == "colocate" else 0.0
     kv = completions * (prompt + completion) * shape.layers * 2 * shape.kv_heads * shape.head_dim * 2
@@ -150,7 +172,8 @@ def rollout_memory(shape: Shape, completions: int, prompt: int, completion: int,
 
 def reference_memory(shape: Shape, sharding: str, gpus: int) -> float:
     return {"zero3": 2 * shape.params / gpus, "fsdp": 4 * shape.params / gpus, "zero2": 2 * shape.params}.get(
-        sharding, 4 * shape.params)
+        sharding, 4 * shape.params
+    )
 
 
 @dataclass(frozen=True)
@@ -177,34 +200,53 @@ class StagePlan:
     def advice(self) -> str:
         """The field to change, for the part that dominates."""
         p, k = self.parts, f"stages.{self.index}"
-        biggest = max(("activations", "rollouts", "states"),
-                      key=lambda n: p["weights"] + p["gradients"] + p["optimizer"] if n == "states" else p[n])
-        return {"activations": f"lower {k}.micro_batch_size",
-                "rollouts": f"lower {k}.rollout_batch_size or use rollouts.engine: vllm",
-                "states": "shard further (hardware.sharding: zero3) or use more GPUs"}[biggest]
+        biggest = max(
+            ("activations", "rollouts", "states"),
+            key=lambda n: p["weights"] + p["gradients"] + p["optimizer"] if n == "states" else p[n],
+        )
+        return {
+            "activations": f"lower {k}.micro_batch_size",
+            "rollouts": f"lower {k}.rollout_batch_size or use rollouts.engine: vllm",
+            "states": "shard further (hardware.sharding: zero3) or use more GPUs",
+        }[biggest]
 
 
-def plan_stage(stage: Stage, index: int, recipe: Recipe, shape: Shape, sharding: str, gpus: int,
-               checkpointing: bool) -> StagePlan:
+def plan_stage(
+    stage: Stage, index: int, recipe: Recipe, shape: Shape, sharding: str, gpus: int, checkpointing: bool
+) -> StagePlan:
     trainable = shape.params - (shape.vision_params if stage.freeze_vision else 0)
     prompt = recipe.inputs.max_prompt_length or ASSUMED_PROMPT
     completion = stage.max_completion_length
     patches = recipe.inputs.max_pixels // (shape.patch * shape.patch) if recipe.inputs.max_pixels else 0
     gpu_bytes = recipe.hardware.gpu_memory_gb * GB
     ro = recipe.rollouts
-    parts = {**model_states(shape, trainable, sharding, gpus),
-             "reference": reference_memory(shape, sharding, gpus) if stage.beta > 0 and stage.algorithm == "grpo" else 0.0,
-             "activations": activations(shape, micro_batch(stage), prompt, completion, checkpointing, patches),
-             "rollouts": rollout_memory(shape, round_completions(stage), prompt, completion, ro.engine,
-                                        ro.vllm_gpu_memory_utilization, gpu_bytes, ro.vllm_mode, sharding)
-             if stage.algorithm == "grpo" else 0.0}
+    parts = {
+        **model_states(shape, trainable, sharding, gpus),
+        "reference": reference_memory(shape, sharding, gpus) if stage.beta > 0 and stage.algorithm == "grpo" else 0.0,
+        "activations": activations(shape, micro_batch(stage), prompt, completion, checkpointing, patches),
+        "rollouts": rollout_memory(
+            shape,
+            round_completions(stage),
+            prompt,
+            completion,
+            ro.engine,
+            ro.vllm_gpu_memory_utilization,
+            gpu_bytes,
+            ro.vllm_mode,
+            sharding,
+        )
+        if stage.algorithm == "grpo"
+        else 0.0,
+    }
     colocated = ro.engine == "vllm" and ro.vllm_mode == "colocate" and stage.algorithm == "grpo"
     return StagePlan(stage.name, index, parts, gpu_bytes, resident_rollouts=colocated)
 
 
 def plan(recipe: Recipe, shape: Shape, sharding: str, gpus: int, checkpointing: dict[str, bool]) -> list[StagePlan]:
-    return [plan_stage(s, k, recipe, shape, sharding, gpus, checkpointing.get(s.name, True))
-            for k, s in enumerate(recipe.stages)]
+    return [
+        plan_stage(s, k, recipe, shape, sharding, gpus, checkpointing.get(s.name, True))
+        for k, s in enumerate(recipe.stages)
+    ]
 
 
 def table(plans: list[StagePlan], sharding: str, gpus: int, assumed_prompt: bool) -> str:
@@ -212,10 +254,16 @@ def table(plans: list[StagePlan], sharding: str, gpus: int, assumed_prompt: bool
     head = f"memory plan per GPU ({gpus} GPU(s), sharding {sharding}; GB)"
     lines = [head, f"  {'stage':<18}" + "".join(f"{c:>12}" for c in cols) + f"{'peak':>9}{'of':>6}"]
     for p in plans:
-        lines.append(f"  {p.stage:<18}" + "".join(f"{p.parts[c] / GB:>12.1f}" for c in cols)
-                     + f"{p.peak / GB:>9.1f}{p.gpu_bytes / GB:>6.0f}" + ("" if p.fits else "  does not fit"))
-    lines.append("  peak = weights + gradients + optimizer + reference + max(activations, rollouts) + 3 GB overhead "
-                 "(+ both, with vLLM colocated: it keeps its share)")
+        lines.append(
+            f"  {p.stage:<18}"
+            + "".join(f"{p.parts[c] / GB:>12.1f}" for c in cols)
+            + f"{p.peak / GB:>9.1f}{p.gpu_bytes / GB:>6.0f}"
+            + ("" if p.fits else "  does not fit")
+        )
+    lines.append(
+        "  peak = weights + gradients + optimizer + reference + max(activations, rollouts) + 3 GB overhead "
+        "(+ both, with vLLM colocated: it keeps its share)"
+    )
     if assumed_prompt:
         lines.append(f"  prompts assumed {ASSUMED_PROMPT} tokens (set inputs.max_prompt_length to plan on the bound)")
     return "\n".join(lines)
@@ -225,14 +273,18 @@ def refusal(plans: list[StagePlan]) -> str | None:
     """One line for the first stage that cannot fit, naming the field to change; None if all fit."""
     for p in plans:
         if not p.fits:
-            return (f"stage {p.stage}: needs ~{p.peak / GB:.0f} GB per GPU of {p.gpu_bytes / GB:.0f} "
-                    f"(memory plan; hardware.gpu_memory_gb): {p.advice()}")
+            return (
+                f"stage {p.stage}: needs ~{p.peak / GB:.0f} GB per GPU of {p.gpu_bytes / GB:.0f} "
+                f"(memory plan; hardware.gpu_memory_gb): {p.advice()}"
+            )
     return None
 
 
 def shape_summary(shape: Shape) -> str:
-    return (f"model: {shape.params / 1e9:.2f}B parameters ({shape.vision_params / 1e9:.2f}B vision), "
-            f"{shape.layers} layers of {shape.hidden}, vocabulary {shape.vocab:,}")
+    return (
+        f"model: {shape.params / 1e9:.2f}B parameters ({shape.vision_params / 1e9:.2f}B vision), "
+        f"{shape.layers} layers of {shape.hidden}, vocabulary {shape.vocab:,}"
+    )
 
 
 def memory_report(recipe: Recipe, start: Path, sharding: str, gpus: int) -> tuple[str, str | None]:
@@ -240,8 +292,10 @@ def memory_report(recipe: Recipe, start: Path, sharding: str, gpus: int) -> tupl
     from seethink.train.trl_config import trl_config
 
     shape = model_shape(start)
-    checkpointing = {s.name: bool(getattr(trl_config(s, recipe, Path("plan")), "gradient_checkpointing", False))
-                     for s in recipe.stages}
+    checkpointing = {
+        s.name: bool(getattr(trl_config(s, recipe, Path("plan")), "gradient_checkpointing", False))
+        for s in recipe.stages
+    }
     plans = plan(recipe, shape, sharding, gpus, checkpointing)
     text = shape_summary(shape) + "\n" + table(plans, sharding, gpus, not recipe.inputs.max_prompt_length)
     return text, refusal(plans)

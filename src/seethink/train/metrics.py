@@ -12,21 +12,40 @@ from seethink.fileio import read_jsonl, write_jsonl
 from seethink.train.dist import is_main
 
 # TRL log key -> our column
-GRPO_KEYS = {"reward": "reward", "rewards/accuracy_reward/mean": "accuracy", "rewards/format_reward/mean": "format",
-             "completions/mean_length": "completion_length", "kl": "kl", "entropy": "entropy", "loss": "loss",
-             "learning_rate": "lr", "grad_norm": "grad_norm", "frac_reward_zero_std": "frac_zero_std",
-             "clip_ratio/region_mean": "clip_fraction", "epoch": "epoch"}
+GRPO_KEYS = {
+    "reward": "reward",
+    "rewards/accuracy_reward/mean": "accuracy",
+    "rewards/format_reward/mean": "format",
+    "completions/mean_length": "completion_length",
+    "kl": "kl",
+    "entropy": "entropy",
+    "loss": "loss",
+    "learning_rate": "lr",
+    "grad_norm": "grad_norm",
+    "frac_reward_zero_std": "frac_zero_std",
+    "clip_ratio/region_mean": "clip_fraction",
+    "epoch": "epoch",
+}
 VALIDATION_PREFIX = "val_"  # in-stage held-out accuracy (seethink.train.validation), kept as logged
 
 
 def reward_keys(reward_fns) -> dict[str, str]:
     """metrics.jsonl names for rewards beyond seethink's own: TRL's `rewards/<function>/mean` as `reward_<function>`."""
-    return {f"rewards/{f.__name__}/mean": f"reward_{f.__name__}" for f in reward_fns
-            if f"rewards/{f.__name__}/mean" not in GRPO_KEYS}
+    return {
+        f"rewards/{f.__name__}/mean": f"reward_{f.__name__}"
+        for f in reward_fns
+        if f"rewards/{f.__name__}/mean" not in GRPO_KEYS
+    }
 
 
-SFT_KEYS = {"loss": "loss", "learning_rate": "lr", "grad_norm": "grad_norm", "mean_token_accuracy": "token_accuracy",
-            "entropy": "entropy", "epoch": "epoch"}
+SFT_KEYS = {
+    "loss": "loss",
+    "learning_rate": "lr",
+    "grad_norm": "grad_norm",
+    "mean_token_accuracy": "token_accuracy",
+    "entropy": "entropy",
+    "epoch": "epoch",
+}
 
 
 def renamed(logs: dict | None, keys: dict[str, str]) -> dict:
@@ -148,9 +167,16 @@ class SampleLog(StepLog):
         scores = self.fn(completions=completions, **kw)
         step = trainer_state.global_step + 1 if trainer_state is not None else 0
         if step and (step == 1 or step % self.every == 0) and all(r["step"] != step for r in self.rows):
-            prompts, answers = kw.get("prompts") or [None] * len(completions), kw.get("answer") or [None] * len(completions)
-            self.add([{"step": step, "prompt": _last_text(p), "answer": a, "completion": _last_text(c), self.__name__: s}
-                      for p, c, a, s in list(zip(prompts, completions, answers, scores))[: self.n]])
+            prompts, answers = (
+                kw.get("prompts") or [None] * len(completions),
+                kw.get("answer") or [None] * len(completions),
+            )
+            self.add(
+                [
+                    {"step": step, "prompt": _last_text(p), "answer": a, "completion": _last_text(c), self.__name__: s}
+                    for p, c, a, s in list(zip(prompts, completions, answers, scores))[: self.n]
+                ]
+            )
         return scores
 
 

@@ -63,7 +63,7 @@ def sequence_logps(model, processor, record: dict, completions: torch.Tensor, ma
     ids = torch.cat([prompt, completions], 1)
     attn = torch.cat([torch.ones_like(prompt), mask.long()], 1)
     extra = {k: v.repeat(g, *[1] * (v.dim() - 1)) for k, v in enc.items() if k not in ("input_ids", "attention_mask")}
-    logits = model(input_ids=ids, attention_mask=attn, **extra).logits[:, prompt.shape[1] - 1: -1].float()
+    logits = model(input_ids=ids, attention_mask=attn, **extra).logits[:, prompt.shape[1] - 1 : -1].float()
     logp = torch.log_softmax(logits, -1).gather(-1, completions[..., None]).squeeze(-1)
     return (logp * mask).sum(1)
 
@@ -112,6 +112,7 @@ class NoiseScale:
         trace = sum(self.sq[k]) / len(self.sq[k]) - g2
         return {"signal": g2, "se": se, "trace": trace, "b_noise": trace / g2 if g2 > 0 else math.inf}
 
+
 def signal_fraction(stats: dict, batch: int) -> float:
     """The expected share of signal in an update of `batch` prompts, from `NoiseScale.stats`:
     |G|^2 / (|G|^2 + tr(Sigma) / batch), 0 when no signal was found."""
@@ -124,7 +125,7 @@ def flat_grads(loss: torch.Tensor, params: dict[str, list[torch.Tensor]], retain
     grads = torch.autograd.grad(loss, tensors, retain_graph=retain, allow_unused=True)
     out, i = {}, 0
     for k in names:
-        gs = grads[i: i + len(params[k])]
+        gs = grads[i : i + len(params[k])]
         out[k] = torch.cat([(g if g is not None else torch.zeros_like(p)).reshape(-1) for g, p in zip(gs, params[k])])
         i += len(params[k])
     out["all"] = torch.cat([out[k] for k in names])
@@ -160,7 +161,9 @@ def measure(model, processor, records: list[dict], how: Sampling | None = None) 
     """Per-prompt GRPO gradients of `model` (trainable parameters only) on `records`, with the null beside them."""
     how = how or Sampling()
     if len(records) < 2 * how.chunk:
-        raise SeethinkError(f"the gradient noise scale needs at least {2 * how.chunk} prompts (two chunks), got {len(records)}")
+        raise SeethinkError(
+            f"the gradient noise scale needs at least {2 * how.chunk} prompts (two chunks), got {len(records)}"
+        )
     params: dict[str, list[torch.Tensor]] = {}
     for name, p in model.named_parameters():
         if p.requires_grad:
@@ -175,17 +178,26 @@ def measure(model, processor, records: list[dict], how: Sampling | None = None) 
     with progress_bar() as progress:
         task = progress.add_task("per-prompt gradients", total=len(records))
         for start in range(0, len(records), how.chunk):
-            chunk = records[start: start + how.chunk]
+            chunk = records[start : start + how.chunk]
             model.eval()
-            gen = new_tokens(model, tok.pad_token_id, encode_prompts(processor, chunk), how.max_new_tokens,
-                             do_sample=True, temperature=how.temperature, top_k=None, top_p=1.0,
-                             num_return_sequences=how.group)
+            gen = new_tokens(
+                model,
+                tok.pad_token_id,
+                encode_prompts(processor, chunk),
+                how.max_new_tokens,
+                do_sample=True,
+                temperature=how.temperature,
+                top_k=None,
+                top_p=1.0,
+                num_return_sequences=how.group,
+            )
             model.train()
             for j, rec in enumerate(chunk):
-                comp = gen[j * how.group: (j + 1) * how.group].clone()  # out of inference mode
+                comp = gen[j * how.group : (j + 1) * how.group].clone()  # out of inference mode
                 mask = completion_mask(comp, tok.eos_token_id)
-                r = torch.tensor([score(decode(processor, c).text, rec["answer"], rec.get("options")).total
-                                  for c in comp])
+                r = torch.tensor(
+                    [score(decode(processor, c).text, rec["answer"], rec.get("options")).total for c in comp]
+                )
                 rewards += r.tolist()
                 tokens.append(float(mask.sum()) / how.group)
                 mixed += int(r.std() > 0)
@@ -198,5 +210,6 @@ def measure(model, processor, records: list[dict], how: Sampling | None = None) 
             real.close_chunk()
             null.close_chunk()
     model.eval()
-    return Measured(real, null, sum(rewards) / len(rewards), mixed / len(records), sum(tokens) / len(tokens),
-                    len(records))
+    return Measured(
+        real, null, sum(rewards) / len(rewards), mixed / len(records), sum(tokens) / len(tokens), len(records)
+    )

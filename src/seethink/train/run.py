@@ -25,12 +25,12 @@ from seethink.errors import SeethinkError
 from seethink.eval.evaluate import EvalOptions, evaluate_datasets
 from seethink.eval.judge import make_judge
 from seethink.fileio import ensure_dir, write_json, write_text, writer_lock
-from seethink.recipe import EvalSettings, Inputs, Recipe, rollouts, to_dict
 from seethink.models.endpoint import usage_lines
 from seethink.models.freeze import check_family
 from seethink.models.load import check_model_dir, load_processor
-from seethink.models.vllm_support import check_vllm
 from seethink.models.processors import bound_pixels
+from seethink.models.vllm_support import check_vllm
+from seethink.recipe import EvalSettings, Inputs, Recipe, rollouts, to_dict
 from seethink.records.io import load_records, split_file
 from seethink.train.data import resolve, stage_records
 from seethink.train.dist import from_main, is_main, on_main, say, shards, state, wait
@@ -46,9 +46,15 @@ def environment() -> dict:
     import transformers
     import trl
 
-    return {"python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
-            "trl": trl.__version__, "machine": platform.machine(), "cuda": torch.cuda.is_available(),
-            "threads": torch.get_num_threads()}
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "trl": trl.__version__,
+        "machine": platform.machine(),
+        "cuda": torch.cuda.is_available(),
+        "threads": torch.get_num_threads(),
+    }
 
 
 def stages_to_run(recipe: Recipe, until: str | None = None) -> int:
@@ -68,12 +74,17 @@ def check_one_engine(recipe: Recipe, run_dir: Path, count: int) -> None:
     ro = recipe.rollouts
     if ro.engine != "vllm" or ro.vllm_mode != "colocate":
         return
-    pending = [s.name for k, s in enumerate(recipe.stages[:count], 1)
-               if s.algorithm == "grpo" and not is_complete(run_dir / "stages" / f"{k}-{s.name}")]
+    pending = [
+        s.name
+        for k, s in enumerate(recipe.stages[:count], 1)
+        if s.algorithm == "grpo" and not is_complete(run_dir / "stages" / f"{k}-{s.name}")
+    ]
     if len(pending) > 1:
-        raise SeethinkError(f"rollouts: colocated vLLM runs one GRPO stage per process, and {len(pending)} are left "
-                            f"({', '.join(pending)}): run them one launch each, --stage {pending[0]} first, then "
-                            "--stage for the next (finished stages are skipped), or use vllm_mode: server")
+        raise SeethinkError(
+            f"rollouts: colocated vLLM runs one GRPO stage per process, and {len(pending)} are left "
+            f"({', '.join(pending)}): run them one launch each, --stage {pending[0]} first, then "
+            "--stage for the next (finished stages are skipped), or use vllm_mode: server"
+        )
 
 
 def preflight(recipe: Recipe, start: Path, root: Path, count: int | None = None) -> None:
@@ -105,8 +116,15 @@ def preflight(recipe: Recipe, start: Path, root: Path, count: int | None = None)
             except SeethinkError as e:
                 raise SeethinkError(f"stage {stage.name}: data {d.path}: {e}") from None
         # the rows it will train on (prompt lengths as the stage's processor counts them, under the pixel bounds)
-        stage_records(stage, root, stage_rows(stage), rows_per_round(stage), recipe.seed, processor,
-                      recipe.inputs.max_prompt_length)
+        stage_records(
+            stage,
+            root,
+            stage_rows(stage),
+            rows_per_round(stage),
+            recipe.seed,
+            processor,
+            recipe.inputs.max_prompt_length,
+        )
         trl_config(stage, recipe, Path("preflight"))  # TRL's own checks of the settings, before anything trains
     splits = {recipe.eval.split} | ({recipe.eval.every_split or recipe.eval.split} if recipe.eval.every else set())
     for name in recipe.eval.datasets:
@@ -121,7 +139,9 @@ def _claim_run_dir(run_dir: Path, resolved: dict) -> None:
     f = run_dir / "recipe.yaml"
     # checked by every process: all of them stop; `kept` is what the run recorded, not part of the recipe
     if f.exists() and {k: v for k, v in read_yaml(f, "run recipe").items() if k != KEPT} != resolved:
-        raise SeethinkError(f"{run_dir} holds a run of a different recipe; choose another name (--set name=…) or remove it")
+        raise SeethinkError(
+            f"{run_dir} holds a run of a different recipe; choose another name (--set name=…) or remove it"
+        )
 
     def write():
         ensure_dir(run_dir, "run folder")
@@ -146,8 +166,16 @@ def _record_kept(run_dir: Path, stage_name: str, stage_dir: Path) -> None:
     write_text(f, yaml.safe_dump(raw, sort_keys=False))
 
 
-def evaluate_into(model_path: Path, settings: EvalSettings, root: Path, out: Path, seed: int,
-                  inputs: Inputs = Inputs(), precision: str = "auto", attn: str = "auto") -> dict:
+def evaluate_into(
+    model_path: Path,
+    settings: EvalSettings,
+    root: Path,
+    out: Path,
+    seed: int,
+    inputs: Inputs = Inputs(),
+    precision: str = "auto",
+    attn: str = "auto",
+) -> dict:
     """Held-out evaluation (greedy) of one checkpoint on `root`'s datasets, written to `out/`; skipped if already
     there. Every process loads the checkpoint whole and evaluates its share of the records (`dist.shards`); the
     main process writes the files, and every process returns the summary."""
@@ -159,8 +187,15 @@ def evaluate_into(model_path: Path, settings: EvalSettings, root: Path, out: Pat
         recs = load_records(root / name, settings.split)
         datasets[name] = recs[: settings.limit] if settings.limit else recs
     judge = make_judge(settings.judge, settings.judge_model or None) if settings.attribution == "judge" else None
-    opts = EvalOptions(settings.max_new_tokens, settings.batch_size, seed, attribution=settings.attribution,
-                       pixels=(inputs.min_pixels, inputs.max_pixels), precision=precision, attn=attn)
+    opts = EvalOptions(
+        settings.max_new_tokens,
+        settings.batch_size,
+        seed,
+        attribution=settings.attribution,
+        pixels=(inputs.min_pixels, inputs.max_pixels),
+        precision=precision,
+        attn=attn,
+    )
     summary = evaluate_datasets(model_path, datasets, out, opts, judge=judge, shards=shards())
     wait()  # the files are written before any process goes on
     for line in usage_lines(judge):  # an endpoint judge: its requests, retries and failures
@@ -194,25 +229,53 @@ def _run(recipe: Recipe, start: Path, root: Path, run_dir: Path, count: int) -> 
     _claim_run_dir(run_dir, to_dict(recipe))
     processes = state().num_processes
     total = sum(rollouts(s) * processes for s in recipe.stages if s.algorithm == "grpo")
-    say(f"run {recipe.name}: {len(recipe.stages)} stage(s) from {start}; {total} GRPO rollouts in total"
+    say(
+        f"run {recipe.name}: {len(recipe.stages)} stage(s) from {start}; {total} GRPO rollouts in total"
         f"{' (null control: rewards shuffled within groups)' if recipe.shuffle_rewards else ''}"
-        f"{f' over {processes} processes' if processes > 1 else ''}; outputs in {run_dir}")
-    _report("start", evaluate_into(start, recipe.eval, root, run_dir / "eval" / "start", recipe.seed, recipe.inputs,
-                                      recipe.precision, recipe.attn_implementation))
+        f"{f' over {processes} processes' if processes > 1 else ''}; outputs in {run_dir}"
+    )
+    _report(
+        "start",
+        evaluate_into(
+            start,
+            recipe.eval,
+            root,
+            run_dir / "eval" / "start",
+            recipe.seed,
+            recipe.inputs,
+            recipe.precision,
+            recipe.attn_implementation,
+        ),
+    )
     for k, stage in enumerate(recipe.stages[:count], 1):
         stage_dir = run_dir / "stages" / f"{k}-{stage.name}"
         if is_complete(stage_dir):
             say(f"  stage {k} {stage.name}: already complete, skipped")
         else:
             t = time.time()
-            say(f"  stage {k} {stage.name}: {stage.algorithm}, {stage.steps} steps, freeze_vision={stage.freeze_vision}")
+            say(
+                f"  stage {k} {stage.name}: {stage.algorithm}, {stage.steps} steps, freeze_vision={stage.freeze_vision}"
+            )
             run_stage(stage, recipe, start, stage_dir, root)
             on_main(write_json, stage_dir / "timing.json", {"seconds": round(time.time() - t, 1)})
         start = stage_dir / "checkpoint"
         on_main(_record_kept, run_dir, stage.name, stage_dir)
-        _report(f"after {stage.name}", evaluate_into(start, recipe.eval, root, stage_dir / "eval", recipe.seed,
-                                                         recipe.inputs, recipe.precision, recipe.attn_implementation))
+        _report(
+            f"after {stage.name}",
+            evaluate_into(
+                start,
+                recipe.eval,
+                root,
+                stage_dir / "eval",
+                recipe.seed,
+                recipe.inputs,
+                recipe.precision,
+                recipe.attn_implementation,
+            ),
+        )
     if count < len(recipe.stages):
-        say(f"  stopped after stage {count} {recipe.stages[count - 1].name} (--stage); the same command with "
-            f"--stage {recipe.stages[count].name} or without --stage goes on")
+        say(
+            f"  stopped after stage {count} {recipe.stages[count - 1].name} (--stage); the same command with "
+            f"--stage {recipe.stages[count].name} or without --stage goes on"
+        )
     return run_dir

@@ -8,8 +8,6 @@ or not at all).
 
 from __future__ import annotations
 
-import torch
-
 import contextlib
 import dataclasses
 import json
@@ -17,6 +15,7 @@ import shutil
 import warnings
 from pathlib import Path
 
+import torch
 from transformers.trainer_callback import ProgressCallback
 from transformers.utils import logging as hf_logging
 from trl import GRPOTrainer, SFTTrainer
@@ -24,6 +23,7 @@ from trl import GRPOTrainer, SFTTrainer
 from seethink.errors import SeethinkError
 from seethink.fileio import atomic_dir, disk_full_is_one_line, write_json
 from seethink.models.checkpoints import drop_unfinished, has_full_weights, last_checkpoint
+from seethink.models.freeze import freeze_vision
 from seethink.models.load import load_model
 from seethink.models.processors import bound_pixels
 from seethink.recipe import Recipe, Stage, round_completions, updates_per_round
@@ -32,12 +32,18 @@ from seethink.rewards import shuffled_within_groups
 from seethink.train.data import grpo_dataset, sft_dataset, stage_records
 from seethink.train.dist import from_main, on_main, say, state
 from seethink.train.engines import full_state_dict, release
-from seethink.models.freeze import freeze_vision
 from seethink.train.lora import lora_config, merged
+from seethink.train.metrics import (
+    GRPO_KEYS,
+    SFT_KEYS,
+    MetricsWriter,
+    NonFiniteGuard,
+    SampleLog,
+    StageProgress,
+    reward_keys,
+)
 from seethink.train.trl_config import UPSTREAM_DEPRECATION, trl_config
 from seethink.train.validation import StageValidation, validation_records
-from seethink.train.metrics import (GRPO_KEYS, SFT_KEYS, MetricsWriter, NonFiniteGuard, SampleLog, StageProgress,
-                                    reward_keys)
 
 
 def rows_per_round(stage: Stage, processes: int | None = None) -> int:
@@ -56,34 +62,55 @@ def stage_rows(stage: Stage, processes: int | None = None) -> int:
     return rounds * rows_per_round(stage, processes)
 
 
-def build_trainer(stage: Stage, recipe: Recipe, model, processor, root: Path, work: Path, samples: Path | None = None,
-                  peft_config=None):
+def build_trainer(
+    stage: Stage,
+    recipe: Recipe,
+    model,
+    processor,
+    root: Path,
+    work: Path,
+    samples: Path | None = None,
+    peft_config=None,
+):
     """The stage's TRL trainer and the log keys it reports. `samples`: keep a few rollouts there (GRPO);
     `peft_config`: let TRL wrap the model with these adapters. With `recipe.shuffle_rewards`, the null control:
     rewards permuted within each group (samples.jsonl keeps the true scores)."""
-    records = stage_records(stage, root, stage_rows(stage), rows_per_round(stage), recipe.seed, processor,
-                            recipe.inputs.max_prompt_length)
+    records = stage_records(
+        stage, root, stage_rows(stage), rows_per_round(stage), recipe.seed, processor, recipe.inputs.max_prompt_length
+    )
     config = trl_config(stage, recipe, work)
     if stage.algorithm == "grpo":
-        rewards = [reward_function(k, f"stage {stage.name!r}: rewards", stage.max_completion_length)
-                   for k in stage.rewards]
+        rewards = [
+            reward_function(k, f"stage {stage.name!r}: rewards", stage.max_completion_length) for k in stage.rewards
+        ]
         log = SampleLog(rewards[0], samples, every=stage.steps // 10) if samples else None
         rewards[0] = log or rewards[0]
         if recipe.shuffle_rewards:
             rewards = [shuffled_within_groups(f, recipe.seed) for f in rewards]
-        trainer = GRPOTrainer(model=model, reward_funcs=rewards, args=config, train_dataset=grpo_dataset(records),
-                              processing_class=processor, callbacks=[log] if log else None, peft_config=peft_config)
+        trainer = GRPOTrainer(
+            model=model,
+            reward_funcs=rewards,
+            args=config,
+            train_dataset=grpo_dataset(records),
+            processing_class=processor,
+            callbacks=[log] if log else None,
+            peft_config=peft_config,
+        )
         return trainer, {**GRPO_KEYS, **reward_keys(rewards)}
-    trainer = SFTTrainer(model=model, args=config, train_dataset=sft_dataset(records), processing_class=processor,
-                         peft_config=peft_config)
+    trainer = SFTTrainer(
+        model=model,
+        args=config,
+        train_dataset=sft_dataset(records),
+        processing_class=processor,
+        peft_config=peft_config,
+    )
     return trainer, SFT_KEYS
-
-
 
 
 def _resume_point(work: Path, label: str) -> Path | None:
     """The in-stage checkpoint to resume from, decided by the main process (which sets damaged ones aside) and
     handed to every process, so that none looks at a folder while it is being renamed; its refusal too."""
+
     def decide():
         try:
             return last_checkpoint(work, set_aside=True, label=label, processes=state().num_processes), None
@@ -115,7 +142,44 @@ def run_stage(stage: Stage, recipe: Recipe, start: Path, stage_dir: Path, root: 
     work.mkdir(parents=True, exist_ok=True)
     resume = _resume_point(work, f"stage {stage.name}: ")
     if resume:
-        say(f"    resuming from {resume.name} (step {json.loads((resume / 'trainer_state.json').read_text())['global_step']})")
+        step = json.loads((resume / "trainer_state.json").read_text())["global_step"]
+        say(f"    resuming from {resume.name} (step {step})")
+    model, processor, frozen, peft_config = _stage_model(stage, recipe, start, resume)
+    with warnings.catch_warnings(), _quiet_saves():
+        warnings.filterwarnings("ignore", message=UPSTREAM_DEPRECATION, category=FutureWarning)
+        trainer, keys = build_trainer(
+            stage, recipe, model, processor, root, work, stage_dir / "samples.jsonl", peft_config
+        )
+        metrics = MetricsWriter(stage_dir / "metrics.jsonl", keys)
+        guard = NonFiniteGuard()
+        trainer.add_callback(metrics)
+        trainer.add_callback(guard)
+        if trainer.pop_callback(ProgressCallback) is not None:
+            trainer.add_callback(StageProgress(keys))
+        validation = (
+            StageValidation(validation_records(recipe.eval, root), recipe.eval, stage.keep, work, recipe.seed).attach(
+                trainer
+            )
+            if recipe.eval.every
+            else None
+        )
+        with disk_full_is_one_line(stage_dir, cleanup=lambda: on_main(drop_unfinished, work)):
+            trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    if guard.bad_step is not None:
+        on_main(shutil.rmtree, work, ignore_errors=True)  # in-stage checkpoints may already hold diverged weights
+        raise SeethinkError(
+            f"stage {stage.name}: loss became NaN/inf at step {guard.bad_step}; stopped and its "
+            f"in-stage checkpoints discarded. The stage's starting checkpoint ({start}) is unchanged; "
+            "rerun with a lower lr under a new run name (--set name=...)"
+        )
+    kept = validation.restore_best(trainer.model) if validation else None  # keep: best:<metric>
+    final = _save_stage(trainer, processor, stage, start, stage_dir, frozen, kept)
+    release(trainer)
+    return final
+
+
+def _stage_model(stage: Stage, recipe: Recipe, start: Path, resume: Path | None):
+    """(model, processor, frozen vision tensors, PEFT config) for the stage's trainer, in train mode."""
     lora = stage.lora.r > 0
     # the weights of an in-stage checkpoint (see last_checkpoint) where it has them as safetensors; with LoRA it
     # holds only the adapters, and an FSDP sharded checkpoint only its shards: the Trainer (through the engine)
@@ -129,26 +193,13 @@ def run_stage(stage: Stage, recipe: Recipe, start: Path, stage_dir: Path, root: 
     model.train()
     frozen = freeze_vision(model) if stage.freeze_vision else 0
     peft_config = lora_config(model, stage.lora) if lora else None
-    with warnings.catch_warnings(), _quiet_saves():
-        warnings.filterwarnings("ignore", message=UPSTREAM_DEPRECATION, category=FutureWarning)
-        trainer, keys = build_trainer(stage, recipe, model, processor, root, work, stage_dir / "samples.jsonl", peft_config)
-        metrics = MetricsWriter(stage_dir / "metrics.jsonl", keys)
-        guard = NonFiniteGuard()
-        trainer.add_callback(metrics)
-        trainer.add_callback(guard)
-        if trainer.pop_callback(ProgressCallback) is not None:
-            trainer.add_callback(StageProgress(keys))
-        validation = StageValidation(validation_records(recipe.eval, root), recipe.eval, stage.keep, work,
-                                     recipe.seed).attach(trainer) if recipe.eval.every else None
-        with disk_full_is_one_line(stage_dir, cleanup=lambda: on_main(drop_unfinished, work)):
-            trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-    if guard.bad_step is not None:
-        on_main(shutil.rmtree, work, ignore_errors=True)  # in-stage checkpoints may already hold diverged weights
-        raise SeethinkError(f"stage {stage.name}: loss became NaN/inf at step {guard.bad_step}; stopped and its "
-                            f"in-stage checkpoints discarded. The stage's starting checkpoint ({start}) is unchanged; "
-                            "rerun with a lower lr under a new run name (--set name=...)")
-    kept = validation.restore_best(trainer.model) if validation else None  # keep: best:<metric>
+    return model, processor, frozen, peft_config
+
+
+def _save_stage(trainer, processor, stage: Stage, start: Path, stage_dir: Path, frozen: int, kept) -> Path:
+    """Write stage_dir/checkpoint atomically (main process), keep TensorBoard events, drop the work folder."""
     final = stage_dir / "checkpoint"
+    work, lora = stage_dir / "work", stage.lora.r > 0
     # sharded weights (ZeRO-3, FSDP) are gathered by every process, through the engine; in one process the model
     # saves itself
     acc = trainer.accelerator
@@ -158,16 +209,22 @@ def run_stage(stage: Stage, recipe: Recipe, start: Path, stage_dir: Path, root: 
         with atomic_dir(final) as tmp:
             merged(acc.unwrap_model(trainer.model)).save_pretrained(tmp, state_dict=weights)
             processor.save_pretrained(tmp)
-            write_json(tmp / "seethink_stage.json", {"stage": stage.name, "start": str(start), "frozen_vision_tensors": frozen,
-                                                     "steps": trainer.state.global_step,
-                                                     "kept": kept or {"step": trainer.state.global_step, "metric": None},
-                                                     "lora": dataclasses.asdict(stage.lora) if lora else None})
+            write_json(
+                tmp / "seethink_stage.json",
+                {
+                    "stage": stage.name,
+                    "start": str(start),
+                    "frozen_vision_tensors": frozen,
+                    "steps": trainer.state.global_step,
+                    "kept": kept or {"step": trainer.state.global_step, "metric": None},
+                    "lora": dataclasses.asdict(stage.lora) if lora else None,
+                },
+            )
         _keep_tensorboard(work, stage_dir)
         shutil.rmtree(work, ignore_errors=True)
 
     with _quiet_saves(), disk_full_is_one_line(stage_dir):  # atomic_dir leaves no half-written checkpoint
         on_main(save)
-    release(trainer)
     return final
 
 

@@ -11,7 +11,15 @@ import trl
 
 from seethink.errors import SeethinkError
 from seethink.models.load import attn_implementation, inference_dtype
-from seethink.recipe import Recipe, Rollouts, Stage, accumulation_steps, micro_batch, round_completions, updates_per_round
+from seethink.recipe import (
+    Recipe,
+    Rollouts,
+    Stage,
+    accumulation_steps,
+    micro_batch,
+    round_completions,
+    updates_per_round,
+)
 
 # TRL 1.16 still uses transformers 5.23's `gradient_checkpointing*` names, deprecated for `activation_checkpointing*`:
 # a FutureWarning on every config and rollout that nobody running a recipe can act on
@@ -29,20 +37,35 @@ def _common(stage: Stage, recipe: Recipe, work: Path) -> dict:
     # transformers 5 reads a warmup_steps value below 1 as a ratio of the total steps. In-stage checkpoints fall
     # on the end of a GRPO rollout round: a resumed stage samples a new round rather than reuse half of one
     per_round = updates_per_round(stage) if stage.algorithm == "grpo" else 1
-    return dict(output_dir=str(work), max_steps=stage.steps, learning_rate=stage.lr,
-                lr_scheduler_type="constant_with_warmup" if stage.warmup_ratio else "constant",
-                warmup_steps=stage.warmup_ratio, weight_decay=stage.weight_decay, max_grad_norm=stage.max_grad_norm,
-                # an update = batch_size sequences per device, in micro-batches whose gradients accumulate
-                per_device_train_batch_size=micro_batch(stage), gradient_accumulation_steps=accumulation_steps(stage),
-                logging_steps=1, save_strategy="steps",
-                save_steps=max(1, stage.steps // 4 // per_round) * per_round, save_total_limit=1,
-                report_to=recipe.report_to, seed=recipe.seed, data_seed=recipe.seed, use_cpu=not torch.cuda.is_available(),
-                bf16=use_bf16(recipe.precision), dataloader_num_workers=0, disable_tqdm=False,
-                logging_nan_inf_filter=False,  # NonFiniteGuard must see a NaN loss
-                # the stage's own order (seethink.train.data): TRL's shuffle off, and the Trainer's sampler sequential
-                # (GRPO's own sampler follows shuffle_dataset; an SFT stage would otherwise draw rows at random)
-                shuffle_dataset=False, train_sampling_strategy="sequential",
-                remove_unused_columns=False)  # the rewards' columns
+    return dict(
+        output_dir=str(work),
+        max_steps=stage.steps,
+        learning_rate=stage.lr,
+        lr_scheduler_type="constant_with_warmup" if stage.warmup_ratio else "constant",
+        warmup_steps=stage.warmup_ratio,
+        weight_decay=stage.weight_decay,
+        max_grad_norm=stage.max_grad_norm,
+        # an update = batch_size sequences per device, in micro-batches whose gradients accumulate
+        per_device_train_batch_size=micro_batch(stage),
+        gradient_accumulation_steps=accumulation_steps(stage),
+        logging_steps=1,
+        save_strategy="steps",
+        save_steps=max(1, stage.steps // 4 // per_round) * per_round,
+        save_total_limit=1,
+        report_to=recipe.report_to,
+        seed=recipe.seed,
+        data_seed=recipe.seed,
+        use_cpu=not torch.cuda.is_available(),
+        bf16=use_bf16(recipe.precision),
+        dataloader_num_workers=0,
+        disable_tqdm=False,
+        logging_nan_inf_filter=False,  # NonFiniteGuard must see a NaN loss
+        # the stage's own order (seethink.train.data): TRL's shuffle off, and the Trainer's sampler sequential
+        # (GRPO's own sampler follows shuffle_dataset; an SFT stage would otherwise draw rows at random)
+        shuffle_dataset=False,
+        train_sampling_strategy="sequential",
+        remove_unused_columns=False,
+    )  # the rewards' columns
 
 
 def vllm_args(rollouts: Rollouts | None, stage: Stage, max_prompt_length: int = 0) -> dict:
@@ -54,11 +77,13 @@ def vllm_args(rollouts: Rollouts | None, stage: Stage, max_prompt_length: int = 
         return {}
     args = dict(use_vllm=True, vllm_mode=rollouts.vllm_mode, vllm_server_base_url=rollouts.vllm_server_base_url or None)
     if rollouts.vllm_mode == "colocate":
-        args.update(vllm_gpu_memory_utilization=rollouts.vllm_gpu_memory_utilization,
-                    vllm_tensor_parallel_size=rollouts.vllm_tensor_parallel_size,
-                    vllm_enable_sleep_mode=rollouts.vllm_sleep,
-                    vllm_max_model_length=rollouts.vllm_max_model_len
-                    or (max_prompt_length + stage.max_completion_length if max_prompt_length else None))
+        args.update(
+            vllm_gpu_memory_utilization=rollouts.vllm_gpu_memory_utilization,
+            vllm_tensor_parallel_size=rollouts.vllm_tensor_parallel_size,
+            vllm_enable_sleep_mode=rollouts.vllm_sleep,
+            vllm_max_model_length=rollouts.vllm_max_model_len
+            or (max_prompt_length + stage.max_completion_length if max_prompt_length else None),
+        )
     return args
 
 
@@ -72,14 +97,22 @@ def reference_args(stage: Stage, recipe: Recipe) -> dict:
 
 
 def _grpo(stage: Stage, recipe: Recipe) -> dict:
-    return dict(**reference_args(stage, recipe),num_generations=stage.num_generations, max_completion_length=stage.max_completion_length,
-                # counted in micro-batches: a round of rollout_batch_size completions feeds
-                # rollout_batch_size / batch_size updates, as without micro-batches
-                steps_per_generation=round_completions(stage) // micro_batch(stage),
-                num_iterations=stage.num_iterations, temperature=stage.temperature, beta=stage.beta,
-                loss_type=stage.loss_type, epsilon=stage.epsilon, epsilon_high=stage.epsilon_high,
-                reward_weights=list(stage.rewards.values()),
-                **vllm_args(recipe.rollouts, stage, recipe.inputs.max_prompt_length))
+    return dict(
+        **reference_args(stage, recipe),
+        num_generations=stage.num_generations,
+        max_completion_length=stage.max_completion_length,
+        # counted in micro-batches: a round of rollout_batch_size completions feeds
+        # rollout_batch_size / batch_size updates, as without micro-batches
+        steps_per_generation=round_completions(stage) // micro_batch(stage),
+        num_iterations=stage.num_iterations,
+        temperature=stage.temperature,
+        beta=stage.beta,
+        loss_type=stage.loss_type,
+        epsilon=stage.epsilon,
+        epsilon_high=stage.epsilon_high,
+        reward_weights=list(stage.rewards.values()),
+        **vllm_args(recipe.rollouts, stage, recipe.inputs.max_prompt_length),
+    )
 
 
 def trl_config(stage: Stage, recipe: Recipe, work: Path):
@@ -93,4 +126,6 @@ def trl_config(stage: Stage, recipe: Recipe, work: Path):
             warnings.filterwarnings("ignore", message=UPSTREAM_DEPRECATION, category=FutureWarning)
             return cls(**args)
     except (TypeError, ValueError) as e:
-        raise SeethinkError(f"stage {stage.name}: {cls.__name__} refuses these settings: {str(e).splitlines()[0]}") from None
+        raise SeethinkError(
+            f"stage {stage.name}: {cls.__name__} refuses these settings: {str(e).splitlines()[0]}"
+        ) from None

@@ -1,8 +1,9 @@
 """Held-out evaluation inside a stage (`eval.every`) and the checkpoint a stage keeps (`stages.k.keep`).
 
 At the stage's start (step 0), every `every` optimizer steps and at its last step, every process evaluates its
-share of the records on the model being trained (greedy, `every_limit` records per dataset) and logs `val_<capability>` and `val_mean`
-through the Trainer's callbacks, so the rows reach metrics.jsonl and TensorBoard like TRL's own. The evaluation leaves the run as it was:
+share of the records on the model being trained (greedy, `every_limit` records per dataset) and logs
+`val_<capability>` and `val_mean` through the Trainer's callbacks, so the rows reach metrics.jsonl and TensorBoard
+like TRL's own. The evaluation leaves the run as it was:
 the random number generators, the model's train/eval mode and the tokenizer's padding side are restored, so a
 stage with in-stage evaluation trains exactly the weights it trains without (checked by a test).
 
@@ -116,16 +117,25 @@ class StageValidation(TrainerCallback):
             model.eval()
             try:
                 with untouched_rng(), torch.no_grad():
-                    rows, _ = evaluate(model, processor, mine, max_new_tokens=self.settings.max_new_tokens,
-                                       batch_size=self.settings.batch_size, seed=self.seed, show=False)
+                    rows, _ = evaluate(
+                        model,
+                        processor,
+                        mine,
+                        max_new_tokens=self.settings.max_new_tokens,
+                        batch_size=self.settings.batch_size,
+                        seed=self.seed,
+                        show=False,
+                    )
             finally:
                 tokenizer.padding_side = side
                 model.train(was_training)
         summary = summarise(split.join(rows), self.seed)
         row = scores(summary)
         if self.metric and f"{VALIDATION_PREFIX}{self.metric}" not in row:
-            raise SeethinkError(f"keep: best:{self.metric}: the in-stage evaluation has no {self.metric} records "
-                                f"(it has {', '.join(summary['capability'])})")
+            raise SeethinkError(
+                f"keep: best:{self.metric}: the in-stage evaluation has no {self.metric} records "
+                f"(it has {', '.join(summary['capability'])})"
+            )
         return row
 
     # --- keep

@@ -20,19 +20,24 @@ from pathlib import Path
 from seethink import __version__
 from seethink.errors import SeethinkError
 from seethink.fileio import atomic_dir, check_owned, ensure_dir, write_json, write_jsonl
-from seethink.progress import progress_bar
-from seethink.records.schema import SPLITS
 from seethink.miniature.world import DATASETS
 from seethink.miniature.world.generate import WorldConfig, generate
 from seethink.miniature.world.scene import png_bytes
+from seethink.progress import progress_bar
+from seethink.records.schema import SPLITS
 
 DEFAULT_SIZES = {"train": 2000, "validation": 500, "test": 1000}  # also the built-in world of every recipe
 SCHEMA_VERSION = 1
 MARKER = ".seethink-world"  # a world being built (world.json comes last): a rerun may resume and replace it
 
 
-def build_world(out: str | Path, seed: int = 0, sizes: dict[str, int] | None = None,
-                cfg: WorldConfig = WorldConfig(), datasets=DATASETS) -> Path:
+def build_world(
+    out: str | Path,
+    seed: int = 0,
+    sizes: dict[str, int] | None = None,
+    cfg: WorldConfig = WorldConfig(),
+    datasets=DATASETS,
+) -> Path:
     out = ensure_dir(check_owned(out, ("world.json", MARKER), "seethink world build"))  # never the user's folder
     (out / MARKER).touch()  # before any dataset: an interrupted build is still this command's to resume
     datasets = tuple(dict.fromkeys(datasets))
@@ -49,8 +54,11 @@ def build_world(out: str | Path, seed: int = 0, sizes: dict[str, int] | None = N
                     img_dir.mkdir(parents=True, exist_ok=True)
                     for g in generate(name, split, sizes[split], seed, cfg):
                         rec, images = g.record, g.images
-                        rec["images"] = [f"images/{split}/{rec['id']}.png"] if len(images) == 1 else \
-                            [f"images/{split}/{rec['id']}-{k}.png" for k in range(len(images))]
+                        rec["images"] = (
+                            [f"images/{split}/{rec['id']}.png"]
+                            if len(images) == 1
+                            else [f"images/{split}/{rec['id']}-{k}.png" for k in range(len(images))]
+                        )
                         for rel, image in zip(rec["images"], images):
                             # a plain write: `tmp` is private and renamed into place whole. write_bytes'
                             # per-file atomicity lists the folder for stale temporaries on every call,
@@ -59,8 +67,17 @@ def build_world(out: str | Path, seed: int = 0, sizes: dict[str, int] | None = N
                         rows.append(rec)
                         progress.advance(task)
                     write_jsonl(tmp / f"{split}.jsonl", rows)
-    write_json(out / "world.json", {"seed": seed, "sizes": sizes, "config": asdict(cfg), "datasets": list(datasets),
-                                    "schema_version": SCHEMA_VERSION, "seethink_version": __version__})
+    write_json(
+        out / "world.json",
+        {
+            "seed": seed,
+            "sizes": sizes,
+            "config": asdict(cfg),
+            "datasets": list(datasets),
+            "schema_version": SCHEMA_VERSION,
+            "seethink_version": __version__,
+        },
+    )
     (out / MARKER).unlink(missing_ok=True)  # world.json marks the folder from now on
     return out
 
@@ -92,8 +109,10 @@ def _check_no_stale_datasets(out: Path, datasets: tuple[str, ...]) -> None:
         raise SeethinkError(f"{meta} is not a world description; build into a new folder") from None
     others = [d for d in previous if d not in datasets]
     if others:
-        raise SeethinkError(f"{out} holds a world with {', '.join(others)} too, which this build would not rewrite; "
-                            "build into a new folder, or rebuild all its datasets")
+        raise SeethinkError(
+            f"{out} holds a world with {', '.join(others)} too, which this build would not rewrite; "
+            "build into a new folder, or rebuild all its datasets"
+        )
 
 
 def read_world_config(root: str | Path) -> WorldConfig:

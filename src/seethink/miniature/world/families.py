@@ -16,8 +16,8 @@ import random
 from dataclasses import dataclass, field
 
 from seethink.miniature.world.language import region_phrase
-from seethink.records.facts import fact, noun_phrase
 from seethink.miniature.world.scene import COLOURS, REGIONS, SHAPES, SIZES, Obj, Scene, count, unique_description
+from seethink.records.facts import fact, noun_phrase
 
 RELATIONS = ("left of", "right of", "above", "below")
 
@@ -51,13 +51,21 @@ def _unique_objects(scene: Scene) -> list[tuple[Obj, dict]]:
 
 # ---------------------------------------------------------------- perception (4-option MCQs)
 
+
 def count_mcq(scene: Scene, max_count: int) -> list[Candidate]:
     out = []
     for f in _count_filters():
         n = count(scene, **f)
         pool = [str(v) for v in range(max(0, n - 3), n + 4) if v != n and v <= max_count + 1]
-        out.append(Candidate(f"How many {noun_phrase(f, plural=True)} are there?", str(n),
-                             [fact("count", f, n)], [_count_sentence(f, n)], pool))
+        out.append(
+            Candidate(
+                f"How many {noun_phrase(f, plural=True)} are there?",
+                str(n),
+                [fact("count", f, n)],
+                [_count_sentence(f, n)],
+                pool,
+            )
+        )
     return out
 
 
@@ -66,8 +74,15 @@ def colour_mcq(scene: Scene, max_count: int) -> list[Candidate]:
     for o, d in _unique_objects(scene):
         if "colour" in d:  # asking the colour of "the red circle" would give the answer away
             continue
-        out.append(Candidate(f"What colour is the {noun_phrase(d)}?", o.colour, [fact("colour", d, o.colour)],
-                             [f"The {noun_phrase(d)} is {o.colour}."], [c for c in COLOURS if c != o.colour]))
+        out.append(
+            Candidate(
+                f"What colour is the {noun_phrase(d)}?",
+                o.colour,
+                [fact("colour", d, o.colour)],
+                [f"The {noun_phrase(d)} is {o.colour}."],
+                [c for c in COLOURS if c != o.colour],
+            )
+        )
     return out
 
 
@@ -77,8 +92,15 @@ def shape_mcq(scene: Scene, max_count: int) -> list[Candidate]:
         d = {"colour": o.colour}
         if count(scene, **d) != 1:
             continue
-        out.append(Candidate(f"What shape is the {noun_phrase(d)}?", o.shape, [fact("shape", d, o.shape)],
-                             [f"The {noun_phrase(d)} is a {o.shape}."], [s for s in SHAPES if s != o.shape]))
+        out.append(
+            Candidate(
+                f"What shape is the {noun_phrase(d)}?",
+                o.shape,
+                [fact("shape", d, o.shape)],
+                [f"The {noun_phrase(d)} is a {o.shape}."],
+                [s for s in SHAPES if s != o.shape],
+            )
+        )
     return out
 
 
@@ -94,20 +116,42 @@ def size_mcq(scene: Scene, max_count: int) -> list[Candidate]:
     others = sorted({f"{p.colour} {p.shape}" for p in scene.objects if p is not o})
     if not others:
         return []
-    absent = [f"{c} {s}" for c, s in itertools.product(COLOURS, SHAPES)
-              if count(scene, colour=c, shape=s) == 0 and (c == o.colour or s == o.shape)]
+    absent = [
+        f"{c} {s}"
+        for c, s in itertools.product(COLOURS, SHAPES)
+        if count(scene, colour=c, shape=s) == 0 and (c == o.colour or s == o.shape)
+    ]
     f = {"colour": o.colour, "shape": o.shape}
-    return [Candidate("Which object is the biggest?", name, [fact("biggest", f, o.size)],
-                      [f"The biggest object is the {o.size} {name}."], others + absent)]
+    return [
+        Candidate(
+            "Which object is the biggest?",
+            name,
+            [fact("biggest", f, o.size)],
+            [f"The biggest object is the {o.size} {name}."],
+            others + absent,
+        )
+    ]
 
 
 def position_mcq(scene: Scene, max_count: int) -> list[Candidate]:
     out = []
     for o, d in _unique_objects(scene):
         r, c = o.row, o.col
-        near = [REGIONS[rr][cc] for rr in range(3) for cc in range(3) if (rr, cc) != (r, c) and abs(rr - r) + abs(cc - c) <= 2]
-        out.append(Candidate(f"Where is the {noun_phrase(d)}?", o.region, [fact("region", d, o.region)],
-                             [f"The {noun_phrase(d)} is {region_phrase(o.region)}."], near))
+        near = [
+            REGIONS[rr][cc]
+            for rr in range(3)
+            for cc in range(3)
+            if (rr, cc) != (r, c) and abs(rr - r) + abs(cc - c) <= 2
+        ]
+        out.append(
+            Candidate(
+                f"Where is the {noun_phrase(d)}?",
+                o.region,
+                [fact("region", d, o.region)],
+                [f"The {noun_phrase(d)} is {region_phrase(o.region)}."],
+                near,
+            )
+        )
     return out
 
 
@@ -122,11 +166,19 @@ def relation_mcq(scene: Scene, max_count: int) -> list[Candidate]:
         else:
             continue
         # see, then think: the reasoning states where each object is before it compares them
-        out.append(Candidate(f"Where is the {noun_phrase(da)} relative to the {noun_phrase(db)}?", rel,
-                             [fact("relation", da, rel, other=db)],
-                             [f"The {noun_phrase(da)} is {region_phrase(a.region)}.",
-                              f"The {noun_phrase(db)} is {region_phrase(b.region)}.",
-                              f"So the {noun_phrase(da)} is {rel} the {noun_phrase(db)}."], [r for r in RELATIONS if r != rel]))
+        out.append(
+            Candidate(
+                f"Where is the {noun_phrase(da)} relative to the {noun_phrase(db)}?",
+                rel,
+                [fact("relation", da, rel, other=db)],
+                [
+                    f"The {noun_phrase(da)} is {region_phrase(a.region)}.",
+                    f"The {noun_phrase(db)} is {region_phrase(b.region)}.",
+                    f"So the {noun_phrase(da)} is {rel} the {noun_phrase(db)}.",
+                ],
+                [r for r in RELATIONS if r != rel],
+            )
+        )
     return out
 
 
@@ -135,17 +187,28 @@ def existence_mcq(scene: Scene, max_count: int) -> list[Candidate]:
     for o in scene.objects:
         name = f"{o.colour} {o.shape}"
         # plausible distractors share a colour or a shape with something in the scene but are absent
-        absent = [f"{c} {s}" for c, s in itertools.product(COLOURS, SHAPES) if count(scene, colour=c, shape=s) == 0
-                  and any(p.colour == c or p.shape == s for p in scene.objects)]
+        absent = [
+            f"{c} {s}"
+            for c, s in itertools.product(COLOURS, SHAPES)
+            if count(scene, colour=c, shape=s) == 0 and any(p.colour == c or p.shape == s for p in scene.objects)
+        ]
         if len(absent) < 3:
             continue
         f = {"colour": o.colour, "shape": o.shape}
-        out.append(Candidate("Which of these objects is in the image?", name, [fact("exists", f, "yes")],
-                             [f"I see a {name}."], absent))
+        out.append(
+            Candidate(
+                "Which of these objects is in the image?",
+                name,
+                [fact("exists", f, "yes")],
+                [f"I see a {name}."],
+                absent,
+            )
+        )
     return out
 
 
 # ---------------------------------------------------------------- visual reasoning (numeric answers)
+
 
 def _nonempty_filters(scene: Scene):
     return [f for f in _count_filters() if f and count(scene, **f) > 0]
@@ -156,9 +219,14 @@ def subtract(scene: Scene, max_count: int) -> list[Candidate]:
     out = []
     for f in _nonempty_filters(scene):
         n = count(scene, **f)
-        out.append(Candidate(f"Subtract all {noun_phrase(f, plural=True)}. How many objects are left?", str(total - n),
-                             [fact("count", {}, total), fact("count", f, n)],
-                             [_count_sentence({}, total), _count_sentence(f, n), f"{total} - {n} = {total - n}."]))
+        out.append(
+            Candidate(
+                f"Subtract all {noun_phrase(f, plural=True)}. How many objects are left?",
+                str(total - n),
+                [fact("count", {}, total), fact("count", f, n)],
+                [_count_sentence({}, total), _count_sentence(f, n), f"{total} - {n} = {total - n}."],
+            )
+        )
     return out
 
 
@@ -170,9 +238,14 @@ def add(scene: Scene, max_count: int) -> list[Candidate]:
         col = {"colour": f["colour"]}
         n = count(scene, **col)
         for k in (1, 2, 3):
-            out.append(Candidate(
-                f"Add {k} {noun_phrase(f, plural=k != 1)}. How many {noun_phrase(col, plural=True)} are there now?",
-                str(n + k), [fact("count", col, n)], [_count_sentence(col, n), f"{n} + {k} = {n + k}."]))
+            out.append(
+                Candidate(
+                    f"Add {k} {noun_phrase(f, plural=k != 1)}. How many {noun_phrase(col, plural=True)} are there now?",
+                    str(n + k),
+                    [fact("count", col, n)],
+                    [_count_sentence(col, n), f"{n} + {k} = {n + k}."],
+                )
+            )
     return out
 
 
@@ -184,10 +257,14 @@ def compare(scene: Scene, max_count: int) -> list[Candidate]:
         # "red objects" vs "circles" overlap, so comparisons stay within one attribute
         if na <= nb or set(fa) != set(fb):
             continue
-        out.append(Candidate(
-            f"How many more {noun_phrase(fa, plural=True)} than {noun_phrase(fb, plural=True)} are there?",
-            str(na - nb), [fact("count", fa, na), fact("count", fb, nb)],
-            [_count_sentence(fa, na), _count_sentence(fb, nb), f"{na} - {nb} = {na - nb}."]))
+        out.append(
+            Candidate(
+                f"How many more {noun_phrase(fa, plural=True)} than {noun_phrase(fb, plural=True)} are there?",
+                str(na - nb),
+                [fact("count", fa, na), fact("count", fb, nb)],
+                [_count_sentence(fa, na), _count_sentence(fb, nb), f"{na} - {nb} = {na - nb}."],
+            )
+        )
     return out
 
 
@@ -202,11 +279,18 @@ def compare_pair(first: Scene, second: Scene, max_count: int) -> list[Candidate]
         if na <= nb:
             continue
         sentences = [_count_sentence(f, na), _count_sentence(f, nb)]
-        out.append(Candidate(
-            f"How many more {noun_phrase(f, plural=True)} are there in the first image than in the second image?",
-            str(na - nb), [{**fact("count", f, na), "image": 0}, {**fact("count", f, nb), "image": 1}],
-            [f"In the first image, {sentences[0][0].lower()}{sentences[0][1:]}",
-             f"In the second image, {sentences[1][0].lower()}{sentences[1][1:]}", f"{na} - {nb} = {na - nb}."]))
+        out.append(
+            Candidate(
+                f"How many more {noun_phrase(f, plural=True)} are there in the first image than in the second image?",
+                str(na - nb),
+                [{**fact("count", f, na), "image": 0}, {**fact("count", f, nb), "image": 1}],
+                [
+                    f"In the first image, {sentences[0][0].lower()}{sentences[0][1:]}",
+                    f"In the second image, {sentences[1][0].lower()}{sentences[1][1:]}",
+                    f"{na} - {nb} = {na - nb}.",
+                ],
+            )
+        )
     return out
 
 
@@ -225,10 +309,15 @@ def multihop(scene: Scene, max_count: int) -> list[Candidate]:
             lines += [_count_sentence(fcs, ncs), f"{total} - {nc} - {ns} + {ncs} = {left}."]
         else:
             lines += [f"{total} - {nc} - {ns} = {left}."]
-        out.append(Candidate(
-            f"Subtract all {noun_phrase(fc, plural=True)}. Subtract all {noun_phrase(fs, plural=True)}. "
-            "How many objects are left?", str(left),
-            [fact("count", {}, total), fact("count", fc, nc), fact("count", fs, ns), fact("count", fcs, ncs)], lines))
+        out.append(
+            Candidate(
+                f"Subtract all {noun_phrase(fc, plural=True)}. Subtract all {noun_phrase(fs, plural=True)}. "
+                "How many objects are left?",
+                str(left),
+                [fact("count", {}, total), fact("count", fc, nc), fact("count", fs, ns), fact("count", fcs, ncs)],
+                lines,
+            )
+        )
     return out
 
 
@@ -240,8 +329,9 @@ GAIN = ("gets {k} more", "finds {k} more", "buys {k} more")
 LOSS = ("gives away {k}", "loses {k}", "uses {k}")
 
 
-def word_problem(rng: random.Random, steps: int, max_start: int = 40, max_operand: int = 20,
-                 max_value: int = 0) -> Candidate:
+def word_problem(
+    rng: random.Random, steps: int, max_start: int = 40, max_operand: int = 20, max_value: int = 0
+) -> Candidate:
     """A multi-step add/subtract word problem; the value never goes negative (nor above `max_value`, if set)."""
     name, item = rng.choice(NAMES), rng.choice(ITEMS)
     pronoun = "she" if name in ("Ann", "Cara", "Fay", "Hana") else "he"
@@ -263,7 +353,14 @@ def word_problem(rng: random.Random, steps: int, max_start: int = 40, max_operan
 
 
 # name -> (capability, candidates function); text reasoning is generated without a scene
-PERCEPTION = {"count": count_mcq, "colour": colour_mcq, "shape": shape_mcq, "size": size_mcq,
-              "position": position_mcq, "relation": relation_mcq, "existence": existence_mcq}
+PERCEPTION = {
+    "count": count_mcq,
+    "colour": colour_mcq,
+    "shape": shape_mcq,
+    "size": size_mcq,
+    "position": position_mcq,
+    "relation": relation_mcq,
+    "existence": existence_mcq,
+}
 VISUAL_REASONING = {"subtract": subtract, "add": add, "compare": compare, "multihop": multihop}
 TEXT_REASONING = ("word_problem",)

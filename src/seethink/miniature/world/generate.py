@@ -16,12 +16,12 @@ from typing import Iterator
 from PIL import Image
 
 from seethink.errors import SeethinkError
-from seethink.records.mcq import LetterDealer, format_mcq, place_answer
-from seethink.seeding import derive_seed
 from seethink.miniature.world import DATASETS
 from seethink.miniature.world import families as fam
 from seethink.miniature.world.language import caption
 from seethink.miniature.world.scene import Scene, render, sample_scene
+from seethink.records.mcq import LetterDealer, format_mcq, place_answer
+from seethink.seeding import derive_seed
 
 VISUAL_DIFFICULTY = {"subtract": 1, "add": 1, "compare": 2, "multihop": 3}
 CAPTION_PROMPT = "Describe the image in detail."
@@ -44,24 +44,35 @@ class WorldConfig:
 
     def __post_init__(self):
         if not 1 <= self.min_objects <= self.max_objects <= 9:
-            raise SeethinkError(f"world: min_objects/max_objects must satisfy 1 <= min <= max <= 9 (a 3×3 grid), "
-                                f"got {self.min_objects}, {self.max_objects}")
+            raise SeethinkError(
+                f"world: min_objects/max_objects must satisfy 1 <= min <= max <= 9 (a 3×3 grid), "
+                f"got {self.min_objects}, {self.max_objects}"
+            )
         if self.image_size < 32:
             raise SeethinkError(f"world: image_size must be >= 32, got {self.image_size}")
         if self.max_text_steps < 1 or self.text_max_operand < 1 or self.text_max_start < 2:
-            raise SeethinkError("world: word problems need max_text_steps >= 1, text_max_operand >= 1 and "
-                                f"text_max_start >= 2, got {self.max_text_steps}, {self.text_max_operand}, "
-                                f"{self.text_max_start}")
+            raise SeethinkError(
+                "world: word problems need max_text_steps >= 1, text_max_operand >= 1 and "
+                f"text_max_start >= 2, got {self.max_text_steps}, {self.text_max_operand}, "
+                f"{self.text_max_start}"
+            )
         w = self.text_step_weights
         if w is not None:
-            if (not isinstance(w, (list, tuple)) or len(w) != self.max_text_steps
-                    or not all(isinstance(x, (int, float)) and x >= 0 for x in w) or not sum(w) > 0):
-                raise SeethinkError(f"world: text_step_weights must be {self.max_text_steps} weights >= 0 (one per "
-                                    f"number of steps, 1..max_text_steps), not all 0; got {w!r}")
+            if (
+                not isinstance(w, (list, tuple))
+                or len(w) != self.max_text_steps
+                or not all(isinstance(x, (int, float)) and x >= 0 for x in w)
+                or not sum(w) > 0
+            ):
+                raise SeethinkError(
+                    f"world: text_step_weights must be {self.max_text_steps} weights >= 0 (one per "
+                    f"number of steps, 1..max_text_steps), not all 0; got {w!r}"
+                )
             object.__setattr__(self, "text_step_weights", tuple(w))
         if self.text_max_value and self.text_max_value < self.text_max_start:
-            raise SeethinkError(f"world: text_max_value ({self.text_max_value}) is below text_max_start "
-                                f"({self.text_max_start})")
+            raise SeethinkError(
+                f"world: text_max_value ({self.text_max_value}) is below text_max_start ({self.text_max_start})"
+            )
 
 
 def solution_text(reasoning: list[str], answer: str) -> str:
@@ -93,20 +104,22 @@ def _pick(cands: list[fam.Candidate], seen: Counter, rng: random.Random) -> fam.
 
 
 def _base_record(rid: str, capability: str, family: str, scene: Scene | None) -> dict:
-    return {"id": rid, "capability": capability, "family": family, "source": "seethink-world", "pass_rate": None,
-            "caption": caption(scene) if scene else None, "scene": scene.to_dict() if scene else None}
+    return {
+        "id": rid,
+        "capability": capability,
+        "family": family,
+        "source": "seethink-world",
+        "pass_rate": None,
+        "caption": caption(scene) if scene else None,
+        "scene": scene.to_dict() if scene else None,
+    }
 
 
 def generate(capability: str, split: str, n: int, seed: int, cfg: WorldConfig = WorldConfig()) -> Iterator[Generated]:
     """Yield `n` records (with their rendered image, if any) for one capability and split, deterministically."""
     rng = random.Random(derive_seed(seed, capability, split))
     if capability == "captions":
-        for i in range(n):
-            scene = sample_scene(rng, cfg.image_size, cfg.min_objects, cfg.max_objects)
-            rec = _base_record(f"captions-{split}-{i:06d}", "perception", "caption", scene)
-            rec.update(problem=CAPTION_PROMPT, answer=rec["caption"], solution=rec["caption"], options=None, facts=[],
-                       difficulty=len(scene.objects))
-            yield Generated(rec, scene)
+        yield from _captions(split, n, rng, cfg)
         return
     if capability == "text_reasoning":
         yield from _word_problems(split, n, seed, rng, cfg)
@@ -116,6 +129,26 @@ def generate(capability: str, split: str, n: int, seed: int, cfg: WorldConfig = 
         return
     if capability not in ("perception", "visual_reasoning"):
         raise ValueError(f"unknown capability {capability!r}; expected one of {DATASETS}")
+    yield from _family_records(capability, split, n, rng, cfg)
+
+
+def _captions(split: str, n: int, rng: random.Random, cfg: WorldConfig) -> Iterator[Generated]:
+    for i in range(n):
+        scene = sample_scene(rng, cfg.image_size, cfg.min_objects, cfg.max_objects)
+        rec = _base_record(f"captions-{split}-{i:06d}", "perception", "caption", scene)
+        rec.update(
+            problem=CAPTION_PROMPT,
+            answer=rec["caption"],
+            solution=rec["caption"],
+            options=None,
+            facts=[],
+            difficulty=len(scene.objects),
+        )
+        yield Generated(rec, scene)
+
+
+def _family_records(capability: str, split: str, n: int, rng: random.Random, cfg: WorldConfig) -> Iterator[Generated]:
+    """Perception MCQs or visual-reasoning questions, the capability's families in turn."""
     table = fam.PERCEPTION if capability == "perception" else fam.VISUAL_REASONING
     names = list(table)
     seen = {f: Counter() for f in names}
@@ -138,11 +171,21 @@ def generate(capability: str, split: str, n: int, seed: int, cfg: WorldConfig = 
             options = place_answer(c.answer, wrong, letter)
             # the reference solution boxes the option text (scored as correct, like the letter): the tiny
             # default decoder did not learn to map a value back to its letter within its pretraining budget
-            rec.update(problem=format_mcq(c.question, options), answer=letter, options=options,
-                       solution=solution_text(c.reasoning, c.answer), difficulty=len(scene.objects))
+            rec.update(
+                problem=format_mcq(c.question, options),
+                answer=letter,
+                options=options,
+                solution=solution_text(c.reasoning, c.answer),
+                difficulty=len(scene.objects),
+            )
         else:
-            rec.update(problem=c.question, answer=c.answer, options=None, solution=solution_text(c.reasoning, c.answer),
-                       difficulty=VISUAL_DIFFICULTY[family])
+            rec.update(
+                problem=c.question,
+                answer=c.answer,
+                options=None,
+                solution=solution_text(c.reasoning, c.answer),
+                difficulty=VISUAL_DIFFICULTY[family],
+            )
         rec["facts"] = c.facts
         yield Generated(rec, scene)
 
@@ -159,9 +202,16 @@ def _pairs(split: str, n: int, rng: random.Random, cfg: WorldConfig) -> Iterator
         c = _pick(cands, seen, rng)
         seen[c.answer] += 1
         rec = _base_record(f"image_pairs-{split}-{i:06d}", "visual_reasoning", "compare_pair", None)
-        rec.update(caption=f"First image: {caption(first)} Second image: {caption(second)}",
-                   scenes=[first.to_dict(), second.to_dict()], problem=c.question, answer=c.answer, options=None,
-                   solution=solution_text(c.reasoning, c.answer), difficulty=2, facts=c.facts)
+        rec.update(
+            caption=f"First image: {caption(first)} Second image: {caption(second)}",
+            scenes=[first.to_dict(), second.to_dict()],
+            problem=c.question,
+            answer=c.answer,
+            options=None,
+            solution=solution_text(c.reasoning, c.answer),
+            difficulty=2,
+            facts=c.facts,
+        )
         yield Generated(rec, first, (second,))
 
 
@@ -173,10 +223,18 @@ def _word_problems(split: str, n: int, seed: int, rng: random.Random, cfg: World
             steps = 1 + i % cfg.max_text_steps
         else:
             steps = step_rng.choices(range(1, cfg.max_text_steps + 1), weights=cfg.text_step_weights)[0]
-        cands = [fam.word_problem(rng, steps, cfg.text_max_start, cfg.text_max_operand, cfg.text_max_value) for _ in range(4)]
+        cands = [
+            fam.word_problem(rng, steps, cfg.text_max_start, cfg.text_max_operand, cfg.text_max_value) for _ in range(4)
+        ]
         c = _pick(cands, seen, rng)
         seen[c.answer] += 1
         rec = _base_record(f"text_reasoning-{split}-{i:06d}", "text_reasoning", "word_problem", None)
-        rec.update(problem=c.question, answer=c.answer, solution=solution_text(c.reasoning, c.answer),
-                   options=None, facts=[], difficulty=steps)
+        rec.update(
+            problem=c.question,
+            answer=c.answer,
+            solution=solution_text(c.reasoning, c.answer),
+            options=None,
+            facts=[],
+            difficulty=steps,
+        )
         yield Generated(rec, None)

@@ -117,8 +117,10 @@ def png_bytes(img: Image.Image) -> bytes:
 
 
 def matches(obj: Obj, colour: str | None = None, shape: str | None = None, size: str | None = None) -> bool:
-    return (colour is None or obj.colour == colour) and (shape is None or obj.shape == shape) and (
-        size is None or obj.size == size
+    return (
+        (colour is None or obj.colour == colour)
+        and (shape is None or obj.shape == shape)
+        and (size is None or obj.size == size)
     )
 
 

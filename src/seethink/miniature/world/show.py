@@ -7,8 +7,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from seethink.records.io import load_image
 from seethink.fileio import atomic_path
+from seethink.records.io import load_image
 
 TILE, TEXT_H, WRAP = 256, 150, 40
 
