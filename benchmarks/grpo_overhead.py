@@ -21,12 +21,13 @@ from pathlib import Path
 
 import torch
 
+from seethink.algorithms import ALGORITHMS
 from seethink.miniature.base import base_path
 from seethink.miniature.world.build import build_world
 from seethink.models.load import load_model
 from seethink.recipe import DataSource, Recipe, Stage
 from seethink.rewards import DEFAULT_REWARD, REWARDS
-from seethink.train.data import grpo_dataset, stage_records
+from seethink.train.data import stage_records
 from seethink.train.stage import rows_per_round, run_stage, stage_rows
 
 
@@ -65,7 +66,7 @@ def bare_trl(stage: Stage, root: Path, work: Path, seed: int) -> None:
         model=model,
         reward_funcs=[REWARDS[k] for k in DEFAULT_REWARD],
         args=config,
-        train_dataset=grpo_dataset(records),
+        train_dataset=ALGORITHMS["grpo"].dataset(records),
         processing_class=processor,
     ).train()
 

@@ -2,7 +2,7 @@
 
     python benchmarks/stage_memory.py [--rows 1000 100000] [--eager-rows 1000 10000]
 
-Each size is built in a fresh process (peak RSS is per process): `seethink.train.data.grpo_dataset` over records
+Each size is built in a fresh process (peak RSS is per process): `seethink.algorithms.grpo`'s dataset over records
 whose images are PNG files on disk (64 distinct 448 x 448 images, repeated as the paper's stage 3 repeats them), then
 every row is read once, as a trainer does over a stage. `--eager-rows` builds the same rows the way seethink did
 before (images decoded into the table), for comparison. Prints rows, seconds and peak RSS in MB.
@@ -48,9 +48,9 @@ def _records(rows: int, images: list[str]) -> list[dict]:
 def measure(rows: int, folder: Path, eager: bool) -> dict:
     from datasets import Dataset
 
+    from seethink.algorithms import ALGORITHMS
     from seethink.prompting import prompt_messages
     from seethink.records.io import load_image
-    from seethink.train.data import grpo_dataset
 
     records = _records(rows, _images(folder))
     t = time.time()
@@ -67,7 +67,7 @@ def measure(rows: int, folder: Path, eager: bool) -> dict:
             ]
         )
     else:
-        ds = grpo_dataset(records)
+        ds = ALGORITHMS["grpo"].dataset(records)
     built = time.time() - t
     for i in range(0, len(ds), 64):
         ds[i : i + 64]

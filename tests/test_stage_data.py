@@ -98,13 +98,14 @@ def test_nonfinite_guard_stops_training():
 def test_metrics_writer_drops_rows_past_the_resumed_step(tmp_path):
     from types import SimpleNamespace
 
-    from seethink.train.metrics import GRPO_KEYS, MetricsWriter
+    from seethink.algorithms import GRPO
+    from seethink.train.metrics import MetricsWriter
 
     path = tmp_path / "metrics.jsonl"
-    w = MetricsWriter(path, GRPO_KEYS, flush_every=0)
+    w = MetricsWriter(path, GRPO.log_keys, flush_every=0)
     for step in (1, 2, 3):
         w.on_log(None, SimpleNamespace(global_step=step), None, logs={"reward": 0.1 * step, "kl": 0.0})
-    resumed = MetricsWriter(path, GRPO_KEYS)  # a rerun after a kill: the last checkpoint was step 2
+    resumed = MetricsWriter(path, GRPO.log_keys)  # a rerun after a kill: the last checkpoint was step 2
     resumed.on_train_begin(None, SimpleNamespace(global_step=2), None)
     resumed.on_log(None, SimpleNamespace(global_step=3), None, logs={"reward": 0.9})
     rows = [json.loads(line) for line in path.read_text().splitlines()]
@@ -115,14 +116,15 @@ def test_metrics_writer_drops_rows_past_the_resumed_step(tmp_path):
 def test_metrics_are_on_disk_up_to_each_checkpoint_but_not_rewritten_every_step(tmp_path):
     from types import SimpleNamespace
 
-    from seethink.train.metrics import GRPO_KEYS, MetricsWriter
+    from seethink.algorithms import GRPO
+    from seethink.train.metrics import MetricsWriter
 
     path = tmp_path / "metrics.jsonl"
 
     def steps():
         return [json.loads(line)["step"] for line in path.read_text().splitlines()]
 
-    w = MetricsWriter(path, GRPO_KEYS, flush_every=3600)
+    w = MetricsWriter(path, GRPO.log_keys, flush_every=3600)
     log = {"reward": 0.5, "kl": 0.0}
     no_save, save = SimpleNamespace(should_save=False), SimpleNamespace(should_save=True)
     w.on_log(None, SimpleNamespace(global_step=1), no_save, logs=log)
@@ -136,7 +138,7 @@ def test_metrics_are_on_disk_up_to_each_checkpoint_but_not_rewritten_every_step(
     assert steps() == [1, 2, 3, 4]
     w.on_train_end(None, None, None)
     assert steps() == [1, 2, 3, 4, 5]
-    resumed = MetricsWriter(path, GRPO_KEYS, flush_every=3600)  # resumed from step 4: step 5 is run again
+    resumed = MetricsWriter(path, GRPO.log_keys, flush_every=3600)  # resumed from step 4: step 5 is run again
     resumed.on_train_begin(None, SimpleNamespace(global_step=4), None)
     resumed.on_train_end(None, None, None)  # a truncation alone is written too
     assert steps() == [1, 2, 3, 4]

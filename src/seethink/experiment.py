@@ -34,6 +34,7 @@ from typing import Literal
 
 import numpy as np
 
+from seethink.algorithms import algorithm
 from seethink.configs import Where, apply_overrides, build, read_yaml, require
 from seethink.errors import SeethinkError
 from seethink.eval.claims import against_null, evaluate_claims, final_eval_dir, item_scores, load_results
@@ -200,7 +201,7 @@ def _scaled(recipe: Recipe, scale: float) -> list[str]:
 
     out = []
     for k, s in enumerate(recipe.stages):
-        per = updates_per_round(s) if s.algorithm == "grpo" else 1
+        per = updates_per_round(s)
         out.append(f"stages.{k}.steps={max(1, round(s.steps * scale / per)) * per}")
     return out
 
@@ -228,14 +229,14 @@ def run_one(study: Study, src: Path, out: Path, config: str, seed: int, world: P
             "algorithm": s.algorithm,
             "seconds": s.seconds,
             "accuracy": {c: s.eval["capability"][c]["accuracy"] for c in CAPABILITIES} if s.eval else None,
-            "frac_zero_std": zero_signal(s.metrics) if s.algorithm == "grpo" else None,
+            "frac_zero_std": zero_signal(s.metrics) if algorithm(s.algorithm).samples else None,
         }
         for s in load_run(run_dir).stages
     ]
     extra = {
         "steps": sum(s.steps for s in recipe.stages),
         "null": recipe.shuffle_rewards,
-        "rollouts": sum(rollouts(s) for s in recipe.stages if s.algorithm == "grpo"),
+        "rollouts": sum(rollouts(s) for s in recipe.stages if algorithm(s).samples),
         "train_seconds": round(sum(s["seconds"] or 0 for s in stages), 1),
         "wall_seconds": round(time.time() - t, 1),
         "stages": stages,

@@ -55,11 +55,11 @@ TRL_SET_BY_SEETHINK = {
 }
 
 
-def check_trl_fields(fields: dict, algorithm: str, p: str, where) -> None:
-    """Every key of `stages.k.trl` is a field of the installed TRL's config class that seethink does not set."""
+def check_trl_fields(fields: dict, cls: type, p: str, where) -> None:
+    """Every key of `stages.k.trl` is a field of `cls` (the installed TRL's config class of the stage's algorithm)
+    that seethink does not set."""
     import trl
 
-    cls = trl.GRPOConfig if algorithm == "grpo" else trl.SFTConfig
     known = {f.name for f in dataclasses.fields(cls) if f.init}
     for key in fields:
         if key in TRL_SET_BY_SEETHINK:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import yaml
 
+from seethink.algorithms import algorithm
 from seethink.errors import SeethinkError
 from seethink.fileio import atomic_dir, check_not_input, check_owned, write_text
 from seethink.models.load import load_processor
@@ -279,7 +280,7 @@ EASYR1_LOSS_MODES = {"dapo": "token", "bnpo": "token", "grpo": "seq", "dr_grpo":
 
 def _check_exportable(recipe: Recipe) -> None:
     for s in recipe.stages:
-        if s.algorithm != "grpo":
+        if not algorithm(s).exports:
             raise SeethinkError(
                 f"stage {s.name!r} is {s.algorithm}: only GRPO stages export to EasyR1/verl "
                 "(run SFT stages with `seethink train`, then export the rest)"

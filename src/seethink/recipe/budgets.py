@@ -1,32 +1,20 @@
-"""A stage's budget arithmetic: rollout rounds, the updates each feeds, micro-batches, rollouts sampled."""
+"""A stage's budget arithmetic, as its algorithm (`seethink.algorithms`) counts it: rounds of data, the updates
+each feeds, micro-batches, rollouts sampled."""
 
 from __future__ import annotations
 
+from seethink.algorithms import accumulation_steps, algorithm, micro_batch, round_completions
 from seethink.recipe.stage import Stage
 
-
-def round_completions(stage: Stage) -> int:
-    """Completions one GRPO rollout round samples per device (`rollout_batch_size`; 0 means `batch_size`)."""
-    return stage.rollout_batch_size or stage.batch_size
+__all__ = ["accumulation_steps", "micro_batch", "rollouts", "round_completions", "updates_per_round"]
 
 
 def updates_per_round(stage: Stage) -> int:
-    """Optimizer updates one GRPO rollout round feeds: its minibatches, each used num_iterations times."""
-    return round_completions(stage) // stage.batch_size * stage.num_iterations
+    """Optimizer updates one round of the stage's data feeds (GRPO: a rollout round's minibatches × num_iterations;
+    SFT: 1)."""
+    return algorithm(stage).updates_per_round(stage)
 
 
 def rollouts(stage: Stage) -> int:
     """Completions a GRPO stage samples per device (SFT: examples it trains on)."""
-    if stage.algorithm != "grpo":
-        return stage.steps * stage.batch_size
-    return stage.steps // stage.num_iterations * stage.batch_size
-
-
-def micro_batch(stage: Stage) -> int:
-    """Sequences per device in one forward/backward pass (`micro_batch_size`; 0 means `batch_size`)."""
-    return stage.micro_batch_size or stage.batch_size
-
-
-def accumulation_steps(stage: Stage) -> int:
-    """Forward/backward passes whose gradients one update accumulates (TRL's gradient_accumulation_steps)."""
-    return stage.batch_size // micro_batch(stage)
+    return algorithm(stage).rollouts(stage)

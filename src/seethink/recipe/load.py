@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from seethink.algorithms import algorithm
 from seethink.configs import Where, apply_overrides, build, read_yaml, unknown_key
 from seethink.errors import SeethinkError
 from seethink.recipe.budgets import rollouts, round_completions, updates_per_round
@@ -26,7 +27,7 @@ def merged_stage(staged: Recipe) -> Stage:
     first = staged.stages[0]
     sources = []
     for s in staged.stages:
-        if s.algorithm != "grpo":
+        if not algorithm(s).samples:
             raise SeethinkError(
                 f"cannot merge {staged.name}: stage {s.name!r} is {s.algorithm}, merging needs GRPO stages"
             )

@@ -15,13 +15,11 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from datasets import Dataset
-
 from seethink.curriculum import filter_by_pass_rate, order_blocks, source_rows
 from seethink.errors import SeethinkError
-from seethink.prompting import prompt_messages, target_text
+from seethink.prompting import prompt_messages
 from seethink.recipe import Stage
-from seethink.records.io import image_size, load_image, load_records
+from seethink.records.io import image_size, load_records
 from seethink.train.dist import say
 
 
@@ -107,42 +105,3 @@ def stage_records(
         rows = source_rows(recs, n_blocks * block, rng, stage.ordering, stage.difficulty_schedule, where)
         blocks += [(rows[i][0], [r for _, r in rows[i : i + block]]) for i in range(0, len(rows), block)]
     return [r for b in order_blocks(blocks, rng, stage.ordering) for r in b]
-
-
-def _decoded(batch: dict) -> dict:
-    """A batch of rows with each `images` entry's paths opened as images (at access: `Dataset.with_transform`)."""
-    return {**batch, "images": [[load_image(p) for p in paths] for paths in batch["images"]]}
-
-
-def _lazy(rows: list[dict]) -> Dataset:
-    """Rows holding image *paths*, decoded when the trainer reads a row: memory and start-up time do not grow with
-    the stage's images (a 240k-row stage would otherwise hold every decoded image, re-encoded, on every process)."""
-    return Dataset.from_list(rows).with_transform(_decoded)
-
-
-def grpo_dataset(records: list[dict]) -> Dataset:
-    return _lazy(
-        [
-            {
-                "prompt": prompt_messages(r),
-                "images": list(r["images"]),
-                "answer": r["answer"],
-                "options": r.get("options"),
-                "id": r["id"],
-            }
-            for r in records
-        ]
-    )
-
-
-def sft_dataset(records: list[dict]) -> Dataset:
-    return _lazy(
-        [
-            {
-                "prompt": prompt_messages(r),
-                "completion": [{"role": "assistant", "content": target_text(r)}],
-                "images": list(r["images"]),
-            }
-            for r in records
-        ]
-    )

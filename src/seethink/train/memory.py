@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from seethink.algorithms import algorithm
 from seethink.errors import SeethinkError
 from seethink.recipe import Recipe, Stage, micro_batch, round_completions
 
@@ -220,9 +221,10 @@ def plan_stage(
     patches = recipe.inputs.max_pixels // (shape.patch * shape.patch) if recipe.inputs.max_pixels else 0
     gpu_bytes = recipe.hardware.gpu_memory_gb * GB
     ro = recipe.rollouts
+    samples = algorithm(stage).samples
     parts = {
         **model_states(shape, trainable, sharding, gpus),
-        "reference": reference_memory(shape, sharding, gpus) if stage.beta > 0 and stage.algorithm == "grpo" else 0.0,
+        "reference": reference_memory(shape, sharding, gpus) if stage.beta > 0 and samples else 0.0,
         "activations": activations(shape, micro_batch(stage), prompt, completion, checkpointing, patches),
         "rollouts": rollout_memory(
             shape,
@@ -235,10 +237,10 @@ def plan_stage(
             ro.vllm_mode,
             sharding,
         )
-        if stage.algorithm == "grpo"
+        if samples
         else 0.0,
     }
-    colocated = ro.engine == "vllm" and ro.vllm_mode == "colocate" and stage.algorithm == "grpo"
+    colocated = ro.engine == "vllm" and ro.vllm_mode == "colocate" and samples
     return StagePlan(stage.name, index, parts, gpu_bytes, resident_rollouts=colocated)
 
 

@@ -1,4 +1,5 @@
-"""Per-step training metrics as `metrics.jsonl`, in the same names for GRPO and SFT stages."""
+"""Per-step training metrics as `metrics.jsonl`, in the same names for GRPO and SFT stages (TRL's log keys -> our
+columns: each algorithm's `log_keys`, seethink.algorithms)."""
 
 from __future__ import annotations
 
@@ -11,41 +12,7 @@ from transformers.trainer_callback import ProgressCallback
 from seethink.fileio import read_jsonl, write_jsonl
 from seethink.train.dist import is_main
 
-# TRL log key -> our column
-GRPO_KEYS = {
-    "reward": "reward",
-    "rewards/accuracy_reward/mean": "accuracy",
-    "rewards/format_reward/mean": "format",
-    "completions/mean_length": "completion_length",
-    "kl": "kl",
-    "entropy": "entropy",
-    "loss": "loss",
-    "learning_rate": "lr",
-    "grad_norm": "grad_norm",
-    "frac_reward_zero_std": "frac_zero_std",
-    "clip_ratio/region_mean": "clip_fraction",
-    "epoch": "epoch",
-}
 VALIDATION_PREFIX = "val_"  # in-stage held-out accuracy (seethink.train.validation), kept as logged
-
-
-def reward_keys(reward_fns) -> dict[str, str]:
-    """metrics.jsonl names for rewards beyond seethink's own: TRL's `rewards/<function>/mean` as `reward_<function>`."""
-    return {
-        f"rewards/{f.__name__}/mean": f"reward_{f.__name__}"
-        for f in reward_fns
-        if f"rewards/{f.__name__}/mean" not in GRPO_KEYS
-    }
-
-
-SFT_KEYS = {
-    "loss": "loss",
-    "learning_rate": "lr",
-    "grad_norm": "grad_norm",
-    "mean_token_accuracy": "token_accuracy",
-    "entropy": "entropy",
-    "epoch": "epoch",
-}
 
 
 def renamed(logs: dict | None, keys: dict[str, str]) -> dict:

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 import yaml
 
+from seethink.algorithms import algorithm
 from seethink.configs import read_yaml
 from seethink.errors import SeethinkError
 from seethink.eval.evaluate import EvalOptions, evaluate_datasets
@@ -77,7 +78,7 @@ def check_one_engine(recipe: Recipe, run_dir: Path, count: int) -> None:
     pending = [
         s.name
         for k, s in enumerate(recipe.stages[:count], 1)
-        if s.algorithm == "grpo" and not is_complete(run_dir / "stages" / f"{k}-{s.name}")
+        if algorithm(s).samples and not is_complete(run_dir / "stages" / f"{k}-{s.name}")
     ]
     if len(pending) > 1:
         raise SeethinkError(
@@ -103,7 +104,7 @@ def preflight(recipe: Recipe, start: Path, root: Path, count: int | None = None)
     check_family(start, freeze=any(s.freeze_vision for s in recipe.stages))
     if any(s.lora.r for s in recipe.stages):
         _peft()  # a missing peft must not surface after the earlier stages have trained
-    if recipe.rollouts.engine == "vllm" and any(s.algorithm == "grpo" for s in recipe.stages):
+    if recipe.rollouts.engine == "vllm" and any(algorithm(s).samples for s in recipe.stages):
         check_vllm("rollouts.engine vllm")
     processor = None
     if recipe.inputs.max_prompt_length:
@@ -228,7 +229,7 @@ def run_recipe(recipe: Recipe, start: Path, root: Path, until: str | None = None
 def _run(recipe: Recipe, start: Path, root: Path, run_dir: Path, count: int) -> Path:
     _claim_run_dir(run_dir, to_dict(recipe))
     processes = state().num_processes
-    total = sum(rollouts(s) * processes for s in recipe.stages if s.algorithm == "grpo")
+    total = sum(rollouts(s) * processes for s in recipe.stages if algorithm(s).samples)
     say(
         f"run {recipe.name}: {len(recipe.stages)} stage(s) from {start}; {total} GRPO rollouts in total"
         f"{' (null control: rewards shuffled within groups)' if recipe.shuffle_rewards else ''}"

@@ -18,30 +18,20 @@ from pathlib import Path
 import torch
 from transformers.trainer_callback import ProgressCallback
 from transformers.utils import logging as hf_logging
-from trl import GRPOTrainer, SFTTrainer
 
+from seethink.algorithms import algorithm
 from seethink.errors import SeethinkError
 from seethink.fileio import atomic_dir, disk_full_is_one_line, write_json
 from seethink.models.checkpoints import drop_unfinished, has_full_weights, last_checkpoint
 from seethink.models.freeze import freeze_vision
 from seethink.models.load import load_model
 from seethink.models.processors import bound_pixels
-from seethink.recipe import Recipe, Stage, round_completions, updates_per_round
-from seethink.reward_specs import reward_function
-from seethink.rewards import shuffled_within_groups
-from seethink.train.data import grpo_dataset, sft_dataset, stage_records
+from seethink.recipe import Recipe, Stage
+from seethink.train.data import stage_records
 from seethink.train.dist import from_main, on_main, say, state
 from seethink.train.engines import full_state_dict, release
 from seethink.train.lora import lora_config, merged
-from seethink.train.metrics import (
-    GRPO_KEYS,
-    SFT_KEYS,
-    MetricsWriter,
-    NonFiniteGuard,
-    SampleLog,
-    StageProgress,
-    reward_keys,
-)
+from seethink.train.metrics import MetricsWriter, NonFiniteGuard, SampleLog, StageProgress
 from seethink.train.trl_config import UPSTREAM_DEPRECATION, trl_config
 from seethink.train.validation import StageValidation, validation_records
 
@@ -49,17 +39,12 @@ from seethink.train.validation import StageValidation, validation_records
 def rows_per_round(stage: Stage, processes: int | None = None) -> int:
     """Prompts one GRPO rollout round samples (SFT: examples one step trains on), over all `processes` (default:
     those of this run); a recipe's batch sizes are per device."""
-    if processes is None:
-        processes = state().num_processes
-    if stage.algorithm == "grpo":
-        return round_completions(stage) // stage.num_generations * processes
-    return stage.batch_size * processes
+    return algorithm(stage).rows_per_round(stage, state().num_processes if processes is None else processes)
 
 
 def stage_rows(stage: Stage, processes: int | None = None) -> int:
     """Rows (prompts or examples) the whole stage trains on, each exactly once."""
-    rounds = stage.steps // updates_per_round(stage) if stage.algorithm == "grpo" else stage.steps
-    return rounds * rows_per_round(stage, processes)
+    return algorithm(stage).stage_rows(stage, state().num_processes if processes is None else processes)
 
 
 def build_trainer(
@@ -72,39 +57,23 @@ def build_trainer(
     samples: Path | None = None,
     peft_config=None,
 ):
-    """The stage's TRL trainer and the log keys it reports. `samples`: keep a few rollouts there (GRPO);
-    `peft_config`: let TRL wrap the model with these adapters. With `recipe.shuffle_rewards`, the null control:
-    rewards permuted within each group (samples.jsonl keeps the true scores)."""
+    """The stage's TRL trainer and the log keys it reports, from its algorithm. `samples`: keep a few rollouts
+    there (GRPO); `peft_config`: let TRL wrap the model with these adapters. With `recipe.shuffle_rewards`, the null
+    control: rewards permuted within each group (samples.jsonl keeps the true scores)."""
     records = stage_records(
         stage, root, stage_rows(stage), rows_per_round(stage), recipe.seed, processor, recipe.inputs.max_prompt_length
     )
-    config = trl_config(stage, recipe, work)
-    if stage.algorithm == "grpo":
-        rewards = [
-            reward_function(k, f"stage {stage.name!r}: rewards", stage.max_completion_length) for k in stage.rewards
-        ]
-        log = SampleLog(rewards[0], samples, every=stage.steps // 10) if samples else None
-        rewards[0] = log or rewards[0]
-        if recipe.shuffle_rewards:
-            rewards = [shuffled_within_groups(f, recipe.seed) for f in rewards]
-        trainer = GRPOTrainer(
-            model=model,
-            reward_funcs=rewards,
-            args=config,
-            train_dataset=grpo_dataset(records),
-            processing_class=processor,
-            callbacks=[log] if log else None,
-            peft_config=peft_config,
-        )
-        return trainer, {**GRPO_KEYS, **reward_keys(rewards)}
-    trainer = SFTTrainer(
-        model=model,
-        args=config,
-        train_dataset=sft_dataset(records),
-        processing_class=processor,
-        peft_config=peft_config,
+    return algorithm(stage).trainer(
+        stage,
+        model,
+        processor,
+        records,
+        trl_config(stage, recipe, work),
+        peft_config,
+        seed=recipe.seed,
+        shuffle_rewards=recipe.shuffle_rewards,
+        sample_log=(lambda reward: SampleLog(reward, samples, every=stage.steps // 10)) if samples else None,
     )
-    return trainer, SFT_KEYS
 
 
 def _resume_point(work: Path, label: str) -> Path | None:

@@ -7,19 +7,11 @@ import warnings
 from pathlib import Path
 
 import torch
-import trl
 
+from seethink.algorithms import algorithm
 from seethink.errors import SeethinkError
 from seethink.models.load import attn_implementation, inference_dtype
-from seethink.recipe import (
-    Recipe,
-    Rollouts,
-    Stage,
-    accumulation_steps,
-    micro_batch,
-    round_completions,
-    updates_per_round,
-)
+from seethink.recipe import Recipe, Rollouts, Stage, accumulation_steps, micro_batch, updates_per_round
 
 # TRL 1.16 still uses transformers 5.23's `gradient_checkpointing*` names, deprecated for `activation_checkpointing*`:
 # a FutureWarning on every config and rollout that nobody running a recipe can act on
@@ -36,7 +28,7 @@ def use_bf16(precision: str) -> bool:
 def _common(stage: Stage, recipe: Recipe, work: Path) -> dict:
     # transformers 5 reads a warmup_steps value below 1 as a ratio of the total steps. In-stage checkpoints fall
     # on the end of a GRPO rollout round: a resumed stage samples a new round rather than reuse half of one
-    per_round = updates_per_round(stage) if stage.algorithm == "grpo" else 1
+    per_round = updates_per_round(stage)
     return dict(
         output_dir=str(work),
         max_steps=stage.steps,
@@ -96,31 +88,15 @@ def reference_args(stage: Stage, recipe: Recipe) -> dict:
     return dict(model_init_kwargs={"dtype": dtype, **({"attn_implementation": attn} if attn else {})})
 
 
-def _grpo(stage: Stage, recipe: Recipe) -> dict:
-    return dict(
-        **reference_args(stage, recipe),
-        num_generations=stage.num_generations,
-        max_completion_length=stage.max_completion_length,
-        # counted in micro-batches: a round of rollout_batch_size completions feeds
-        # rollout_batch_size / batch_size updates, as without micro-batches
-        steps_per_generation=round_completions(stage) // micro_batch(stage),
-        num_iterations=stage.num_iterations,
-        temperature=stage.temperature,
-        beta=stage.beta,
-        loss_type=stage.loss_type,
-        epsilon=stage.epsilon,
-        epsilon_high=stage.epsilon_high,
-        reward_weights=list(stage.rewards.values()),
-        **vllm_args(recipe.rollouts, stage, recipe.inputs.max_prompt_length),
-    )
-
-
 def trl_config(stage: Stage, recipe: Recipe, work: Path):
-    """The stage's GRPOConfig or SFTConfig; a value TRL refuses is one line naming the stage."""
+    """The config of the stage's algorithm (GRPOConfig, SFTConfig); a value TRL refuses is one line naming the
+    stage. The reference-model and rollout-engine settings go to the algorithm, which uses them if it samples."""
+    alg = algorithm(stage)
     args = _common(stage, recipe, work)
-    args.update(_grpo(stage, recipe) if stage.algorithm == "grpo" else dict(max_length=None))
+    engine = {**reference_args(stage, recipe), **vllm_args(recipe.rollouts, stage, recipe.inputs.max_prompt_length)}
+    args.update(alg.trl_args(stage, engine))
     args.update(stage.trl)
-    cls = trl.GRPOConfig if stage.algorithm == "grpo" else trl.SFTConfig
+    cls = alg.config_class()
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=UPSTREAM_DEPRECATION, category=FutureWarning)
