@@ -32,9 +32,8 @@ from seethink.miniature.pretrain import OPENINGS
 from seethink.models.generate import generate
 from seethink.models.load import load_model
 from seethink.records.io import load_records
+from seethink.records.schema import CAPABILITIES
 from seethink.resolve import builtin_world, model_path
-
-CAPABILITIES = ("perception", "text_reasoning", "visual_reasoning")
 
 
 def pass_at(n: int, c: int, k: int) -> float:

@@ -44,9 +44,9 @@ from seethink.miniature.world.build import build_world
 from seethink.miniature.world.generate import WorldConfig
 from seethink.models.load import load_model
 from seethink.records.io import load_records
+from seethink.records.schema import CAPABILITIES
 from seethink.train.noise_scale import Sampling, measure
 
-CAPABILITIES = ("perception", "text_reasoning", "visual_reasoning")
 MAX_B_NOISE = 150
 
 

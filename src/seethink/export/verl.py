@@ -34,7 +34,7 @@ from seethink.fileio import atomic_dir, check_not_input, check_owned, write_text
 from seethink.models.load import load_processor
 from seethink.models.processors import bound_pixels
 from seethink.prompting import INSTRUCTION
-from seethink.recipe import Recipe, to_dict, updates_per_round
+from seethink.recipe import Recipe, micro_batch, to_dict, updates_per_round
 from seethink.records.io import load_image, load_records
 from seethink.rewards import REWARDS
 from seethink.train.data import prompt_tokens, resolve, stage_records
@@ -179,7 +179,7 @@ def _easyr1_data(recipe: Recipe, s, stage_dir: str, prompt_tokens: int, prompts_
 
 
 def _easyr1_actor(s, gpus: int) -> dict:
-    micro = s.micro_batch_size or s.batch_size
+    micro = micro_batch(s)
     offload = {"offload_params": True, "offload_optimizer": True}  # EasyR1's example, as the paper's scripts ran it
     return {
         "global_batch_size": s.batch_size // s.num_generations * gpus,
