@@ -281,6 +281,7 @@ def grpo(ctx) -> dict:
 
     from seethink.recipe import DataSource, Hardware, Recipe, Stage
     from seethink.train.memory import memory_report
+    from seethink.train.plan import plan_stage, planning_processor
     from seethink.train.stage import run_stage
 
     s = SIZES[ctx["size"]]
@@ -308,7 +309,8 @@ def grpo(ctx) -> dict:
     stage_dir = Path(ctx["work"]) / "stage"
     phases = _timed_phases()
     t = time.time()
-    run_stage(stage, recipe, Path(ctx["model"]), stage_dir, Path(ctx["data"]))
+    setup = plan_stage(stage, recipe, Path(ctx["data"]), stage_dir, planning_processor(recipe, Path(ctx["model"])))
+    run_stage(setup, Path(ctx["model"]), stage_dir)
     seconds = time.time() - t
     rows = [json.loads(line) for line in (stage_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
     length = sum(r.get("completion_length", 0) for r in rows) / max(len(rows), 1)

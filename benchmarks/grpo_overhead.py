@@ -28,7 +28,8 @@ from seethink.models.load import load_model
 from seethink.recipe import DataSource, Recipe, Stage
 from seethink.rewards import DEFAULT_REWARD, REWARDS
 from seethink.train.data import stage_records
-from seethink.train.stage import rows_per_round, run_stage, stage_rows
+from seethink.train.plan import plan_stage, rows_per_round, stage_rows
+from seethink.train.stage import run_stage
 
 
 def bare_trl(stage: Stage, root: Path, work: Path, seed: int) -> None:
@@ -98,9 +99,8 @@ def main() -> int:
                 if side == "bare TRL":
                     bare_trl(stage, root, tmp / f"bare{k}", seed=0)
                 else:
-                    run_stage(
-                        stage, Recipe(name="overhead", stages=[stage], seed=0), base_path(), tmp / f"ours{k}", root
-                    )
+                    recipe = Recipe(name="overhead", stages=[stage], seed=0)
+                    run_stage(plan_stage(stage, recipe, root, tmp / f"ours{k}"), base_path(), tmp / f"ours{k}")
                 times[side].append(time.perf_counter() - t)
                 print(f"run {k + 1}/{args.repeats} {side:9s} {times[side][-1]:7.1f} s", flush=True)
         bare, ours = min(times["bare TRL"]), min(times["seethink"])

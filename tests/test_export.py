@@ -20,7 +20,7 @@ from seethink.miniature.base import base_path
 from seethink.recipe import RECIPES_DIR, load_recipe, updates_per_round
 from seethink.records.io import load_records
 from seethink.rewards import REWARDS
-from seethink.train.stage import rows_per_round
+from seethink.train.plan import rows_per_round
 
 
 @pytest.fixture(scope="module")

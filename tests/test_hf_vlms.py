@@ -103,7 +103,10 @@ def test_an_unsupported_family_is_one_line_before_anything_runs(world_dir, tiny_
 
 def train_one(stage_mod, stage: Stage, start, out, world):
     """One stage through `run_stage` (with its test doubles patched into `stage_mod`), seed 0."""
-    return stage_mod.run_stage(stage, Recipe(name="t", stages=[stage], seed=0), start, out, world)
+    from seethink.train.plan import plan_stage, planning_processor
+
+    recipe = Recipe(name="t", stages=[stage], seed=0)
+    return stage_mod.run_stage(plan_stage(stage, recipe, world, out, planning_processor(recipe, start)), start, out)
 
 
 def parity(completions, **_):

@@ -2,6 +2,7 @@
 
 import json
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -182,6 +183,7 @@ def test_the_trainer_draws_the_stages_rows_in_the_stages_order(algorithm, world_
     from seethink.miniature.base import BASE_DIR
     from seethink.models.load import load_model
     from seethink.recipe import Recipe
+    from seethink.train.plan import plan_stage
     from seethink.train.stage import build_trainer
 
     st = Stage(
@@ -193,7 +195,7 @@ def test_the_trainer_draws_the_stages_rows_in_the_stages_order(algorithm, world_
         num_generations=4,
     )
     model, proc = load_model(BASE_DIR)
-    trainer, _ = build_trainer(st, Recipe(name="r", stages=[st], seed=5), model, proc, world_dir, tmp_path / "work")
+    trainer, _ = build_trainer(plan_stage(st, Recipe(name="r", stages=[st], seed=5), world_dir, tmp_path), model, proc)
     loader = trainer.get_train_dataloader()
     if algorithm == "grpo":  # TRL's sampler hands each prompt num_generations times in a row
         ids = [row["id"] for batch in loader for row in batch][:: st.num_generations]
@@ -296,3 +298,35 @@ def test_long_prompts_are_dropped_with_the_count_printed(world_dir, tmp_path):
     p = seethink(*args, "--set", "inputs.max_prompt_length=5", "--set", "name=none-fit", check=False)
     assert p.returncode == 2 and "every row's prompt is over inputs.max_prompt_length=5 tokens" in p.stderr
     assert not (tmp_path / "none-fit").exists()
+
+
+def test_a_run_plans_each_stage_once_and_trains_from_the_plan(world_dir, tmp_path, monkeypatch):
+    """Preflight builds every stage's rows and TRL fields once (issue 34 item 5); the stages train from those
+    plans, so the rows are never rebuilt, and `run_stage` is handed a plan, not the recipe."""
+    from conftest import small_rounds
+
+    from seethink.recipe import RECIPES_DIR, load_recipe
+    from seethink.resolve import recipe_paths
+    from seethink.train import plan, run, stage
+
+    path = RECIPES_DIR / "staged.yaml"
+    sets = [f"data={world_dir}", f"output_dir={tmp_path}", "eval.limit=2", "eval.max_new_tokens=8"]
+    sets += [a for a in small_rounds(path) if a != "--set"]
+    sets += [f"stages.{k}.steps=1" for k in range(3)]
+    recipe = load_recipe(path, sets)
+    built, handed = [], []
+    real_records, real_run = plan.stage_records, stage.run_stage
+    monkeypatch.setattr(plan, "stage_records", lambda st, *a, **k: built.append(st.name) or real_records(st, *a, **k))
+
+    def run_stage(setup, start, stage_dir):
+        handed.append((setup.stage.name, len(setup.records), setup.trl_args["output_dir"]))
+        return real_run(setup, start, stage_dir)
+
+    monkeypatch.setattr(run, "run_stage", run_stage)
+    out = run.run_recipe(recipe, *recipe_paths(recipe))
+    names = [s.name for s in recipe.stages]
+    assert built == names
+    assert [h[0] for h in handed] == names
+    assert all(n == plan.stage_rows(s) for (_, n, _), s in zip(handed, recipe.stages))
+    assert [Path(h[2]).parent.name for h in handed] == [f"{k}-{n}" for k, n in enumerate(names, 1)]
+    assert (out / "stages" / "3-visual_reasoning" / "checkpoint" / "seethink_stage.json").exists()

@@ -38,7 +38,7 @@ from seethink.recipe import Recipe, micro_batch, to_dict, updates_per_round
 from seethink.records.io import load_image, load_records
 from seethink.rewards import REWARDS
 from seethink.train.data import prompt_tokens, resolve, stage_records
-from seethink.train.stage import rows_per_round, stage_rows
+from seethink.train.plan import rows_per_round, stage_rows
 
 ENGINE_NOTE = "EasyR1's config keys as of its 2026-07 head (tests/data/easyr1_config_fields.json)"
 

@@ -28,18 +28,17 @@ from seethink.eval.judge import make_judge
 from seethink.fileio import ensure_dir, write_json, write_text, writer_lock
 from seethink.models.endpoint import usage_lines
 from seethink.models.freeze import check_family
-from seethink.models.load import check_model_dir, load_processor
-from seethink.models.processors import bound_pixels
+from seethink.models.load import check_model_dir
 from seethink.models.vllm_support import check_vllm
-from seethink.recipe import EvalSettings, Inputs, Recipe, rollouts, to_dict
+from seethink.recipe import EvalSettings, Inputs, Recipe, Stage, rollouts, to_dict
 from seethink.records.io import load_records, split_file
-from seethink.train.data import resolve, stage_records
+from seethink.train.data import resolve
 from seethink.train.dist import from_main, is_main, on_main, say, shards, state, wait
 from seethink.train.engines import check_launch, current_launch
 from seethink.train.lora import _peft
 from seethink.train.memory import memory_report
-from seethink.train.stage import is_complete, rows_per_round, run_stage, stage_rows
-from seethink.train.trl_config import trl_config
+from seethink.train.plan import RunSettings, StageSetup, plan_stage, planning_processor
+from seethink.train.stage import is_complete, run_stage
 
 
 def environment() -> dict:
@@ -88,10 +87,11 @@ def check_one_engine(recipe: Recipe, run_dir: Path, count: int) -> None:
         )
 
 
-def preflight(recipe: Recipe, start: Path, root: Path, count: int | None = None) -> None:
+def preflight(recipe: Recipe, start: Path, root: Path, count: int | None = None) -> list[StageSetup]:
     """Check the model and every stage's data before anything is evaluated or trained: files, every row's
-    schema, image files, pass rates where an ordering or filter needs them. A bad row in the last stage's
-    data must not surface after hours of the earlier stages."""
+    schema, image files, pass rates where an ordering or filter needs them (a bad row in the last stage's
+    data must not surface after hours of the earlier stages), and plan every stage once: its rows and TRL
+    config (`seethink.train.plan`), which the run then trains from."""
     check_one_engine(recipe, Path(recipe.output_dir) / recipe.name, len(recipe.stages) if count is None else count)
     check_model_dir(start)
     launch = current_launch()
@@ -106,27 +106,12 @@ def preflight(recipe: Recipe, start: Path, root: Path, count: int | None = None)
         _peft()  # a missing peft must not surface after the earlier stages have trained
     if recipe.rollouts.engine == "vllm" and any(algorithm(s).samples for s in recipe.stages):
         check_vllm("rollouts.engine vllm")
-    processor = None
-    if recipe.inputs.max_prompt_length:
-        processor = load_processor(start)
-        bound_pixels(processor, recipe.inputs.min_pixels, recipe.inputs.max_pixels)
     for stage in recipe.stages:
         for d in stage.data:
             try:
                 split_file(resolve(root, d.path), d.split)
             except SeethinkError as e:
                 raise SeethinkError(f"stage {stage.name}: data {d.path}: {e}") from None
-        # the rows it will train on (prompt lengths as the stage's processor counts them, under the pixel bounds)
-        stage_records(
-            stage,
-            root,
-            stage_rows(stage),
-            rows_per_round(stage),
-            recipe.seed,
-            processor,
-            recipe.inputs.max_prompt_length,
-        )
-        trl_config(stage, recipe, Path("preflight"))  # TRL's own checks of the settings, before anything trains
     splits = {recipe.eval.split} | ({recipe.eval.every_split or recipe.eval.split} if recipe.eval.every else set())
     for name in recipe.eval.datasets:
         for split in sorted(splits):
@@ -134,6 +119,17 @@ def preflight(recipe: Recipe, start: Path, root: Path, count: int | None = None)
                 split_file(root / name, split)
             except SeethinkError as e:
                 raise SeethinkError(f"eval: dataset {name}: {e}") from None
+    processor = planning_processor(recipe, start)
+    run_dir, run = Path(recipe.output_dir) / recipe.name, RunSettings.of(recipe, root)  # loads validation records
+    # the rows each stage trains on (prompt lengths as the start's processor counts them, under the pixel bounds)
+    plans = [
+        plan_stage(s, recipe, root, _stage_dir(run_dir, k, s), processor, run) for k, s in enumerate(recipe.stages, 1)
+    ]
+    return plans
+
+
+def _stage_dir(run_dir: Path, k: int, stage: Stage) -> Path:
+    return run_dir / "stages" / f"{k}-{stage.name}"
 
 
 def _claim_run_dir(run_dir: Path, resolved: dict) -> None:
@@ -220,13 +216,13 @@ def run_recipe(recipe: Recipe, start: Path, root: Path, until: str | None = None
     """Run `recipe` from the model folder `start` on the data under `root` (`seethink.resolve.recipe_paths`);
     `until`: stop after that stage (the rest run on the next launch)."""
     count = stages_to_run(recipe, until)
-    preflight(recipe, start, root, count)
+    plans = preflight(recipe, start, root, count)
     run_dir = Path(recipe.output_dir) / recipe.name
     with writer_lock(run_dir, "seethink train") if is_main() else nullcontext():  # one writer per run folder
-        return _run(recipe, start, root, run_dir, count)
+        return _run(recipe, start, root, run_dir, plans[:count])
 
 
-def _run(recipe: Recipe, start: Path, root: Path, run_dir: Path, count: int) -> Path:
+def _run(recipe: Recipe, start: Path, root: Path, run_dir: Path, plans: list[StageSetup]) -> Path:
     _claim_run_dir(run_dir, to_dict(recipe))
     processes = state().num_processes
     total = sum(rollouts(s) * processes for s in recipe.stages if algorithm(s).samples)
@@ -248,8 +244,9 @@ def _run(recipe: Recipe, start: Path, root: Path, run_dir: Path, count: int) -> 
             recipe.attn_implementation,
         ),
     )
-    for k, stage in enumerate(recipe.stages[:count], 1):
-        stage_dir = run_dir / "stages" / f"{k}-{stage.name}"
+    for k, setup in enumerate(plans, 1):
+        stage = setup.stage
+        stage_dir = _stage_dir(run_dir, k, stage)
         if is_complete(stage_dir):
             say(f"  stage {k} {stage.name}: already complete, skipped")
         else:
@@ -257,7 +254,7 @@ def _run(recipe: Recipe, start: Path, root: Path, run_dir: Path, count: int) -> 
             say(
                 f"  stage {k} {stage.name}: {stage.algorithm}, {stage.steps} steps, freeze_vision={stage.freeze_vision}"
             )
-            run_stage(stage, recipe, start, stage_dir, root)
+            run_stage(setup, start, stage_dir)
             on_main(write_json, stage_dir / "timing.json", {"seconds": round(time.time() - t, 1)})
         start = stage_dir / "checkpoint"
         on_main(_record_kept, run_dir, stage.name, stage_dir)
@@ -274,6 +271,7 @@ def _run(recipe: Recipe, start: Path, root: Path, run_dir: Path, count: int) -> 
                 recipe.attn_implementation,
             ),
         )
+    count = len(plans)
     if count < len(recipe.stages):
         say(
             f"  stopped after stage {count} {recipe.stages[count - 1].name} (--stage); the same command with "

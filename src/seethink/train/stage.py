@@ -26,52 +26,30 @@ from seethink.models.checkpoints import drop_unfinished, has_full_weights, last_
 from seethink.models.freeze import freeze_vision
 from seethink.models.load import load_model
 from seethink.models.processors import bound_pixels
-from seethink.recipe import Recipe, Stage
-from seethink.train.data import stage_records
+from seethink.recipe import Stage
 from seethink.train.dist import from_main, on_main, say, state
 from seethink.train.engines import full_state_dict, release
 from seethink.train.lora import lora_config, merged
 from seethink.train.metrics import MetricsWriter, NonFiniteGuard, SampleLog, StageProgress
-from seethink.train.trl_config import UPSTREAM_DEPRECATION, trl_config
-from seethink.train.validation import StageValidation, validation_records
+from seethink.train.plan import RunSettings, StageSetup
+from seethink.train.trl_config import UPSTREAM_DEPRECATION, config_from
+from seethink.train.validation import StageValidation
 
 
-def rows_per_round(stage: Stage, processes: int | None = None) -> int:
-    """Prompts one GRPO rollout round samples (SFT: examples one step trains on), over all `processes` (default:
-    those of this run); a recipe's batch sizes are per device."""
-    return algorithm(stage).rows_per_round(stage, state().num_processes if processes is None else processes)
-
-
-def stage_rows(stage: Stage, processes: int | None = None) -> int:
-    """Rows (prompts or examples) the whole stage trains on, each exactly once."""
-    return algorithm(stage).stage_rows(stage, state().num_processes if processes is None else processes)
-
-
-def build_trainer(
-    stage: Stage,
-    recipe: Recipe,
-    model,
-    processor,
-    root: Path,
-    work: Path,
-    samples: Path | None = None,
-    peft_config=None,
-):
-    """The stage's TRL trainer and the log keys it reports, from its algorithm. `samples`: keep a few rollouts
-    there (GRPO); `peft_config`: let TRL wrap the model with these adapters. With `recipe.shuffle_rewards`, the null
-    control: rewards permuted within each group (samples.jsonl keeps the true scores)."""
-    records = stage_records(
-        stage, root, stage_rows(stage), rows_per_round(stage), recipe.seed, processor, recipe.inputs.max_prompt_length
-    )
+def build_trainer(setup: StageSetup, model, processor, samples: Path | None = None, peft_config=None):
+    """The stage's TRL trainer and the log keys it reports, from its algorithm and plan. `samples`: keep a few
+    rollouts there (GRPO); `peft_config`: let TRL wrap the model with these adapters. With `shuffle_rewards`, the
+    null control: rewards permuted within each group (samples.jsonl keeps the true scores)."""
+    stage, run = setup.stage, setup.run
     return algorithm(stage).trainer(
         stage,
         model,
         processor,
-        records,
-        trl_config(stage, recipe, work),
+        setup.records,
+        config_from(stage, setup.trl_args),
         peft_config,
-        seed=recipe.seed,
-        shuffle_rewards=recipe.shuffle_rewards,
+        seed=run.seed,
+        shuffle_rewards=run.shuffle_rewards,
         sample_log=(lambda reward: SampleLog(reward, samples, every=stage.steps // 10)) if samples else None,
     )
 
@@ -105,20 +83,20 @@ def _quiet_saves():
             hf_logging.enable_progress_bar()
 
 
-def run_stage(stage: Stage, recipe: Recipe, start: Path, stage_dir: Path, root: Path) -> Path:
-    """Train `stage` from checkpoint `start`; returns `stage_dir/checkpoint`. Resumes in-stage checkpoints."""
+def run_stage(setup: StageSetup, start: Path, stage_dir: Path) -> Path:
+    """Train the planned stage (`seethink.train.plan`) from checkpoint `start`; returns `stage_dir/checkpoint`.
+    Resumes in-stage checkpoints."""
+    stage, run = setup.stage, setup.run
     work = stage_dir / "work"
     work.mkdir(parents=True, exist_ok=True)
     resume = _resume_point(work, f"stage {stage.name}: ")
     if resume:
         step = json.loads((resume / "trainer_state.json").read_text())["global_step"]
         say(f"    resuming from {resume.name} (step {step})")
-    model, processor, frozen, peft_config = _stage_model(stage, recipe, start, resume)
+    model, processor, frozen, peft_config = _stage_model(stage, run, start, resume)
     with warnings.catch_warnings(), _quiet_saves():
         warnings.filterwarnings("ignore", message=UPSTREAM_DEPRECATION, category=FutureWarning)
-        trainer, keys = build_trainer(
-            stage, recipe, model, processor, root, work, stage_dir / "samples.jsonl", peft_config
-        )
+        trainer, keys = build_trainer(setup, model, processor, stage_dir / "samples.jsonl", peft_config)
         metrics = MetricsWriter(stage_dir / "metrics.jsonl", keys)
         guard = NonFiniteGuard()
         trainer.add_callback(metrics)
@@ -126,10 +104,8 @@ def run_stage(stage: Stage, recipe: Recipe, start: Path, stage_dir: Path, root: 
         if trainer.pop_callback(ProgressCallback) is not None:
             trainer.add_callback(StageProgress(keys))
         validation = (
-            StageValidation(validation_records(recipe.eval, root), recipe.eval, stage.keep, work, recipe.seed).attach(
-                trainer
-            )
-            if recipe.eval.every
+            StageValidation(run.validation, run.eval, stage.keep, work, run.seed).attach(trainer)
+            if run.validation is not None
             else None
         )
         with disk_full_is_one_line(stage_dir, cleanup=lambda: on_main(drop_unfinished, work)):
@@ -147,7 +123,7 @@ def run_stage(stage: Stage, recipe: Recipe, start: Path, stage_dir: Path, root: 
     return final
 
 
-def _stage_model(stage: Stage, recipe: Recipe, start: Path, resume: Path | None):
+def _stage_model(stage: Stage, run: RunSettings, start: Path, resume: Path | None):
     """(model, processor, frozen vision tensors, PEFT config) for the stage's trainer, in train mode."""
     lora = stage.lora.r > 0
     # the weights of an in-stage checkpoint (see last_checkpoint) where it has them as safetensors; with LoRA it
@@ -155,10 +131,10 @@ def _stage_model(stage: Stage, recipe: Recipe, start: Path, resume: Path | None)
     # restores those itself on resume (tests: resumed LoRA and ZeRO-3 stages match uninterrupted ones; FSDP's
     # sharded resume runs only on GPUs, where accelerate runs FSDP, and is untested here)
     source = resume if resume and not lora and has_full_weights(resume) else start  # fp32 master weights:
-    model, processor = load_model(source, dtype=torch.float32, attn=recipe.attn_implementation)  # bf16 = autocast
+    model, processor = load_model(source, dtype=torch.float32, attn=run.attn_implementation)  # bf16 = autocast
     # TRL builds the KL reference model from the policy's `_name_or_path`: the stage's start, also on resume
     model.config._name_or_path = str(start)
-    bound_pixels(processor, recipe.inputs.min_pixels, recipe.inputs.max_pixels)  # saved with the checkpoint
+    bound_pixels(processor, run.min_pixels, run.max_pixels)  # saved with the checkpoint
     model.train()
     frozen = freeze_vision(model) if stage.freeze_vision else 0
     peft_config = lora_config(model, stage.lora) if lora else None

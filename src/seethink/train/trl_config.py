@@ -88,15 +88,20 @@ def reference_args(stage: Stage, recipe: Recipe) -> dict:
     return dict(model_init_kwargs={"dtype": dtype, **({"attn_implementation": attn} if attn else {})})
 
 
-def trl_config(stage: Stage, recipe: Recipe, work: Path):
-    """The config of the stage's algorithm (GRPOConfig, SFTConfig); a value TRL refuses is one line naming the
-    stage. The reference-model and rollout-engine settings go to the algorithm, which uses them if it samples."""
-    alg = algorithm(stage)
+def trl_args(stage: Stage, recipe: Recipe, work: Path) -> dict:
+    """The fields of the stage's TRL config: seethink's settings, then the algorithm's own (the reference-model and
+    rollout-engine settings go to it, used if it samples), then the stage's `trl` pass-through."""
     args = _common(stage, recipe, work)
     engine = {**reference_args(stage, recipe), **vllm_args(recipe.rollouts, stage, recipe.inputs.max_prompt_length)}
-    args.update(alg.trl_args(stage, engine))
+    args.update(algorithm(stage).trl_args(stage, engine))
     args.update(stage.trl)
-    cls = alg.config_class()
+    return args
+
+
+def config_from(stage: Stage, args: dict):
+    """The config of the stage's algorithm (GRPOConfig, SFTConfig) from `trl_args`; a value TRL refuses is one
+    line naming the stage."""
+    cls = algorithm(stage).config_class()
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=UPSTREAM_DEPRECATION, category=FutureWarning)
@@ -105,3 +110,7 @@ def trl_config(stage: Stage, recipe: Recipe, work: Path):
         raise SeethinkError(
             f"stage {stage.name}: {cls.__name__} refuses these settings: {str(e).splitlines()[0]}"
         ) from None
+
+
+def trl_config(stage: Stage, recipe: Recipe, work: Path):
+    return config_from(stage, trl_args(stage, recipe, work))
