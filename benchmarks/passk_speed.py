@@ -44,12 +44,11 @@ def main() -> int:
         root = build_world(tmp / "world", seed=0, sizes={"train": args.items, "validation": 1, "test": 1})
         records = load_records(root / args.dataset, "train")[: args.items]
         if args.random:
-            from seethink.models import tiny
+            from seethink.miniature import tiny
+            from seethink.miniature.sizes import SIZES, TinySize
 
             width, layers = map(int, args.random.split("x"))
-            tiny.SIZES["bench"] = tiny.TinySize(
-                hidden=width, layers=layers, heads=8, vision_hidden=128, vision_layers=2
-            )
+            SIZES["bench"] = TinySize(hidden=width, layers=layers, heads=8, vision_hidden=128, vision_layers=2)
             processor = tiny.build_processor()
             model = tiny.build_model(processor, "bench").eval()
             name = f"random {sum(p.numel() for p in model.parameters()) / 1e6:.0f}M-parameter LLaVA"

@@ -215,6 +215,28 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, msg):
 
 
 @pytest.mark.parametrize(
+    "text,msg",
+    [
+        ("lr: fast", "cfg.yaml: lr: expected a number, got 'fast'"),
+        ("stpes: 10", "cfg.yaml: stpes: unknown key (did you mean 'steps'?)"),
+        ("size: huge", "cfg.yaml: size: must be one of tiny, tiny-v2, small, medium, got 'huge'"),
+        ("mix: {captions: 1.5}", "cfg.yaml: mix.captions: expected a whole number, got 1.5"),
+        ("world: {max_objects: 12}", "cfg.yaml: world: min_objects/max_objects must satisfy"),
+        ("world: {max_object: 3}", "cfg.yaml: world.max_object: unknown key (did you mean 'max_objects'?)"),
+        ("init: 3", "cfg.yaml: init: expected a string, got 3"),
+    ],
+)
+def test_a_bad_pretraining_config_is_one_line_naming_the_file_and_field(tmp_path, text, msg):
+    """`pretrain --config` goes through the typed loader recipes use (issue 34 item 6)."""
+    (tmp_path / "cfg.yaml").write_text(f"init: null\n{text}\n" if not text.startswith("init") else text + "\n")
+    p = seethink("pretrain", "--out", tmp_path / "b", "--config", tmp_path / "cfg.yaml", check=False)
+    assert p.returncode == 2
+    assert msg in p.stderr
+    assert "Traceback" not in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
     "args", [["world", "build", "--out", "x", "--train", "0"], ["pretrain", "--out", "x", "--steps", "-1"]]
 )
 def test_argument_errors_exit_2(args):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import types
 import typing
 from pathlib import Path
 
@@ -53,8 +54,14 @@ def _join(path: str, key) -> str:
 
 
 def convert(value, typ, path: str, where: Where):
-    """`value` (from YAML) as `typ`: a dataclass, list[X], dict[str, X], dict, a Literal, bool, int, float or str."""
+    """`value` (from YAML) as `typ`: a dataclass, list[X], dict[str, X], dict, a Literal, bool, int, float or str,
+    or `X | None` of one of them (YAML's null, or an X)."""
     origin = typing.get_origin(typ)
+    if origin in (typing.Union, types.UnionType):
+        options = [t for t in typing.get_args(typ) if t is not type(None)]
+        if len(options) != 1 or len(options) == len(typing.get_args(typ)):
+            raise TypeError(typ)  # pragma: no cover - configs use only X | None unions
+        return None if value is None else convert(value, options[0], path, where)
     if dataclasses.is_dataclass(typ):
         if not isinstance(value, dict):
             where.fail(path, f"expected a mapping, got {type(value).__name__}")

@@ -67,7 +67,8 @@ def pretrain(a) -> None:
 
 
 def add_parsers(sub) -> None:
-    from seethink.miniature.pretrain_config import SIZE_NAMES, PretrainConfig  # defaults live in one place
+    from seethink.miniature.pretrain_config import PretrainConfig  # defaults live in one place
+    from seethink.miniature.sizes import SIZES
     from seethink.miniature.world import DATASETS, OPTIONAL_DATASETS
     from seethink.miniature.world.build import DEFAULT_SIZES
 
@@ -109,7 +110,7 @@ def add_parsers(sub) -> None:
         "--config",
         help="pretraining settings (YAML; the shipped base's: configs/base.yaml); the flags below override it",
     )
-    pt.add_argument("--size", choices=list(SIZE_NAMES), help=f"model size preset (default {d.size})")
+    pt.add_argument("--size", choices=list(SIZES), help=f"model size preset (default {d.size})")
     pt.add_argument("--steps", type=positive, help=f"optimizer steps (default {d.steps})")
     pt.add_argument("--batch-size", type=positive, help=f"examples per step (default {d.batch_size})")
     pt.add_argument("--lr", type=finite, help=f"peak learning rate (default {d.lr})")

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from seethink.configs import did_you_mean, read_yaml
+from seethink.configs import FieldError, did_you_mean, load, one_of, require
 from seethink.errors import SeethinkError
+from seethink.miniature.sizes import SIZES
 from seethink.miniature.world.generate import WorldConfig
 
-SIZE_NAMES = ("tiny", "tiny-v2", "small", "medium")  # presets of seethink.miniature.tiny.SIZES
+MIX = ("captions", "perception", "visual_reasoning", "text_reasoning")
+"""The datasets a base's pretraining mix draws records from."""
 STYLE_DATASETS = {
     "terse": ("perception", "visual_reasoning", "text_reasoning"),
     "look": ("perception", "visual_reasoning"),
@@ -27,7 +30,7 @@ class PretrainConfig:
     (`configs/base-v2.yaml` spells them out); the shipped base v4 continues it (`configs/base.yaml`)."""
 
     size: str = "tiny-v2"
-    """Model size preset (`seethink.miniature.tiny.SIZES`)."""
+    """Model size preset (`seethink.miniature.sizes.SIZES`)."""
     patch_size: int = 8
     """Vision-tower patch size in pixels: (image_size / patch_size)² image tokens."""
     seed: int = 0
@@ -37,7 +40,7 @@ class PretrainConfig:
     warmup_steps: int = 100
     weight_decay: float = 0.01
     # records drawn from the world per dataset, each seen once (steps * batch_size = their sum)
-    mix: dict = field(
+    mix: dict[str, int] = field(
         default_factory=lambda: {
             "captions": 90000,
             "perception": 80000,
@@ -79,78 +82,76 @@ class PretrainConfig:
     `seed` other than the first run's to draw new examples."""
 
     def __post_init__(self):
-        if self.size not in SIZE_NAMES:
-            raise SeethinkError(f"size: must be one of {', '.join(SIZE_NAMES)}, got {self.size!r}")
+        one_of(self.size, tuple(SIZES), "size")
         for name in ("patch_size", "steps", "batch_size"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise SeethinkError(f"{name}: must be a whole number >= 1, got {getattr(self, name)!r}")
-        if not 0 < self.lr < 1:
-            raise SeethinkError(f"lr: must be in (0, 1), got {self.lr}")
-        if not 0 < self.data_scale <= 10:
-            raise SeethinkError(f"data_scale: must be in (0, 10], got {self.data_scale}")
+            value = getattr(self, name)
+            require(isinstance(value, int) and value >= 1, name, f"must be a whole number >= 1, got {value!r}")
+        require(0 < self.lr < 1, "lr", f"must be in (0, 1), got {self.lr}")
+        require(0 < self.data_scale <= 10, "data_scale", f"must be in (0, 10], got {self.data_scale}")
+        known = [f.name for f in fields(WorldConfig)]
+        for key in self.world:
+            require(key in known, f"world.{key}", "unknown key" + did_you_mean(key, known))
         try:
             world = WorldConfig(**self.world)
+            self.world = json.loads(json.dumps(asdict(world)))  # every field spelt out, as pretrain_config.json has it
         except TypeError as e:
-            raise SeethinkError(f"world: {e}") from None
-        if world.image_size % self.patch_size:
-            raise SeethinkError(f"patch_size: {self.patch_size} does not divide world.image_size {world.image_size}")
+            raise FieldError("world", str(e)) from None
+        except SeethinkError as e:
+            raise FieldError("world", str(e).removeprefix("world: ")) from None
+        require(
+            world.image_size % self.patch_size == 0,
+            "patch_size",
+            f"{self.patch_size} does not divide world.image_size {world.image_size}",
+        )
         if self.init is not None:
             self._check_init()
-        unknown = set(self.mix) - {"captions", "perception", "visual_reasoning", "text_reasoning"}
-        if unknown or not all(isinstance(n, int) and n >= 0 for n in self.mix.values()):
-            raise SeethinkError(
-                f"mix: expected record counts (whole numbers >= 0) of captions, perception, "
-                f"visual_reasoning, text_reasoning; got {self.mix}"
-            )
+        require(
+            not set(self.mix) - set(MIX) and all(isinstance(n, int) and n >= 0 for n in self.mix.values()),
+            "mix",
+            f"expected record counts (whole numbers >= 0) of {', '.join(MIX)}; got {self.mix}",
+        )
         for name, allowed in STYLE_DATASETS.items():
             shares = getattr(self, name)
-            if not isinstance(shares, dict) or any(k not in allowed or not _is_share(v) for k, v in shares.items()):
-                raise SeethinkError(
-                    f"{name}: expected shares in [0, 1] (or [easiest, hardest] pairs of them) of "
-                    f"{', '.join(allowed)}; got {shares}"
-                )
+            require(
+                isinstance(shares, dict) and all(k in allowed and _is_share(v) for k, v in shares.items()),
+                name,
+                f"expected shares in [0, 1] (or [easiest, hardest] pairs of them) of {', '.join(allowed)}; "
+                f"got {shares}",
+            )
         for k in self.mix:
             for end in (0, 1):
-                if sum(_end(getattr(self, style).get(k, 0), end) for style in STYLE_DATASETS) > 1:
-                    raise SeethinkError(
-                        f"{' + '.join(STYLE_DATASETS)}: the shares of {k} add up to more than 1 ("
-                        + ", ".join(f"{st} {getattr(self, st)}" for st in STYLE_DATASETS)
-                        + ")"
-                    )
+                require(
+                    sum(_end(getattr(self, style).get(k, 0), end) for style in STYLE_DATASETS) <= 1,
+                    "+".join(STYLE_DATASETS),
+                    f"the shares of {k} add up to more than 1 ("
+                    + ", ".join(f"{st} {getattr(self, st)}" for st in STYLE_DATASETS)
+                    + ")",
+                )
 
     def _check_init(self) -> None:
-        import json
-
         stamp = Path(str(self.init)) / "pretrain_config.json"
-        if not stamp.is_file():
-            raise SeethinkError(
-                f"init: {self.init} is not a base written by `seethink pretrain` (no pretrain_config.json)"
-            )
+        require(
+            stamp.is_file(),
+            "init",
+            f"{self.init} is not a base written by `seethink pretrain` (no pretrain_config.json)",
+        )
         try:
             before = json.loads(stamp.read_text())
         except ValueError:
-            raise SeethinkError(f"init: {stamp} is not valid JSON") from None
+            raise FieldError("init", f"{stamp} is not valid JSON") from None
         for name in ("size", "patch_size"):
-            if before.get(name) != getattr(self, name):
-                raise SeethinkError(
-                    f"init: {self.init} has {name} {before.get(name)!r}, this config {getattr(self, name)!r}"
-                )
+            require(
+                before.get(name) == getattr(self, name),
+                "init",
+                f"{self.init} has {name} {before.get(name)!r}, this config {getattr(self, name)!r}",
+            )
 
 
-def load_pretrain_config(path: str | Path) -> PretrainConfig:
-    """A PretrainConfig from YAML; unknown keys and bad values are one line naming the file and the field."""
-    p = Path(path)
-    raw = read_yaml(p, "pretraining config")
-    names = [f.name for f in fields(PretrainConfig)]
-    for key in raw:
-        if key not in names:
-            raise SeethinkError(f"{p}: {key}: unknown key" + did_you_mean(key, names))
-    if "world" in raw:
-        raw["world"] = {**asdict(WorldConfig()), **(raw["world"] or {})}
-    try:
-        return PretrainConfig(**raw)
-    except SeethinkError as e:
-        raise SeethinkError(f"{p}: {e}") from None
+def load_pretrain_config(path: str | Path, overrides: list[str] = ()) -> PretrainConfig:
+    """A PretrainConfig from YAML (after `--set` overrides), through the typed loader recipes use: unknown keys
+    and bad values are one line naming the file and the field. A `world` given here starts from the world's own
+    defaults (`WorldConfig`), not from the pretraining default's."""
+    return load(PretrainConfig, path, "pretraining config", overrides)
 
 
 def _is_share(v, pair_ok: bool = True) -> bool:

@@ -8,8 +8,6 @@ base uses `tiny-v2` (docs/base-model.md says why).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from transformers import (
     CLIPImageProcessorPil,
@@ -20,24 +18,8 @@ from transformers import (
     LlavaProcessor,
 )
 
+from seethink.miniature.sizes import SIZES
 from seethink.miniature.tokenizer import IMAGE_TOKEN, train_tokenizer
-
-
-@dataclass(frozen=True)
-class TinySize:
-    hidden: int
-    layers: int
-    heads: int
-    vision_hidden: int
-    vision_layers: int
-
-
-SIZES = {
-    "tiny": TinySize(hidden=128, layers=2, heads=4, vision_hidden=64, vision_layers=2),
-    "tiny-v2": TinySize(hidden=128, layers=2, heads=4, vision_hidden=96, vision_layers=2),  # a wider vision tower
-    "small": TinySize(hidden=192, layers=3, heads=4, vision_hidden=96, vision_layers=2),
-    "medium": TinySize(hidden=256, layers=4, heads=4, vision_hidden=128, vision_layers=4),
-}
 
 
 def build_processor(image_size: int = 64, patch_size: int = 16, vocab_size: int = 768) -> LlavaProcessor:
