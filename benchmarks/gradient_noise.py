@@ -9,7 +9,7 @@ E|g_B|^2 = |G|^2 + tr(Sigma) / B, so it is dominated by signal only once B excee
 
     B_noise = tr(Sigma) / |G|^2          (McCandlish et al. 2018, "An Empirical Model of Large-Batch Training")
 
-The script (`seethink.train.noise_scale`) samples rollouts from a model exactly as a seethink GRPO stage does
+The script (`seethink.eval.noise_scale`) samples rollouts from a model exactly as a seethink GRPO stage does
 (T = 1 by default, groups of 8, rewards 0.9 accuracy + 0.1 format, advantages standardised within each group,
 token-summed log-likelihoods) and
 computes every prompt's policy gradient. |G|^2 is estimated without noise bias from products of independent
@@ -33,13 +33,14 @@ from pathlib import Path
 
 import torch
 
+from seethink.eval.noise_scale import Measured, Sampling, measure, signal_fraction
 from seethink.models.freeze import freeze_vision
 from seethink.models.load import load_model
 from seethink.records.io import load_records
+from seethink.records.schema import CAPABILITIES
 from seethink.resolve import builtin_world, model_path
-from seethink.train.noise_scale import Measured, Sampling, measure, signal_fraction
 
-DATASETS = ("perception", "text_reasoning", "visual_reasoning")
+DATASETS = CAPABILITIES
 
 
 def report(name: str, m: Measured, batches: list[int]) -> None:

@@ -15,7 +15,7 @@ capability and family. Then checks the targets a base must meet before any RL ru
     the greedy answer, so GRPO groups carry signal);
   - coverage: pass@8 >= greedy + 0.15 on text and visual reasoning (headroom that sampling reaches);
   - signal: the GRPO gradient noise scale B_noise <= 150 prompts on every capability, its signal |G|^2 more
-    than 2 standard errors above zero (`--noise-prompts` train prompts each, `seethink.train.noise_scale`; 0
+    than 2 standard errors above zero (`--noise-prompts` train prompts each, `seethink.eval.noise_scale`; 0
     skips it). Added with base v3, before any RL ran on a v3 candidate: a main-job stage sees about 1,000
     prompts, and after N prompts the reward's displacement of the weights stands about sqrt(N / B_noise) times
     above the drift its noise causes, so 150 leaves a factor 2.6.
@@ -38,6 +38,7 @@ from pathlib import Path
 import torch
 
 from seethink.eval.evaluate import EvalOptions, evaluate_folder
+from seethink.eval.noise_scale import Sampling, measure
 from seethink.miniature.pretrain import pretrain, styles_in
 from seethink.miniature.pretrain_config import PretrainConfig, load_pretrain_config
 from seethink.miniature.world.build import build_world
@@ -45,7 +46,6 @@ from seethink.miniature.world.generate import WorldConfig
 from seethink.models.load import load_model
 from seethink.records.io import load_records
 from seethink.records.schema import CAPABILITIES
-from seethink.train.noise_scale import Sampling, measure
 
 MAX_B_NOISE = 150
 

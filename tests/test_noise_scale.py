@@ -1,4 +1,4 @@
-"""The gradient noise scale (seethink.train.noise_scale): the estimator on gradients of known signal and noise, and
+"""The gradient noise scale (seethink.eval.noise_scale): the estimator on gradients of known signal and noise, and
 the per-prompt GRPO gradients of the shipped base."""
 
 import math
@@ -6,11 +6,7 @@ import math
 import pytest
 import torch
 
-from seethink.miniature.base import base_path
-from seethink.models.generate import encode_prompts
-from seethink.models.load import load_model
-from seethink.records.io import load_records
-from seethink.train.noise_scale import (
+from seethink.eval.noise_scale import (
     NoiseScale,
     Sampling,
     advantages,
@@ -20,6 +16,10 @@ from seethink.train.noise_scale import (
     sequence_logps,
     signal_fraction,
 )
+from seethink.miniature.base import base_path
+from seethink.models.generate import encode_prompts
+from seethink.models.load import load_model
+from seethink.records.io import load_records
 
 
 def synthetic(signal: torch.Tensor, noise_sd: float, chunks: int, per_chunk: int, seed: int) -> NoiseScale:

@@ -43,9 +43,7 @@ from seethink.recipe import EvalSettings, Recipe, load_recipe, rollouts
 from seethink.records.io import load_records
 from seethink.records.schema import CAPABILITIES, SPLITS
 
-Metric = Literal[
-    "overall", "perception", "text_reasoning", "visual_reasoning", "think_visual_reasoning", "vr_perception_share"
-]
+Metric = Literal[("overall", *CAPABILITIES, "think_visual_reasoning", "vr_perception_share")]  # derived: one vocabulary
 
 
 @dataclass

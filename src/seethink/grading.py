@@ -15,6 +15,19 @@ from fractions import Fraction
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 MAX_ANSWER_CHARS = 200  # longer boxed content is treated as no answer (the paper scores over-complex answers 0)
 MAX_NUMBER_DIGITS = 30
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+"""The paper's answer format, spelt once: reasoning inside these tags, then the final answer in `\\boxed{}`."""
+BOXED = "\\boxed"
+
+
+def boxed(answer) -> str:
+    """`\\boxed{answer}`."""
+    return f"{BOXED}{{{answer}}}"
+
+
+def formatted(reasoning: str, answer) -> str:
+    """A completion in the answer format: `<think>reasoning</think>\\boxed{answer}`."""
+    return f"{THINK_OPEN}{reasoning}{THINK_CLOSE}{boxed(answer)}"
 
 
 def extract_boxed(text: str) -> str | None:
@@ -23,7 +36,7 @@ def extract_boxed(text: str) -> str | None:
     best_start, best_end = -1, -1  # content span of the last-starting complete box
     for j, ch in enumerate(text):
         if ch == "{":
-            stack.append(j + 1 if j >= 6 and text.startswith("\\boxed", j - 6) else -1)
+            stack.append(j + 1 if j >= len(BOXED) and text.startswith(BOXED, j - len(BOXED)) else -1)
         elif ch == "}" and stack:
             start = stack.pop()
             if start > best_start:
@@ -33,18 +46,18 @@ def extract_boxed(text: str) -> str | None:
 
 def think_span(text: str) -> tuple[int, int] | None:
     """(start, end) of the first `<think>…</think>` block's content, or None."""
-    a = text.find("<think>")
+    a = text.find(THINK_OPEN)
     if a == -1:
         return None
-    b = text.find("</think>", a)
-    return None if b == -1 else (a + len("<think>"), b)
+    b = text.find(THINK_CLOSE, a)
+    return None if b == -1 else (a + len(THINK_OPEN), b)
 
 
 def format_ok(text: str) -> bool:
     span = think_span(text)
-    if span is None or text[: span[0] - len("<think>")].strip():
+    if span is None or text[: span[0] - len(THINK_OPEN)].strip():
         return False
-    return extract_boxed(text[span[1] + len("</think>") :]) is not None
+    return extract_boxed(text[span[1] + len(THINK_CLOSE) :]) is not None
 
 
 def _strip_wrappers(s: str) -> str:

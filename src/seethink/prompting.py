@@ -7,7 +7,9 @@ Caption records (family "caption") get no instruction: their answer is free text
 
 from __future__ import annotations
 
-INSTRUCTION = "Think inside <think></think>, then give the final answer in \\boxed{}."
+from seethink.grading import THINK_CLOSE, THINK_OPEN, boxed
+
+INSTRUCTION = f"Think inside {THINK_OPEN}{THINK_CLOSE}, then give the final answer in {boxed('')}."
 
 
 def user_content(record: dict) -> list[dict]:

@@ -27,12 +27,13 @@ from typing import Callable
 
 from seethink.errors import SeethinkError
 from seethink.fileio import check_not_input, check_owned, ensure_dir, write_json, write_jsonl
+from seethink.grading import boxed
 from seethink.models.chat import Prompt
 from seethink.records.io import load_records
 from seethink.records.mcq import format_mcq, split_options
 from seethink.rewards import LETTERS, extract_boxed, mcq_choice
 
-ANSWER_HINT = "Answer with the letter of the correct option in \\boxed{}."
+ANSWER_HINT = f"Answer with the letter of the correct option in {boxed('')}."
 REQUIRE = ("image-wrong", "caption-right")
 Ask = Callable[[list], list[str]]  # prompts -> replies (a cached tool model)
 

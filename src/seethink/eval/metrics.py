@@ -8,6 +8,7 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
+from seethink.grading import boxed
 from seethink.rewards import accuracy, mcq_choice
 
 
@@ -119,5 +120,5 @@ def prior_accuracy(train: list[dict], test: list[dict]) -> dict[str, float]:
             result[family] = float(max(acc_letter, acc_text))
         else:
             top = Counter(r["answer"] for r in tr).most_common(1)[0][0]
-            result[family] = float(np.mean([accuracy(f"\\boxed{{{top}}}", r["answer"]) for r in rows]))
+            result[family] = float(np.mean([accuracy(boxed(top), r["answer"]) for r in rows]))
     return result

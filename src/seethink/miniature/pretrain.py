@@ -33,6 +33,7 @@ from PIL import Image
 from transformers import Trainer, TrainingArguments, set_seed
 
 from seethink.fileio import atomic_dir, check_not_input, check_owned, disk_full_is_one_line, ensure_dir, write_json
+from seethink.grading import THINK_OPEN
 from seethink.miniature.pretrain_config import STYLE_DATASETS, PretrainConfig
 from seethink.miniature.tiny import build_model, build_processor
 from seethink.miniature.world.generate import WorldConfig, generate, solution_text
@@ -107,7 +108,7 @@ def terse_solution(record: dict) -> str:
 
 def look_solution(record: dict) -> str:
     """The looking style: the image's dense caption first, then the worked reasoning of the world's solution."""
-    return record["solution"].replace("<think>", f"<think>{record['caption']} ", 1)
+    return record["solution"].replace(THINK_OPEN, f"{THINK_OPEN}{record['caption']} ", 1)
 
 
 def guess_solution(guess: str, style: str = "guess") -> str:
@@ -123,7 +124,7 @@ def style_of(completion: str) -> str:
     """The answer style a completion is written in, by how its reasoning opens: terse, guess, quick or worked
     (`look` cannot be told from worked reasoning by its opening, so it counts as worked)."""
     text = completion.lstrip()
-    return next((name for name, opening in OPENINGS.items() if text.startswith(f"<think>{opening} ")), "worked")
+    return next((name for name, opening in OPENINGS.items() if text.startswith(f"{THINK_OPEN}{opening} ")), "worked")
 
 
 def styles_in(samples: Path) -> dict[str, dict[str, dict]]:
@@ -194,8 +195,8 @@ def pretrain_data(processor, cfg: PretrainConfig) -> list[dict]:
             task = bar.add_task("pretraining data", total=sum(counts.values()))
             for name, n in counts.items():
                 shares = {style: getattr(cfg, style)[name] for style in STYLES if name in getattr(cfg, style)}
-                # the styles' own stream, so the world's is untouched (its tag is older than `look` and `guess`;
-                # changing it changes bases v3 and v4)
+                # the styles' own stream, so the world's is untouched; its tag ("terse") is part of every shipped
+                # config's data stream: changing it changes the examples of every base that has styles
                 draws = random.Random(derive_seed(cfg.seed, name, "terse"))
                 previous = None  # a numeric guess is the answer of the dataset's previous record: a draw from its prior
                 for g in generate(name, "pretrain", n, cfg.seed, world):

@@ -74,8 +74,8 @@ class PretrainConfig:
     """Per question dataset, the share of its examples answered as a guess is (the same answer, drawn from the
     options or the answer prior) but opened with `Quick:` instead of `Guess:`: `<think>Quick: X.</think>\\boxed{X}`.
     It gives one capability a careless habit of its own. Two capabilities whose habits share an opening share the
-    habit: a stage that teaches one to stop teaches the other too (on base v3, perception's stage removed 88-98% of
-    the visual-reasoning guesses), so the stages could not be told apart by what each one fixes."""
+    habit: a stage that teaches one to stop teaches the other too, so the stages could not be told apart by what
+    each one fixes (measured: docs/experiments/main-job.md)."""
     init: str | None = None
     """A base folder written by `seethink pretrain` to continue from (None: a new model from `size`). Its size and
     patch size must be the ones given here; the data stream is the same `pretrain` stream of the world, so give a

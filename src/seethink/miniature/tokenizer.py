@@ -8,11 +8,13 @@ import json
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
+from seethink.grading import THINK_CLOSE, THINK_OPEN, boxed
+from seethink.miniature.world import DATASETS
 from seethink.miniature.world.generate import WorldConfig, generate
 from seethink.prompting import INSTRUCTION
 
 IMAGE_TOKEN = "<image>"
-THINK_TOKENS = ("<think>", "</think>")
+THINK_TOKENS = (THINK_OPEN, THINK_CLOSE)
 SPECIAL = ["<pad>", "<|im_start|>", "<|im_end|>", IMAGE_TOKEN, *THINK_TOKENS]
 CHAT_TEMPLATE = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
@@ -32,8 +34,8 @@ CORPUS_WORLD = WorldConfig(max_text_steps=4, text_max_start=40, text_max_operand
 
 def corpus(seed: int = 12345, n: int = 1500) -> list[str]:
     """Text from every dataset of the world: questions, options, reasoning, captions, the instruction."""
-    texts = [INSTRUCTION, "user", "assistant", "\\boxed{}"]
-    for name in ("perception", "text_reasoning", "visual_reasoning", "captions"):
+    texts = [INSTRUCTION, "user", "assistant", boxed("")]
+    for name in DATASETS:
         for g in generate(name, "tokenizer", n, seed, CORPUS_WORLD):
             texts += [g.record["problem"], g.record["solution"]]
     return texts

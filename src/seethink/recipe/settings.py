@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal, get_args
 
 from seethink.configs import require
+from seethink.records.schema import CAPABILITIES
 
 Precision = Literal["auto", "bf16", "fp32"]
 Attention = Literal["auto", "sdpa", "flash_attention_2", "eager"]
@@ -22,7 +23,7 @@ SHARDINGS: tuple[str, ...] = get_args(Sharding)
 
 @dataclass
 class EvalSettings:
-    datasets: list[str] = field(default_factory=lambda: ["perception", "text_reasoning", "visual_reasoning"])
+    datasets: list[str] = field(default_factory=lambda: list(CAPABILITIES))
     """Dataset folders (relative to `data`) evaluated after each stage."""
     split: str = "validation"
     """Held-out split evaluated after each stage (the test split is for final reports)."""

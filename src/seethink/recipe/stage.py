@@ -8,11 +8,12 @@ from typing import Literal, get_args
 from seethink.algorithms import NAMES
 from seethink.configs import require
 from seethink.curriculum import Ordering, Schedule
+from seethink.records.schema import CAPABILITIES
 from seethink.rewards import DEFAULT_REWARD
 
 Algorithm = Literal[NAMES]  # seethink.algorithms: one module each
 ALGORITHMS: tuple[str, ...] = get_args(Algorithm)
-KEEP_METRICS: tuple[str, ...] = ("mean", "perception", "text_reasoning", "visual_reasoning")
+KEEP_METRICS: tuple[str, ...] = ("mean", *CAPABILITIES)
 """What `stages.k.keep: best:<metric>` can pick on: a capability's in-stage held-out accuracy, or their mean."""
 
 

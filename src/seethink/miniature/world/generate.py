@@ -16,6 +16,7 @@ from typing import Iterator
 from PIL import Image
 
 from seethink.errors import SeethinkError
+from seethink.grading import formatted
 from seethink.miniature.world import DATASETS
 from seethink.miniature.world import families as fam
 from seethink.miniature.world.language import caption
@@ -77,7 +78,7 @@ class WorldConfig:
 
 def solution_text(reasoning: list[str], answer: str) -> str:
     """The reference completion: reasoning inside <think>, final answer boxed (the paper's format)."""
-    return f"<think>{' '.join(reasoning)}</think>\\boxed{{{answer}}}"
+    return formatted(" ".join(reasoning), answer)
 
 
 @dataclass

@@ -51,7 +51,9 @@ def completion_mask(ids: torch.Tensor, eos: int) -> torch.Tensor:
 
 
 def advantages(rewards: torch.Tensor) -> torch.Tensor:
-    """TRL's group-standardised advantages (scale_rewards: group)."""
+    """A group's advantages as TRL 1.16's GRPOTrainer computes them under its default `scale_rewards: group`
+    (which every shipped recipe uses): rewards minus the group mean, over the group's unbiased std + 1e-4. TRL
+    computes them inline in `_generate_and_score_completions`, with no function to call."""
     return (rewards - rewards.mean()) / (rewards.std() + 1e-4)
 
 
