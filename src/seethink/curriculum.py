@@ -20,13 +20,12 @@ Difficulty is the record's `pass_rate` (from `seethink passk`; higher = easier).
 from __future__ import annotations
 
 import random
-from typing import Literal, get_args
+from typing import Literal
 
 from seethink.errors import SeethinkError
 
 Ordering = Literal["shuffle", "as_is", "difficulty"]
 Schedule = Literal["once", "per_epoch"]
-ORDERINGS, SCHEDULES = get_args(Ordering), get_args(Schedule)
 
 
 def filter_by_pass_rate(records: list[dict], drop_solved: bool, drop_unsolved: bool, where: str) -> list[dict]:

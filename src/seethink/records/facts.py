@@ -8,8 +8,6 @@ synthetic world writes exact facts; imported data may carry its own.
 
 from __future__ import annotations
 
-FILTER_KEYS = ("colour", "shape", "size")
-
 
 def subject_filter(colour=None, shape=None, size=None) -> dict:
     return {"colour": colour, "shape": shape, "size": size}

@@ -363,4 +363,3 @@ PERCEPTION = {
     "existence": existence_mcq,
 }
 VISUAL_REASONING = {"subtract": subtract, "add": add, "compare": compare, "multihop": multihop}
-TEXT_REASONING = ("word_problem",)

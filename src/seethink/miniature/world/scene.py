@@ -48,9 +48,6 @@ class Obj:
     def region(self) -> str:
         return REGIONS[self.row][self.col]
 
-    def describe(self, with_size: bool = True) -> str:
-        return f"{self.size} {self.colour} {self.shape}" if with_size else f"{self.colour} {self.shape}"
-
 
 @dataclass(frozen=True)
 class Scene:
