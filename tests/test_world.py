@@ -260,3 +260,19 @@ def test_a_recipe_that_names_the_two_image_family_adds_it_to_the_built_in_world(
     build_world(alone, seed=2, sizes=meta["sizes"], datasets=("image_pairs",))
     assert tree_digest(alone / "image_pairs") == tree_digest(root / "image_pairs")
     assert not [p for p in root.iterdir() if p.name.startswith(".add-")]
+
+
+def test_the_family_registry_is_what_the_world_generates():
+    """Every scene-question family of `FAMILIES` yields records of its capability and its difficulty, in turn."""
+    from seethink.miniature.world.families import FAMILIES, SCENE_CAPABILITIES, families_of
+    from seethink.miniature.world.generate import generate
+
+    assert SCENE_CAPABILITIES == ("perception", "visual_reasoning")
+    for capability in SCENE_CAPABILITIES:
+        table = families_of(capability)
+        records = [g.record for g in generate(capability, "train", 2 * len(table), 0)]
+        assert [r["family"] for r in records] == [f.name for f in table] * 2
+        for r, f in zip(records, table * 2):
+            assert r["capability"] == f.capability
+            assert r["difficulty"] == (len(r["scene"]["objects"]) if f.level is None else f.level)
+    assert len({f.name for f in FAMILIES}) == len(FAMILIES)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import random
 from dataclasses import dataclass, field
+from typing import Callable
 
 from seethink.miniature.world.language import region_phrase
 from seethink.miniature.world.scene import COLOURS, REGIONS, SHAPES, SIZES, Obj, Scene, count, unique_description
@@ -352,14 +353,42 @@ def word_problem(
     return Candidate(" ".join(sentences), str(value), [], lines)
 
 
-# name -> (capability, candidates function); text reasoning is generated without a scene
-PERCEPTION = {
-    "count": count_mcq,
-    "colour": colour_mcq,
-    "shape": shape_mcq,
-    "size": size_mcq,
-    "position": position_mcq,
-    "relation": relation_mcq,
-    "existence": existence_mcq,
-}
-VISUAL_REASONING = {"subtract": subtract, "add": add, "compare": compare, "multihop": multihop}
+@dataclass(frozen=True)
+class Family:
+    """A question family on one scene: the capability its records train and test, its candidates function
+    (scene, max objects -> candidate questions) and how hard one of its records is (`difficulty`: a fixed level,
+    or None for the number of objects in the scene)."""
+
+    name: str
+    capability: str
+    candidates: Callable[[Scene, int], list[Candidate]]
+    level: int | None = None
+
+    def difficulty(self, scene: Scene) -> int:
+        return len(scene.objects) if self.level is None else self.level
+
+
+FAMILIES = (
+    Family("count", "perception", count_mcq),
+    Family("colour", "perception", colour_mcq),
+    Family("shape", "perception", shape_mcq),
+    Family("size", "perception", size_mcq),
+    Family("position", "perception", position_mcq),
+    Family("relation", "perception", relation_mcq),
+    Family("existence", "perception", existence_mcq),
+    Family("subtract", "visual_reasoning", subtract, level=1),
+    Family("add", "visual_reasoning", add, level=1),
+    Family("compare", "visual_reasoning", compare, level=2),
+    Family("multihop", "visual_reasoning", multihop, level=3),
+)
+"""The scene-question families, in the order a capability's records take them in turn (a new one goes last in
+its capability: the records of the others then change). Text reasoning (`word_problem`), captions and the
+two-image `compare_pair` have generators of their own in `seethink.miniature.world.generate`."""
+
+
+def families_of(capability: str) -> tuple[Family, ...]:
+    return tuple(f for f in FAMILIES if f.capability == capability)
+
+
+SCENE_CAPABILITIES = tuple(dict.fromkeys(f.capability for f in FAMILIES))
+"""The capabilities whose records are questions on one scene from `FAMILIES`."""

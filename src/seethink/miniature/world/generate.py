@@ -24,7 +24,6 @@ from seethink.miniature.world.scene import Scene, render, sample_scene
 from seethink.records.mcq import LetterDealer, format_mcq, place_answer
 from seethink.seeding import derive_seed
 
-VISUAL_DIFFICULTY = {"subtract": 1, "add": 1, "compare": 2, "multihop": 3}
 CAPTION_PROMPT = "Describe the image in detail."
 
 
@@ -128,7 +127,7 @@ def generate(capability: str, split: str, n: int, seed: int, cfg: WorldConfig = 
     if capability == "image_pairs":
         yield from _pairs(split, n, rng, cfg)
         return
-    if capability not in ("perception", "visual_reasoning"):
+    if capability not in fam.SCENE_CAPABILITIES:
         raise ValueError(f"unknown capability {capability!r}; expected one of {DATASETS}")
     yield from _family_records(capability, split, n, rng, cfg)
 
@@ -150,15 +149,15 @@ def _captions(split: str, n: int, rng: random.Random, cfg: WorldConfig) -> Itera
 
 def _family_records(capability: str, split: str, n: int, rng: random.Random, cfg: WorldConfig) -> Iterator[Generated]:
     """Perception MCQs or visual-reasoning questions, the capability's families in turn."""
-    table = fam.PERCEPTION if capability == "perception" else fam.VISUAL_REASONING
-    names = list(table)
-    seen = {f: Counter() for f in names}
-    dealers = {f: LetterDealer(rng) for f in names}
+    table = fam.families_of(capability)
+    seen = {f.name: Counter() for f in table}
+    dealers = {f.name: LetterDealer(rng) for f in table}
     for i in range(n):
-        family = names[i % len(names)]
+        f = table[i % len(table)]
+        family = f.name
         while True:
             scene = sample_scene(rng, cfg.image_size, cfg.min_objects, cfg.max_objects)
-            cands = table[family](scene, cfg.max_objects)
+            cands = f.candidates(scene, cfg.max_objects)
             if capability == "perception":
                 cands = [c for c in cands if len(set(c.distractor_pool) - {c.answer}) >= 3]
             if cands:
@@ -177,7 +176,7 @@ def _family_records(capability: str, split: str, n: int, rng: random.Random, cfg
                 answer=letter,
                 options=options,
                 solution=solution_text(c.reasoning, c.answer),
-                difficulty=len(scene.objects),
+                difficulty=f.difficulty(scene),
             )
         else:
             rec.update(
@@ -185,7 +184,7 @@ def _family_records(capability: str, split: str, n: int, rng: random.Random, cfg
                 answer=c.answer,
                 options=None,
                 solution=solution_text(c.reasoning, c.answer),
-                difficulty=VISUAL_DIFFICULTY[family],
+                difficulty=f.difficulty(scene),
             )
         rec["facts"] = c.facts
         yield Generated(rec, scene)
