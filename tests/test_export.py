@@ -230,6 +230,13 @@ def test_sft_stages_do_not_export(world_dir, tmp_path):
     assert not (tmp_path / "x").exists()
 
 
+def test_online_group_filtering_does_not_export_as_easyr1s_other_rule(world_dir, tmp_path):
+    recipe = load_recipe(RECIPES_DIR / "staged.yaml", [f"data={world_dir}", "stages.2.filter_groups=2"])
+    with pytest.raises(SeethinkError, match="stage 'visual_reasoning': filter_groups drops zero-variance groups"):
+        export_verl(recipe, world_dir, tmp_path / "x", gpus=1, model=base_path())
+    assert not (tmp_path / "x").exists()
+
+
 def test_a_loss_easyr1_cannot_express_does_not_export(world_dir, tmp_path):
     """EasyR1 averages a token-level or sequence-level PPO loss; TRL's CISPO would be exported as something else."""
     recipe = load_recipe(RECIPES_DIR / "staged.yaml", [f"data={world_dir}", "stages.1.loss_type=cispo"])

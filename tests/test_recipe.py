@@ -106,6 +106,9 @@ BASE = "name: x\nstages:\n  - name: a\n    data: [{path: perception}]\n"
         ("    num_iterations: 2\n    rollout_batch_size: 64\n    steps: 6\n", r"rollout rounds of 4 updates"),
         ("    algorithm: sft\n    num_iterations: 2\n", r"stages\.0\.num_iterations: a GRPO setting; stage 'a' is sft"),
         ("    name: ../../elsewhere\n", r"stages\.0\.name: must be a plain folder name"),
+        ("    filter_groups: -1\n", r"stages\.0\.filter_groups: must be >= 0 \(0 = off\)"),
+        ("    filter_groups: lots\n", r"stages\.0\.filter_groups: expected a whole number"),
+        ("    algorithm: sft\n    filter_groups: 2\n", r"stages\.0\.filter_groups: a GRPO setting; stage 'a' is sft"),
         # the TRL pass-through: only fields of the installed TRL's config class that seethink does not set itself
         (
             "    trl: {top_pp: 0.9}\n",

@@ -39,7 +39,7 @@ class GRPO(Algorithm):
     trainer_class_name = "GRPOTrainer"
     samples = True
     exports = True
-    own_settings = ("rollout_batch_size", "num_iterations", "rewards")
+    own_settings = ("rollout_batch_size", "num_iterations", "rewards", "filter_groups")
     log_keys = {
         **SEETHINK_REWARD_KEYS,
         "completions/mean_length": "completion_length",
@@ -51,6 +51,9 @@ class GRPO(Algorithm):
         "frac_reward_zero_std": "frac_zero_std",
         "clip_ratio/region_mean": "clip_fraction",
         "epoch": "epoch",
+        "filter/zero_std_share": "filter_zero_std_share",
+        "filter/signal_share": "filter_signal_share",
+        "filter/extra_rounds": "filter_extra_rounds",
     }
 
     def updates_per_round(self, stage) -> int:
@@ -121,6 +124,17 @@ class GRPO(Algorithm):
             ]
         )
 
+    def grpo_class(self, stage, records: list[dict], seed: int):
+        """TRL's GRPOTrainer, or with `filter_groups` its subclass that filters zero-signal groups online."""
+        if not stage.filter_groups:
+            return self.trainer_class()
+        from seethink.algorithms.group_filter import filtering_trainer
+
+        rows: dict = {}
+        for i, r in enumerate(records):
+            rows.setdefault(r["id"], i)  # a record repeated by a later epoch: its first position
+        return filtering_trainer(self.trainer_class(), extra_rounds=stage.filter_groups, row_of_id=rows, seed=seed)
+
     def trainer(
         self,
         stage,
@@ -141,7 +155,7 @@ class GRPO(Algorithm):
         rewards[0] = log or rewards[0]
         if shuffle_rewards:
             rewards = [shuffled_within_groups(f, seed) for f in rewards]
-        trainer = self.trainer_class()(
+        trainer = self.grpo_class(stage, records, seed)(
             model=model,
             reward_funcs=rewards,
             args=config,

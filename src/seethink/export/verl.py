@@ -291,6 +291,12 @@ def _check_exportable(recipe: Recipe) -> None:
                 "seethink's rewards for all stages (user reward functions, soft_overlong and per-stage "
                 "weights are not exported); train it with `seethink train`"
             )
+        if s.filter_groups:
+            raise SeethinkError(
+                f"stage {s.name!r}: filter_groups drops zero-variance groups; EasyR1's online_filtering drops groups "
+                "by bounds on their mean score, another rule (export with filter_groups: 0 and set "
+                "algorithm.online_filtering in EasyR1 yourself, or train it with `seethink train`)"
+            )
         if s.loss_type not in EASYR1_LOSS_MODES:
             raise SeethinkError(
                 f"stage {s.name!r}: loss_type {s.loss_type!r} has no EasyR1 equivalent (it has "

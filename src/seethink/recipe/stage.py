@@ -120,6 +120,10 @@ class Stage:
     """Leave out records with pass_rate 1 (every sample right: no learning signal)."""
     drop_unsolved: bool = False
     """Leave out records with pass_rate 0."""
+    filter_groups: int = 0
+    """GRPO: online group filtering (DAPO's dynamic sampling), up to this many extra rollout draws per round;
+    0 = off. Groups whose rewards are all equal are replaced by signal-carrying groups of the extra draws before
+    the update; the batch keeps its size (see `seethink.algorithms.group_filter`)."""
     warmup_ratio: float = 0.0
     """Fraction of steps of linear warmup from 0 to `lr` (then constant)."""
     weight_decay: float = 0.01
@@ -161,6 +165,7 @@ class Stage:
             "rollout_batch_size",
             f"must be >= 0 (0 = batch_size), got {self.rollout_batch_size}",
         )
+        require(self.filter_groups >= 0, "filter_groups", f"must be >= 0 (0 = off), got {self.filter_groups}")
         require(self.beta >= 0, "beta", f"must be >= 0, got {self.beta}")
         require(0 <= self.warmup_ratio < 1, "warmup_ratio", f"must be in [0, 1), got {self.warmup_ratio}")
         require(bool(self.data), "data", "a stage needs at least one data source")

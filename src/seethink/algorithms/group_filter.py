@@ -1,0 +1,164 @@
+"""Online group filtering for GRPO (DAPO's dynamic sampling), which TRL 1.16 does not have.
+
+A group whose completions all got the same reward has zero advantage everywhere: it costs a full update slot
+and teaches nothing. With `stages.k.filter_groups: N` a rollout round is scored as usual; if some group on some
+process carries no signal, every process rolls out one more batch of prompts (at most N more), and each
+process's batch is rebuilt from its signal-carrying groups first, in the order they were sampled, topped up with
+its zero-signal groups (in order) when N rounds did not find enough. The batch keeps its size, so steps, the
+learning-rate schedule and the stage's data order are those of the same recipe without filtering.
+
+The extra prompts come from a reserve that is a function of the batch alone: the rows the stage's own stream
+holds just after this batch (a window of `RESERVE_ROUNDS` batches, wrapping round the stage's end), drawn with
+a generator seeded by the stage seed, the batch's first row and the attempt. A resumed run therefore rebuilds
+the same batch, and an easy→hard curriculum stays local (a reserve prompt is a little later in the order, so
+it is trained on once more in its own round, as a prompt is in a later epoch).
+
+Logged per rollout round: `filter/zero_std_share` (groups of the first draw that carry no signal),
+`filter/signal_share` (signal-carrying groups in the batch trained on) and `filter/extra_rounds`.
+Every call to TRL's scoring logs its own reward metrics, so `reward` and `frac_reward_zero_std` average over
+all rollouts sampled, extra ones included.
+"""
+
+from __future__ import annotations
+
+import random
+
+import torch
+
+RESERVE_ROUNDS = 4
+"""The reserve window, in batches of the stage's stream after the current one."""
+PROMPT_KEYS = ("prompt_ids", "prompt_mask")
+"""Row tensors aligned with the prompt (left-padded)."""
+FULL_KEYS = ("token_type_ids", "mm_token_type_ids")
+"""Row tensors spanning prompt then completion."""
+
+
+def group_signal(advantages: torch.Tensor, group: int) -> list[bool]:
+    """Per group of `group` consecutive completions: does any completion have a non-zero advantage?"""
+    if advantages.numel() % group:
+        raise ValueError(f"{advantages.numel()} completions are not whole groups of {group}")
+    return (advantages.view(-1, group).abs() > 0).any(dim=1).tolist()
+
+
+def picks(signals: list[list[bool]], wanted: int) -> list[tuple[int, int]]:
+    """(draw, group) pairs making a batch of `wanted` groups: every draw's signal groups in order, then the first
+    draw's zero-signal groups in order."""
+    chosen = [(d, g) for d, draw in enumerate(signals) for g, s in enumerate(draw) if s][:wanted]
+    fill = [(0, g) for g, s in enumerate(signals[0]) if not s]
+    return chosen + fill[: wanted - len(chosen)]
+
+
+def reserve_rows(first: int, size: int, total: int, seed: int, attempt: int) -> list[int]:
+    """Dataset rows for one extra draw of `size` prompts after a batch starting at row `first` of `size` rows."""
+    window = list(dict.fromkeys((first + size + k) % total for k in range(RESERVE_ROUNDS * size)))
+    rng = random.Random(f"filter-groups:{seed}:{first}:{attempt}")
+    return rng.sample(window, min(size, len(window)))
+
+
+def _pad(t: torch.Tensor, width: int, value, left: bool) -> torch.Tensor:
+    extra = width - t.shape[1]
+    if extra <= 0:
+        return t
+    pad = torch.full((t.shape[0], extra, *t.shape[2:]), value, dtype=t.dtype, device=t.device)
+    return torch.cat([pad, t] if left else [t, pad], dim=1)
+
+
+def _widen(key: str, t: torch.Tensor, out: dict, prompt: int, completion: int, pad_id: int) -> torch.Tensor:
+    """One row tensor of a scored batch padded to `prompt` / `completion` tokens."""
+    value = pad_id if key in ("prompt_ids", "completion_ids") else (1 if key == "tool_mask" else 0)
+    if key in PROMPT_KEYS:
+        return _pad(t, prompt, value, left=True)
+    if key in FULL_KEYS:
+        p = out["prompt_ids"].shape[1]
+        return torch.cat([_pad(t[:, :p], prompt, value, left=True), _pad(t[:, p:], completion, value, left=False)], 1)
+    return _pad(t, completion, value, left=False)
+
+
+def _rows(value, index: list[int]):
+    if isinstance(value, torch.Tensor):
+        return value[torch.tensor(index, dtype=torch.long, device=value.device)]
+    return [value[i] for i in index]
+
+
+def merge(draws: list[dict], chosen: list[tuple[int, int]], group: int, pad_id: int) -> dict:
+    """One scored batch (TRL's `_generate_and_score_completions` output, with pixel values split per row) made of
+    the `chosen` (draw, group) groups. Per-row entries are selected and padded to a common width; scalars are
+    taken from the first draw (the caller recomputes `num_items_in_batch`)."""
+    prompt = max(d["prompt_ids"].shape[1] for d in draws)
+    completion = max(d["completion_ids"].shape[1] for d in draws)
+    rows = len(draws[0]["advantages"])
+    merged = {}
+    for key, first in draws[0].items():
+        if first is None or (isinstance(first, torch.Tensor) and first.ndim == 0):
+            merged[key] = first
+            continue
+        if len(first) != rows:
+            raise ValueError(f"cannot filter groups: batch entry {key!r} has {len(first)} rows, not {rows}")
+        parts = []
+        for d, g in chosen:
+            part = _rows(draws[d][key], list(range(g * group, (g + 1) * group)))
+            if isinstance(part, torch.Tensor) and part.ndim >= 2:
+                part = _widen(key, part, draws[d], prompt, completion, pad_id)
+            parts.append(part)
+        merged[key] = torch.cat(parts) if isinstance(first, torch.Tensor) else [x for p in parts for x in p]
+    return merged
+
+
+def loss_tokens(batch: dict) -> torch.Tensor:
+    """This process's completion tokens the loss counts (TRL's loss mask)."""
+    mask = batch["completion_mask"]
+    if batch.get("tool_mask") is not None:
+        mask = mask * batch["tool_mask"]
+    return mask.sum()
+
+
+def filtering_trainer(base, *, extra_rounds: int, row_of_id: dict, seed: int):
+    """A subclass of TRL's GRPOTrainer `base` that filters zero-signal groups with up to `extra_rounds` extra
+    draws; `row_of_id`: each training row's index in the stage's dataset, by its record `id`."""
+    from trl.trainer.utils import split_pixel_values_by_grid, unsplit_pixel_values_by_grid
+
+    class FilteringGRPOTrainer(base):
+        def _generate_and_score_completions(self, inputs):
+            scored = super()._generate_and_score_completions(inputs)
+            if not self.model.training:
+                return scored
+            g = self.num_generations
+            draws = [split_pixel_values_by_grid(scored)]
+            signals = [group_signal(scored["advantages"], g)]
+            wanted = len(signals[0])
+            first = row_of_id[inputs[0]["id"]]
+            attempt = 0
+            while attempt < extra_rounds and self._short(signals, wanted):
+                attempt += 1
+                rows = reserve_rows(first, wanted, len(row_of_id), seed, attempt)
+                more = [self.train_dataset[i] for i in rows for _ in range(g)]
+                again = super()._generate_and_score_completions(more)
+                draws.append(split_pixel_values_by_grid(again))
+                signals.append(group_signal(again["advantages"], g))
+            chosen = picks(signals, wanted)
+            batch = merge(draws, chosen, g, self._tokenizer.pad_token_id)
+            batch["num_items_in_batch"] = self.accelerator.gather(loss_tokens(batch)).sum()
+            self._log_filter(signals, chosen, attempt)
+            return unsplit_pixel_values_by_grid(batch)
+
+        def _short(self, signals, wanted: int) -> bool:
+            """Does any process still lack `wanted` signal groups? (Every process then draws again, so the
+            collective calls inside TRL's scoring stay in step.)"""
+            have = sum(sum(s) for s in signals)
+            short = torch.tensor([float(have < wanted)], device=self.accelerator.device)
+            return bool(self.accelerator.gather(short).sum().item() > 0)
+
+        def _log_filter(self, signals, chosen, attempt: int) -> None:
+            kept = sum(signals[d][i] for d, i in chosen)
+            local = torch.tensor(
+                [len(signals[0]) - sum(signals[0]), kept, len(chosen)],
+                dtype=torch.float32,
+                device=self.accelerator.device,
+            )
+            zero, kept, total = self.accelerator.gather(local).view(-1, 3).sum(dim=0).tolist()
+            metrics = self._metrics["train"]
+            metrics["filter/zero_std_share"].append(zero / total)
+            metrics["filter/signal_share"].append(kept / total)
+            metrics["filter/extra_rounds"].append(float(attempt))
+
+    return FilteringGRPOTrainer

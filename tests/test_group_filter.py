@@ -1,0 +1,120 @@
+"""Online group filtering (`stages.k.filter_groups`): which groups a batch keeps, how scored batches of different
+widths merge, where extra prompts come from, and a real stage trained with it."""
+
+import json
+import math
+
+import pytest
+import torch
+from conftest import seethink
+from test_train import RECIPES, smoke_args
+
+from seethink.algorithms.group_filter import group_signal, merge, picks, reserve_rows
+
+
+def test_a_group_has_signal_when_any_advantage_is_not_zero():
+    adv = torch.tensor([0.0, 0.0, 0.0, 0.0, 0.5, -0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 1e-3])
+    assert group_signal(adv, 4) == [False, True, True]
+    with pytest.raises(ValueError, match="whole groups"):
+        group_signal(adv, 5)
+
+
+def test_signal_groups_come_first_in_draw_order_then_the_first_draws_zero_groups():
+    assert picks([[True, False, True, False]], 4) == [(0, 0), (0, 2), (0, 1), (0, 3)]
+    assert picks([[False, True, False], [True, True, False]], 3) == [(0, 1), (1, 0), (1, 1)]
+    assert picks([[False, False], [False, True]], 2) == [(1, 1), (0, 0)]
+    assert picks([[True, True], [True, True]], 2) == [(0, 0), (0, 1)]
+
+
+def test_the_reserve_is_a_function_of_the_batch_and_lies_just_after_it():
+    a = reserve_rows(first=8, size=4, total=40, seed=0, attempt=1)
+    assert a == reserve_rows(first=8, size=4, total=40, seed=0, attempt=1)
+    assert len(set(a)) == 4 and all(12 <= r < 28 for r in a)
+    assert a != reserve_rows(first=8, size=4, total=40, seed=0, attempt=2)
+    assert a != reserve_rows(first=8, size=4, total=40, seed=1, attempt=1)
+    wrapped = reserve_rows(first=36, size=4, total=40, seed=0, attempt=1)
+    assert all(0 <= r < 16 for r in wrapped)
+    small = reserve_rows(first=0, size=4, total=6, seed=0, attempt=1)  # the window wraps round a short stage
+    assert len(set(small)) == 4 and set(small) <= set(range(6))
+
+
+def _scored(prompt: list[list[int]], completion: list[list[int]], adv: list[float], images: list) -> dict:
+    """A scored batch as TRL pads it: prompts left-padded with 0, completions right-padded with 0."""
+    p = max(map(len, prompt))
+    c = max(map(len, completion))
+    pids = torch.tensor([[0] * (p - len(x)) + x for x in prompt])
+    cids = torch.tensor([x + [0] * (c - len(x)) for x in completion])
+    return {
+        "prompt_ids": pids,
+        "prompt_mask": (pids > 0).long(),
+        "completion_ids": cids,
+        "completion_mask": (cids > 0).long(),
+        "token_type_ids": torch.cat([(pids > 0).long() * 7, (cids > 0).long() * 9], 1),
+        "old_per_token_logps": (cids > 0).float() * -1.0,
+        "advantages": torch.tensor(adv),
+        "num_items_in_batch": torch.tensor(99),
+        "pixel_values": images,
+        "num_images": [1] * len(prompt),
+        "ref_per_token_logps": None,
+    }
+
+
+def test_merged_groups_keep_their_tokens_under_a_common_padding():
+    a = _scored([[5], [5], [6, 6], [6, 6]], [[1], [2], [3, 3], [4]], [0, 0, 1, -1], ["a5", "a5", "a6", "a6"])
+    b = _scored([[8, 8, 8], [8, 8, 8]], [[1, 1, 1, 1], [2]], [0.5, -0.5], ["b8", "b8"])
+    out = merge([a, b], [(1, 0), (0, 1), (0, 0)], group=2, pad_id=0)
+    assert out["prompt_ids"].tolist() == [[8, 8, 8]] * 2 + [[0, 6, 6]] * 2 + [[0, 0, 5]] * 2
+    assert out["completion_ids"].tolist() == [[1, 1, 1, 1], [2, 0, 0, 0], [3, 3, 0, 0], [4, 0, 0, 0]] + [
+        [1, 0, 0, 0],
+        [2, 0, 0, 0],
+    ]
+    assert out["prompt_mask"].sum(1).tolist() == [3, 3, 2, 2, 1, 1]
+    assert out["completion_mask"].sum(1).tolist() == [4, 1, 2, 1, 1, 1]
+    # prompt part left-padded, completion part right-padded
+    assert out["token_type_ids"][2].tolist() == [0, 7, 7, 9, 9, 0, 0]
+    assert out["old_per_token_logps"].sum().item() == -10.0
+    assert out["advantages"].tolist() == [0.5, -0.5, 1.0, -1.0, 0.0, 0.0]
+    assert out["pixel_values"] == ["b8", "b8", "a6", "a6", "a5", "a5"]
+    assert out["num_images"] == [1] * 6 and out["ref_per_token_logps"] is None
+
+
+def test_a_batch_entry_that_is_not_per_row_is_refused_not_misaligned():
+    a = _scored([[5], [5]], [[1], [2]], [0, 1], ["x", "x"])
+    a["pixel_values"] = torch.zeros(3, 2)  # three image rows for two completions: not split per row
+    with pytest.raises(ValueError, match="pixel_values"):
+        merge([a], [(0, 0)], group=2, pad_id=0)
+
+
+@pytest.mark.slow
+def test_a_filtered_stage_trains_on_signal_groups_and_logs_the_filter(world_dir, tmp_path):
+    """Half the prompts get a constant reward (a zero-variance group every time); with two extra draws the batch
+    is rebuilt from groups that carry signal, and metrics.jsonl says how many were filtered and kept."""
+    (tmp_path / "half.py").write_text(
+        "import zlib\n"
+        "def half(completions, id, **kwargs):\n"
+        "    text = [c if isinstance(c, str) else c[-1]['content'] for c in completions]\n"
+        "    return [0.0 if zlib.crc32(i.encode()) % 2 else zlib.crc32(t.encode()) % 997 / 997"
+        " for i, t in zip(id, text)]\n"
+    )
+    args = smoke_args(RECIPES / "stage3-only.yaml", world_dir, tmp_path / "runs", steps=3)
+    args += [
+        "--set",
+        f"stages.0.rewards={{'{tmp_path}/half.py:half': 1.0}}",
+        "--set",
+        "stages.0.filter_groups=2",
+        "--set",
+        "eval.datasets=[visual_reasoning]",
+        "--set",
+        "eval.attribution=none",
+    ]
+    seethink("train", *args)
+    stage = tmp_path / "runs" / "stage3-only" / "stages" / "1-visual_reasoning"
+    rows = [json.loads(line) for line in (stage / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3]
+    assert all(math.isfinite(r["loss"]) for r in rows), rows
+    zero = [r["filter_zero_std_share"] for r in rows]
+    kept = [r["filter_signal_share"] for r in rows]
+    assert sum(zero) > 0, rows  # about half the first draw's groups carried nothing
+    assert all(k >= 1 - z for k, z in zip(kept, zero)), rows
+    assert sum(kept) > sum(1 - z for z in zero), rows  # the extra draws replaced some
+    assert all(0 < r["filter_extra_rounds"] <= 2 for r in rows), rows
