@@ -78,6 +78,21 @@ def test_merged_groups_keep_their_tokens_under_a_common_padding():
     assert out["num_images"] == [1] * 6 and out["ref_per_token_logps"] is None
 
 
+def test_per_sample_pixel_tensors_and_sequence_level_ratios_are_not_padded_as_tokens():
+    """Idefics/SmolVLM keep pixel values padded per sample ([rows, images, C, H, W]); TRL's sequence-level
+    importance ratio is [rows, 1]. Neither is a token axis."""
+    a = _scored([[5], [5]], [[1, 1, 1], [2]], [0.5, -0.5], ["x", "x"])
+    b = _scored([[6], [6]], [[3, 3], [4]], [1.0, -1.0], ["y", "y"])
+    for d, v in ((a, 1.0), (b, 2.0)):
+        d["pixel_values"] = torch.full((2, 1, 3, 4, 4), v)
+        d["importance_sampling_ratio"] = torch.full((2, 1), v)
+    out = merge([a, b], [(1, 0), (0, 0)], group=2, pad_id=0)
+    assert out["pixel_values"].shape == (4, 1, 3, 4, 4)
+    assert out["pixel_values"][:, 0, 0, 0, 0].tolist() == [2.0, 2.0, 1.0, 1.0]
+    assert out["importance_sampling_ratio"].tolist() == [[2.0], [2.0], [1.0], [1.0]]
+    assert out["completion_ids"].shape == (4, 3)
+
+
 def test_a_batch_entry_that_is_not_per_row_is_refused_not_misaligned():
     a = _scored([[5], [5]], [[1], [2]], [0, 1], ["x", "x"])
     a["pixel_values"] = torch.zeros(3, 2)  # three image rows for two completions: not split per row

@@ -31,6 +31,17 @@ PROMPT_KEYS = ("prompt_ids", "prompt_mask")
 """Row tensors aligned with the prompt (left-padded)."""
 FULL_KEYS = ("token_type_ids", "mm_token_type_ids")
 """Row tensors spanning prompt then completion."""
+COMPLETION_KEYS = (
+    "completion_ids",
+    "completion_mask",
+    "old_per_token_logps",
+    "ref_per_token_logps",
+    "sampling_per_token_logps",
+    "importance_sampling_ratio",
+    "tool_mask",
+)
+"""Row tensors aligned with the completion (right-padded); any other row entry (pixel values padded per sample,
+a sequence-level importance ratio) is taken as it is."""
 
 
 def group_signal(advantages: torch.Tensor, group: int) -> list[bool]:
@@ -65,6 +76,9 @@ def _pad(t: torch.Tensor, width: int, value, left: bool) -> torch.Tensor:
 
 def _widen(key: str, t: torch.Tensor, out: dict, prompt: int, completion: int, pad_id: int) -> torch.Tensor:
     """One row tensor of a scored batch padded to `prompt` / `completion` tokens."""
+    token_aligned = key in PROMPT_KEYS or key in FULL_KEYS or t.shape[1] == out["completion_ids"].shape[1]
+    if key not in PROMPT_KEYS + FULL_KEYS + COMPLETION_KEYS or not token_aligned:
+        return t
     value = pad_id if key in ("prompt_ids", "completion_ids") else (1 if key == "tool_mask" else 0)
     if key in PROMPT_KEYS:
         return _pad(t, prompt, value, left=True)
