@@ -1,13 +1,11 @@
 """Online group filtering (`stages.k.filter_groups`): which groups a batch keeps, how scored batches of different
 widths merge, where extra prompts come from, and a real stage trained with it."""
 
-import json
 import math
 
 import pytest
 import torch
-from conftest import seethink
-from test_train import RECIPES, smoke_args
+from test_train import stage3_rows
 
 from seethink.algorithms.group_filter import group_signal, merge, picks, reserve_rows
 
@@ -111,20 +109,13 @@ def test_a_filtered_stage_trains_on_signal_groups_and_logs_the_filter(world_dir,
         "    return [0.0 if zlib.crc32(i.encode()) % 2 else zlib.crc32(t.encode()) % 997 / 997"
         " for i, t in zip(id, text)]\n"
     )
-    args = smoke_args(RECIPES / "stage3-only.yaml", world_dir, tmp_path / "runs", steps=3)
-    args += [
-        "--set",
+    _, rows = stage3_rows(
+        world_dir,
+        tmp_path / "runs",
+        3,
         f"stages.0.rewards={{'{tmp_path}/half.py:half': 1.0}}",
-        "--set",
         "stages.0.filter_groups=2",
-        "--set",
-        "eval.datasets=[visual_reasoning]",
-        "--set",
-        "eval.attribution=none",
-    ]
-    seethink("train", *args)
-    stage = tmp_path / "runs" / "stage3-only" / "stages" / "1-visual_reasoning"
-    rows = [json.loads(line) for line in (stage / "metrics.jsonl").read_text().splitlines()]
+    )
     assert [r["step"] for r in rows] == [1, 2, 3]
     assert all(math.isfinite(r["loss"]) for r in rows), rows
     zero = [r["filter_zero_std_share"] for r in rows]

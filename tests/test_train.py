@@ -41,6 +41,17 @@ def smoke_args(recipe: Path, world: Path, out: Path, steps: int = 2) -> list[str
     return args
 
 
+def stage3_rows(world: Path, out: Path, steps: int, *sets: str) -> tuple[Path, list[dict]]:
+    """Train stage3-only.yaml for `steps` with `--set` overrides, evaluated on visual reasoning only: the stage's
+    folder and its metrics.jsonl rows."""
+    args = smoke_args(RECIPES / "stage3-only.yaml", world, out, steps=steps)
+    for s in (*sets, "eval.datasets=[visual_reasoning]", "eval.attribution=none"):
+        args += ["--set", s]
+    seethink("train", *args)
+    stage = out / "stage3-only" / "stages" / "1-visual_reasoning"
+    return stage, [json.loads(line) for line in (stage / "metrics.jsonl").read_text().splitlines()]
+
+
 @pytest.fixture(scope="module")
 def scored_world(world_dir, tmp_path_factory):
     """A copy of the test world whose train splits carry pass rates, through `seethink passk`."""
@@ -265,18 +276,7 @@ def test_the_clip_acts_only_when_a_round_feeds_several_updates(world_dir, tmp_pa
 @pytest.mark.parametrize("loss", ["cispo", "sapo"])
 def test_a_loss_only_trl_has_trains_a_stage(loss, world_dir, tmp_path):
     """`loss_type` takes any loss the installed TRL lists, not a copy of its list: TRL 1.16's CISPO and SAPO train."""
-    args = smoke_args(RECIPES / "stage3-only.yaml", world_dir, tmp_path, steps=2)
-    args += [
-        "--set",
-        f"stages.0.loss_type={loss}",
-        "--set",
-        "eval.datasets=[visual_reasoning]",
-        "--set",
-        "eval.attribution=none",
-    ]
-    seethink("train", *args)
-    stage = tmp_path / "stage3-only" / "stages" / "1-visual_reasoning"
-    rows = [json.loads(line) for line in (stage / "metrics.jsonl").read_text().splitlines()]
+    stage, rows = stage3_rows(world_dir, tmp_path, 2, f"stages.0.loss_type={loss}")
     assert [r["step"] for r in rows] == [1, 2]
     assert all(math.isfinite(r["loss"]) for r in rows), rows
     assert json.loads((stage / "checkpoint" / "seethink_stage.json").read_text())["steps"] == 2
@@ -289,19 +289,8 @@ def test_a_user_reward_file_trains_a_stage_and_is_logged(world_dir, tmp_path):
         "def has_box(completions, answer, **kwargs):\n"
         "    return [float('\\\\boxed{' in (c if isinstance(c, str) else c[-1]['content'])) for c in completions]\n"
     )
-    args = smoke_args(RECIPES / "stage3-only.yaml", world_dir, tmp_path / "runs", steps=2)
     rewards = f"{{accuracy: 0.9, '{tmp_path}/my_rewards.py:has_box': 0.5, soft_overlong: 0.2}}"
-    args += [
-        "--set",
-        f"stages.0.rewards={rewards}",
-        "--set",
-        "eval.datasets=[visual_reasoning]",
-        "--set",
-        "eval.attribution=none",
-    ]
-    seethink("train", *args)
-    stage = tmp_path / "runs" / "stage3-only" / "stages" / "1-visual_reasoning"
-    rows = [json.loads(line) for line in (stage / "metrics.jsonl").read_text().splitlines()]
+    _, rows = stage3_rows(world_dir, tmp_path / "runs", 2, f"stages.0.rewards={rewards}")
     assert [r["step"] for r in rows] == [1, 2]
     for r in rows:
         assert 0 <= r["reward_has_box"] <= 1 and "format" not in r, r  # no format reward in this stage
