@@ -150,9 +150,11 @@ def filtering_trainer(base, *, extra_rounds: int, row_of_id: dict, seed: int):
                 draws.append(split_pixel_values_by_grid(again))
                 signals.append(group_signal(again["advantages"], g))
             chosen = picks(signals, wanted)
+            self._log_filter(signals, chosen, attempt)
+            if not attempt:  # no process was short: every group carries signal, the batch is TRL's as it is
+                return scored
             batch = merge(draws, chosen, g, self._tokenizer.pad_token_id)
             batch["num_items_in_batch"] = self.accelerator.gather(loss_tokens(batch)).sum()
-            self._log_filter(signals, chosen, attempt)
             return unsplit_pixel_values_by_grid(batch)
 
         def _short(self, signals, wanted: int) -> bool:
