@@ -263,7 +263,8 @@ def test_a_recipe_that_names_the_two_image_family_adds_it_to_the_built_in_world(
 
 
 def test_the_family_registry_is_what_the_world_generates():
-    """Every scene-question family of `FAMILIES` yields records of its capability and its difficulty, in turn."""
+    """Every scene-question family of `FAMILIES` yields records of its capability, its difficulty and its answer
+    form (an `mcq` family: 4 options and a letter; the others: a free-form answer), in turn."""
     from seethink.miniature.world.families import FAMILIES, SCENE_CAPABILITIES, families_of
     from seethink.miniature.world.generate import generate
 
@@ -275,4 +276,8 @@ def test_the_family_registry_is_what_the_world_generates():
         for r, f in zip(records, table * 2):
             assert r["capability"] == f.capability
             assert r["difficulty"] == (len(r["scene"]["objects"]) if f.level is None else f.level)
+            if f.mcq:
+                assert len(r["options"]) == 4 and r["answer"] in "ABCD", r
+            else:
+                assert r["options"] is None and r["answer"] not in "ABCD", r
     assert len({f.name for f in FAMILIES}) == len(FAMILIES)

@@ -356,26 +356,28 @@ def word_problem(
 @dataclass(frozen=True)
 class Family:
     """A question family on one scene: the capability its records train and test, its candidates function
-    (scene, max objects -> candidate questions) and how hard one of its records is (`difficulty`: a fixed level,
-    or None for the number of objects in the scene)."""
+    (scene, max objects -> candidate questions), how hard one of its records is (`difficulty`: a fixed level,
+    or None for the number of objects in the scene) and whether its records are 4-option MCQs (`mcq`: the gold
+    answer is a letter; a candidate needs 3 distractors) or free-form questions."""
 
     name: str
     capability: str
     candidates: Callable[[Scene, int], list[Candidate]]
     level: int | None = None
+    mcq: bool = False
 
     def difficulty(self, scene: Scene) -> int:
         return len(scene.objects) if self.level is None else self.level
 
 
 FAMILIES = (
-    Family("count", "perception", count_mcq),
-    Family("colour", "perception", colour_mcq),
-    Family("shape", "perception", shape_mcq),
-    Family("size", "perception", size_mcq),
-    Family("position", "perception", position_mcq),
-    Family("relation", "perception", relation_mcq),
-    Family("existence", "perception", existence_mcq),
+    Family("count", "perception", count_mcq, mcq=True),
+    Family("colour", "perception", colour_mcq, mcq=True),
+    Family("shape", "perception", shape_mcq, mcq=True),
+    Family("size", "perception", size_mcq, mcq=True),
+    Family("position", "perception", position_mcq, mcq=True),
+    Family("relation", "perception", relation_mcq, mcq=True),
+    Family("existence", "perception", existence_mcq, mcq=True),
     Family("subtract", "visual_reasoning", subtract, level=1),
     Family("add", "visual_reasoning", add, level=1),
     Family("compare", "visual_reasoning", compare, level=2),

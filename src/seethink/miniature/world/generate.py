@@ -21,7 +21,7 @@ from seethink.miniature.world import DATASETS
 from seethink.miniature.world import families as fam
 from seethink.miniature.world.language import caption
 from seethink.miniature.world.scene import Scene, render, sample_scene
-from seethink.records.mcq import LetterDealer, format_mcq, place_answer
+from seethink.records.mcq import LETTERS, LetterDealer, format_mcq, place_answer
 from seethink.seeding import derive_seed
 
 CAPTION_PROMPT = "Describe the image in detail."
@@ -148,7 +148,7 @@ def _captions(split: str, n: int, rng: random.Random, cfg: WorldConfig) -> Itera
 
 
 def _family_records(capability: str, split: str, n: int, rng: random.Random, cfg: WorldConfig) -> Iterator[Generated]:
-    """Perception MCQs or visual-reasoning questions, the capability's families in turn."""
+    """The capability's families in turn: MCQs from an `mcq` family, free-form questions from the others."""
     table = fam.families_of(capability)
     seen = {f.name: Counter() for f in table}
     dealers = {f.name: LetterDealer(rng) for f in table}
@@ -158,16 +158,16 @@ def _family_records(capability: str, split: str, n: int, rng: random.Random, cfg
         while True:
             scene = sample_scene(rng, cfg.image_size, cfg.min_objects, cfg.max_objects)
             cands = f.candidates(scene, cfg.max_objects)
-            if capability == "perception":
-                cands = [c for c in cands if len(set(c.distractor_pool) - {c.answer}) >= 3]
+            if f.mcq:
+                cands = [c for c in cands if len(set(c.distractor_pool) - {c.answer}) >= len(LETTERS) - 1]
             if cands:
                 break
         c = _pick(cands, seen[family], rng)
         seen[family][c.answer] += 1
         rec = _base_record(f"{capability}-{split}-{i:06d}", capability, family, scene)
-        if capability == "perception":
+        if f.mcq:
             letter = dealers[family]()
-            wrong = rng.sample(sorted(set(c.distractor_pool) - {c.answer}), 3)
+            wrong = rng.sample(sorted(set(c.distractor_pool) - {c.answer}), len(LETTERS) - 1)
             options = place_answer(c.answer, wrong, letter)
             # the reference solution boxes the option text (scored as correct, like the letter): the tiny
             # default decoder did not learn to map a value back to its letter within its pretraining budget
