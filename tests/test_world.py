@@ -281,3 +281,19 @@ def test_the_family_registry_is_what_the_world_generates():
             else:
                 assert r["options"] is None and r["answer"] not in "ABCD", r
     assert len({f.name for f in FAMILIES}) == len(FAMILIES)
+
+
+def test_guess_rates_of_a_balanced_mcq_and_of_a_skewed_prior():
+    """benchmarks/guess_rate.py: a 4-option MCQ with balanced letters is guessed within 8 samples 1 - 0.75^8 of the
+    time, and always by the top-4 guesser; a skewed prior is guessed as often as its answers recur."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "guess_rate.py"
+    spec = importlib.util.spec_from_file_location("guess_rate", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    letters = list("ABCD") * 25
+    r = mod.guess_rates(letters, letters, 8)
+    assert abs(r["sampled"] - (1 - 0.75**8)) < 1e-9 and r["top_k"] == 1.0
+    r = mod.guess_rates(["1"] * 9 + ["7"], ["1", "7", "42"], 1)
+    assert abs(r["sampled"] - (0.9 + 0.1 + 0) / 3) < 1e-9 and abs(r["top_k"] - 1 / 3) < 1e-9
