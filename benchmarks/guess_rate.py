@@ -1,7 +1,7 @@
 """How often guessing, without looking at the image or working the question out, gets a world's answers right.
 
     python benchmarks/guess_rate.py                          # the built-in world's families (seed 0)
-    python benchmarks/guess_rate.py --n 4000 --k 1 8 64 --json guess.json
+    python benchmarks/guess_rate.py --families v5 --n 4000 --k 1 8 64 --json guess.json
 
 A reward that a guess earns is luck, not skill: RL on such records mostly learns to guess. Per question family,
 from the answers of `--n` train records (the prior a base learns) and `--n` validation records (the questions it
@@ -20,14 +20,15 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from seethink.miniature.world.generate import generate
+from seethink.errors import SeethinkError
+from seethink.miniature.world.generate import FAMILY_SETS, WorldConfig, generate
 from seethink.records.schema import CAPABILITIES
 
 
-def answers_by_family(split: str, n: int, seed: int) -> dict[tuple[str, str], list[str]]:
+def answers_by_family(split: str, n: int, seed: int, cfg: WorldConfig) -> dict[tuple[str, str], list[str]]:
     out: dict[tuple[str, str], list[str]] = defaultdict(list)
     for capability in CAPABILITIES:
-        for g in generate(capability, split, n, seed):
+        for g in generate(capability, split, n, seed, cfg):
             out[(capability, g.record["family"])].append(g.record["answer"])
     return out
 
@@ -48,12 +49,18 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=2000, help="records per capability and split (default 2000)")
     ap.add_argument("--k", type=int, nargs="+", default=[1, 8, 64])
     ap.add_argument("--seed", type=int, default=0, help="world seed (default 0, the built-in world's)")
+    ap.add_argument("--families", default="v4", choices=list(FAMILY_SETS), help="the world's question families")
     ap.add_argument("--json", help="also write the figures to this file")
     a = ap.parse_args()
     if a.n < 1 or any(k < 1 for k in a.k):
         print("guess_rate: --n and every --k must be >= 1", file=sys.stderr)
         return 2
-    prior, asked = answers_by_family("train", a.n, a.seed), answers_by_family("validation", a.n, a.seed)
+    try:
+        cfg = WorldConfig(families=a.families)
+    except SeethinkError as e:
+        print(f"guess_rate: {e}", file=sys.stderr)
+        return 2
+    prior, asked = (answers_by_family(split, a.n, a.seed, cfg) for split in ("train", "validation"))
     rows = []
     print(f"{'capability':<17} {'family':<13} {'answers':>7}  " + "  ".join(f"{f'pass@{k} s/top':>14}" for k in a.k))
     for key in sorted(asked, key=lambda f: (CAPABILITIES.index(f[0]), f[1])):
@@ -62,7 +69,8 @@ def main() -> int:
         cells = "  ".join(f"{r['sampled']:>6.3f}/{r['top_k']:<7.3f}" for r in rates.values())
         print(f"{key[0]:<17} {key[1]:<13} {len(set(prior[key])):>7}  {cells}")
     if a.json:
-        Path(a.json).write_text(json.dumps({"n": a.n, "seed": a.seed, "families": rows}, indent=1) + "\n")
+        out = {"n": a.n, "seed": a.seed, "world_families": a.families, "families": rows}
+        Path(a.json).write_text(json.dumps(out, indent=1) + "\n")
     return 0
 
 

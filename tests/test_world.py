@@ -1,6 +1,7 @@
 """The synthetic world: determinism, gold answers recomputed independently, balance, captions."""
 
 import hashlib
+import itertools
 import json
 import re
 from collections import Counter
@@ -265,13 +266,14 @@ def test_a_recipe_that_names_the_two_image_family_adds_it_to_the_built_in_world(
 def test_the_family_registry_is_what_the_world_generates():
     """Every scene-question family of `FAMILIES` yields records of its capability, its difficulty and its answer
     form (an `mcq` family: 4 options and a letter; the others: a free-form answer), in turn."""
-    from seethink.miniature.world.families import FAMILIES, SCENE_CAPABILITIES, families_of
-    from seethink.miniature.world.generate import generate
+    from seethink.miniature.world.families import SCENE_CAPABILITIES, families_of
+    from seethink.miniature.world.generate import FAMILY_SETS, WorldConfig, generate
 
     assert SCENE_CAPABILITIES == ("perception", "visual_reasoning")
-    for capability in SCENE_CAPABILITIES:
-        table = families_of(capability)
-        records = [g.record for g in generate(capability, "train", 2 * len(table), 0)]
+    for name, capability in itertools.product(FAMILY_SETS, SCENE_CAPABILITIES):
+        table = families_of(capability, FAMILY_SETS[name])
+        assert table, (name, capability)
+        records = [g.record for g in generate(capability, "train", 2 * len(table), 0, WorldConfig(families=name))]
         assert [r["family"] for r in records] == [f.name for f in table] * 2
         for r, f in zip(records, table * 2):
             assert r["capability"] == f.capability
@@ -280,7 +282,8 @@ def test_the_family_registry_is_what_the_world_generates():
                 assert len(r["options"]) == 4 and r["answer"] in "ABCD", r
             else:
                 assert r["options"] is None and r["answer"] not in "ABCD", r
-    assert len({f.name for f in FAMILIES}) == len(FAMILIES)
+    for table in FAMILY_SETS.values():
+        assert len({f.name for f in table}) == len(table)
 
 
 def test_guess_rates_of_a_balanced_mcq_and_of_a_skewed_prior():

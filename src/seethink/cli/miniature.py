@@ -14,13 +14,15 @@ def world_build(a) -> None:
     from seethink.miniature.world.build import build_world
     from seethink.miniature.world.generate import WorldConfig
 
-    cfg = WorldConfig(image_size=a.image_size, min_objects=a.min_objects, max_objects=a.max_objects)
+    cfg = WorldConfig(
+        image_size=a.image_size, min_objects=a.min_objects, max_objects=a.max_objects, families=a.families
+    )
     with writer_lock(a.out, "seethink world build"):
         out = build_world(
             a.out, a.seed, {"train": a.train, "validation": a.validation, "test": a.test}, cfg, tuple(a.datasets)
         )
     print(
-        f"world written to {out} (seed {a.seed}; {', '.join(a.datasets)}; "
+        f"world written to {out} (seed {a.seed}, families {a.families}; {', '.join(a.datasets)}; "
         f"train/validation/test = {a.train}/{a.validation}/{a.test} per dataset)"
     )
 
@@ -84,6 +86,7 @@ def add_parsers(sub) -> None:
     b.add_argument("--image-size", type=positive, default=64)
     b.add_argument("--min-objects", type=positive, default=1)
     b.add_argument("--max-objects", type=positive, default=6)
+    b.add_argument("--families", default="v4", help="question families: v4 (default) or v5 (docs/world.md)")
     b.add_argument(
         "--datasets",
         nargs="+",

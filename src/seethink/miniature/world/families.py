@@ -12,7 +12,6 @@ Facts are those of `seethink.records.facts`.
 from __future__ import annotations
 
 import itertools
-import random
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -32,7 +31,7 @@ class Candidate:
     distractor_pool: list[str] = field(default_factory=list)  # MCQ only: plausible wrong options
 
 
-def _count_filters():
+def count_filters():
     yield {}
     for c in COLOURS:
         yield {"colour": c}
@@ -42,11 +41,11 @@ def _count_filters():
         yield {"colour": c, "shape": s}
 
 
-def _count_sentence(f: dict, n: int) -> str:
+def count_sentence(f: dict, n: int) -> str:
     return f"There {'is' if n == 1 else 'are'} {n} {noun_phrase(f, plural=n != 1)}."
 
 
-def _unique_objects(scene: Scene) -> list[tuple[Obj, dict]]:
+def unique_objects(scene: Scene) -> list[tuple[Obj, dict]]:
     return [(o, d) for o in scene.objects if (d := unique_description(scene, o)) is not None]
 
 
@@ -55,7 +54,7 @@ def _unique_objects(scene: Scene) -> list[tuple[Obj, dict]]:
 
 def count_mcq(scene: Scene, max_count: int) -> list[Candidate]:
     out = []
-    for f in _count_filters():
+    for f in count_filters():
         n = count(scene, **f)
         pool = [str(v) for v in range(max(0, n - 3), n + 4) if v != n and v <= max_count + 1]
         out.append(
@@ -63,7 +62,7 @@ def count_mcq(scene: Scene, max_count: int) -> list[Candidate]:
                 f"How many {noun_phrase(f, plural=True)} are there?",
                 str(n),
                 [fact("count", f, n)],
-                [_count_sentence(f, n)],
+                [count_sentence(f, n)],
                 pool,
             )
         )
@@ -72,7 +71,7 @@ def count_mcq(scene: Scene, max_count: int) -> list[Candidate]:
 
 def colour_mcq(scene: Scene, max_count: int) -> list[Candidate]:
     out = []
-    for o, d in _unique_objects(scene):
+    for o, d in unique_objects(scene):
         if "colour" in d:  # asking the colour of "the red circle" would give the answer away
             continue
         out.append(
@@ -136,7 +135,7 @@ def size_mcq(scene: Scene, max_count: int) -> list[Candidate]:
 
 def position_mcq(scene: Scene, max_count: int) -> list[Candidate]:
     out = []
-    for o, d in _unique_objects(scene):
+    for o, d in unique_objects(scene):
         r, c = o.row, o.col
         near = [
             REGIONS[rr][cc]
@@ -158,7 +157,7 @@ def position_mcq(scene: Scene, max_count: int) -> list[Candidate]:
 
 def relation_mcq(scene: Scene, max_count: int) -> list[Candidate]:
     out = []
-    objs = _unique_objects(scene)
+    objs = unique_objects(scene)
     for (a, da), (b, db) in itertools.permutations(objs, 2):
         if a.row == b.row:
             rel = "left of" if a.col < b.col else "right of"
@@ -212,7 +211,7 @@ def existence_mcq(scene: Scene, max_count: int) -> list[Candidate]:
 
 
 def _nonempty_filters(scene: Scene):
-    return [f for f in _count_filters() if f and count(scene, **f) > 0]
+    return [f for f in count_filters() if f and count(scene, **f) > 0]
 
 
 def subtract(scene: Scene, max_count: int) -> list[Candidate]:
@@ -225,7 +224,7 @@ def subtract(scene: Scene, max_count: int) -> list[Candidate]:
                 f"Subtract all {noun_phrase(f, plural=True)}. How many objects are left?",
                 str(total - n),
                 [fact("count", {}, total), fact("count", f, n)],
-                [_count_sentence({}, total), _count_sentence(f, n), f"{total} - {n} = {total - n}."],
+                [count_sentence({}, total), count_sentence(f, n), f"{total} - {n} = {total - n}."],
             )
         )
     return out
@@ -233,7 +232,7 @@ def subtract(scene: Scene, max_count: int) -> list[Candidate]:
 
 def add(scene: Scene, max_count: int) -> list[Candidate]:
     out = []
-    for f in _count_filters():
+    for f in count_filters():
         if not f.get("colour") or not f.get("shape"):
             continue
         col = {"colour": f["colour"]}
@@ -244,7 +243,7 @@ def add(scene: Scene, max_count: int) -> list[Candidate]:
                     f"Add {k} {noun_phrase(f, plural=k != 1)}. How many {noun_phrase(col, plural=True)} are there now?",
                     str(n + k),
                     [fact("count", col, n)],
-                    [_count_sentence(col, n), f"{n} + {k} = {n + k}."],
+                    [count_sentence(col, n), f"{n} + {k} = {n + k}."],
                 )
             )
     return out
@@ -252,7 +251,7 @@ def add(scene: Scene, max_count: int) -> list[Candidate]:
 
 def compare(scene: Scene, max_count: int) -> list[Candidate]:
     out = []
-    fs = [f for f in _count_filters() if len(f) == 1]
+    fs = [f for f in count_filters() if len(f) == 1]
     for fa, fb in itertools.permutations(fs, 2):
         na, nb = count(scene, **fa), count(scene, **fb)
         # "red objects" vs "circles" overlap, so comparisons stay within one attribute
@@ -263,7 +262,7 @@ def compare(scene: Scene, max_count: int) -> list[Candidate]:
                 f"How many more {noun_phrase(fa, plural=True)} than {noun_phrase(fb, plural=True)} are there?",
                 str(na - nb),
                 [fact("count", fa, na), fact("count", fb, nb)],
-                [_count_sentence(fa, na), _count_sentence(fb, nb), f"{na} - {nb} = {na - nb}."],
+                [count_sentence(fa, na), count_sentence(fb, nb), f"{na} - {nb} = {na - nb}."],
             )
         )
     return out
@@ -273,13 +272,13 @@ def compare_pair(first: Scene, second: Scene, max_count: int) -> list[Candidate]
     """Two images: how many more objects of a kind the first shows than the second (counts of all objects, one
     colour or one shape). Each count fact names its image (0 or 1), so attribution probes the right one."""
     out = []
-    for f in _count_filters():
+    for f in count_filters():
         if len(f) > 1:
             continue
         na, nb = count(first, **f), count(second, **f)
         if na <= nb:
             continue
-        sentences = [_count_sentence(f, na), _count_sentence(f, nb)]
+        sentences = [count_sentence(f, na), count_sentence(f, nb)]
         out.append(
             Candidate(
                 f"How many more {noun_phrase(f, plural=True)} are there in the first image than in the second image?",
@@ -305,9 +304,9 @@ def multihop(scene: Scene, max_count: int) -> list[Candidate]:
         if nc == 0 or ns == 0:
             continue
         left = total - nc - ns + ncs
-        lines = [_count_sentence({}, total), _count_sentence(fc, nc), _count_sentence(fs, ns)]
+        lines = [count_sentence({}, total), count_sentence(fc, nc), count_sentence(fs, ns)]
         if ncs:
-            lines += [_count_sentence(fcs, ncs), f"{total} - {nc} - {ns} + {ncs} = {left}."]
+            lines += [count_sentence(fcs, ncs), f"{total} - {nc} - {ns} + {ncs} = {left}."]
         else:
             lines += [f"{total} - {nc} - {ns} = {left}."]
         out.append(
@@ -320,37 +319,6 @@ def multihop(scene: Scene, max_count: int) -> list[Candidate]:
             )
         )
     return out
-
-
-# ---------------------------------------------------------------- text reasoning (no image)
-
-NAMES = ("Ann", "Ben", "Cara", "Dev", "Eli", "Fay", "Gus", "Hana")
-ITEMS = ("apples", "marbles", "stickers", "coins", "books", "shells")
-GAIN = ("gets {k} more", "finds {k} more", "buys {k} more")
-LOSS = ("gives away {k}", "loses {k}", "uses {k}")
-
-
-def word_problem(
-    rng: random.Random, steps: int, max_start: int = 40, max_operand: int = 20, max_value: int = 0
-) -> Candidate:
-    """A multi-step add/subtract word problem; the value never goes negative (nor above `max_value`, if set)."""
-    name, item = rng.choice(NAMES), rng.choice(ITEMS)
-    pronoun = "she" if name in ("Ann", "Cara", "Fay", "Hana") else "he"
-    value = rng.randint(2, max_start)
-    sentences = [f"{name} has {value} {item}."]
-    lines = []
-    for i in range(steps):
-        k = rng.randint(1, max_operand)
-        if value - k >= 0 and (rng.random() < 0.5 or (max_value and value + k > max_value)):
-            verb, new, op = rng.choice(LOSS), value - k, "-"
-        else:
-            verb, new, op = rng.choice(GAIN), value + k, "+"
-        clause = f"{pronoun} {verb.format(k=k)}."
-        sentences.append(f"Then {clause}" if i else clause.capitalize())
-        lines.append(f"{value} {op} {k} = {new}.")
-        value = new
-    sentences.append(f"How many {item} does {name} have now?")
-    return Candidate(" ".join(sentences), str(value), [], lines)
 
 
 @dataclass(frozen=True)
@@ -384,12 +352,13 @@ FAMILIES = (
     Family("multihop", "visual_reasoning", multihop, level=3),
 )
 """The scene-question families, in the order a capability's records take them in turn (a new one goes last in
-its capability: the records of the others then change). Text reasoning (`word_problem`), captions and the
-two-image `compare_pair` have generators of their own in `seethink.miniature.world.generate`."""
+its capability: the records of the others then change). Text reasoning (`seethink.miniature.world.word_problems`),
+captions and the two-image `compare_pair` have generators of their own in `seethink.miniature.world.generate`;
+base v5's families are `seethink.miniature.world.families_v5.FAMILIES`."""
 
 
-def families_of(capability: str) -> tuple[Family, ...]:
-    return tuple(f for f in FAMILIES if f.capability == capability)
+def families_of(capability: str, table: tuple[Family, ...] = FAMILIES) -> tuple[Family, ...]:
+    return tuple(f for f in table if f.capability == capability)
 
 
 SCENE_CAPABILITIES = tuple(dict.fromkeys(f.capability for f in FAMILIES))

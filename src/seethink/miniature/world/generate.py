@@ -17,14 +17,16 @@ from PIL import Image
 
 from seethink.errors import SeethinkError
 from seethink.grading import formatted
-from seethink.miniature.world import DATASETS
+from seethink.miniature.world import DATASETS, families_v5
 from seethink.miniature.world import families as fam
 from seethink.miniature.world.language import caption
 from seethink.miniature.world.scene import Scene, render, sample_scene
+from seethink.miniature.world.word_problems import word_problem
 from seethink.records.mcq import LETTERS, LetterDealer, format_mcq, place_answer
 from seethink.seeding import derive_seed
 
 CAPTION_PROMPT = "Describe the image in detail."
+FAMILY_SETS = {"v4": fam.FAMILIES, "v5": families_v5.FAMILIES}
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,10 @@ class WorldConfig:
     text_step_weights: tuple | None = None
     """Relative frequency of word problems of 1..max_text_steps steps (None: equally often, in turn). A pretraining
     world uses it to show long chains rarely rather than never."""
+    families: str = "v4"
+    """Which scene-question families the image capabilities ask (`FAMILY_SETS`): `v4`, base v4's (4-option
+    perception MCQs; count-based visual reasoning), or `v5`, base v5's (free-form answers a guess cannot earn;
+    visual reasoning that needs perception and a chain of steps: `seethink.miniature.world.families_v5`)."""
 
     def __post_init__(self):
         if not 1 <= self.min_objects <= self.max_objects <= 9:
@@ -69,6 +75,8 @@ class WorldConfig:
                     f"number of steps, 1..max_text_steps), not all 0; got {w!r}"
                 )
             object.__setattr__(self, "text_step_weights", tuple(w))
+        if self.families not in FAMILY_SETS:
+            raise SeethinkError(f"world: families must be one of {', '.join(FAMILY_SETS)}, got {self.families!r}")
         if self.text_max_value and self.text_max_value < self.text_max_start:
             raise SeethinkError(
                 f"world: text_max_value ({self.text_max_value}) is below text_max_start ({self.text_max_start})"
@@ -149,7 +157,7 @@ def _captions(split: str, n: int, rng: random.Random, cfg: WorldConfig) -> Itera
 
 def _family_records(capability: str, split: str, n: int, rng: random.Random, cfg: WorldConfig) -> Iterator[Generated]:
     """The capability's families in turn: MCQs from an `mcq` family, free-form questions from the others."""
-    table = fam.families_of(capability)
+    table = fam.families_of(capability, FAMILY_SETS[cfg.families])
     seen = {f.name: Counter() for f in table}
     dealers = {f.name: LetterDealer(rng) for f in table}
     for i in range(n):
@@ -224,7 +232,7 @@ def _word_problems(split: str, n: int, seed: int, rng: random.Random, cfg: World
         else:
             steps = step_rng.choices(range(1, cfg.max_text_steps + 1), weights=cfg.text_step_weights)[0]
         cands = [
-            fam.word_problem(rng, steps, cfg.text_max_start, cfg.text_max_operand, cfg.text_max_value) for _ in range(4)
+            word_problem(rng, steps, cfg.text_max_start, cfg.text_max_operand, cfg.text_max_value) for _ in range(4)
         ]
         c = _pick(cands, seen, rng)
         seen[c.answer] += 1
