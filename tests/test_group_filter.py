@@ -1,20 +1,37 @@
 """Online group filtering (`stages.k.filter_groups`): which groups a batch keeps, how scored batches of different
 widths merge, where extra prompts come from, and a real stage trained with it."""
 
+import json
 import math
 
 import pytest
 import torch
-from test_train import stage3_rows
+from conftest import seethink
+from test_train import RECIPES, smoke_args, stage3_rows
 
 from seethink.algorithms.group_filter import group_signal, merge, picks, reserve_rows
 
 
-def test_a_group_has_signal_when_any_advantage_is_not_zero():
-    adv = torch.tensor([0.0, 0.0, 0.0, 0.0, 0.5, -0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 1e-3])
-    assert group_signal(adv, 4) == [False, True, True]
+def test_a_group_has_signal_when_an_advantage_is_more_than_rounding():
+    adv = torch.tensor([0.0, 0.0, 0.0, 0.0, 0.5, -0.5, 0.0, 0.0, 7e-5, -7e-5, 6e-4, 0.0, 0.0, 0.0, 0.0, 0.02])
+    assert group_signal(adv, 4) == [False, True, False, True]
     with pytest.raises(ValueError, match="whole groups"):
         group_signal(adv, 5)
+
+
+def test_groups_of_equal_rewards_have_no_signal_as_trl_scores_them():
+    """TRL 1.16's group advantages of 8 equal rewards are float32 rounding, not 0 (0.9 * 0 + 0.1 * 1 gives 7e-5,
+    0.9 * 1 + 0.1 * 0 gives 6e-4): the filter must see them as groups without signal (the first study run did not)."""
+    from trl.trainer.utils import nanstd
+
+    weights = torch.tensor([0.9, 0.1])
+    per_func = torch.tensor([[0.0, 1.0]] * 8 + [[1.0, 0.0]] * 8 + [[1.0, 1.0]] * 8 + [[1.0, 1.0]] * 7 + [[0.0, 1.0]])
+    rewards = (per_func * weights).nansum(dim=1)
+    mean = torch.nanmean(rewards.view(-1, 8), dim=1).repeat_interleave(8)
+    std = nanstd(rewards.view(-1, 8), dim=1).repeat_interleave(8)
+    adv = (rewards - mean) / (std + 1e-4)
+    assert adv[:16].abs().max() > 0  # not exactly zero
+    assert group_signal(adv, 8) == [False, False, False, True]
 
 
 def test_signal_groups_come_first_in_draw_order_then_the_first_draws_zero_groups():
@@ -25,15 +42,30 @@ def test_signal_groups_come_first_in_draw_order_then_the_first_draws_zero_groups
 
 
 def test_the_reserve_is_a_function_of_the_batch_and_lies_just_after_it():
-    a = reserve_rows(first=8, size=4, total=40, seed=0, attempt=1)
-    assert a == reserve_rows(first=8, size=4, total=40, seed=0, attempt=1)
+    one = [("perception", 1)] * 40
+    a = reserve_rows(first=8, size=4, kinds=one, seed=0, attempt=1)
+    assert a == reserve_rows(first=8, size=4, kinds=one, seed=0, attempt=1)
     assert len(set(a)) == 4 and all(12 <= r < 28 for r in a)
-    assert a != reserve_rows(first=8, size=4, total=40, seed=0, attempt=2)
-    assert a != reserve_rows(first=8, size=4, total=40, seed=1, attempt=1)
-    wrapped = reserve_rows(first=36, size=4, total=40, seed=0, attempt=1)
+    assert a != reserve_rows(first=8, size=4, kinds=one, seed=0, attempt=2)
+    assert a != reserve_rows(first=8, size=4, kinds=one, seed=1, attempt=1)
+    wrapped = reserve_rows(first=36, size=4, kinds=one, seed=0, attempt=1)
     assert all(0 <= r < 16 for r in wrapped)
-    small = reserve_rows(first=0, size=4, total=6, seed=0, attempt=1)  # the window wraps round a short stage
+    small = reserve_rows(first=0, size=4, kinds=one[:6], seed=0, attempt=1)  # the window wraps round a short stage
     assert len(set(small)) == 4 and set(small) <= set(range(6))
+
+
+def test_the_reserve_holds_only_rows_of_the_batchs_kind():
+    # a merged stage's blocks: 4 image rows, 4 text rows, ... (TRL cannot score a batch that mixes them)
+    kinds = [("perception", 1) if (i // 4) % 2 == 0 else ("text_reasoning", 0) for i in range(40)]
+    for first in (0, 4, 32, 36):
+        rows = reserve_rows(first=first, size=4, kinds=kinds, seed=0, attempt=1)
+        assert len(set(rows)) == 4 and {kinds[r] for r in rows} == {kinds[first]}
+        assert all(0 < (r - first) % 40 < 40 for r in rows)
+    # the window is the next 4 batches of the same kind: rows 8..11, 16..19, 24..27, 32..35 after the block at 0
+    assert set(reserve_rows(first=0, size=4, kinds=kinds, seed=0, attempt=1)) <= set(range(8, 36))
+    assert set(reserve_rows(first=36, size=4, kinds=kinds, seed=0, attempt=1)) <= {4, 5, 6, 7, 12, 13, 14, 15} | set(
+        range(20, 32)
+    )
 
 
 def _scored(prompt: list[list[int]], completion: list[list[int]], adv: list[float], images: list) -> dict:
@@ -98,22 +130,28 @@ def test_a_batch_entry_that_is_not_per_row_is_refused_not_misaligned():
         merge([a], [(0, 0)], group=2, pad_id=0)
 
 
-@pytest.mark.slow
-def test_a_filtered_stage_trains_on_signal_groups_and_logs_the_filter(world_dir, tmp_path):
-    """Half the prompts get a constant reward (a zero-variance group every time); with two extra draws the batch
-    is rebuilt from groups that carry signal, and metrics.jsonl says how many were filtered and kept."""
-    (tmp_path / "half.py").write_text(
+def _half_reward(folder) -> str:
+    """A user reward that is constant for about half the record ids (their groups never carry signal)."""
+    (folder / "half.py").write_text(
         "import zlib\n"
         "def half(completions, id, **kwargs):\n"
         "    text = [c if isinstance(c, str) else c[-1]['content'] for c in completions]\n"
         "    return [0.0 if zlib.crc32(i.encode()) % 2 else zlib.crc32(t.encode()) % 997 / 997"
         " for i, t in zip(id, text)]\n"
     )
+    return f"{folder}/half.py:half"
+
+
+@pytest.mark.slow
+def test_a_filtered_stage_trains_on_signal_groups_and_logs_the_filter(world_dir, tmp_path):
+    """Half the prompts get a constant reward (a zero-variance group every time); with two extra draws the batch
+    is rebuilt from groups that carry signal, and metrics.jsonl says how many were filtered and kept."""
+    half = _half_reward(tmp_path)
     _, rows = stage3_rows(
         world_dir,
         tmp_path / "runs",
         3,
-        f"stages.0.rewards={{'{tmp_path}/half.py:half': 1.0}}",
+        f"stages.0.rewards={{'{half}': 1.0}}",
         "stages.0.filter_groups=2",
     )
     assert [r["step"] for r in rows] == [1, 2, 3]
@@ -124,3 +162,19 @@ def test_a_filtered_stage_trains_on_signal_groups_and_logs_the_filter(world_dir,
     assert all(k >= 1 - z for k, z in zip(kept, zero)), rows
     assert sum(kept) > sum(1 - z for z in zero), rows  # the extra draws replaced some
     assert all(0 < r["filter_extra_rounds"] <= 2 for r in rows), rows
+
+
+@pytest.mark.slow
+def test_a_filtered_merged_stage_draws_its_extra_prompts_from_the_batchs_own_kind(world_dir, tmp_path):
+    """A merged stage's blocks alternate image and text-only sources; an extra draw that mixed them would crash
+    TRL's scoring (the first study run did), so each draw keeps the batch's kind and the stage trains."""
+    half = _half_reward(tmp_path)
+    args = smoke_args(RECIPES / "merged.yaml", world_dir, tmp_path / "runs", steps=4)
+    for s in (f"stages.0.rewards={{'{half}': 1.0}}", "stages.0.filter_groups=2", "eval.attribution=none"):
+        args += ["--set", s]
+    seethink("train", *args)
+    (stage,) = (tmp_path / "runs" / "merged" / "stages").iterdir()
+    rows = [json.loads(line) for line in (stage / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4]
+    assert all(math.isfinite(r["loss"]) for r in rows), rows
+    assert sum(r["filter_extra_rounds"] for r in rows) > 0, rows

@@ -290,14 +290,15 @@ BASE_WEIGHTS = (
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("algorithm", ["grpo", "sft"])
+@pytest.mark.parametrize("algorithm", ["grpo", "grpo-filtered", "sft"])
 def test_two_processes_never_split_a_step_between_image_and_text_batches(algorithm, world_dir, tmp_path):
     """merged.yaml (perception, text and visual-reasoning records pooled, vision trainable) on 2 processes: a
     step whose one process held images and the other text only would leave the vision tower's gradients unused on
     one of them (DDP's reducer error or hang). seethink's layout rules it out by construction -- a step's rows
     across all processes come from one source (`seethink.train.data`) -- and this test proves it from the inputs
-    each process's loss actually saw, for GRPO and for SFT: both processes agree at every step, steps of both
-    kinds occur, the run finishes, and the vision tower moves."""
+    each process's loss actually saw, for GRPO, for GRPO with online group filtering (its extra draws, agreed on
+    by both processes through one gather, keep the step's kind) and for SFT: both processes agree at every step,
+    steps of both kinds occur, the run finishes, and the vision tower moves."""
     from safetensors.torch import load_file
 
     from seethink.models.freeze import is_vision_param
@@ -313,7 +314,7 @@ def test_two_processes_never_split_a_step_between_image_and_text_batches(algorit
             "--set",
             "stages.0.rollout_batch_size=8",
         ]
-        if algorithm == "grpo"
+        if algorithm.startswith("grpo")
         else [
             "--set",
             "stages.0.algorithm=sft",
@@ -340,8 +341,12 @@ def test_two_processes_never_split_a_step_between_image_and_text_batches(algorit
         "stages.0.lr=1e-3",
         *batch,
     ]
+    if algorithm == "grpo-filtered":
+        from test_group_filter import _half_reward
+
+        args += ["--set", f"stages.0.rewards={{'{_half_reward(tmp_path)}': 1.0}}", "--set", "stages.0.filter_groups=2"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "SEETHINK_TRACE": str(trace)}
-    port = "29534" if algorithm == "grpo" else "29535"
+    port = {"grpo": "29534", "sft": "29535"}.get(algorithm, "29537")
     p = subprocess.run(
         [
             sys.executable,
@@ -374,6 +379,9 @@ def test_two_processes_never_split_a_step_between_image_and_text_batches(algorit
     before, after = load_file(str(BASE_WEIGHTS)), load_file(str(ckpt / "model.safetensors"))
     vision = [k for k in before if is_vision_param(k)]
     assert sum(not torch.equal(before[k], after[k]) for k in vision) >= len(vision) // 2
+    if algorithm == "grpo-filtered":
+        metrics = [json.loads(x) for x in (ckpt.parent / "metrics.jsonl").read_text().splitlines()]
+        assert sum(m["filter_extra_rounds"] for m in metrics) > 0, metrics  # the extra draws did happen
 
 
 @pytest.mark.slow

@@ -7,9 +7,12 @@ process's batch is rebuilt from its signal-carrying groups first, in the order t
 its zero-signal groups (in order) when N rounds did not find enough. The batch keeps its size, so steps, the
 learning-rate schedule and the stage's data order are those of the same recipe without filtering.
 
-The extra prompts come from a reserve that is a function of the batch alone: the rows the stage's own stream
-holds just after this batch (a window of `RESERVE_ROUNDS` batches, wrapping round the stage's end), drawn with
-a generator seeded by the stage seed, the batch's first row and the attempt. A resumed run therefore rebuilds
+The extra prompts come from a reserve that is a function of the batch alone: the rows of the batch's kind (its
+capability and number of images) that the stage's own stream holds just after this batch (a window of
+`RESERVE_ROUNDS` batches of that kind, wrapping round the stage's end), drawn with a generator seeded by the
+stage seed, the batch's first row and the attempt. A batch is one source's block (`seethink.train.data`), so an
+extra draw never mixes image and text-only prompts (TRL 1.16 cannot score such a batch) and every process of a
+step draws the same kind; a merged stage's mixture keeps its capabilities. A resumed run therefore rebuilds
 the same batch, and an easy→hard curriculum stays local (a reserve prompt is a little later in the order, so
 it is trained on once more in its own round, as a prompt is in a later epoch).
 
@@ -44,11 +47,19 @@ COMPLETION_KEYS = (
 a sequence-level importance ratio) is taken as it is."""
 
 
-def group_signal(advantages: torch.Tensor, group: int) -> list[bool]:
-    """Per group of `group` consecutive completions: does any completion have a non-zero advantage?"""
+SIGNAL_TOLERANCE = 1e-2
+"""An advantage at most this large is rounding, not signal. A group whose rewards are all equal gets advantages
+that are not exactly 0: TRL sums the weighted rewards and takes their mean in float32 and divides by (std + 1e-4),
+so eight rewards of 0.1 give |advantage| 7e-5 and eight of 0.9 give 6e-4 (tests/test_group_filter.py). A real
+difference in a group gives some completion |advantage| >= 0.35 under TRL's default group scaling (and the reward
+difference itself, >= 0.1 for the paper's reward, without scaling)."""
+
+
+def group_signal(advantages: torch.Tensor, group: int, tolerance: float = SIGNAL_TOLERANCE) -> list[bool]:
+    """Per group of `group` consecutive completions: does any completion's advantage exceed `tolerance`?"""
     if advantages.numel() % group:
         raise ValueError(f"{advantages.numel()} completions are not whole groups of {group}")
-    return (advantages.view(-1, group).abs() > 0).any(dim=1).tolist()
+    return (advantages.view(-1, group).abs() > tolerance).any(dim=1).tolist()
 
 
 def picks(signals: list[list[bool]], wanted: int) -> list[tuple[int, int]]:
@@ -59,9 +70,17 @@ def picks(signals: list[list[bool]], wanted: int) -> list[tuple[int, int]]:
     return chosen + fill[: wanted - len(chosen)]
 
 
-def reserve_rows(first: int, size: int, total: int, seed: int, attempt: int) -> list[int]:
-    """Dataset rows for one extra draw of `size` prompts after a batch starting at row `first` of `size` rows."""
-    window = list(dict.fromkeys((first + size + k) % total for k in range(RESERVE_ROUNDS * size)))
+def reserve_rows(first: int, size: int, kinds: list, seed: int, attempt: int) -> list[int]:
+    """Dataset rows for one extra draw of `size` prompts after a batch starting at row `first` of `size` rows;
+    `kinds`: every row's kind (a draw takes only rows of the batch's kind, `kinds[first]`)."""
+    total, kind = len(kinds), kinds[first]
+    window: list[int] = []
+    for k in range(1, total + 1):
+        row = (first + size - 1 + k) % total
+        if kinds[row] == kind and row not in window:
+            window.append(row)
+            if len(window) == RESERVE_ROUNDS * size:
+                break
     rng = random.Random(f"filter-groups:{seed}:{first}:{attempt}")
     return rng.sample(window, min(size, len(window)))
 
@@ -126,9 +145,10 @@ def loss_tokens(batch: dict) -> torch.Tensor:
     return mask.sum()
 
 
-def filtering_trainer(base, *, extra_rounds: int, row_of_id: dict, seed: int):
+def filtering_trainer(base, *, extra_rounds: int, row_of_id: dict, kinds: list, seed: int):
     """A subclass of TRL's GRPOTrainer `base` that filters zero-signal groups with up to `extra_rounds` extra
-    draws; `row_of_id`: each training row's index in the stage's dataset, by its record `id`."""
+    draws; `row_of_id`: each training row's index in the stage's dataset, by its record `id`; `kinds`: each
+    row's kind (`reserve_rows`)."""
     from trl.trainer.utils import split_pixel_values_by_grid, unsplit_pixel_values_by_grid
 
     class FilteringGRPOTrainer(base):
@@ -144,7 +164,7 @@ def filtering_trainer(base, *, extra_rounds: int, row_of_id: dict, seed: int):
             attempt = 0
             while attempt < extra_rounds and self._short(signals, wanted):
                 attempt += 1
-                rows = reserve_rows(first, wanted, len(row_of_id), seed, attempt)
+                rows = reserve_rows(first, wanted, kinds, seed, attempt)
                 more = [self.train_dataset[i] for i in rows for _ in range(g)]
                 again = super()._generate_and_score_completions(more)
                 draws.append(split_pixel_values_by_grid(again))

@@ -133,7 +133,10 @@ class GRPO(Algorithm):
         rows: dict = {}
         for i, r in enumerate(records):
             rows.setdefault(r["id"], i)  # a record repeated by a later epoch: its first position
-        return filtering_trainer(self.trainer_class(), extra_rounds=stage.filter_groups, row_of_id=rows, seed=seed)
+        kinds = [(r["capability"], len(r["images"])) for r in records]
+        return filtering_trainer(
+            self.trainer_class(), extra_rounds=stage.filter_groups, row_of_id=rows, kinds=kinds, seed=seed
+        )
 
     def trainer(
         self,
