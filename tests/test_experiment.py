@@ -129,6 +129,26 @@ def test_zero_signal_profile_of_a_stage():
     assert zero_signal(metrics[:4]) is None
 
 
+def test_filter_figures_of_a_filtered_stage():
+    """Online group filtering's figures: shares by fifth, the rounds that drew again, and the extra completions
+    (a round's completions per device × extra rounds); nothing for a stage without filtering."""
+    from seethink.experiment import filter_figures
+    from seethink.recipe import load_recipe, rollouts
+
+    stage = load_recipe(Path(__file__).resolve().parents[1] / "recipes" / "staged.yaml").stages[0]
+    per_round = rollouts(stage) // (stage.steps // 2)  # two updates per rollout round
+    rounds = [
+        {"filter_zero_std_share": z, "filter_signal_share": 1.0, "filter_extra_rounds": e}
+        for z, e in zip([0.1, 0.0, 0.2, 0.0, 0.3], [1, 0, 1, 0, 1])
+    ]
+    metrics = [row for r in rounds for row in (r, {"loss": 0.1})]
+    f = filter_figures(metrics, stage)
+    assert f["filter_zero_std_share"] == pytest.approx([0.1, 0.0, 0.2, 0.0, 0.3])
+    assert f["filter_signal_share"] == [1.0] * 5
+    assert f["extra_rounds_share"] == 0.6 and f["extra_rollouts"] == 3 * per_round == 3 * 256
+    assert filter_figures([{"loss": 0.1, "frac_zero_std": 0.2}], stage) == {}
+
+
 def test_each_configuration_against_the_null_and_the_report(tmp_path):
     from seethink.experiment import write_report
 

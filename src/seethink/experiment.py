@@ -156,13 +156,30 @@ def result_row(config: str, seed: int | None, summary: dict, extra: dict | None 
     }
 
 
-def zero_signal(metrics: list[dict], parts: int = 5) -> list[float] | None:
+def zero_signal(metrics: list[dict], parts: int = 5, key: str = "frac_zero_std") -> list[float] | None:
     """The share of a GRPO stage's groups whose rewards are all equal (no learning signal: every sample right, or
-    every one wrong), averaged over `parts` equal spans of its rollout rounds, first to last (None: too few logged)."""
-    xs = [m["frac_zero_std"] for m in metrics if "frac_zero_std" in m]
+    every one wrong), averaged over `parts` equal spans of its rollout rounds, first to last (None: too few logged).
+    `key`: another per-round share of metrics.jsonl (with group filtering: `filter_signal_share`, the groups
+    with signal in the batch trained on)."""
+    xs = [m[key] for m in metrics if key in m]
     if len(xs) < parts:
         return None
     return [round(float(np.mean(chunk)), 4) for chunk in np.array_split(np.asarray(xs, dtype=float), parts)]
+
+
+def filter_figures(metrics: list[dict], stage) -> dict:
+    """With online group filtering: the first draw's zero-signal share and the trained batch's signal share by
+    fifth, and the completions the extra draws sampled per device (a round's completions × extra rounds)."""
+    rounds = [m for m in metrics if "filter_extra_rounds" in m]
+    if not rounds:
+        return {}
+    per_round = rollouts(stage) // algorithm(stage).rounds(stage)
+    return {
+        "filter_zero_std_share": zero_signal(metrics, key="filter_zero_std_share"),
+        "filter_signal_share": zero_signal(metrics, key="filter_signal_share"),
+        "extra_rounds_share": round(float(np.mean([m["filter_extra_rounds"] > 0 for m in rounds])), 4),
+        "extra_rollouts": int(round(per_round * sum(m["filter_extra_rounds"] for m in rounds))),
+    }
 
 
 def _final_eval(model: Path, world: Path, split: str, out: Path) -> dict:
@@ -228,13 +245,15 @@ def run_one(study: Study, src: Path, out: Path, config: str, seed: int, world: P
             "seconds": s.seconds,
             "accuracy": {c: s.eval["capability"][c]["accuracy"] for c in CAPABILITIES} if s.eval else None,
             "frac_zero_std": zero_signal(s.metrics) if algorithm(s.algorithm).samples else None,
+            **filter_figures(s.metrics, planned),
         }
-        for s in load_run(run_dir).stages
+        for s, planned in zip(load_run(run_dir).stages, recipe.stages)
     ]
     extra = {
         "steps": sum(s.steps for s in recipe.stages),
         "null": recipe.shuffle_rewards,
         "rollouts": sum(rollouts(s) for s in recipe.stages if algorithm(s).samples),
+        "extra_rollouts": sum(s.get("extra_rollouts", 0) for s in stages),
         "train_seconds": round(sum(s["seconds"] or 0 for s in stages), 1),
         "wall_seconds": round(time.time() - t, 1),
         "stages": stages,

@@ -40,9 +40,15 @@ def _run_rows(configurations: list[str], base: dict | None, runs: dict[str, dict
         lines.append(
             f"| {config} | {len(rs)} | {' | '.join(cells)} | {_mean_ci([r['overall'] for r in rs])} | "
             f"{np.mean([r['think_tokens']['visual_reasoning'] for r in rs]):.1f} | "
-            f"{np.mean(shares):.0%} | {rs[0]['rollouts']} | {np.mean([r['train_seconds'] for r in rs]):.0f} |"
+            f"{np.mean(shares):.0%} | {_rollouts(rs)} | {np.mean([r['train_seconds'] for r in rs]):.0f} |"
         )
     return lines
+
+
+def _rollouts(rs: list[dict]) -> str:
+    """Completions sampled per run: the recipe's, plus the mean of online group filtering's extra draws."""
+    extra = np.mean([r.get("extra_rollouts", 0) for r in rs])
+    return f"{rs[0]['rollouts']} + {extra:.0f}" if extra else str(rs[0]["rollouts"])
 
 
 def _null_rows(null: str, gains: dict[str, dict]) -> list[str]:
@@ -68,7 +74,9 @@ def _zero_signal_rows(configurations: list[str], runs: dict[str, dict[int, dict]
         "## Groups without signal",
         "",
         "Share of GRPO groups whose samples all got the same reward (all right "
-        "or all wrong: no gradient), in five equal spans of each stage, first → last; mean over seeds.",
+        "or all wrong: no gradient), in five equal spans of each stage, first → last; mean over seeds. TRL's "
+        "share is over every draw; with online group filtering, the first draw's share and the share left in the "
+        "batch trained on follow.",
         "",
         "| configuration | stage | share of zero-variance groups, first → last fifth |",
         "|---|---|---|",
@@ -79,11 +87,17 @@ def _zero_signal_rows(configurations: list[str], runs: dict[str, dict[int, dict]
         if not rs:
             continue
         for k, stage in enumerate(rs[0]["stages"]):
-            fifths = [r["stages"][k].get("frac_zero_std") for r in rs if len(r["stages"]) > k]
-            fifths = [f for f in fifths if f]
-            if fifths:
-                cells = " → ".join(f"{v:.0%}" for v in np.mean(fifths, axis=0))
-                lines.append(f"| {config} | {stage['name']} | {cells} |")
+            for key, what in (
+                ("frac_zero_std", ""),
+                ("filter_zero_std_share", " (filter: first draw)"),
+                ("filter_signal_share", " (filter: batch trained on)"),
+            ):
+                fifths = [r["stages"][k].get(key) for r in rs if len(r["stages"]) > k]
+                fifths = [f for f in fifths if f]
+                if fifths:
+                    mean = np.mean(fifths, axis=0)
+                    cells = " → ".join(f"{v:.0%}" for v in (1 - mean if key == "filter_signal_share" else mean))
+                    lines.append(f"| {config} | {stage['name']}{what} | {cells} |")
     return head + lines if lines else []
 
 
