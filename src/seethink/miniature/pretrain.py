@@ -36,6 +36,7 @@ from seethink.fileio import atomic_dir, check_not_input, check_owned, disk_full_
 from seethink.grading import THINK_OPEN
 from seethink.miniature.pretrain_config import STYLE_DATASETS, PretrainConfig
 from seethink.miniature.tiny import build_model, build_processor
+from seethink.miniature.vision_phase import VisionPhasedTrainer
 from seethink.miniature.world.generate import WorldConfig, generate, solution_text
 from seethink.miniature.world.scene import png_bytes
 from seethink.models.checkpoints import drop_unfinished, last_checkpoint
@@ -269,7 +270,11 @@ def pretrain(out: str | Path, cfg: PretrainConfig = PretrainConfig()) -> Path:
     data = pretrain_data(processor, cfg)
     t_data = time.time() - t0
     args = _training_args(work, cfg)
-    trainer = Trainer(model=model, args=args, train_dataset=data, data_collator=lambda b: collate(b, processor))
+    kw = dict(model=model, args=args, train_dataset=data, data_collator=lambda b: collate(b, processor))
+    if cfg.vision_frozen_steps or cfg.vision_lr_scale != 1:
+        trainer = VisionPhasedTrainer(**kw, frozen=cfg.vision_frozen_steps, scale=cfg.vision_lr_scale)
+    else:  # every base before v5: the Trainer's own optimizer and schedule
+        trainer = Trainer(**kw)
     resume = _resumable(work, cfg)
     if resume:  # the Trainer restores optimizer, scheduler and RNG but not these weights (see last_checkpoint)
         model.load_state_dict(type(model).from_pretrained(resume).state_dict())

@@ -76,6 +76,12 @@ class PretrainConfig:
     It gives one capability a careless habit of its own. Two capabilities whose habits share an opening share the
     habit: a stage that teaches one to stop teaches the other too, so the stages could not be told apart by what
     each one fixes (measured: docs/experiments/main-job.md)."""
+    vision_frozen_steps: int = 0
+    """Steps for which the vision tower keeps its starting weights while the projector and decoder learn to read
+    it (base v5; `seethink.miniature.vision_phase` says why). 0: trained from the first step, as every base before
+    v5."""
+    vision_lr_scale: float = 1.0
+    """The tower's learning rate after the frozen phase, as a share of the configured one (warmed up again)."""
     init: str | None = None
     """A base folder written by `seethink pretrain` to continue from (None: a new model from `size`). Its size and
     patch size must be the ones given here; the data stream is the same `pretrain` stream of the world, so give a
@@ -86,6 +92,13 @@ class PretrainConfig:
         for name in ("patch_size", "steps", "batch_size"):
             value = getattr(self, name)
             require(isinstance(value, int) and value >= 1, name, f"must be a whole number >= 1, got {value!r}")
+        frozen = self.vision_frozen_steps
+        require(
+            isinstance(frozen, int) and not isinstance(frozen, bool) and 0 <= frozen <= self.steps,
+            "vision_frozen_steps",
+            f"must be a whole number in [0, steps={self.steps}], got {frozen!r}",
+        )
+        require(0 <= self.vision_lr_scale <= 10, "vision_lr_scale", f"must be in [0, 10], got {self.vision_lr_scale}")
         require(0 < self.lr < 1, "lr", f"must be in (0, 1), got {self.lr}")
         require(0 < self.data_scale <= 10, "data_scale", f"must be in (0, 10], got {self.data_scale}")
         known = [f.name for f in fields(WorldConfig)]
