@@ -105,3 +105,55 @@ def test_the_families_setting_is_checked_and_deterministic():
         WorldConfig(families="v6")
     assert records("visual_reasoning", 30, 9) == records("visual_reasoning", 30, 9)
     assert records("visual_reasoning", 30, 9) != records("visual_reasoning", 30, 10)
+
+
+def test_identify_readout_splits_colour_and_shape_by_question_kind():
+    """benchmarks/identify_readout.py on real identify records: answers right, colour only, shape only, unboxed."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "identify_readout.py"
+    spec = importlib.util.spec_from_file_location("identify_readout", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    recs = records("perception", 200)
+    place = [r for r in recs if mod.kind_of(r["problem"]) == "place"][:4]
+    relation = [r for r in recs if mod.kind_of(r["problem"]) == "relation"][:2]
+    assert len(place) == 4 and len(relation) == 2
+
+    def swap_shape(answer):
+        colour, shape = answer.split()
+        return f"{colour} {next(s for s in SHAPE_WORDS if s != shape)}"
+
+    def swap_colour(answer):
+        colour, shape = answer.split()
+        return f"{'blue' if colour != 'blue' else 'red'} {shape}"
+
+    given = [place[0]["answer"], swap_shape(place[1]["answer"]), swap_colour(place[2]["answer"]), None]
+    rows = (
+        [
+            {
+                "family": "identify",
+                "problem": r["problem"],
+                "answer": r["answer"],
+                "completion": f"<think>x</think>\\boxed{{{g}}}" if g else "no answer",
+                "accuracy": float(g == r["answer"]),
+            }
+            for r, g in zip(place, given)
+        ]
+        + [
+            {
+                "family": "identify",
+                "problem": r["problem"],
+                "answer": r["answer"],
+                "accuracy": 1.0,
+                "completion": f"<think>x</think>\\boxed{{{r['answer']}}}",
+            }
+            for r in relation
+        ]
+        + [{"family": "points", "problem": "p", "answer": "3", "completion": "\\boxed{3}", "accuracy": 1.0}]
+    )
+    got = mod.readout(rows)
+    assert got["place"] == {"n": 4, "accuracy": 0.25, "colour": 0.5, "shape": 0.5}
+    assert got["relation"] == {"n": 2, "accuracy": 1.0, "colour": 1.0, "shape": 1.0}
+    assert mod.parts("two red circles") == ("red", "circle") and mod.parts("red or blue circle") == (None, "circle")
