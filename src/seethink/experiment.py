@@ -67,9 +67,19 @@ class Claim:
     """Compare (a - b) / b in percent instead of a - b."""
     threshold: float = 0.5
     """For a claim without `b`: the value `a`'s metric is compared with (its bootstrap CI decides)."""
+    margin: float | None = None
+    """The pre-registered equivalence margin, in the metric's own units (0.03: 3 points of accuracy). Given, the
+    claim is also read by tests (`seethink.eval.stats`): two-sided t-test and TOST, each Holm-corrected across the
+    study's claims that have a margin; its decision is reproduced, opposite, equivalent or underpowered (with the
+    minimum detectable effect)."""
 
     def __post_init__(self):
         require(self.direction in (1, -1), "direction", f"must be 1 or -1, got {self.direction}")
+        require(
+            self.margin is None or (self.margin > 0 and self.b),
+            "margin",
+            f"must be > 0, on a claim comparing two configurations (a and b); got {self.margin}",
+        )
 
 
 @dataclass

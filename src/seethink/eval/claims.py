@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 
+from seethink.eval import stats
 from seethink.eval.metrics import item_noise_se, paired, with_item_noise
 from seethink.fileio import write_json
 from seethink.records.schema import CAPABILITIES
@@ -157,9 +159,50 @@ def evaluate_claims(study, base: dict | None, runs: dict[str, dict[int, dict]]) 
                 "ci95": p["ci95"],
                 "ci95_seeds": p["ci95_seeds"],
                 "item_se": p["item_se"],
+                **_gain_ratio(c, base, runs, p["seeds"]),
+                **({"tests": _tests(p)} if c.margin is not None else {}),
             }
         )
+    return _decide(study.claims, out)
+
+
+def _tests(p: dict) -> dict | None:
+    """The raw tests of one comparison: its standard error (seeds and, where rows pair by record, test-set sampling,
+    in quadrature), degrees of freedom (seeds - 1) and the unadjusted two-sided and TOST p's."""
+    if p["se"] is None:
+        return None
+    se = math.sqrt(p["se"] ** 2 + (p["item_se"] or 0.0) ** 2)
+    return {"se": se, "df": p["n"] - 1, "mde": stats.mde(se, p["n"] - 1)}
+
+
+def _decide(claims, out: list[dict]) -> list[dict]:
+    """Holm-correct the two-sided tests, and separately the equivalence tests, across the claims with a margin, and
+    give each its decision."""
+    rows = [(c, r) for c, r in zip(claims, out) if c.margin is not None and "tests" in r]
+    tested = [(c, r) for c, r in rows if r["tests"] is not None]
+    for c, r in rows:
+        if r["tests"] is None:
+            r["decision"] = "underpowered (fewer than 2 seeds)"
+    two = [stats.p_two_sided(r["estimate"], r["tests"]["se"], r["tests"]["df"]) for _, r in tested]
+    eq = [stats.p_equivalent(r["estimate"], r["tests"]["se"], r["tests"]["df"], c.margin) for c, r in tested]
+    for (c, r), p2, pe, h2, he in zip(tested, two, eq, stats.holm(two), stats.holm(eq)):
+        r["tests"].update(p_two_sided=p2, p_equivalent=pe, p_two_sided_holm=h2, p_equivalent_holm=he, margin=c.margin)
+        r["decision"] = stats.decide(h2, r["estimate"], c.direction, he, c.margin, r["tests"]["mde"])
     return out
+
+
+def _gain_ratio(c, base: dict | None, runs: dict[str, dict[int, dict]], seeds: list[int]) -> dict:
+    """For an accuracy claim between two configurations: a's mean gain over the base divided by b's (the paper:
+    staged's gain is 1.44x merged's), over the seeds both have."""
+    accuracy = c.metric == "overall" or c.metric in CAPABILITIES
+    if base is None or c.relative or not accuracy or not seeds:
+        return {}
+    try:
+        start = metric(base, c.metric)
+    except KeyError:  # a base row without accuracies
+        return {}
+    gains = [float(np.mean([metric(runs[k][s], c.metric) for s in seeds])) - start for k in (c.a, c.b)]
+    return {"gains": gains, "gain_ratio": gains[0] / gains[1] if gains[1] else None}
 
 
 def against_null(study, runs: dict[str, dict[int, dict]]) -> dict[str, dict]:

@@ -52,16 +52,17 @@ def t_halfwidth(values) -> float:
 
 def paired(a: dict[int, float], b: dict[int, float], relative: bool = False) -> dict:
     """Mean per-seed difference a - b (or 100 (a - b) / b) with a t-based 95% CI over the seeds in both:
-    {"n", "mean", "ci95", "seeds"} (ci95 None with fewer than 2 seeds)."""
+    {"n", "mean", "ci95", "se", "seeds"} (ci95 and se, the mean's standard error, None with fewer than 2 seeds)."""
     seeds = sorted(set(a) & set(b))
     d = np.array([100 * (a[s] - b[s]) / b[s] if relative else a[s] - b[s] for s in seeds], dtype=float)
     if len(d) < 2:
-        return {"n": len(d), "mean": float(d[0]) if len(d) else None, "ci95": None, "seeds": seeds}
+        return {"n": len(d), "mean": float(d[0]) if len(d) else None, "ci95": None, "se": None, "seeds": seeds}
     half = t_halfwidth(d)
     return {
         "n": len(d),
         "mean": float(d.mean()),
         "ci95": [float(d.mean() - half), float(d.mean() + half)],
+        "se": float(np.std(d, ddof=1)) / math.sqrt(len(d)),
         "seeds": seeds,
     }
 

@@ -101,6 +101,43 @@ def _zero_signal_rows(configurations: list[str], runs: dict[str, dict[int, dict]
     return head + lines if lines else []
 
 
+def _tests_rows(claims: list[dict]) -> list[str]:
+    """The pre-registered reading of the claims with a margin, and every accuracy claim's gain ratio."""
+    tested = [c for c in claims if "decision" in c]
+    ratios = [c for c in claims if c.get("gain_ratio") is not None]
+    lines = []
+    if tested:
+        lines += [
+            "",
+            "Pre-registered tests (`seethink.eval.stats`): two-sided t-test of no difference and TOST against the "
+            "margin, each Holm-corrected across these claims, level 0.05; standard error over seeds and test "
+            "records; MDE: the smallest true difference a one-sided test finds with 80% power.",
+            "",
+            "| # | estimate | se | MDE | margin | p two-sided (Holm) | p equivalent (Holm) | decision |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for c in tested:
+            t = c["tests"]
+            if t is None or "p_two_sided" not in t:
+                lines.append(f"| {c['claim']} | {c['estimate']:+.4f} | – | – | – | – | – | {c['decision']} |")
+                continue
+            lines.append(
+                f"| {c['claim']} | {c['estimate']:+.4f} | {t['se']:.4f} | {t['mde']:.4f} | ±{t['margin']:g} | "
+                f"{t['p_two_sided']:.3g} ({t['p_two_sided_holm']:.3g}) | {t['p_equivalent']:.3g} "
+                f"({t['p_equivalent_holm']:.3g}) | {c['decision']} |"
+            )
+    if ratios:
+        lines += ["", "Gain over the base, a's divided by b's (the paper: staged's is 1.44x merged's): "]
+        lines[-1] += (
+            "; ".join(
+                f"{c['claim']} {c['gain_ratio']:.2f}x ({c['gains'][0] * 100:+.1f} / {c['gains'][1] * 100:+.1f} points)"
+                for c in ratios
+            )
+            + "."
+        )
+    return lines
+
+
 def study_markdown(
     study,
     base: dict | None,
@@ -132,6 +169,7 @@ def study_markdown(
     lines += ["## Claims", "", "| # | claim | paper | miniature: mean [95% CI] | verdict |", "|---|---|---|---|---|"]
     lines += [f"| {c['claim']} | {c['text']} | {c['paper']} | {c['miniature']} | {c['verdict']} |" for c in claims]
     n_seeds = len(study.seeds)
+    lines += _tests_rows(claims)
     lines += [
         "",
         f"Differences are paired by seed; CIs are Student-t over seeds ({n_seeds} seeds: t = "
