@@ -193,6 +193,47 @@ def test_a_control_that_is_not_a_configuration_is_one_line(tmp_path):
         load_study(p)
 
 
+def test_a_study_builds_a_world_of_its_own_settings_once_and_refuses_another(tmp_path):
+    from seethink.errors import SeethinkError
+    from seethink.study_world import prepare_world
+
+    p = tmp_path / "s.yaml"
+    p.write_text(
+        "name: x\nconfigurations: {a: ../../recipes/staged.yaml}\nworld_seed: 9\nworld: {families: v5}\n"
+        "world_sizes: {train: 6, validation: 3, test: 4}\n"
+    )
+    study = load_study(p)
+    world = prepare_world(study, tmp_path / "w", Path("unused"), needs_pass_rates=False)
+    meta = json.loads((world / "world.json").read_text())
+    assert meta["seed"] == 9 and meta["config"]["families"] == "v5" and meta["sizes"]["test"] == 4
+    assert {json.loads(x)["family"] for x in (world / "perception" / "train.jsonl").read_text().splitlines()} == {
+        "identify"
+    }
+    stamp = (world / "world.json").stat().st_mtime_ns
+    prepare_world(study, world, Path("unused"), needs_pass_rates=False)  # found, not rebuilt
+    assert (world / "world.json").stat().st_mtime_ns == stamp
+    with pytest.raises(SeethinkError, match="built with other settings than the study's"):
+        prepare_world(load_study(p, ["world_seed=10"]), world, Path("unused"), needs_pass_rates=False)
+
+
+@pytest.mark.parametrize(
+    "line, says",
+    [
+        ("world: {familes: v5}", r"world\.familes: unknown key.*families"),
+        ("world: {families: v9}", "world: families must be one of v4, v5"),
+        ("world_sizes: {tests: 5}", r"world_sizes\.tests: unknown split.*test"),
+        ("world_sizes: {test: 0}", r"world_sizes\.test: must be >= 1"),
+    ],
+)
+def test_bad_study_world_settings_are_one_line(tmp_path, line, says):
+    from seethink.errors import SeethinkError
+
+    p = tmp_path / "s.yaml"
+    p.write_text(f"name: x\nconfigurations: {{a: ../../recipes/staged.yaml}}\n{line}\n")
+    with pytest.raises(SeethinkError, match=says):
+        load_study(p)
+
+
 @pytest.mark.slow
 def test_tiny_study_end_to_end_and_resume(world_dir, tmp_path):
     args = [

@@ -35,13 +35,13 @@ from typing import Literal
 import numpy as np
 
 from seethink.algorithms import algorithm
-from seethink.configs import Where, apply_overrides, build, read_yaml, require
+from seethink.configs import Where, apply_overrides, build, did_you_mean, read_yaml, require
 from seethink.errors import SeethinkError
 from seethink.eval.claims import against_null, evaluate_claims, final_eval_dir, item_scores, load_results
 from seethink.fileio import WriterBusy, ensure_dir, held_lock, write_bytes, write_json, write_text, writer_lock
 from seethink.recipe import EvalSettings, Recipe, load_recipe, rollouts
-from seethink.records.io import load_records
 from seethink.records.schema import CAPABILITIES, SPLITS
+from seethink.study_world import prepare_world, world_config
 
 Metric = Literal[("overall", *CAPABILITIES, "think_visual_reasoning", "vr_perception_share")]  # derived: one vocabulary
 
@@ -99,6 +99,11 @@ class Study:
     passk_k: int = 8
     """Samples per record for the pass rates that difficulty curricula need."""
     world_seed: int = 0
+    world: dict = field(default_factory=dict)
+    """World settings (`WorldConfig` fields, e.g. {families: v5}) of the study's own world; empty: the built-in
+    world of `world_seed`."""
+    world_sizes: dict = field(default_factory=dict)
+    """Records per split and dataset of the study's own world (e.g. {test: 2000}); the rest as the built-in's."""
     based_on: str = ""
     """Another study file whose settings this one takes; its own keys replace them."""
     control: str = ""
@@ -115,6 +120,14 @@ class Study:
             self.final_split in SPLITS, "final_split", f"must be one of {', '.join(SPLITS)}, got {self.final_split!r}"
         )
         require(self.passk_k >= 1, "passk_k", f"must be >= 1, got {self.passk_k}")
+        world_config(self.world)  # every world key and value checked now, not when the world is built
+        for k, v in self.world_sizes.items():
+            require(k in SPLITS, f"world_sizes.{k}", "unknown split" + did_you_mean(k, list(SPLITS)))
+            require(
+                isinstance(v, int) and not isinstance(v, bool) and v >= 1,
+                f"world_sizes.{k}",
+                f"must be >= 1, got {v!r}",
+            )
 
 
 def load_study(path: str | Path, overrides: list[str] = ()) -> Study:
@@ -201,23 +214,6 @@ def _final_eval(model: Path, world: Path, split: str, out: Path) -> dict:
 
 def _needs_pass_rates(recipe: Recipe) -> bool:
     return any(s.ordering == "difficulty" or s.drop_solved or s.drop_unsolved for s in recipe.stages)
-
-
-def prepare_world(study: Study, world: Path, base: Path, needs_pass_rates: bool) -> Path:
-    """The fixed world (built once unless given), with pass rates on its train splits if a configuration needs them."""
-    from seethink.eval.passk import passk
-    from seethink.resolve import builtin_world
-
-    builtin_world(world, study.world_seed)
-    if not all((world / c).is_dir() for c in CAPABILITIES):
-        raise SeethinkError(f"{world}: not a world folder (needs {', '.join(CAPABILITIES)}/)")
-    if not needs_pass_rates:
-        return world
-    with held_lock(world.parent / f".{world.name}.passk.lock"):  # a second study process waits, then finds them
-        if any(load_records(world / c, "train", check_images=False)[0]["pass_rate"] is None for c in CAPABILITIES):
-            print(f"pass@{study.passk_k} of the base on every train record (for the difficulty curricula)")
-            passk(base, world, "train", study.passk_k, chunk=32, max_new_tokens=64)
-    return world
 
 
 def _scaled(recipe: Recipe, scale: float) -> list[str]:
