@@ -41,7 +41,7 @@ from seethink.eval.claims import against_null, evaluate_claims, final_eval_dir, 
 from seethink.fileio import WriterBusy, ensure_dir, held_lock, write_bytes, write_json, write_text, writer_lock
 from seethink.recipe import EvalSettings, Recipe, load_recipe, rollouts
 from seethink.records.schema import CAPABILITIES, SPLITS
-from seethink.study_world import prepare_world, world_config
+from seethink.study_world import prepare_world
 
 Metric = Literal[("overall", *CAPABILITIES, "think_visual_reasoning", "vr_perception_share")]  # derived: one vocabulary
 
@@ -120,6 +120,8 @@ class Study:
             self.final_split in SPLITS, "final_split", f"must be one of {', '.join(SPLITS)}, got {self.final_split!r}"
         )
         require(self.passk_k >= 1, "passk_k", f"must be >= 1, got {self.passk_k}")
+        from seethink.resolve import world_config
+
         world_config(self.world)  # every world key and value checked now, not when the world is built
         for k, v in self.world_sizes.items():
             require(k in SPLITS, f"world_sizes.{k}", "unknown split" + did_you_mean(k, list(SPLITS)))

@@ -8,13 +8,17 @@ method -- records, rewards, recipes, models, training, evaluation -- runs unchan
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict, fields
 from pathlib import Path
 
+from seethink.configs import FieldError, did_you_mean, require
 from seethink.errors import SeethinkError
 from seethink.fileio import ensure_dir, held_lock
 from seethink.miniature.base import base_path
 from seethink.miniature.world import OPTIONAL_DATASETS
 from seethink.miniature.world.build import DEFAULT_SIZES, add_datasets, build_world
+from seethink.miniature.world.generate import WorldConfig
 from seethink.train.dist import on_main, say
 
 BUILTIN_MODEL = "base"
@@ -61,3 +65,32 @@ def recipe_paths(recipe) -> tuple[Path, Path]:
     named = {d.path for s in recipe.stages for d in s.data} | set(recipe.eval.datasets)
     optional = tuple(d for d in OPTIONAL_DATASETS if d in named)
     return model_path(recipe.model), data_root(recipe.data, recipe.seed, recipe.output_dir, optional)
+
+
+def world_config(world: dict):
+    """The `WorldConfig` of a study's `world` settings; unknown keys and bad values are one line naming them."""
+    known = [f.name for f in fields(WorldConfig)]
+    for key in world:
+        require(key in known, f"world.{key}", "unknown key" + did_you_mean(key, known))
+    try:
+        return WorldConfig(**world)
+    except SeethinkError as e:
+        raise FieldError("world", str(e).removeprefix("world: ")) from None
+
+
+def own_world(world: Path, seed: int, sizes: dict, settings: dict) -> Path:
+    """A world of its own seed, split sizes (over the built-in's) and `WorldConfig` settings (a study's), built once
+    (a second process waits on the lock, then finds it); one already there must have been built with the same."""
+    sizes, cfg = {**DEFAULT_SIZES, **sizes}, world_config(settings)
+    with held_lock(ensure_dir(world.parent) / f".{world.name}.lock"):
+        if not (world / "world.json").is_file():
+            print(f"building the study's world at {world} (once)")
+            build_world(world, seed, sizes, cfg)
+    meta = json.loads((world / "world.json").read_text())
+    want = {"seed": seed, "sizes": sizes, "config": json.loads(json.dumps(asdict(cfg)))}
+    if {k: meta.get(k) for k in want} != want:
+        raise SeethinkError(
+            f"{world}: built with other settings than the study's world_seed, world and world_sizes "
+            f"({ {k: meta.get(k) for k in want} }); move it away, or use the settings it was built with"
+        )
+    return world
