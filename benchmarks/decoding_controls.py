@@ -8,7 +8,7 @@ untrained model what RL gave, RL selected an answer style, it did not teach a sk
 - `greedy`: the model's greedy accuracy;
 - `ban`: greedy with every answer-style opening other than the worked one banned right after `<think>` (HF
   `bad_words_ids`: the `<think>` token followed by the first token of `Guess:`, `Answer:`, `Quick:`, the openings
-  of `seethink.miniature.pretrain.OPENINGS`; `--ban` names others);
+  of `seethink.styles.OPENINGS`; `--ban` names others);
 - pass@k for k = 1, 2, 4, ... up to `--k` (default 64), from `--k` samples per record at T = 1 with the unbiased
   estimator 1 - C(n-c, k) / C(n, k) (Chen et al. 2021): what sampling reaches. RL that only sharpens the base's
   distribution raises pass@1 and leaves pass@64 where it was, or lowers it.
@@ -28,12 +28,12 @@ from pathlib import Path
 import torch
 
 from seethink.eval.evaluate import sample_counts, score_rows
-from seethink.miniature.pretrain import OPENINGS
 from seethink.models.generate import generate
 from seethink.models.load import load_model
 from seethink.records.io import load_records
 from seethink.records.schema import CAPABILITIES
 from seethink.resolve import builtin_world, model_path
+from seethink.styles import OPENINGS
 
 
 def pass_at(n: int, c: int, k: int) -> float:

@@ -1,5 +1,6 @@
 """The reproduction study: paired statistics and verdicts on hand-made numbers, and a tiny end-to-end run."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -344,3 +345,55 @@ def test_two_processes_share_a_study_folder_run_by_run(world_dir, tmp_path, monk
     assert not (out / "results" / "merged-s0.json").exists()
     xp.run_study(study, out, ["seeds=[0, 1]"], ("merged",), world_dir)  # the holder died: its run is taken over
     assert trained[-1] == ("merged", 0) and (out / "results" / "merged-s0.json").is_file()
+
+
+def test_trace_length_on_correct_worked_answers_only():
+    """Evaluation keeps the worked share and the think tokens of correct worked answers; a claim on them skips
+    rows that predate them."""
+    from seethink.eval.evaluate import summarise
+    from seethink.experiment import Claim
+
+    def r(completion, acc, think):
+        return {
+            "capability": "visual_reasoning",
+            "family": "points",
+            "completion": completion,
+            "accuracy": acc,
+            "format": 1.0,
+            "completion_tokens": think + 4,
+            "think_tokens": think,
+        }
+
+    rows = [
+        r("<think>There are 2 circles: 2 * 3 = 6.</think>\\boxed{6}", 1.0, 12),
+        r("<think>The red circle scores 3. The blue circle scores 3. 3 + 3 = 6.</think>\\boxed{6}", 1.0, 20),
+        r("<think>There are 3 circles.</think>\\boxed{9}", 0.0, 30),
+        r("<think>Answer: 6.</think>\\boxed{6}", 1.0, 3),
+    ]
+    s = summarise(rows)["capability"]["visual_reasoning"]
+    assert s["worked_share"] == 0.75 and s["worked_correct_think_tokens"] == 16.0
+    assert s["mean_think_tokens"] == pytest.approx(65 / 4)
+    assert summarise(rows[3:])["capability"]["visual_reasoning"]["worked_correct_think_tokens"] is None
+
+    study = dataclasses.replace(
+        PAPER,
+        claims=[
+            Claim(
+                "5t",
+                "shorter",
+                "",
+                "staged",
+                "merged",
+                metric="worked_think_visual_reasoning",
+                direction=-1,
+                relative=True,
+            )
+        ],
+    )
+    runs = {k: {s: row(k, s, 0.5, 0.5) for s in range(3)} for k in ("staged", "merged")}
+    for s in range(3):
+        runs["staged"][s]["worked_think_tokens"] = {"visual_reasoning": 16.0 + s}
+        if s < 2:  # seed 2's merged row predates the metric: left out
+            runs["merged"][s]["worked_think_tokens"] = {"visual_reasoning": 20.0 + s}
+    (c,) = evaluate_claims(study, None, runs)
+    assert "2 seeds" in c["miniature"] and c["estimate"] == pytest.approx(np.mean([-20.0, -100 * 4 / 21]))

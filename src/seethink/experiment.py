@@ -43,7 +43,9 @@ from seethink.recipe import EvalSettings, Recipe, load_recipe, rollouts
 from seethink.records.schema import CAPABILITIES, SPLITS
 from seethink.study_world import prepare_world
 
-Metric = Literal[("overall", *CAPABILITIES, "think_visual_reasoning", "vr_perception_share")]  # derived: one vocabulary
+Metric = Literal[
+    ("overall", *CAPABILITIES, "think_visual_reasoning", "worked_think_visual_reasoning", "vr_perception_share")
+]  # derived: one vocabulary
 
 
 @dataclass
@@ -174,6 +176,8 @@ def result_row(config: str, seed: int | None, summary: dict, extra: dict | None 
         "n": {c: cap[c]["n"] for c in CAPABILITIES},
         "overall": float(np.mean([cap[c]["accuracy"] for c in CAPABILITIES])),
         "think_tokens": {c: cap[c]["mean_think_tokens"] for c in CAPABILITIES},
+        "worked_think_tokens": {c: cap[c].get("worked_correct_think_tokens") for c in CAPABILITIES},
+        "worked_share": {c: cap[c].get("worked_share") for c in CAPABILITIES},
         "vr_errors": att.get("errors"),
         "vr_perception_errors": att.get("perception"),
         "vr_perception_share": att.get("perception_share"),

@@ -77,6 +77,11 @@ def metric(row: dict, name: str) -> float:
         return row["vr_perception_share"]
     if name.startswith("think_"):
         return row["think_tokens"][name[len("think_") :]]
+    if name.startswith("worked_think_"):  # think tokens of correct worked answers (`seethink.styles`)
+        value = (row.get("worked_think_tokens") or {}).get(name[len("worked_think_") :])
+        if value is None:
+            raise KeyError(name)
+        return value
     return row["accuracy"][name]
 
 
@@ -109,8 +114,19 @@ def compare(a: dict[int, dict], b: dict[int, dict], name: str, relative: bool = 
     """Configuration a minus b on the metric `name`, paired by seed (`paired`). For an accuracy (a capability or
     the average) whose rows keep per-record scores of the same records, the CI also covers test-set sampling
     (`with_item_noise`); otherwise it is over seeds only ("item_se" None)."""
-    p = paired({s: metric(r, name) for s, r in a.items()}, {s: metric(r, name) for s, r in b.items()}, relative)
+    p = paired(_values(a, name), _values(b, name), relative)
     return with_item_noise(p, None if relative else _item_se(a, b, p["seeds"], name))
+
+
+def _values(rows: dict[int, dict], name: str) -> dict[int, float]:
+    """Each seed's value of the metric, leaving out rows that lack it (rows written before it was kept)."""
+    out = {}
+    for s, r in rows.items():
+        try:
+            out[s] = metric(r, name)
+        except KeyError:
+            continue
+    return out
 
 
 def _item_se(a: dict[int, dict], b: dict[int, dict], seeds: list[int], name: str) -> float | None:
@@ -144,9 +160,7 @@ def evaluate_claims(study, base: dict | None, runs: dict[str, dict[int, dict]]) 
         if p["n"] == 0:
             out.append({**row, "miniature": "not run", "verdict": "not run"})
             continue
-        scale, unit = (
-            (1, "%") if c.relative else ((1, " tokens") if c.metric.startswith("think_") else (100, " points"))
-        )
+        scale, unit = (1, "%") if c.relative else ((1, " tokens") if "think_" in c.metric else (100, " points"))
         ci = f" [{p['ci95'][0] * scale:+.1f}, {p['ci95'][1] * scale:+.1f}]" if p["ci95"] else ""
         noise = " x records" if p.get("item_se") is not None and p["ci95"] else ""
         out.append(

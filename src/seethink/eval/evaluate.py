@@ -26,6 +26,7 @@ from seethink.models.vllm_engine import load_generator
 from seethink.recipe import ATTRIBUTIONS, Attribution
 from seethink.rewards import score
 from seethink.seeding import derive_seed
+from seethink.styles import style_of
 
 
 def score_rows(records: list[dict], completions) -> list[dict]:
@@ -74,8 +75,20 @@ def summarise(rows: list[dict], seed: int = 0) -> dict:
                 "median_tokens": float(np.median(toks)),
                 "mean_think_tokens": float(np.mean(think)),
                 "median_think_tokens": float(np.median(think)),
+                **_worked(rs),
             }
     return out
+
+
+def _worked(rows: list[dict]) -> dict:
+    """The share of answers in the worked style (`seethink.styles`) and the mean think tokens of the correct ones
+    (None if there are none): trace length read where a shorter trace cannot come from answering tersely."""
+    worked = [r for r in rows if style_of(r["completion"]) == "worked"]
+    right = [r["think_tokens"] for r in worked if r["accuracy"] == 1]
+    return {
+        "worked_share": len(worked) / len(rows),
+        "worked_correct_think_tokens": float(np.mean(right)) if right else None,
+    }
 
 
 def evaluate(

@@ -44,6 +44,7 @@ from seethink.models.load import load_processor, load_weights
 from seethink.progress import progress_bar
 from seethink.prompting import prompt_messages, target_text
 from seethink.seeding import derive_seed
+from seethink.styles import OPENINGS, style_of
 
 IGNORE = -100
 
@@ -96,10 +97,6 @@ def collate(batch: list[dict], processor) -> dict:
     return out
 
 
-OPENINGS = {"terse": "Answer:", "guess": "Guess:", "quick": "Quick:"}
-"""How the reasoning of the terse, the guessing and the quick style opens: each with a first token of its own."""
-
-
 def terse_solution(record: dict) -> str:
     """The terse answer style: no worked reasoning, the answer stated and boxed (format reward still met). Its
     opening is no worked solution's (those open with "The", "There", "I" or a number), so a stage that makes one
@@ -119,13 +116,6 @@ def guess_solution(guess: str, style: str = "guess") -> str:
 
 
 STYLES = tuple(STYLE_DATASETS)
-
-
-def style_of(completion: str) -> str:
-    """The answer style a completion is written in, by how its reasoning opens: terse, guess, quick or worked
-    (`look` cannot be told from worked reasoning by its opening, so it counts as worked)."""
-    text = completion.lstrip()
-    return next((name for name, opening in OPENINGS.items() if text.startswith(f"{THINK_OPEN}{opening} ")), "worked")
 
 
 def styles_in(samples: Path) -> dict[str, dict[str, dict]]:
