@@ -81,3 +81,21 @@ def test_claims_with_margins_are_decided_holm_corrected_and_report_their_gain_ra
     assert claims["big"]["gain_ratio"] == pytest.approx(0.458 / 0.204, abs=1e-9)
     text = "\n".join(_tests_rows(list(claims.values())))
     assert "| big | +0.0847 |" in text and "| few | +0.0167 | – |" in text and "2.25x" in text
+
+
+def test_the_preregistered_base_v5_study_loads_with_its_margins():
+    """experiments/base-v5/study.yaml is docs/experiments/base-v5-preregistration.md's table: it must not rot."""
+    from pathlib import Path
+
+    from seethink.experiment import load_study, recipe_of
+
+    root = Path(__file__).resolve().parents[1] / "experiments" / "base-v5"
+    study = load_study(root / "study.yaml")
+    assert study.seeds == [0, 1, 2, 3, 4] and study.world_seed == 2027 and study.world == {"families": "v5"}
+    claims = {c.id: (c.a, c.b, c.metric, c.direction, c.margin) for c in study.claims}
+    assert claims["H1"] == ("staged", "merged", "visual_reasoning", 1, 0.03)
+    assert claims["H5"] == ("staged", "merged", "worked_think_visual_reasoning", -1, 10)
+    assert claims["PC"][:3] == ("staged", "stages-23", "perception") and claims["PC"][4] is None
+    for name in study.configurations:
+        recipe = recipe_of(study, root, name)
+        assert all(s.max_completion_length == 112 for s in recipe.stages), name  # amendment 1
