@@ -9,16 +9,15 @@ method -- records, rewards, recipes, models, training, evaluation -- runs unchan
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from pathlib import Path
 
-from seethink.configs import FieldError, did_you_mean, require
 from seethink.errors import SeethinkError
 from seethink.fileio import ensure_dir, held_lock
 from seethink.miniature.base import base_path
 from seethink.miniature.world import OPTIONAL_DATASETS
 from seethink.miniature.world.build import DEFAULT_SIZES, add_datasets, build_world
-from seethink.miniature.world.generate import WorldConfig
+from seethink.miniature.world.generate import world_config
 from seethink.train.dist import on_main, say
 
 BUILTIN_MODEL = "base"
@@ -65,17 +64,6 @@ def recipe_paths(recipe) -> tuple[Path, Path]:
     named = {d.path for s in recipe.stages for d in s.data} | set(recipe.eval.datasets)
     optional = tuple(d for d in OPTIONAL_DATASETS if d in named)
     return model_path(recipe.model), data_root(recipe.data, recipe.seed, recipe.output_dir, optional)
-
-
-def world_config(world: dict):
-    """The `WorldConfig` of a study's `world` settings; unknown keys and bad values are one line naming them."""
-    known = [f.name for f in fields(WorldConfig)]
-    for key in world:
-        require(key in known, f"world.{key}", "unknown key" + did_you_mean(key, known))
-    try:
-        return WorldConfig(**world)
-    except SeethinkError as e:
-        raise FieldError("world", str(e).removeprefix("world: ")) from None
 
 
 def own_world(world: Path, seed: int, sizes: dict, settings: dict) -> Path:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from seethink.configs import FieldError, did_you_mean, load, one_of, require
-from seethink.errors import SeethinkError
+from seethink.configs import FieldError, load, one_of, require
 from seethink.miniature.sizes import SIZES
-from seethink.miniature.world.generate import WorldConfig
+from seethink.miniature.world.generate import WorldConfig, world_config
 
 MIX = ("captions", "perception", "visual_reasoning", "text_reasoning")
 """The datasets a base's pretraining mix draws records from."""
@@ -101,16 +100,8 @@ class PretrainConfig:
         require(0 <= self.vision_lr_scale <= 10, "vision_lr_scale", f"must be in [0, 10], got {self.vision_lr_scale}")
         require(0 < self.lr < 1, "lr", f"must be in (0, 1), got {self.lr}")
         require(0 < self.data_scale <= 10, "data_scale", f"must be in (0, 10], got {self.data_scale}")
-        known = [f.name for f in fields(WorldConfig)]
-        for key in self.world:
-            require(key in known, f"world.{key}", "unknown key" + did_you_mean(key, known))
-        try:
-            world = WorldConfig(**self.world)
-            self.world = json.loads(json.dumps(asdict(world)))  # every field spelt out, as pretrain_config.json has it
-        except TypeError as e:
-            raise FieldError("world", str(e)) from None
-        except SeethinkError as e:
-            raise FieldError("world", str(e).removeprefix("world: ")) from None
+        world = world_config(self.world)
+        self.world = json.loads(json.dumps(asdict(world)))  # every field spelt out, as pretrain_config.json has it
         require(
             world.image_size % self.patch_size == 0,
             "patch_size",

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Iterator
 
 from PIL import Image
 
+from seethink.configs import FieldError, did_you_mean, require
 from seethink.errors import SeethinkError
 from seethink.grading import formatted
 from seethink.miniature.world import DATASETS, families_v5
@@ -81,6 +82,20 @@ class WorldConfig:
             raise SeethinkError(
                 f"world: text_max_value ({self.text_max_value}) is below text_max_start ({self.text_max_start})"
             )
+
+
+def world_config(settings: dict) -> WorldConfig:
+    """The `WorldConfig` of a mapping of its fields (a pretraining config's or a study's `world`): an unknown key
+    or a bad value is one line naming `world.<key>` or `world`."""
+    known = [f.name for f in fields(WorldConfig)]
+    for key in settings:
+        require(key in known, f"world.{key}", "unknown key" + did_you_mean(key, known))
+    try:
+        return WorldConfig(**settings)
+    except TypeError as e:
+        raise FieldError("world", str(e)) from None
+    except SeethinkError as e:
+        raise FieldError("world", str(e).removeprefix("world: ")) from None
 
 
 def solution_text(reasoning: list[str], answer: str) -> str:
