@@ -20,9 +20,10 @@ from pathlib import Path
 
 from seethink.fileio import write_json
 from seethink.grading import extract_boxed
+from seethink.miniature.world.families_v5 import RELATIONS
 from seethink.miniature.world.scene import COLOURS, SHAPES
 
-RELATION_WORDS = (" left of ", " right of ", " above ", " below ")
+RELATION_WORDS = tuple(f" {r} " for r in RELATIONS)
 
 
 def kind_of(problem: str) -> str:

@@ -24,12 +24,13 @@ from seethink.miniature.world.scene import COLOURS, SHAPES, Obj, Scene, count
 from seethink.miniature.world.word_problems import chain, person
 from seethink.records.facts import fact, noun_phrase
 
-_RELATIONS = {
+RELATIONS = {
     "left of": lambda p, o: p.row == o.row and p.col < o.col,
     "right of": lambda p, o: p.row == o.row and p.col > o.col,
     "above": lambda p, o: p.col == o.col and p.row < o.row,
     "below": lambda p, o: p.col == o.col and p.row > o.row,
 }
+"""The relations an identify question asks by ("the object left of the square"), each a test on two objects."""
 
 
 def _name(o: Obj) -> dict:
@@ -55,7 +56,7 @@ def identify(scene: Scene, max_count: int) -> list[Candidate]:
                 [f"The object {region_phrase(o.region)} is a {o.size} {answer}."],
             )
         )
-    for (o, d), (rel, holds) in itertools.product(unique_objects(scene), _RELATIONS.items()):
+    for (o, d), (rel, holds) in itertools.product(unique_objects(scene), RELATIONS.items()):
         hits = [p for p in scene.objects if p is not o and holds(p, o)]
         if len(hits) != 1 or not _named_once(scene, hits[0]):
             continue
