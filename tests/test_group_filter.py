@@ -123,6 +123,21 @@ def test_per_sample_pixel_tensors_and_sequence_level_ratios_are_not_padded_as_to
     assert out["completion_ids"].shape == (4, 3)
 
 
+def test_a_sequence_level_ratio_stays_one_per_completion_when_a_draw_has_one_token_completions():
+    """A draw whose longest completion is 1 token has a [rows, 1] ratio whatever the level; only the recipe's
+    importance-sampling mode tells a sequence-level ratio from a token-level one."""
+    a = _scored([[5], [5]], [[1], [2]], [0.5, -0.5], ["x", "x"])  # completions of one token
+    b = _scored([[6], [6]], [[3, 3, 3], [4]], [1.0, -1.0], ["y", "y"])
+    for d, v in ((a, 1.0), (b, 2.0)):
+        d["importance_sampling_ratio"] = torch.full((2, 1), v)
+    out = merge([a, b], [(0, 0), (1, 0)], group=2, pad_id=0, seq_is=True)
+    assert out["importance_sampling_ratio"].tolist() == [[1.0], [1.0], [2.0], [2.0]]
+    a["importance_sampling_ratio"] = torch.full((2, 1), 1.0)  # token level: one token each
+    b["importance_sampling_ratio"] = torch.full((2, 3), 2.0)
+    out = merge([a, b], [(0, 0), (1, 0)], group=2, pad_id=0)
+    assert out["importance_sampling_ratio"].tolist() == [[1.0, 0.0, 0.0]] * 2 + [[2.0, 2.0, 2.0]] * 2
+
+
 def test_a_batch_entry_that_is_not_per_row_is_refused_not_misaligned():
     a = _scored([[5], [5]], [[1], [2]], [0, 1], ["x", "x"])
     a["pixel_values"] = torch.zeros(3, 2)  # three image rows for two completions: not split per row

@@ -45,6 +45,10 @@ COMPLETION_KEYS = (
 )
 """Row tensors aligned with the completion (right-padded); any other row entry (pixel values padded per sample,
 a sequence-level importance ratio) is taken as it is."""
+SEQUENCE_IS_MODES = ("sequence_mask", "sequence_truncate")
+"""TRL's `vllm_importance_sampling_mode`s whose `importance_sampling_ratio` is one value per completion, not one per
+token (its width is 1 whatever the completions' width, so the width cannot tell when the longest completion has one
+token)."""
 
 
 SIGNAL_TOLERANCE = 1e-2
@@ -93,8 +97,11 @@ def _pad(t: torch.Tensor, width: int, value, left: bool) -> torch.Tensor:
     return torch.cat([pad, t] if left else [t, pad], dim=1)
 
 
-def _widen(key: str, t: torch.Tensor, out: dict, prompt: int, completion: int, pad_id: int) -> torch.Tensor:
-    """One row tensor of a scored batch padded to `prompt` / `completion` tokens."""
+def _widen(key: str, t: torch.Tensor, out: dict, prompt: int, completion: int, pad_id: int, seq_is: bool):
+    """One row tensor of a scored batch padded to `prompt` / `completion` tokens; `seq_is`: the importance
+    ratio is one per completion."""
+    if key == "importance_sampling_ratio" and seq_is:
+        return t
     token_aligned = key in PROMPT_KEYS or key in FULL_KEYS or t.shape[1] == out["completion_ids"].shape[1]
     if key not in PROMPT_KEYS + FULL_KEYS + COMPLETION_KEYS or not token_aligned:
         return t
@@ -113,10 +120,11 @@ def _rows(value, index: list[int]):
     return [value[i] for i in index]
 
 
-def merge(draws: list[dict], chosen: list[tuple[int, int]], group: int, pad_id: int) -> dict:
+def merge(draws: list[dict], chosen: list[tuple[int, int]], group: int, pad_id: int, seq_is: bool = False) -> dict:
     """One scored batch (TRL's `_generate_and_score_completions` output, with pixel values split per row) made of
-    the `chosen` (draw, group) groups. Per-row entries are selected and padded to a common width; scalars are
-    taken from the first draw (the caller recomputes `num_items_in_batch`)."""
+    the `chosen` (draw, group) groups; `seq_is`: the importance ratio is sequence-level (`SEQUENCE_IS_MODES`).
+    Per-row entries are selected and padded to a common width; scalars are taken from the first draw (the caller
+    recomputes `num_items_in_batch`)."""
     prompt = max(d["prompt_ids"].shape[1] for d in draws)
     completion = max(d["completion_ids"].shape[1] for d in draws)
     rows = len(draws[0]["advantages"])
@@ -131,7 +139,7 @@ def merge(draws: list[dict], chosen: list[tuple[int, int]], group: int, pad_id: 
         for d, g in chosen:
             part = _rows(draws[d][key], list(range(g * group, (g + 1) * group)))
             if isinstance(part, torch.Tensor) and part.ndim >= 2:
-                part = _widen(key, part, draws[d], prompt, completion, pad_id)
+                part = _widen(key, part, draws[d], prompt, completion, pad_id, seq_is)
             parts.append(part)
         merged[key] = torch.cat(parts) if isinstance(first, torch.Tensor) else [x for p in parts for x in p]
     return merged
@@ -173,7 +181,8 @@ def filtering_trainer(base, *, extra_rounds: int, row_of_id: dict, kinds: list, 
             self._log_filter(signals, chosen, attempt)
             if not attempt:  # no process was short: every group carries signal, the batch is TRL's as it is
                 return scored
-            batch = merge(draws, chosen, g, self._tokenizer.pad_token_id)
+            seq_is = self.vllm_importance_sampling_mode in SEQUENCE_IS_MODES
+            batch = merge(draws, chosen, g, self._tokenizer.pad_token_id, seq_is)
             batch["num_items_in_batch"] = self.accelerator.gather(loss_tokens(batch)).sum()
             return unsplit_pixel_values_by_grid(batch)
 
