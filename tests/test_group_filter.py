@@ -92,7 +92,7 @@ def _scored(prompt: list[list[int]], completion: list[list[int]], adv: list[floa
 def test_merged_groups_keep_their_tokens_under_a_common_padding():
     a = _scored([[5], [5], [6, 6], [6, 6]], [[1], [2], [3, 3], [4]], [0, 0, 1, -1], ["a5", "a5", "a6", "a6"])
     b = _scored([[8, 8, 8], [8, 8, 8]], [[1, 1, 1, 1], [2]], [0.5, -0.5], ["b8", "b8"])
-    out = merge([a, b], [(1, 0), (0, 1), (0, 0)], group=2, pad_id=0)
+    out = merge([a, b], [(1, 0), (0, 1), (0, 0)], group=2, pad_id=0, seq_is=False)
     assert out["prompt_ids"].tolist() == [[8, 8, 8]] * 2 + [[0, 6, 6]] * 2 + [[0, 0, 5]] * 2
     assert out["completion_ids"].tolist() == [[1, 1, 1, 1], [2, 0, 0, 0], [3, 3, 0, 0], [4, 0, 0, 0]] + [
         [1, 0, 0, 0],
@@ -116,7 +116,7 @@ def test_per_sample_pixel_tensors_and_sequence_level_ratios_are_not_padded_as_to
     for d, v in ((a, 1.0), (b, 2.0)):
         d["pixel_values"] = torch.full((2, 1, 3, 4, 4), v)
         d["importance_sampling_ratio"] = torch.full((2, 1), v)
-    out = merge([a, b], [(1, 0), (0, 0)], group=2, pad_id=0)
+    out = merge([a, b], [(1, 0), (0, 0)], group=2, pad_id=0, seq_is=True)
     assert out["pixel_values"].shape == (4, 1, 3, 4, 4)
     assert out["pixel_values"][:, 0, 0, 0, 0].tolist() == [2.0, 2.0, 1.0, 1.0]
     assert out["importance_sampling_ratio"].tolist() == [[2.0], [2.0], [1.0], [1.0]]
@@ -134,7 +134,7 @@ def test_a_sequence_level_ratio_stays_one_per_completion_when_a_draw_has_one_tok
     assert out["importance_sampling_ratio"].tolist() == [[1.0], [1.0], [2.0], [2.0]]
     a["importance_sampling_ratio"] = torch.full((2, 1), 1.0)  # token level: one token each
     b["importance_sampling_ratio"] = torch.full((2, 3), 2.0)
-    out = merge([a, b], [(0, 0), (1, 0)], group=2, pad_id=0)
+    out = merge([a, b], [(0, 0), (1, 0)], group=2, pad_id=0, seq_is=False)
     assert out["importance_sampling_ratio"].tolist() == [[1.0, 0.0, 0.0]] * 2 + [[2.0, 2.0, 2.0]] * 2
 
 
@@ -142,7 +142,7 @@ def test_a_batch_entry_that_is_not_per_row_is_refused_not_misaligned():
     a = _scored([[5], [5]], [[1], [2]], [0, 1], ["x", "x"])
     a["pixel_values"] = torch.zeros(3, 2)  # three image rows for two completions: not split per row
     with pytest.raises(ValueError, match="pixel_values"):
-        merge([a], [(0, 0)], group=2, pad_id=0)
+        merge([a], [(0, 0)], group=2, pad_id=0, seq_is=False)
 
 
 def _half_reward(folder) -> str:

@@ -100,10 +100,7 @@ def _pad(t: torch.Tensor, width: int, value, left: bool) -> torch.Tensor:
 def _widen(key: str, t: torch.Tensor, out: dict, prompt: int, completion: int, pad_id: int, seq_is: bool):
     """One row tensor of a scored batch padded to `prompt` / `completion` tokens; `seq_is`: the importance
     ratio is one per completion."""
-    if key == "importance_sampling_ratio" and seq_is:
-        return t
-    token_aligned = key in PROMPT_KEYS or key in FULL_KEYS or t.shape[1] == out["completion_ids"].shape[1]
-    if key not in PROMPT_KEYS + FULL_KEYS + COMPLETION_KEYS or not token_aligned:
+    if key not in PROMPT_KEYS + FULL_KEYS + COMPLETION_KEYS or (key == "importance_sampling_ratio" and seq_is):
         return t
     value = pad_id if key in ("prompt_ids", "completion_ids") else (1 if key == "tool_mask" else 0)
     if key in PROMPT_KEYS:
@@ -120,7 +117,7 @@ def _rows(value, index: list[int]):
     return [value[i] for i in index]
 
 
-def merge(draws: list[dict], chosen: list[tuple[int, int]], group: int, pad_id: int, seq_is: bool = False) -> dict:
+def merge(draws: list[dict], chosen: list[tuple[int, int]], group: int, pad_id: int, *, seq_is: bool) -> dict:
     """One scored batch (TRL's `_generate_and_score_completions` output, with pixel values split per row) made of
     the `chosen` (draw, group) groups; `seq_is`: the importance ratio is sequence-level (`SEQUENCE_IS_MODES`).
     Per-row entries are selected and padded to a common width; scalars are taken from the first draw (the caller
@@ -182,7 +179,7 @@ def filtering_trainer(base, *, extra_rounds: int, row_of_id: dict, kinds: list, 
             if not attempt:  # no process was short: every group carries signal, the batch is TRL's as it is
                 return scored
             seq_is = self.vllm_importance_sampling_mode in SEQUENCE_IS_MODES
-            batch = merge(draws, chosen, g, self._tokenizer.pad_token_id, seq_is)
+            batch = merge(draws, chosen, g, self._tokenizer.pad_token_id, seq_is=seq_is)
             batch["num_items_in_batch"] = self.accelerator.gather(loss_tokens(batch)).sum()
             return unsplit_pixel_values_by_grid(batch)
 
