@@ -43,3 +43,43 @@ def test_bootstrap_ci_brackets_the_mean_and_shrinks_with_n():
     assert hi2 - lo2 < hi - lo
     assert bootstrap_ci([1, 1, 1]) == (1.0, 1.0)
     assert all(math.isnan(x) for x in bootstrap_ci([]))
+
+
+def _load_benchmark(name: str):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_sampled_ratio_pairs_greedy_and_sampled_per_record_and_names_a_folder_without_samples(tmp_path, capsys):
+    """benchmarks/sampled_ratio.py: sampled / greedy on the same records, its paired interval, a one-line error."""
+    import json
+
+    mod = _load_benchmark("sampled_ratio")
+    r = mod.ratio([1, 1, 0, 0], [0.5, 0.5, 0.5, 0.0], boot=500)
+    assert (r["greedy"], r["sampled"], r["ratio"]) == (0.5, 0.375, 0.75)
+    assert r["ci"][0] <= 0.75 <= r["ci"][1] and r["ci"][0] < r["ci"][1]
+    # Pairing: when sampled tracks greedy record by record, the ratio's interval is narrow.
+    same = mod.ratio([1, 0] * 100, [0.75, 0.0] * 100, boot=500)
+    assert same["ratio"] == 0.75 and same["ci"] == pytest.approx([0.75, 0.75])
+
+    folder = tmp_path / "eval"
+    folder.mkdir()
+    rows = [
+        {"id": f"p{i}", "capability": "perception", "accuracy": float(i < 2), "sampled_correct": c}
+        for i, c in enumerate([4, 2, 2, 0])
+    ]
+    (folder / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (folder / "summary.json").write_text(json.dumps({"capability": {"perception": {"k": 8}}}))
+    assert mod.main([str(folder), "--json", str(tmp_path / "r.json")]) == 0
+    got = json.loads((tmp_path / "r.json").read_text())[str(folder)]["perception"]
+    assert got["n"] == 4 and got["ratio"] == 0.5  # greedy 0.5, sampled (0.5 + 0.25 + 0.25 + 0) / 4
+    (folder / "summary.json").write_text(json.dumps({"capability": {}}))
+    assert mod.main([str(folder)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "samples.jsonl" in err and "--samples" in err
