@@ -40,13 +40,16 @@ def read(folder: Path, boot: int = 2000) -> dict[str, dict]:
     samples, summary = folder / "samples.jsonl", folder / "summary.json"
     if not samples.is_file() or not summary.is_file():
         raise ValueError(f"{folder}: no samples.jsonl / summary.json (give a `seethink eval --samples K` output)")
-    caps = json.loads(summary.read_text()).get("capability", {})
-    rows = [json.loads(line) for line in samples.read_text().splitlines() if line.strip()]
+    try:
+        caps = json.loads(summary.read_text()).get("capability", {})
+        rows = [json.loads(line) for line in samples.read_text().splitlines() if line.strip()]
+    except (json.JSONDecodeError, AttributeError) as e:
+        raise ValueError(f"{folder}: summary.json or samples.jsonl is not a `seethink eval` output ({e})") from None
     by: dict[str, tuple[list, list]] = {}
     for row in rows:
-        k = caps.get(row["capability"], {}).get("k")
-        if "sampled_correct" not in row or not k:
-            raise ValueError(f"{samples}: {row['id']} has no sampled answers (was the eval run with --samples K?)")
+        k = caps.get(row.get("capability"), {}).get("k")
+        if not k or not {"sampled_correct", "accuracy"} <= row.keys():
+            raise ValueError(f"{samples}: {row.get('id')} has no sampled answers (was the eval run with --samples K?)")
         g, s = by.setdefault(row["capability"], ([], []))
         g.append(float(row["accuracy"]))
         s.append(row["sampled_correct"] / k)

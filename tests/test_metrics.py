@@ -83,3 +83,7 @@ def test_sampled_ratio_pairs_greedy_and_sampled_per_record_and_names_a_folder_wi
     assert mod.main([str(folder)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "samples.jsonl" in err and "--samples" in err
+    (folder / "samples.jsonl").write_text("{not json\n")
+    assert mod.main([str(folder)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "samples.jsonl" in err
