@@ -3,6 +3,7 @@
 import math
 
 import pytest
+from conftest import load_benchmark
 
 from seethink.eval.metrics import bootstrap_ci, prior_accuracy
 
@@ -45,22 +46,11 @@ def test_bootstrap_ci_brackets_the_mean_and_shrinks_with_n():
     assert all(math.isnan(x) for x in bootstrap_ci([]))
 
 
-def _load_benchmark(name: str):
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_sampled_ratio_pairs_greedy_and_sampled_per_record_and_names_a_folder_without_samples(tmp_path, capsys):
     """benchmarks/sampled_ratio.py: sampled / greedy on the same records, its paired interval, a one-line error."""
     import json
 
-    mod = _load_benchmark("sampled_ratio")
+    mod = load_benchmark("sampled_ratio")
     r = mod.ratio([1, 1, 0, 0], [0.5, 0.5, 0.5, 0.0], boot=500)
     assert (r["greedy"], r["sampled"], r["ratio"]) == (0.5, 0.375, 0.75)
     assert r["ci"][0] <= 0.75 <= r["ci"][1] and r["ci"][0] < r["ci"][1]

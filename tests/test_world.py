@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import load_benchmark
 
 from seethink.errors import SeethinkError
 from seethink.miniature.world.build import build_world
@@ -289,12 +290,7 @@ def test_the_family_registry_is_what_the_world_generates():
 def test_guess_rates_of_a_balanced_mcq_and_of_a_skewed_prior():
     """benchmarks/guess_rate.py: a 4-option MCQ with balanced letters is guessed within 8 samples 1 - 0.75^8 of the
     time, and always by the top-4 guesser; a skewed prior is guessed as often as its answers recur."""
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "guess_rate.py"
-    spec = importlib.util.spec_from_file_location("guess_rate", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_benchmark("guess_rate")
     letters = list("ABCD") * 25
     r = mod.guess_rates(letters, letters, 8)
     assert abs(r["sampled"] - (1 - 0.75**8)) < 1e-9 and r["top_k"] == 1.0

@@ -4,6 +4,7 @@ parsing the question, independently of the generator; free-form answers; worked 
 import re
 
 import pytest
+from conftest import load_benchmark
 
 from seethink.errors import SeethinkError
 from seethink.miniature.world.generate import WorldConfig, generate
@@ -109,13 +110,7 @@ def test_the_families_setting_is_checked_and_deterministic():
 
 def test_identify_readout_splits_colour_and_shape_by_question_kind():
     """benchmarks/identify_readout.py on real identify records: answers right, colour only, shape only, unboxed."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "identify_readout.py"
-    spec = importlib.util.spec_from_file_location("identify_readout", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_benchmark("identify_readout")
     recs = records("perception", 200)
     place = [r for r in recs if mod.kind_of(r["problem"]) == "place"][:4]
     relation = [r for r in recs if mod.kind_of(r["problem"]) == "relation"][:2]
